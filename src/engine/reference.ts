@@ -1,0 +1,258 @@
+/**
+ * The reference backend: every kernel in plain, obviously-correct TypeScript.
+ * It is the specification that the native backend is checked against, and
+ * the fallback when the native addon is not available. Loops are written in
+ * the order that keeps the innermost one contiguous in memory, nothing more.
+ *
+ * Shapes: see the legend in backend.ts.
+ */
+import type { Activation, AdamParams, Backend, ConvGeometry, PoolGeometry, SgdParams } from './backend.js';
+
+export class ReferenceBackend implements Backend {
+  readonly name = 'reference';
+  readonly threads = 1;
+
+  // x[N,H,W,C] w[kh,kw,C,K] b[K] -> y[N,OH,OW,K]
+  conv2dForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, g: ConvGeometry, act: Activation): void {
+    const { n, h, w: W, c, kh, kw, k, strideH, strideW, padTop, padLeft, outH, outW } = g;
+    for (let b0 = 0; b0 < n; b0++) {
+      for (let oy = 0; oy < outH; oy++) {
+        for (let ox = 0; ox < outW; ox++) {
+          const yo = ((b0 * outH + oy) * outW + ox) * k;
+          for (let kk = 0; kk < k; kk++) y[yo + kk] = b[kk]!;
+          for (let i = 0; i < kh; i++) {
+            const iy = oy * strideH + i - padTop;
+            if (iy < 0 || iy >= h) continue;
+            for (let j = 0; j < kw; j++) {
+              const ix = ox * strideW + j - padLeft;
+              if (ix < 0 || ix >= W) continue;
+              const xo = ((b0 * h + iy) * W + ix) * c;
+              const wo = (i * kw + j) * c * k;
+              for (let cc = 0; cc < c; cc++) {
+                const xv = x[xo + cc]!;
+                if (xv === 0) continue;
+                const wr = wo + cc * k;
+                for (let kk = 0; kk < k; kk++) y[yo + kk] += xv * w[wr + kk]!;
+              }
+            }
+          }
+          if (act === 'relu') {
+            for (let kk = 0; kk < k; kk++) if (!(y[yo + kk]! > 0)) y[yo + kk] = 0;
+          }
+        }
+      }
+    }
+  }
+
+  // dy[N,OH,OW,K] w[kh,kw,C,K] -> dx[N,H,W,C]
+  conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, g: ConvGeometry): void {
+    const { n, h, w: W, c, kh, kw, k, strideH, strideW, padTop, padLeft, outH, outW } = g;
+    dx.fill(0, 0, n * h * W * c);
+    for (let b0 = 0; b0 < n; b0++) {
+      for (let oy = 0; oy < outH; oy++) {
+        for (let ox = 0; ox < outW; ox++) {
+          const dyo = ((b0 * outH + oy) * outW + ox) * k;
+          for (let i = 0; i < kh; i++) {
+            const iy = oy * strideH + i - padTop;
+            if (iy < 0 || iy >= h) continue;
+            for (let j = 0; j < kw; j++) {
+              const ix = ox * strideW + j - padLeft;
+              if (ix < 0 || ix >= W) continue;
+              const dxo = ((b0 * h + iy) * W + ix) * c;
+              const wo = (i * kw + j) * c * k;
+              for (let cc = 0; cc < c; cc++) {
+                const wr = wo + cc * k;
+                let s = 0;
+                for (let kk = 0; kk < k; kk++) s += dy[dyo + kk]! * w[wr + kk]!;
+                dx[dxo + cc] += s;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // x[N,H,W,C] dy[N,OH,OW,K] -> dw[kh,kw,C,K], db[K]
+  conv2dBackwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, db: Float32Array, g: ConvGeometry): void {
+    const { n, h, w: W, c, kh, kw, k, strideH, strideW, padTop, padLeft, outH, outW } = g;
+    dw.fill(0, 0, kh * kw * c * k);
+    db.fill(0, 0, k);
+    for (let b0 = 0; b0 < n; b0++) {
+      for (let oy = 0; oy < outH; oy++) {
+        for (let ox = 0; ox < outW; ox++) {
+          const dyo = ((b0 * outH + oy) * outW + ox) * k;
+          for (let kk = 0; kk < k; kk++) db[kk] += dy[dyo + kk]!;
+          for (let i = 0; i < kh; i++) {
+            const iy = oy * strideH + i - padTop;
+            if (iy < 0 || iy >= h) continue;
+            for (let j = 0; j < kw; j++) {
+              const ix = ox * strideW + j - padLeft;
+              if (ix < 0 || ix >= W) continue;
+              const xo = ((b0 * h + iy) * W + ix) * c;
+              const wo = (i * kw + j) * c * k;
+              for (let cc = 0; cc < c; cc++) {
+                const xv = x[xo + cc]!;
+                if (xv === 0) continue;
+                const wr = wo + cc * k;
+                for (let kk = 0; kk < k; kk++) dw[wr + kk] += xv * dy[dyo + kk]!;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // c[m,n] = op(a)[m,k] @ op(b)[k,n]
+  matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number,
+    transA: boolean, transB: boolean, accumulate: boolean): void {
+    if (!accumulate) c.fill(0, 0, m * n);
+    for (let i = 0; i < m; i++) {
+      const co = i * n;
+      for (let p = 0; p < k; p++) {
+        const av = transA ? a[p * m + i]! : a[i * k + p]!;
+        if (av === 0) continue;
+        if (transB) {
+          for (let j = 0; j < n; j++) c[co + j] += av * b[j * k + p]!;
+        } else {
+          const bo = p * n;
+          for (let j = 0; j < n; j++) c[co + j] += av * b[bo + j]!;
+        }
+      }
+    }
+  }
+
+  biasActivation(y: Float32Array, b: Float32Array, rows: number, cols: number, act: Activation): void {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      for (let j = 0; j < cols; j++) {
+        const v = y[o + j]! + b[j]!;
+        y[o + j] = act === 'relu' && !(v > 0) ? 0 : v;
+      }
+    }
+  }
+
+  biasGrad(dy: Float32Array, db: Float32Array, rows: number, cols: number): void {
+    db.fill(0, 0, cols);
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      for (let j = 0; j < cols; j++) db[j] += dy[o + j]!;
+    }
+  }
+
+  activationBackward(dy: Float32Array, y: Float32Array, dx: Float32Array, act: Activation): void {
+    const len = dy.length;
+    if (act === 'relu') {
+      for (let i = 0; i < len; i++) dx[i] = y[i]! > 0 ? dy[i]! : 0;
+    } else if (dx !== dy) {
+      dx.set(dy.subarray(0, len));
+    }
+  }
+
+  // x[N,H,W,C] -> y[N,OH,OW,C], argmax[N,OH,OW,C] (flat index into x)
+  maxPool2dForward(x: Float32Array, y: Float32Array, argmax: Int32Array, g: PoolGeometry): void {
+    const { n, h, w, c, poolH, poolW, strideH, strideW, outH, outW } = g;
+    for (let b0 = 0; b0 < n; b0++) {
+      for (let oy = 0; oy < outH; oy++) {
+        for (let ox = 0; ox < outW; ox++) {
+          const yo = ((b0 * outH + oy) * outW + ox) * c;
+          for (let cc = 0; cc < c; cc++) {
+            let best = -Infinity;
+            let bestIdx = -1;
+            for (let i = 0; i < poolH; i++) {
+              const iy = oy * strideH + i;
+              for (let j = 0; j < poolW; j++) {
+                const ix = ox * strideW + j;
+                const idx = ((b0 * h + iy) * w + ix) * c + cc;
+                const v = x[idx]!;
+                if (v > best || bestIdx < 0) {
+                  best = v;
+                  bestIdx = idx;
+                }
+              }
+            }
+            y[yo + cc] = best;
+            argmax[yo + cc] = bestIdx;
+          }
+        }
+      }
+    }
+  }
+
+  maxPool2dBackward(dy: Float32Array, argmax: Int32Array, dx: Float32Array, g: PoolGeometry): void {
+    const { n, h, w, c, outH, outW } = g;
+    dx.fill(0, 0, n * h * w * c);
+    const len = n * outH * outW * c;
+    for (let i = 0; i < len; i++) dx[argmax[i]!] += dy[i]!;
+  }
+
+  mul(a: Float32Array, b: Float32Array, out: Float32Array): void {
+    const len = a.length;
+    for (let i = 0; i < len; i++) out[i] = a[i]! * b[i]!;
+  }
+
+  softmax(logits: Float32Array, probs: Float32Array, rows: number, cols: number): void {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let max = -Infinity;
+      for (let j = 0; j < cols; j++) if (logits[o + j]! > max) max = logits[o + j]!;
+      let sum = 0;
+      for (let j = 0; j < cols; j++) {
+        const e = Math.exp(logits[o + j]! - max);
+        probs[o + j] = e;
+        sum += e;
+      }
+      for (let j = 0; j < cols; j++) probs[o + j] = probs[o + j]! / sum;
+    }
+  }
+
+  softmaxCrossEntropy(logits: Float32Array, targets: Float32Array, probs: Float32Array, dlogits: Float32Array,
+    rows: number, cols: number): number {
+    let loss = 0;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let max = -Infinity;
+      for (let j = 0; j < cols; j++) if (logits[o + j]! > max) max = logits[o + j]!;
+      let sum = 0;
+      for (let j = 0; j < cols; j++) sum += Math.exp(logits[o + j]! - max);
+      const lse = max + Math.log(sum);
+      for (let j = 0; j < cols; j++) {
+        const t = targets[o + j]!;
+        const p = Math.exp(logits[o + j]! - lse);
+        probs[o + j] = p;
+        dlogits[o + j] = (p - t) / rows;
+        if (t !== 0) loss += t * (lse - logits[o + j]!);
+      }
+    }
+    return loss / rows;
+  }
+
+  adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, o: AdamParams): void {
+    const { lr, beta1, beta2, epsilon, step } = o;
+    const alpha = (lr * Math.sqrt(1 - Math.pow(beta2, step))) / (1 - Math.pow(beta1, step));
+    const len = p.length;
+    for (let i = 0; i < len; i++) {
+      const gi = g[i]!;
+      const mi = beta1 * m[i]! + (1 - beta1) * gi;
+      const vi = beta2 * v[i]! + (1 - beta2) * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      p[i] = p[i]! - (alpha * mi) / (Math.sqrt(vi) + epsilon);
+    }
+  }
+
+  sgdUpdate(p: Float32Array, g: Float32Array, vel: Float32Array, o: SgdParams): void {
+    const { lr, momentum, nesterov } = o;
+    const len = p.length;
+    if (momentum === 0) {
+      for (let i = 0; i < len; i++) p[i] = p[i]! - lr * g[i]!;
+      return;
+    }
+    for (let i = 0; i < len; i++) {
+      const vi = momentum * vel[i]! - lr * g[i]!;
+      vel[i] = vi;
+      p[i] = nesterov ? p[i]! + momentum * vi - lr * g[i]! : p[i]! + vi;
+    }
+  }
+}
