@@ -1,0 +1,17 @@
+/**
+ * A labelled (or unlabelled) set of images in memory.
+ * images: N x H x W x C values scaled to 0..1 (NHWC, row-major), labels 0..9
+ * (null for an unlabelled set such as Kaggle's test.csv).
+ */
+export interface Dataset {
+  readonly images: Float32Array;
+  readonly labels: Uint8Array | null;
+  readonly count: number;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  /** where it came from, for messages and the report ("MNIST train", a path) */
+  readonly source: string;
+}
+
+export const NUM_CLASSES = 10;
