@@ -1,0 +1,298 @@
+/**
+ * IDX files, as MNIST and Fashion-MNIST ship them, plain or gzip-compressed.
+ *
+ * Layout (big-endian): a 4-byte magic number 0x00 0x00 <type> <ndims>, then
+ * ndims 32-bit sizes, then the data, row-major. Digits reads the unsigned-byte
+ * type (0x08) only, which is what every MNIST-style set uses:
+ *   labels  0x00000801  [N]            values 0..9
+ *   images  0x00000803  [N, H, W]      values 0..255, scaled to 0..1 on load
+ *
+ * A file is gzip when it starts with the bytes 1f 8b, whatever its name.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
+import { DigitsError, invalidParameter } from '../errors.js';
+import { NUM_CLASSES, type Dataset } from './dataset.js';
+
+const gunzip = promisify(zlib.gunzip);
+const gzip = promisify(zlib.gzip);
+
+export const IDX_LABELS_MAGIC = 0x00000801;
+export const IDX_IMAGES_MAGIC = 0x00000803;
+const UBYTE = 0x08;
+
+/** An IDX array of unsigned bytes: `dims` sizes, `data` row-major. */
+export interface IdxArray {
+  readonly dims: number[];
+  readonly data: Uint8Array;
+}
+
+/**
+ * Bytes 0..255 to floats 0..1: out[i] = src[i] / 255, rounded once to float32
+ * (the one place pixels are scaled; a division beats a table lookup here).
+ */
+export function bytesToUnit(src: Uint8Array, out = new Float32Array(src.length)): Float32Array {
+  const n = src.length;
+  for (let i = 0; i < n; i++) out[i] = src[i]! / 255;
+  return out;
+}
+
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+function hex32(v: number): string {
+  return '0x' + (v >>> 0).toString(16).padStart(8, '0');
+}
+
+function describeMagic(magic: number): string {
+  if (magic === IDX_LABELS_MAGIC) return 'IDX labels (unsigned byte, 1 dimension)';
+  if (magic === IDX_IMAGES_MAGIC) return 'IDX images (unsigned byte, 3 dimensions)';
+  return `IDX unsigned byte, ${magic & 0xff} dimensions`;
+}
+
+function fileError(file: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return new DigitsError(`${file}: no such file`);
+  if (code === 'EISDIR') return new DigitsError(`${file}: is a directory, expected an IDX file`);
+  if (code === 'EACCES') return new DigitsError(`${file}: permission denied`);
+  return err;
+}
+
+async function maybeGunzip(file: string, bytes: Uint8Array): Promise<Uint8Array> {
+  if (!isGzip(bytes)) return bytes;
+  try {
+    return await gunzip(bytes);
+  } catch (err) {
+    throw new DigitsError(
+      `${file}: the file starts like gzip (1f 8b) but does not decompress: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** What the header says: sizes, where the data starts, and how many bytes it needs. */
+interface IdxHeader {
+  dims: number[];
+  headerBytes: number;
+  dataBytes: number;
+}
+
+/**
+ * Check an IDX header. `head` holds at least the file's first bytes (all of
+ * the header when the file has one); `totalBytes` is the whole (decompressed)
+ * length, checked against the sizes. `expectMagic` (0x801 / 0x803) checks the
+ * whole magic number; without it any unsigned-byte IDX is accepted.
+ */
+function checkIdxHeader(file: string, head: Uint8Array, totalBytes: number, expectMagic?: number): IdxHeader {
+  if (totalBytes < 4) {
+    throw new DigitsError(`${file}: too short for an IDX file (${totalBytes} bytes; the magic number alone is 4)`);
+  }
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const magic = view.getUint32(0);
+  const ndims = head[3]!;
+  if (expectMagic !== undefined && magic !== expectMagic) {
+    throw new DigitsError(
+      `${file}: wrong magic number ${hex32(magic)}, expected ${hex32(expectMagic)} (${describeMagic(expectMagic)})`,
+    );
+  }
+  if (head[0] !== 0 || head[1] !== 0 || head[2] !== UBYTE || ndims === 0) {
+    throw new DigitsError(
+      `${file}: wrong magic number ${hex32(magic)}, expected 0x000008NN (IDX, unsigned byte, NN dimensions)`,
+    );
+  }
+  const headerBytes = 4 + 4 * ndims;
+  if (totalBytes < headerBytes) {
+    throw new DigitsError(
+      `${file}: truncated header: expected ${headerBytes} bytes for ${ndims} dimension sizes, found ${totalBytes}`,
+    );
+  }
+  const dims: number[] = [];
+  for (let d = 0; d < ndims; d++) dims.push(view.getUint32(4 + 4 * d));
+  const dataBytes = dims.reduce((a, b) => a * b, 1);
+  const actual = totalBytes - headerBytes;
+  if (actual !== dataBytes) {
+    const what = actual < dataBytes ? 'truncated data' : 'extra bytes after the data';
+    throw new DigitsError(
+      `${file}: ${what}: the header (${dims.join(' x ')}) needs ${dataBytes} bytes after the ` +
+        `${headerBytes}-byte header (${headerBytes + dataBytes} bytes in all), found ${actual} (${totalBytes} in all)`,
+    );
+  }
+  return { dims, headerBytes, dataBytes };
+}
+
+/** An IDX array as read: `total` is the item count in the header, `dims[0]` the count kept. */
+export interface IdxRead extends IdxArray {
+  readonly total: number;
+}
+
+function keptCount(total: number, limit: number | undefined): number {
+  return limit === undefined ? total : Math.min(total, limit);
+}
+
+/** Parse IDX bytes (already decompressed); `limit` keeps the first items. */
+export function parseIdx(
+  file: string,
+  bytes: Uint8Array,
+  opts: { expectMagic?: number; limit?: number } = {},
+): IdxRead {
+  const h = checkIdxHeader(file, bytes, bytes.length, opts.expectMagic);
+  const total = h.dims[0]!;
+  const keep = keptCount(total, opts.limit);
+  const itemSize = total > 0 ? h.dataBytes / total : 0;
+  const dims = [keep, ...h.dims.slice(1)];
+  return { dims, total, data: bytes.subarray(h.headerBytes, h.headerBytes + keep * itemSize) };
+}
+
+/**
+ * Read an IDX file (plain or gzip, told apart by the bytes 1f 8b). For a plain
+ * file with a `limit`, only the header and the first `limit` items are read;
+ * the file size is still checked against the header.
+ */
+export async function readIdx(file: string, opts: { expectMagic?: number; limit?: number } = {}): Promise<IdxRead> {
+  if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit >= 1)) {
+    throw invalidParameter('limit', 'a whole number >= 1', opts.limit);
+  }
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch (err) {
+    throw fileError(file, err);
+  }
+  try {
+    const stat = await handle.stat();
+    if (stat.isDirectory()) throw new DigitsError(`${file}: is a directory, expected an IDX file`);
+    const size = stat.size;
+    const head = new Uint8Array(Math.min(size, 4 + 4 * 255));
+    await readFully(handle, head, 0);
+    if (isGzip(head) || opts.limit === undefined) {
+      const raw = new Uint8Array(size);
+      raw.set(head);
+      await readFully(handle, raw.subarray(head.length), head.length);
+      const bytes = await maybeGunzip(file, raw);
+      const arr = parseIdx(file, bytes, opts);
+      // Copy a kept prefix so the whole file's buffer can be collected.
+      return arr.dims[0] === arr.total ? arr : { ...arr, data: arr.data.slice() };
+    }
+    const h = checkIdxHeader(file, head, size, opts.expectMagic);
+    const total = h.dims[0]!;
+    const keep = keptCount(total, opts.limit);
+    const itemSize = total > 0 ? h.dataBytes / total : 0;
+    const data = new Uint8Array(keep * itemSize);
+    await readFully(handle, data, h.headerBytes);
+    return { dims: [keep, ...h.dims.slice(1)], total, data };
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readFully(handle: fs.FileHandle, into: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < into.length) {
+    const { bytesRead } = await handle.read(into, done, into.length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+}
+
+/** IDX images [N, H, W] as a Dataset (labels null), pixels scaled to 0..1. */
+export async function readIdxImages(file: string, opts: { limit?: number } = {}): Promise<Dataset> {
+  return idxToImages(file, await readIdx(file, { expectMagic: IDX_IMAGES_MAGIC, limit: opts.limit }));
+}
+
+function idxToImages(file: string, arr: IdxArray): Dataset {
+  const [count, height, width] = arr.dims as [number, number, number];
+  if (height === 0 || width === 0) {
+    throw new DigitsError(`${file}: image size ${height} x ${width} in the header; expected at least 1 x 1`);
+  }
+  return { images: bytesToUnit(arr.data), labels: null, count, height, width, channels: 1, source: file };
+}
+
+/** IDX labels [N], each checked to be 0..9. */
+export async function readIdxLabels(file: string, opts: { limit?: number } = {}): Promise<Uint8Array> {
+  return checkLabels(file, (await readIdx(file, { expectMagic: IDX_LABELS_MAGIC, limit: opts.limit })).data);
+}
+
+function checkLabels(file: string, labels: Uint8Array): Uint8Array {
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i]! >= NUM_CLASSES) {
+      throw new DigitsError(`${file}: item ${i + 1} has label ${labels[i]}; expected a digit 0-9`);
+    }
+  }
+  return labels;
+}
+
+/** Bytes of an IDX file holding `data` with sizes `dims` (unsigned byte type). */
+export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array {
+  const n = dims.reduce((a, b) => a * b, 1);
+  if (n !== data.length) throw new DigitsError(`encodeIdx: dims ${dims.join(' x ')} need ${n} bytes, got ${data.length}`);
+  const out = new Uint8Array(4 + 4 * dims.length + n);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, (UBYTE << 8) | dims.length);
+  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
+  out.set(data, 4 + 4 * dims.length);
+  return out;
+}
+
+/** IDX file bytes, gzip-compressed when `gz` is set. */
+export async function encodeIdxFile(dims: readonly number[], data: Uint8Array, gz = false): Promise<Uint8Array> {
+  const raw = encodeIdx(dims, data);
+  return gz ? new Uint8Array(await gzip(raw)) : raw;
+}
+
+export type Split = 'train' | 'test';
+
+/**
+ * Names an IDX folder may use for a split, in the order they are tried:
+ * MNIST / Fashion-MNIST (`train-images-idx3-ubyte`) and the dotted variant
+ * some mirrors use (`train-images.idx3-ubyte`), each plain or `.gz`.
+ */
+export function idxFileNames(split: Split, kind: 'images' | 'labels'): string[] {
+  const prefix = split === 'train' ? 'train' : 't10k';
+  const suffix = kind === 'images' ? 'idx3-ubyte' : 'idx1-ubyte';
+  const bases = [`${prefix}-${kind}-${suffix}`, `${prefix}-${kind}.${suffix}`];
+  return bases.flatMap((b) => [b, `${b}.gz`]);
+}
+
+/** The first existing file among `names` in `dir`, or null. */
+export async function findIdxFile(dir: string, split: Split, kind: 'images' | 'labels'): Promise<string | null> {
+  for (const name of idxFileNames(split, kind)) {
+    const p = path.join(dir, name);
+    try {
+      if ((await fs.stat(p)).isFile()) return p;
+    } catch {
+      // try the next name
+    }
+  }
+  return null;
+}
+
+/**
+ * Load `train-*` (or `t10k-*` for 'test') images and labels from a folder of
+ * IDX files. Label count must match image count.
+ */
+export async function loadIdxDirectory(dir: string, split: Split, opts: { limit?: number } = {}): Promise<Dataset> {
+  try {
+    if (!(await fs.stat(dir)).isDirectory()) throw new DigitsError(`${dir}: not a directory, expected a folder of IDX files`);
+  } catch (err) {
+    if (err instanceof DigitsError) throw err;
+    throw new DigitsError(`${dir}: no such directory`);
+  }
+  const imagesFile = await findIdxFile(dir, split, 'images');
+  const labelsFile = await findIdxFile(dir, split, 'labels');
+  const missing: string[] = [];
+  if (!imagesFile) missing.push(idxFileNames(split, 'images')[0] + '[.gz]');
+  if (!labelsFile) missing.push(idxFileNames(split, 'labels')[0] + '[.gz]');
+  if (missing.length > 0) {
+    throw new DigitsError(`${dir}: no ${missing.join(' or ')} in this folder (expected IDX files as MNIST ships them)`);
+  }
+  const images = await readIdx(imagesFile!, { expectMagic: IDX_IMAGES_MAGIC, limit: opts.limit });
+  const labels = await readIdx(labelsFile!, { expectMagic: IDX_LABELS_MAGIC, limit: opts.limit });
+  if (labels.total !== images.total) {
+    throw new DigitsError(
+      `${labelsFile}: ${labels.total} labels but ${imagesFile} has ${images.total} images; expected one label per image`,
+    );
+  }
+  return { ...idxToImages(imagesFile!, images), labels: checkLabels(labelsFile!, labels.data), source: dir };
+}
