@@ -1,0 +1,316 @@
+/**
+ * The CLI's subcommands. Each is a thin face over nn, data and io: it
+ * validates, wires progress to the terminal and prints results. Results go to
+ * stdout, progress and warnings to stderr.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { DigitsError } from '../errors.js';
+import { createBackend, type BackendName } from '../engine/index.js';
+import type { Backend } from '../engine/backend.js';
+import { Tensor } from '../engine/tensor.js';
+import type { Dataset } from '../data/dataset.js';
+import {
+  loadMnist, loadTestData, loadTrainingData, loadUnlabelled, prepareKaggle, resolveDataSpec, scoreSubmission, writeSubmission,
+} from '../data/index.js';
+import { buildPreset, presetCallbacks, ProgressCallback, type Callback, type Sequential } from '../nn/index.js';
+import { loadModel, saveModel, type DigitsMetadata } from '../io/model-files.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import {
+  argmaxRows, classificationReport, formatConfusionMatrix, formatPerClass, mostConfusedPairs,
+} from '../report/metrics.js';
+import { CountProgress, TrainingProgress } from './progress.js';
+import { VERSION } from '../version.js';
+
+interface BackendOpts {
+  backend: BackendName;
+  threads?: number;
+}
+
+function pickBackend(o: BackendOpts): Backend {
+  const choice = createBackend(o.backend, o.threads);
+  if (choice.warning) process.stderr.write(`digits: warning: ${choice.warning}\n`);
+  return choice.backend;
+}
+
+const out = (line = ''): void => {
+  process.stdout.write(line + '\n');
+};
+const info = (line: string): void => {
+  process.stderr.write(line + '\n');
+};
+
+/** Check early that `dir` can be created and written, before any long work. */
+async function ensureWritableDir(dir: string, option: string): Promise<void> {
+  try {
+    await fs.mkdir(dir, { recursive: true });
+    const probe = path.join(dir, `.digits-write-test-${process.pid}`);
+    await fs.writeFile(probe, 'ok');
+    await fs.rm(probe);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new DigitsError(`${option} ${dir}: cannot write there (${code})`);
+  }
+}
+
+/** Images as the model expects them: data is raw/255; the model wants raw * inputScale. */
+function modelInput(ds: Dataset, metadata: DigitsMetadata | null, inputShape: readonly number[] | null): Tensor {
+  const shape = inputShape ?? [ds.height, ds.width, ds.channels];
+  const want = shape.reduce((a, b) => a * b, 1);
+  const per = ds.height * ds.width * ds.channels;
+  if (want !== per) {
+    throw new DigitsError(
+      `${ds.source}: images are ${ds.height}x${ds.width}x${ds.channels} but the model expects [${shape.join(', ')}]`,
+    );
+  }
+  const factor = 255 * (metadata?.inputScale ?? 1 / 255);
+  let images = ds.images;
+  if (Math.abs(factor - 1) > 1e-9) {
+    images = new Float32Array(ds.images.length);
+    for (let i = 0; i < images.length; i++) images[i] = ds.images[i]! * factor;
+  }
+  return new Tensor([ds.count, ...shape], images);
+}
+
+function oneHotLabels(labels: Uint8Array, classes = 10): Tensor {
+  const y = new Tensor([labels.length, classes]);
+  for (let i = 0; i < labels.length; i++) y.data[i * classes + labels[i]!] = 1;
+  return y;
+}
+
+function predictWithProgress(model: Sequential, x: Tensor, label: string): Float32Array {
+  const n = x.shape[0]!;
+  const chunk = 5000;
+  if (n <= chunk) return model.predict(x, { batchSize: 500 }).data.slice();
+  const probs = new Float32Array(n * 10);
+  const bar = new CountProgress(label);
+  const per = x.size / n;
+  for (let start = 0; start < n; start += chunk) {
+    const end = Math.min(n, start + chunk);
+    const part = new Tensor([end - start, ...x.shape.slice(1)], x.data.subarray(start * per, end * per));
+    probs.set(model.predict(part, { batchSize: 500 }).data.subarray(0, (end - start) * 10), start * 10);
+    bar.update(end, n);
+  }
+  bar.stop();
+  return probs;
+}
+
+function formatSeconds(s: number): string {
+  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+// ------------------------------------------------------------------------------------------- train
+
+interface TrainOpts extends BackendOpts {
+  data: string;
+  preset: string;
+  epochs?: number;
+  batchSize?: number;
+  validationSplit?: number;
+  seed: number;
+  limit?: number;
+  testLimit?: number;
+  out: string;
+}
+
+export async function train(o: TrainOpts): Promise<void> {
+  const started = Date.now();
+  const { model, training } = buildPreset(o.preset, o.seed);
+  await ensureWritableDir(o.out, '--out');
+  const backend = pickBackend(o);
+  model.setBackend(backend);
+
+  const spec = await resolveDataSpec(o.data);
+  const readBar = new CountProgress('reading training data');
+  const data = await loadTrainingData(o.data, { limit: o.limit, onProgress: (rows) => readBar.update(rows, o.limit ?? 60000) });
+  readBar.stop();
+  if (data.labels === null) throw new DigitsError(`--data ${o.data}: training data must be labelled`);
+
+  const epochs = o.epochs ?? training.epochs;
+  const batchSize = o.batchSize ?? training.batchSize;
+  const validationSplit = o.validationSplit ?? training.validationSplit;
+  info(`training preset ${o.preset} on ${data.count.toLocaleString('en-US')} images from ${data.source}` +
+    ` (${Math.round((1 - validationSplit) * 100)}/${Math.round(validationSplit * 100)} train/validation split, seed ${o.seed}),` +
+    ` ${epochs} epochs, batch ${batchSize}, ${backend.name} backend${backend.threads > 1 ? ` (${backend.threads} threads)` : ''}`);
+
+  const x = modelInput(data, null, model.inputShape);
+  const y = oneHotLabels(data.labels);
+  const progress = new TrainingProgress();
+  const callbacks: Callback[] = [
+    new ProgressCallback((e) => {
+      if (e.type === 'batch') {
+        progress.batch({
+          epoch: e.epoch + 1, epochs: e.epochs, batch: e.batch, batches: e.batches,
+          loss: e.loss, accuracy: e.accuracy, imagesPerSec: e.imagesPerSecond,
+        });
+      } else if (e.type === 'epoch') {
+        const l = e.logs;
+        const parts = [`epoch ${e.epoch + 1}/${e.epochs}`, `loss ${l.loss.toFixed(4)}`, `acc ${l.accuracy.toFixed(4)}`];
+        if (l.val_loss !== undefined) parts.push(`val_loss ${l.val_loss.toFixed(4)}`, `val_acc ${l.val_accuracy!.toFixed(4)}`);
+        parts.push(formatSeconds(e.seconds), `${Math.round(e.imagesPerSecond).toLocaleString('en-US')} img/s`);
+        progress.epochEnd(parts.join('  '));
+      }
+    }),
+  ];
+  if (validationSplit > 0) callbacks.push(...presetCallbacks(training));
+  const trainStart = Date.now();
+  const history = await model.fit(x, y, { epochs, batchSize, validationSplit, shuffle: true, seed: o.seed, callbacks });
+  progress.stop();
+  const trainSeconds = (Date.now() - trainStart) / 1000;
+
+  // Evaluate on the held-out test set when the data has one (bundled MNIST, an IDX folder with t10k files).
+  let testAccuracy: number | undefined;
+  let testReport: ReturnType<typeof classificationReport> | undefined;
+  let submissionPath: string | undefined;
+  if (spec.kind === 'mnist' || spec.kind === 'idx-dir') {
+    const test = spec.kind === 'mnist' ? await loadMnist('test', { limit: o.testLimit }) : await loadTestData(o.data, { limit: o.testLimit });
+    const probs = predictWithProgress(model, modelInput(test, null, model.inputShape), 'predicting test images');
+    const predicted = argmaxRows(probs);
+    testReport = classificationReport(test.labels!, predicted);
+    testAccuracy = testReport.accuracy;
+    submissionPath = path.join(o.out, 'submission.csv');
+    await writeSubmission(submissionPath, predicted);
+  }
+
+  const metadata: DigitsMetadata = {
+    version: VERSION,
+    inputScale: 1 / 255,
+    inputShape: [...model.inputShape!],
+    classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    seed: o.seed,
+    preset: o.preset,
+    history: history.history as Record<string, number[]>,
+    ...(testAccuracy !== undefined ? { testAccuracy } : {}),
+    trainedAt: new Date().toISOString(),
+    backend: backend.name,
+  };
+  await saveModel(model, o.out, metadata);
+  await writeFileAtomic(path.join(o.out, 'history.json'), JSON.stringify(history, null, 2) + '\n');
+  const last = (k: string): number | undefined => {
+    const arr = (history.history as Record<string, number[] | undefined>)[k];
+    const idx = history.bestEpoch !== undefined ? history.bestEpoch : (arr?.length ?? 0) - 1;
+    return arr?.[idx];
+  };
+  const metrics = {
+    preset: o.preset,
+    data: data.source,
+    trainImages: data.count,
+    epochsRun: history.epoch.length,
+    bestEpoch: history.bestEpoch !== undefined ? history.bestEpoch + 1 : history.epoch.length,
+    loss: last('loss'),
+    accuracy: last('accuracy'),
+    valLoss: last('val_loss'),
+    valAccuracy: last('val_accuracy'),
+    ...(testAccuracy !== undefined ? { testAccuracy, testImages: testReport!.total } : {}),
+    seed: o.seed,
+    backend: backend.name,
+    threads: backend.threads,
+    trainSeconds,
+    wallSeconds: (Date.now() - started) / 1000,
+    trainImagesPerSec: (history.epoch.length * Math.round(data.count * (1 - validationSplit))) / trainSeconds,
+  };
+  await writeFileAtomic(path.join(o.out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+
+  out('');
+  out(`epochs run ${metrics.epochsRun}, best epoch ${metrics.bestEpoch}` +
+    (metrics.valAccuracy !== undefined ? `, validation accuracy ${(metrics.valAccuracy * 100).toFixed(2)}%` : ''));
+  if (testReport) {
+    out(formatConfusionMatrix(testReport.confusion));
+    out('');
+  }
+  const where = path.resolve(o.out);
+  const written = ['model.json', 'history.json', 'metrics.json', ...(submissionPath ? ['submission.csv'] : [])].join(', ');
+  if (testAccuracy !== undefined) {
+    out(`test accuracy ${(testAccuracy * 100).toFixed(2)}% on ${testReport!.total.toLocaleString('en-US')} test images ` +
+      `in ${formatSeconds(metrics.wallSeconds)}; outputs in ${where} (${written})`);
+  } else {
+    out(`trained in ${formatSeconds(metrics.wallSeconds)}; outputs in ${where} (${written})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------- evaluate
+
+interface EvaluateOpts extends BackendOpts {
+  model: string;
+  data: string;
+  limit?: number;
+  json?: boolean;
+}
+
+export async function evaluate(o: EvaluateOpts): Promise<void> {
+  const { model, metadata } = await loadModel(o.model);
+  model.setBackend(pickBackend(o));
+  const data = await loadTestData(o.data, { limit: o.limit });
+  if (data.labels === null) throw new DigitsError(`--data ${o.data}: evaluation needs labelled data`);
+  const probs = predictWithProgress(model, modelInput(data, metadata, model.inputShape), 'predicting');
+  const report = classificationReport(data.labels, argmaxRows(probs));
+  if (o.json) {
+    out(JSON.stringify({ data: data.source, ...report, mostConfused: mostConfusedPairs(report.confusion) }, null, 2));
+    return;
+  }
+  out(`model ${path.resolve(o.model)} on ${data.count.toLocaleString('en-US')} images from ${data.source}`);
+  out(`accuracy ${(report.accuracy * 100).toFixed(2)}% (${report.correct}/${report.total}), macro F1 ${report.macroF1.toFixed(4)}`);
+  out('');
+  out(formatPerClass(report.perClass));
+  out('');
+  out(formatConfusionMatrix(report.confusion));
+  const pairs = mostConfusedPairs(report.confusion);
+  if (pairs.length > 0) {
+    out('');
+    out('most confused: ' + pairs.map((p) => `${p.actual}→${p.predicted} (${p.count})`).join(', '));
+  }
+}
+
+// ----------------------------------------------------------------------------------------- predict
+
+interface PredictOpts extends BackendOpts {
+  model: string;
+  input: string;
+  out: string;
+  probabilities?: boolean;
+}
+
+export async function predict(o: PredictOpts): Promise<void> {
+  const { model, metadata } = await loadModel(o.model);
+  model.setBackend(pickBackend(o));
+  const readBar = new CountProgress('reading');
+  const data = await loadUnlabelled(o.input, { onProgress: (rows) => readBar.update(rows, Math.max(rows, 28000)) });
+  readBar.stop();
+  const probs = predictWithProgress(model, modelInput(data, metadata, model.inputShape), 'predicting');
+  const labels = argmaxRows(probs);
+  await writeSubmission(o.out, labels, o.probabilities ? { probabilities: probs } : {});
+  const counts = new Array<number>(10).fill(0);
+  for (const l of labels) counts[l]! += 1;
+  out(`predicted ${data.count.toLocaleString('en-US')} images from ${data.source}; wrote ${path.resolve(o.out)}`);
+  out('labels: ' + counts.map((c, d) => `${d}:${c}`).join(' '));
+}
+
+// ----------------------------------------------------------------------------------------- prepare
+
+export async function prepare(o: { kaggle: string }): Promise<void> {
+  await ensureWritableDir(o.kaggle, '--kaggle');
+  const r = await prepareKaggle(o.kaggle);
+  out(`wrote ${r.train} (${r.trainRows.toLocaleString('en-US')} rows), ${r.test} (${r.testRows.toLocaleString('en-US')} rows) and ${r.testLabels}`);
+}
+
+// ------------------------------------------------------------------------------------------- score
+
+export async function score(submission: string, o: { labels: string }): Promise<void> {
+  const r = await scoreSubmission(submission, o.labels);
+  out(`accuracy ${(r.accuracy * 100).toFixed(2)}% (${r.correct}/${r.total})`);
+}
+
+// ----------------------------------------------------------------------------------------- summary
+
+export async function summary(o: { model?: string; preset?: string }): Promise<void> {
+  if ((o.model === undefined) === (o.preset === undefined)) {
+    throw new DigitsError('summary: give exactly one of --model DIR or --preset NAME');
+  }
+  if (o.preset !== undefined) {
+    out(buildPreset(o.preset, 0).model.summary());
+    return;
+  }
+  const { model, metadata } = await loadModel(o.model!);
+  out(model.summary());
+  if (metadata?.testAccuracy !== undefined) out(`test accuracy ${(metadata.testAccuracy * 100).toFixed(2)}%`);
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+/**
+ * The `digits` command: a thin face over nn, data and io. Every subcommand
+ * has --help; bad input ends with one clear message and exit code 1.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { DigitsError } from '../errors.js';
+import { BACKEND_NAMES } from '../engine/index.js';
+import { fraction, nonNegativeInt, positiveInt } from './options.js';
+import * as commands from './commands.js';
+import { VERSION } from '../version.js';
+
+function backendOption(): Option {
+  return new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('auto');
+}
+
+function threadsOption(): Option {
+  return new Option('--threads <n>', 'worker threads for the native backend (default: all cores)').argParser(
+    positiveInt('--threads'),
+  );
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('digits')
+    .description('Handwritten-digit recognizer: train a CNN on MNIST or Kaggle CSVs, evaluate it, predict, and serve it.')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: false });
+
+  program
+    .command('train')
+    .description('train a model and save it with history.json and metrics.json')
+    .option('--data <spec>', 'training data: "mnist" (bundled), a folder of IDX files, or a Kaggle train.csv', 'mnist')
+    .option('--preset <name>', 'model and training recipe', 'seed')
+    .option('--epochs <n>', 'epochs (default: the preset\'s)', positiveInt('--epochs'))
+    .option('--batch-size <n>', 'batch size (default: the preset\'s)', positiveInt('--batch-size'))
+    .option('--validation-split <f>', 'fraction held out for validation, seeded (default: the preset\'s)', fraction('--validation-split'))
+    .option('--seed <n>', 'seed for initialisation, splits, shuffling and dropout', nonNegativeInt('--seed'), 0)
+    .option('--limit <n>', 'use only the first N training images', positiveInt('--limit'))
+    .option('--test-limit <n>', 'evaluate on only the first N test images (bundled MNIST)', positiveInt('--test-limit'))
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .option('--out <dir>', 'output folder for the model and its files', 'runs/seed')
+    .addHelpText('after', '\nExamples:\n  digits train                                  # seed recipe on the bundled MNIST\n  digits train --data kaggle/train.csv --out runs/kaggle\n  digits train --limit 5000 --epochs 2 --backend reference')
+    .action(commands.train);
+
+  program
+    .command('evaluate')
+    .description('accuracy, per-class precision/recall and the confusion matrix of a saved model')
+    .requiredOption('--model <dir>', 'model folder (model.json + weights)')
+    .option('--data <spec>', 'labelled data: "mnist" (its 10,000 test images), a folder of IDX files, or a labelled CSV', 'mnist')
+    .option('--limit <n>', 'use only the first N images', positiveInt('--limit'))
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .option('--json', 'print the metrics as JSON')
+    .addHelpText('after', '\nExample:\n  digits evaluate --model runs/seed')
+    .action(commands.evaluate);
+
+  program
+    .command('predict')
+    .description('predict labels for unlabelled images and write a Kaggle submission')
+    .requiredOption('--model <dir>', 'model folder')
+    .requiredOption('--input <path>', 'a Kaggle test.csv (pixel0..pixel783) or a folder/file of IDX images')
+    .option('--out <file>', 'submission file (ImageId,Label)', 'submission.csv')
+    .option('--probabilities', 'add the ten class probabilities p0..p9 as columns')
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .addHelpText('after', '\nExample:\n  digits predict --model runs/seed --input kaggle/test.csv --out submission.csv')
+    .action(commands.predict);
+
+  program
+    .command('prepare')
+    .description('write the bundled MNIST as Kaggle-format CSVs (train.csv, test.csv, test-labels.csv)')
+    .requiredOption('--kaggle <dir>', 'output folder')
+    .addHelpText('after', '\nExample:\n  digits prepare --kaggle kaggle && digits train --data kaggle/train.csv')
+    .action(commands.prepare);
+
+  program
+    .command('score')
+    .description('accuracy of a submission.csv against a labels CSV (ImageId,Label)')
+    .argument('<submission>', 'submission.csv to score')
+    .requiredOption('--labels <file>', 'the true labels, e.g. test-labels.csv from `digits prepare`')
+    .addHelpText('after', '\nExample:\n  digits score submission.csv --labels kaggle/test-labels.csv')
+    .action(commands.score);
+
+  program
+    .command('summary')
+    .description('the layer table of a saved model or a preset')
+    .option('--model <dir>', 'model folder')
+    .option('--preset <name>', 'a preset, e.g. seed')
+    .addHelpText('after', '\nExamples:\n  digits summary --preset seed\n  digits summary --model runs/seed')
+    .action(commands.summary);
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has already printed its message (or the help / version)
+      return err.exitCode === 0 ? 0 : 1;
+    }
+    if (err instanceof DigitsError) {
+      process.stderr.write(`digits: error: ${err.message}\n`);
+      return 1;
+    }
+    const e = err as NodeJS.ErrnoException;
+    if (e && typeof e.code === 'string' && e.path) {
+      const what = e.code === 'ENOENT' ? 'no such file or folder' : e.code === 'EACCES' ? 'permission denied' : e.code;
+      process.stderr.write(`digits: error: ${e.path}: ${what}\n`);
+      return 1;
+    }
+    process.stderr.write(`digits: internal error (please report): ${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});
