@@ -1,11 +1,237 @@
 /**
- * Loader of the native backend (C++ addon under native/, built by node-gyp).
- * Placeholder until the addon lands: reports that it is not built.
+ * The native backend: the Backend kernels in C++ (native/, built by node-gyp
+ * into build/Release/digits_native.node at `npm install`), with a thread pool
+ * that uses every core.
+ *
+ * loadNativeBackend never throws: when the addon is missing or does not load
+ * it returns the reason, and createBackend('auto') falls back to the
+ * reference backend saying so once.
+ *
+ * The C++ side trusts its inputs, so each call here checks that the arrays
+ * are at least as long as the shapes say (a few comparisons): a wrong size
+ * becomes an Error naming the kernel and the argument, not a crash.
  */
-import type { Backend } from './backend.js';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { Activation, AdamParams, Backend, ConvGeometry, PoolGeometry, SgdParams } from './backend.js';
 
 export type NativeLoad = { ok: true; backend: Backend } | { ok: false; reason: string };
 
-export function loadNativeBackend(_threads?: number): NativeLoad {
-  return { ok: false, reason: 'the native addon is not part of this build yet' };
+/** The addon's exports (native/addon.cc); geometry is passed as positional numbers. */
+interface Addon {
+  setThreads(n: number): void;
+  hardwareThreads(): number;
+  conv2dForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array,
+    n: number, h: number, w_: number, c: number, kh: number, kw: number, k: number,
+    sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, relu: boolean): void;
+  conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array,
+    n: number, h: number, w_: number, c: number, kh: number, kw: number, k: number,
+    sh: number, sw: number, pt: number, pl: number, oh: number, ow: number): void;
+  conv2dBackwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, db: Float32Array,
+    n: number, h: number, w_: number, c: number, kh: number, kw: number, k: number,
+    sh: number, sw: number, pt: number, pl: number, oh: number, ow: number): void;
+  matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number,
+    transA: boolean, transB: boolean, accumulate: boolean): void;
+  biasActivation(y: Float32Array, b: Float32Array, rows: number, cols: number, relu: boolean): void;
+  biasGrad(dy: Float32Array, db: Float32Array, rows: number, cols: number): void;
+  activationBackward(dy: Float32Array, y: Float32Array, dx: Float32Array, relu: boolean): void;
+  maxPool2dForward(x: Float32Array, y: Float32Array, argmax: Int32Array,
+    n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number): void;
+  maxPool2dBackward(dy: Float32Array, argmax: Int32Array, dx: Float32Array,
+    n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number): void;
+  mul(a: Float32Array, b: Float32Array, out: Float32Array): void;
+  softmax(logits: Float32Array, probs: Float32Array, rows: number, cols: number): void;
+  softmaxCrossEntropy(logits: Float32Array, targets: Float32Array, probs: Float32Array, dlogits: Float32Array,
+    rows: number, cols: number): number;
+  adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
+    lr: number, beta1: number, beta2: number, epsilon: number, step: number): void;
+  sgdUpdate(p: Float32Array, g: Float32Array, vel: Float32Array, lr: number, momentum: number, nesterov: boolean): void;
+}
+
+/** Where node-gyp puts the addon, from dist/src/engine/native.js (or src/engine/native.ts). */
+export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../../build/Release/digits_native.node', import.meta.url));
+
+let cached: { addon: Addon } | { error: string } | undefined;
+
+function loadAddon(): { addon: Addon } | { error: string } {
+  if (cached !== undefined) return cached;
+  if (!existsSync(NATIVE_ADDON_PATH)) {
+    cached = {
+      error: `the addon is not built (${NATIVE_ADDON_PATH} is missing; build it with \`npm rebuild\`, ` +
+        'which needs python3, make and a C++17 compiler)',
+    };
+    return cached;
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    const addon = require(NATIVE_ADDON_PATH) as Addon;
+    if (typeof addon.conv2dForward !== 'function' || typeof addon.setThreads !== 'function') {
+      cached = { error: `${NATIVE_ADDON_PATH} loaded but is not the Digits addon (rebuild it with \`npm rebuild\`)` };
+    } else {
+      cached = { addon };
+    }
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    cached = { error: `the addon failed to load (${NATIVE_ADDON_PATH}: ${message}); rebuild it with \`npm rebuild\`` };
+  }
+  return cached;
+}
+
+/**
+ * The native backend with `threads` workers (default: every core the OS
+ * reports). Never throws; see NativeLoad.
+ */
+export function loadNativeBackend(threads?: number): NativeLoad {
+  const loaded = loadAddon();
+  if ('error' in loaded) return { ok: false, reason: loaded.error };
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) {
+    return { ok: false, reason: `threads: expected an integer from 1 to 256, got ${String(threads)}` };
+  }
+  const n = threads ?? Math.max(1, loaded.addon.hardwareThreads());
+  return { ok: true, backend: new NativeBackend(loaded.addon, n) };
+}
+
+/** The thread count the addon's pool is set to (one pool per process). */
+let poolThreads = 0;
+
+function short(kernel: string, name: string, arr: Float32Array | Int32Array, need: number): never {
+  throw new Error(`${kernel}: ${name} has ${arr.length} values, the shapes need at least ${need}`);
+}
+
+export class NativeBackend implements Backend {
+  readonly name = 'native';
+  readonly threads: number;
+  private readonly addon: Addon;
+
+  constructor(addon: Addon, threads: number) {
+    this.addon = addon;
+    this.threads = threads;
+  }
+
+  /** Points the shared pool at this backend's thread count (backends with different counts may coexist). */
+  private use(): Addon {
+    if (poolThreads !== this.threads) {
+      this.addon.setThreads(this.threads);
+      poolThreads = this.threads;
+    }
+    return this.addon;
+  }
+
+  conv2dForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, g: ConvGeometry, act: Activation): void {
+    checkConv('conv2dForward', g, x, 'x', w, 'w');
+    if (b.length < g.k) short('conv2dForward', 'b', b, g.k);
+    if (y.length < g.n * g.outH * g.outW * g.k) short('conv2dForward', 'y', y, g.n * g.outH * g.outW * g.k);
+    this.use().conv2dForward(x, w, b, y, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
+      g.padTop, g.padLeft, g.outH, g.outW, act === 'relu');
+  }
+
+  conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, g: ConvGeometry): void {
+    checkConv('conv2dBackwardInput', g, dx, 'dx', w, 'w');
+    if (dy.length < g.n * g.outH * g.outW * g.k) short('conv2dBackwardInput', 'dy', dy, g.n * g.outH * g.outW * g.k);
+    this.use().conv2dBackwardInput(dy, w, dx, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
+      g.padTop, g.padLeft, g.outH, g.outW);
+  }
+
+  conv2dBackwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, db: Float32Array, g: ConvGeometry): void {
+    checkConv('conv2dBackwardFilter', g, x, 'x', dw, 'dw');
+    if (dy.length < g.n * g.outH * g.outW * g.k) short('conv2dBackwardFilter', 'dy', dy, g.n * g.outH * g.outW * g.k);
+    if (db.length < g.k) short('conv2dBackwardFilter', 'db', db, g.k);
+    this.use().conv2dBackwardFilter(x, dy, dw, db, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
+      g.padTop, g.padLeft, g.outH, g.outW);
+  }
+
+  matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number,
+    transA: boolean, transB: boolean, accumulate: boolean): void {
+    if (a.length < m * k) short('matmul', 'a', a, m * k);
+    if (b.length < k * n) short('matmul', 'b', b, k * n);
+    if (c.length < m * n) short('matmul', 'c', c, m * n);
+    this.use().matmul(a, b, c, m, n, k, transA, transB, accumulate);
+  }
+
+  biasActivation(y: Float32Array, b: Float32Array, rows: number, cols: number, act: Activation): void {
+    if (y.length < rows * cols) short('biasActivation', 'y', y, rows * cols);
+    if (b.length < cols) short('biasActivation', 'b', b, cols);
+    this.use().biasActivation(y, b, rows, cols, act === 'relu');
+  }
+
+  biasGrad(dy: Float32Array, db: Float32Array, rows: number, cols: number): void {
+    if (dy.length < rows * cols) short('biasGrad', 'dy', dy, rows * cols);
+    if (db.length < cols) short('biasGrad', 'db', db, cols);
+    this.use().biasGrad(dy, db, rows, cols);
+  }
+
+  activationBackward(dy: Float32Array, y: Float32Array, dx: Float32Array, act: Activation): void {
+    if (dx.length < dy.length) short('activationBackward', 'dx', dx, dy.length);
+    if (act === 'relu' && y.length < dy.length) short('activationBackward', 'y', y, dy.length);
+    this.use().activationBackward(dy, y, dx, act === 'relu');
+  }
+
+  maxPool2dForward(x: Float32Array, y: Float32Array, argmax: Int32Array, g: PoolGeometry): void {
+    checkPool('maxPool2dForward', g, x, 'x', y, 'y', argmax);
+    this.use().maxPool2dForward(x, y, argmax, g.n, g.h, g.w, g.c, g.poolH, g.poolW, g.strideH, g.strideW, g.outH, g.outW);
+  }
+
+  maxPool2dBackward(dy: Float32Array, argmax: Int32Array, dx: Float32Array, g: PoolGeometry): void {
+    checkPool('maxPool2dBackward', g, dx, 'dx', dy, 'dy', argmax);
+    this.use().maxPool2dBackward(dy, argmax, dx, g.n, g.h, g.w, g.c, g.poolH, g.poolW, g.strideH, g.strideW, g.outH, g.outW);
+  }
+
+  mul(a: Float32Array, b: Float32Array, out: Float32Array): void {
+    if (b.length < a.length) short('mul', 'b', b, a.length);
+    if (out.length < a.length) short('mul', 'out', out, a.length);
+    this.use().mul(a, b, out);
+  }
+
+  softmax(logits: Float32Array, probs: Float32Array, rows: number, cols: number): void {
+    if (logits.length < rows * cols) short('softmax', 'logits', logits, rows * cols);
+    if (probs.length < rows * cols) short('softmax', 'probs', probs, rows * cols);
+    this.use().softmax(logits, probs, rows, cols);
+  }
+
+  softmaxCrossEntropy(logits: Float32Array, targets: Float32Array, probs: Float32Array, dlogits: Float32Array,
+    rows: number, cols: number): number {
+    const len = rows * cols;
+    if (logits.length < len) short('softmaxCrossEntropy', 'logits', logits, len);
+    if (targets.length < len) short('softmaxCrossEntropy', 'targets', targets, len);
+    if (probs.length < len) short('softmaxCrossEntropy', 'probs', probs, len);
+    if (dlogits.length < len) short('softmaxCrossEntropy', 'dlogits', dlogits, len);
+    return this.use().softmaxCrossEntropy(logits, targets, probs, dlogits, rows, cols);
+  }
+
+  adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, o: AdamParams): void {
+    if (g.length < p.length) short('adamUpdate', 'g', g, p.length);
+    if (m.length < p.length) short('adamUpdate', 'm', m, p.length);
+    if (v.length < p.length) short('adamUpdate', 'v', v, p.length);
+    this.use().adamUpdate(p, g, m, v, o.lr, o.beta1, o.beta2, o.epsilon, o.step);
+  }
+
+  sgdUpdate(p: Float32Array, g: Float32Array, vel: Float32Array, o: SgdParams): void {
+    if (g.length < p.length) short('sgdUpdate', 'g', g, p.length);
+    if (o.momentum !== 0 && vel.length < p.length) short('sgdUpdate', 'vel', vel, p.length);
+    this.use().sgdUpdate(p, g, vel, o.lr, o.momentum, o.nesterov);
+  }
+}
+
+function checkConv(kernel: string, g: ConvGeometry, img: Float32Array, imgName: string, w: Float32Array, wName: string): void {
+  const inLen = g.n * g.h * g.w * g.c;
+  if (img.length < inLen) short(kernel, imgName, img, inLen);
+  const wLen = g.kh * g.kw * g.c * g.k;
+  if (w.length < wLen) short(kernel, wName, w, wLen);
+  // Windows may run past the input (read as zero) but padding is never negative.
+  if (g.padTop < 0 || g.padLeft < 0 || g.outH < 0 || g.outW < 0 || g.strideH < 1 || g.strideW < 1) {
+    throw new Error(`${kernel}: inconsistent geometry ${JSON.stringify(g)}`);
+  }
+}
+
+function checkPool(kernel: string, g: PoolGeometry, img: Float32Array, imgName: string, out: Float32Array, outName: string,
+  argmax: Int32Array): void {
+  const inLen = g.n * g.h * g.w * g.c;
+  if (img.length < inLen) short(kernel, imgName, img, inLen);
+  const outLen = g.n * g.outH * g.outW * g.c;
+  if (out.length < outLen) short(kernel, outName, out, outLen);
+  if (argmax.length < outLen) short(kernel, 'argmax', argmax, outLen);
+  if ((g.outH - 1) * g.strideH + g.poolH > g.h || (g.outW - 1) * g.strideW + g.poolW > g.w) {
+    throw new Error(`${kernel}: pool windows leave the input: ${JSON.stringify(g)}`);
+  }
 }

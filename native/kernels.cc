@@ -1,0 +1,670 @@
+// The native kernels. See kernels.h for the contract (identical to the
+// reference backend) and microkernel.h for the register-tiled inner loops.
+//
+// Design, per kernel:
+//   conv2dForward        implicit-im2col GEMM: M = N*OH*OW output pixels, N = K, depth = kh*kw*C.
+//                        Tile rows point straight into the input (a zero-padded copy when the
+//                        conv pads), so im2col is never materialised; B = kernel packed in
+//                        16-column panels; bias + ReLU fused into the tile store.
+//   conv2dBackwardInput  stride 1 and input not much larger than the output ('same'): the same
+//                        implicit GEMM over dy zero-padded by kh-1-padTop, ..., with the kernel
+//                        flipped and transposed ("full" correlation): dx written once, no
+//                        scatter. Otherwise (strides, small 'valid' convs where the full form
+//                        would multiply mostly padding): per group of images,
+//                        dcol = dy @ w^T, then col2im.
+//   conv2dBackwardFilter dw[kh*kw*C, K] = col^T @ dy: the reduction over pixels is split into
+//                        chunks (a count fixed by the thread count), each accumulating a
+//                        private partial dw (+ db); partials are summed in chunk order
+//                        (deterministic for a given thread count).
+//   matmul               packed-B GEMM over row blocks x column panels; transA transposes the
+//                        block's rows first.
+//   pooling              channel-vectorised max with first-wins argmax; backward for
+//                        non-overlapping windows writes dx in one pass (no zeroing + scatter).
+//   the rest             vectorised loops; large elementwise ones split across threads.
+//
+// Parallel work is split into tasks that each write their own outputs in a
+// fixed order, so results do not depend on which thread ran which task.
+//
+// Compiled with -O3 -march=native -ffp-contract=fast (FMA), not -ffast-math:
+// sums are reordered only where written so (blocking, partials).
+#include "kernels.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "microkernel.h"
+#include "pool.h"
+
+namespace digits {
+
+namespace {
+
+ThreadPool& pool() { return ThreadPool::instance(); }
+
+inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+// Runs fn(begin, end) over [0, len) in chunks (a few per thread, claimed
+// dynamically), or inline when len * cost (a rough count of operations per
+// item) is too small to be worth waking the workers (~10 us of work).
+// Chunk boundaries are multiples of `align` (keeps SIMD loops whole).
+template <class F>
+void parallel_chunks(size_t len, size_t cost, F&& fn, size_t align = 16) {
+  ThreadPool& p = pool();
+  const int T = p.threads();
+  if (T <= 1 || len * cost < (size_t(1) << 15)) {
+    fn(size_t(0), len);
+    return;
+  }
+  const size_t want = size_t(4) * T;
+  size_t chunk = (len + want - 1) / want;
+  chunk = (chunk + align - 1) / align * align;
+  const int nchunks = int((len + chunk - 1) / chunk);
+  p.run(nchunks, [&](int task, int) {
+    const size_t b = size_t(task) * chunk, e = std::min(len, b + chunk);
+    if (b < e) fn(b, e);
+  });
+}
+
+// Packs B (depth x n) into 16-column panels [ceil(n/16)][depth][16], zero-padded.
+// pack_b_rows: B(p, j) = src[p * ld + j] (row-major), 16-float row copies.
+float* pack_b_rows(Buffer& buf, const float* src, size_t ld, int depth, int n) {
+  const int np = ceil_div(n, NR);
+  float* out = buf.get(size_t(np) * depth * NR + NR);
+  for (int jp = 0; jp < np; jp++) {
+    float* panel = out + size_t(jp) * depth * NR;
+    const int j0 = jp * NR, nr = std::min(NR, n - j0);
+    for (int p = 0; p < depth; p++) {
+      float* row = panel + size_t(p) * NR;
+      const float* s = src + size_t(p) * ld + j0;
+      if (nr == NR) {
+        std::memcpy(row, s, NR * sizeof(float));
+      } else {
+        for (int j = 0; j < nr; j++) row[j] = s[j];
+        for (int j = nr; j < NR; j++) row[j] = 0.0f;
+      }
+    }
+  }
+  return out;
+}
+
+// pack_b_cols: B(p, j) = src[j * ld + p] (transposed); reads run along p.
+float* pack_b_cols(Buffer& buf, const float* src, size_t ld, int depth, int n) {
+  const int np = ceil_div(n, NR);
+  float* out = buf.get(size_t(np) * depth * NR + NR);
+  for (int jp = 0; jp < np; jp++) {
+    float* panel = out + size_t(jp) * depth * NR;
+    const int j0 = jp * NR, nr = std::min(NR, n - j0);
+    for (int j = 0; j < NR; j++) {
+      if (j < nr) {
+        const float* s = src + size_t(j0 + j) * ld;
+        for (int p = 0; p < depth; p++) panel[size_t(p) * NR + j] = s[p];
+      } else {
+        for (int p = 0; p < depth; p++) panel[size_t(p) * NR + j] = 0.0f;
+      }
+    }
+  }
+  return out;
+}
+
+// The input of a convolution as the implicit GEMM reads it: x itself when
+// every window lies inside it, else a zero-padded copy [N, hs, ws, C] whose
+// (0, 0) is input position (-pt, -pl). hs x ws covers every window.
+struct Source {
+  const float* data;
+  int hs, ws;
+};
+
+Source conv_source(const float* x, int n, int h, int w, int c, int pt, int pl, int hs, int ws, Buffer& buf) {
+  if (pt == 0 && pl == 0 && hs <= h && ws <= w) return {x, h, w};
+  float* out = buf.get(size_t(n) * hs * ws * c);
+  const size_t rowlen = size_t(ws) * c;
+  auto fill = [&](size_t b, size_t e) {
+    for (size_t r = b; r < e; r++) {  // r = image * hs + padded row
+      const int img = int(r / hs), yp = int(r % hs);
+      float* dst = out + r * rowlen;
+      const int iy = yp - pt;
+      if (iy < 0 || iy >= h) {
+        std::memset(dst, 0, rowlen * sizeof(float));
+        continue;
+      }
+      const int x0 = std::max(0, pl), x1 = std::min(ws, w + pl);  // padded columns backed by input
+      if (x0 > 0) std::memset(dst, 0, size_t(x0) * c * sizeof(float));
+      if (x1 > x0)
+        std::memcpy(dst + size_t(x0) * c, x + ((size_t(img) * h + iy) * w + (x0 - pl)) * c,
+                    size_t(x1 - x0) * c * sizeof(float));
+      if (x1 < ws) std::memset(dst + size_t(std::max(x1, x0)) * c, 0, size_t(ws - std::max(x1, x0)) * c * sizeof(float));
+    }
+  };
+  parallel_chunks(size_t(n) * hs, rowlen, fill, 1);
+  return {out, hs, ws};
+}
+
+// Implicit-im2col GEMM: y[M = n*oh*ow, kout] = rows(src) @ B (+bias, relu), overwrite.
+// Row r = pixel (img, oy, ox) reads src[img, oy*sh + i, ox*sw .. ox*sw + kw, :] for i < kh.
+void conv_gemm(Source src, int cs, int n, int oh, int ow, int sh, int sw, int kh, int kw, const float* packed_b,
+               int kout, float* y, const float* bias, bool relu) {
+  const int m = n * oh * ow;
+  if (m == 0 || kout == 0) return;
+  const int depth = kh * kw * cs;
+  const int np = ceil_div(kout, NR);
+  // Tiles per task: up to 16 (96 rows), fewer so that there are >= 8 tasks
+  // per thread when the layer is small (load balance on a busy machine).
+  constexpr int TBMAX = 16;
+  const int T = pool().threads();
+  const int TB = std::max(1, std::min(TBMAX, ceil_div(m, MR * 8 * T)));
+  const int nblocks = ceil_div(ceil_div(m, MR), TB);
+  const int per = ceil_div(nblocks, 1 << 16);  // blocks per task (1 unless huge)
+  const int ntasks = ceil_div(nblocks, per);
+  const ptrdiff_t segstride = ptrdiff_t(src.ws) * cs;
+  auto body = [&](int task, int) {
+    const float* rp[TBMAX * MR];
+    for (int blk = task * per; blk < std::min(nblocks, (task + 1) * per); blk++) {
+      const int r0 = blk * TB * MR, r1 = std::min(m, r0 + TB * MR);
+      for (int r = r0; r < r1; r++) {
+        const int img = r / (oh * ow), rem = r - img * (oh * ow);
+        const int oy = rem / ow, ox = rem - oy * ow;
+        rp[r - r0] = src.data + ((size_t(img) * src.hs + size_t(oy) * sh) * src.ws + size_t(ox) * sw) * cs;
+      }
+      const int rows = r1 - r0;
+      for (int r = rows; r < ceil_div(rows, MR) * MR; r++) rp[r] = rp[rows - 1];
+      for (int jp = 0; jp < np; jp++) {
+        const int j0 = jp * NR, nr = std::min(NR, kout - j0);
+        const float* bp = packed_b + size_t(jp) * depth * NR;
+        for (int t = r0; t < r1; t += MR) {
+          ukernel_rows(rp + (t - r0), kh, segstride, kw * cs, bp, y + size_t(t) * kout + j0, kout,
+                       std::min(MR, r1 - t), nr, false, bias != nullptr ? bias + j0 : nullptr, relu);
+        }
+      }
+    }
+  };
+  pool().run(ntasks, body);
+}
+
+}  // namespace
+
+void set_threads(int n) { pool().set_threads(n); }
+int get_threads() { return pool().threads(); }
+int hardware_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : int(n);
+}
+
+// x[N,H,W,C] w[kh,kw,C,K] b[K] -> y[N,OH,OW,K]
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const ConvGeom& g, bool relu) {
+  Scratch& sh = pool().shared();
+  const int hs = (g.oh - 1) * g.sh + g.kh, ws = (g.ow - 1) * g.sw + g.kw;
+  if (g.oh <= 0 || g.ow <= 0) return;
+  Source src = conv_source(x, g.n, g.h, g.w, g.c, g.pt, g.pl, hs, ws, sh.a);
+  const int k = g.k;
+  const float* pb = pack_b_rows(sh.b, w, size_t(k), g.kh * g.kw * g.c, k);
+  conv_gemm(src, g.c, g.n, g.oh, g.ow, g.sh, g.sw, g.kh, g.kw, pb, k, y, b, relu);
+}
+
+// dy[N,OH,OW,K] w[kh,kw,C,K] -> dx[N,H,W,C]
+void conv2d_backward_input(const float* dy, const float* w, float* dx, const ConvGeom& g) {
+  Scratch& sh = pool().shared();
+  const int C = g.c, K = g.k, kh = g.kh, kw = g.kw;
+  const int ptf = kh - 1 - g.pt, plf = kw - 1 - g.pl;
+  const size_t dx_len = size_t(g.n) * g.h * g.w * C;
+  if (g.oh <= 0 || g.ow <= 0) {
+    std::memset(dx, 0, dx_len * sizeof(float));
+    return;
+  }
+  // The "full correlation" form computes kh*kw taps for every input pixel,
+  // including taps that fall on dy's zero padding; when the input is much
+  // larger than the output (a small 'valid' conv: 6x6 -> 4x4) that waste
+  // exceeds the cost of col2im, so use the general form there.
+  const bool full_corr = g.sh == 1 && g.sw == 1 && ptf >= 0 && plf >= 0 &&
+                         size_t(g.h) * g.w * 10 <= size_t(g.oh) * g.ow * 13;
+  if (full_corr) {
+    // dx[n, iy, ix, c] = sum_{i', j', k} dyp[n, iy + i', ix + j', k] * w[kh-1-i', kw-1-j', c, k]
+    // where dyp is dy zero-padded by (kh-1-padTop, kw-1-padLeft).
+    const int hs = g.h - 1 + kh, ws = g.w - 1 + kw;
+    Source src = conv_source(dy, g.n, g.oh, g.ow, K, ptf, plf, hs, ws, sh.a);
+    // B[(i', j', k), c] = w[kh-1-i', kw-1-j', c, k]: per tap, the transpose of w's [C, K] block.
+    const int taps = kh * kw;
+    const int np = ceil_div(C, NR);
+    float* pb = sh.b.get(size_t(np) * taps * K * NR + NR);
+    for (int tap = 0; tap < taps; tap++) {
+      const float* wt = w + size_t(taps - 1 - tap) * C * K;  // (kh-1-i', kw-1-j') is tap index taps-1-tap
+      for (int jp = 0; jp < np; jp++) {
+        float* panel = pb + (size_t(jp) * taps * K + size_t(tap) * K) * NR;
+        const int c0 = jp * NR, nr = std::min(NR, C - c0);
+        for (int cc = 0; cc < NR; cc++) {
+          if (cc < nr) {
+            const float* s = wt + size_t(c0 + cc) * K;
+            for (int kk = 0; kk < K; kk++) panel[size_t(kk) * NR + cc] = s[kk];
+          } else {
+            for (int kk = 0; kk < K; kk++) panel[size_t(kk) * NR + cc] = 0.0f;
+          }
+        }
+      }
+    }
+    conv_gemm(src, K, g.n, g.h, g.w, 1, 1, kh, kw, pb, C, dx, nullptr, false);
+    return;
+  }
+  // General form: per group of images, dcol[pixels, kh*kw*C] = dy @ w^T, then col2im.
+  const int depth = kh * kw * C;
+  const float* pb = pack_b_cols(sh.b, w, size_t(K), K, depth);
+  const int np = ceil_div(depth, NR);
+  const int pix = g.oh * g.ow;
+  // images per task: ~96 rows, but >= 8 tasks per thread when possible
+  const int group = std::max(1, std::min(96 / pix, ceil_div(g.n, 8 * pool().threads())));
+  const int ntasks = ceil_div(g.n, group);
+  auto body = [&](int task, int tid) {
+    Scratch& s = pool().scratch(tid);
+    const int img0 = task * group, img1 = std::min(g.n, img0 + group);
+    const int rows = (img1 - img0) * pix;
+    float* dcol = s.c.get(size_t(rows) * depth);
+    const float* dyi = dy + size_t(img0) * pix * K;
+    for (int t = 0; t < rows; t += MR) {
+      const float* rp[MR];
+      const int mr = std::min(MR, rows - t);
+      for (int r = 0; r < MR; r++) rp[r] = dyi + size_t(t + std::min(r, mr - 1)) * K;
+      for (int jp = 0; jp < np; jp++) {
+        const int j0 = jp * NR;
+        ukernel_rows(rp, 1, 0, K, pb + size_t(jp) * K * NR, dcol + size_t(t) * depth + j0, depth, mr,
+                     std::min(NR, depth - j0), false, nullptr, false);
+      }
+    }
+    for (int img = img0; img < img1; img++) {
+      float* dxi = dx + size_t(img) * g.h * g.w * C;
+      std::memset(dxi, 0, size_t(g.h) * g.w * C * sizeof(float));
+      const float* dcoli = dcol + size_t(img - img0) * pix * depth;
+      for (int oy = 0; oy < g.oh; oy++) {
+        for (int ox = 0; ox < g.ow; ox++) {
+          const float* col = dcoli + (size_t(oy) * g.ow + ox) * depth;
+          for (int i = 0; i < kh; i++) {
+            const int iy = oy * g.sh + i - g.pt;
+            if (iy < 0 || iy >= g.h) continue;
+            for (int j = 0; j < kw; j++) {
+              const int ix = ox * g.sw + j - g.pl;
+              if (ix < 0 || ix >= g.w) continue;
+              float* d = dxi + (size_t(iy) * g.w + ix) * C;
+              const float* s2 = col + (size_t(i) * kw + j) * C;
+              for (int c = 0; c < C; c++) d[c] += s2[c];
+            }
+          }
+        }
+      }
+    }
+  };
+  pool().run(ntasks, body);
+}
+
+// x[N,H,W,C] dy[N,OH,OW,K] -> dw[kh,kw,C,K], db[K]
+void conv2d_backward_filter(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g) {
+  ThreadPool& P = pool();
+  Scratch& sh = P.shared();
+  const int C = g.c, K = g.k, kh = g.kh, kw = g.kw;
+  const int depth = kh * kw * C;
+  const int Kp = ceil_div(K, NR) * NR;
+  const int np = Kp / NR;
+  const int m = g.n * g.oh * g.ow;
+  if (m <= 0) {
+    std::memset(dw, 0, size_t(depth) * K * sizeof(float));
+    std::memset(db, 0, size_t(K) * sizeof(float));
+    return;
+  }
+  const int hs = (g.oh - 1) * g.sh + kh, ws = (g.ow - 1) * g.sw + kw;
+  Source src = conv_source(x, g.n, g.h, g.w, C, g.pt, g.pl, hs, ws, sh.a);
+  // dy with rows padded to a multiple of 16 columns when K is not one.
+  const float* dyp = dy;
+  if (Kp != K) {
+    float* t = sh.c.get(size_t(m) * Kp);
+    for (int r = 0; r < m; r++) {
+      std::memcpy(t + size_t(r) * Kp, dy + size_t(r) * K, size_t(K) * sizeof(float));
+      std::memset(t + size_t(r) * Kp + K, 0, size_t(Kp - K) * sizeof(float));
+    }
+    dyp = t;
+  }
+  // Offset of kernel element kk = (i, j, c) from a window's top-left corner in src.
+  std::vector<ptrdiff_t>& aoff_all = sh.loffs;
+  aoff_all.resize(size_t(depth));
+  for (int i = 0; i < kh; i++)
+    for (int j = 0; j < kw; j++)
+      for (int c = 0; c < C; c++) aoff_all[(size_t(i) * kw + j) * C + c] = (ptrdiff_t(i) * src.ws + j) * C + c;
+
+  // The pixels are split into P contiguous chunks, each summed into its own
+  // partial dw (+ db); P depends only on the thread count, and the partials
+  // are added in chunk order, so results are deterministic for a thread count.
+  const int T = P.threads();
+  // Chunks of >= 128 pixels keep the reduction (one add per partial element) under ~10% of the work.
+  const int nchunks = T <= 1 ? 1 : std::max(1, std::min(4 * T, m / 128));
+  const size_t part_len = size_t(depth) * Kp + Kp;  // partial dw then partial db
+  float* parts = sh.b.get(part_len * nchunks);
+  constexpr int PB = 64;  // pixels per block
+  auto body = [&](int chunk, int tid) {
+    Scratch& s = P.scratch(tid);
+    float* part = parts + part_len * chunk;
+    std::memset(part, 0, part_len * sizeof(float));
+    float* dbp = part + size_t(depth) * Kp;
+    if (s.offs.size() < size_t(PB)) s.offs.resize(PB);
+    int* poff = s.offs.data();
+    const int pbeg = int((long long)m * chunk / nchunks), pend = int((long long)m * (chunk + 1) / nchunks);
+    for (int p0 = pbeg; p0 < pend; p0 += PB) {
+      const int kc = std::min(PB, pend - p0);
+      for (int p = 0; p < kc; p++) {
+        const int r = p0 + p;
+        const int img = r / (g.oh * g.ow), rem = r - img * (g.oh * g.ow);
+        const int oy = rem / g.ow, ox = rem - oy * g.ow;
+        poff[p] = int(((size_t(img) * src.hs + size_t(oy) * g.sh) * src.ws + size_t(ox) * g.sw) * C);
+        const float* d = dyp + size_t(r) * Kp;
+        for (int k = 0; k < Kp; k++) dbp[k] += d[k];
+      }
+      // jp outer: the block's 16-column slice of dy stays in L1 across all kernel rows.
+      for (int jp = 0; jp < np; jp++) {
+        for (int i0 = 0; i0 < depth; i0 += MR) {
+          const int mr = std::min(MR, depth - i0);
+          ptrdiff_t aoff[MR];
+          for (int r = 0; r < MR; r++) aoff[r] = aoff_all[size_t(i0 + std::min(r, mr - 1))];
+          ukernel_offs(src.data, poff, kc, aoff, dyp + size_t(p0) * Kp + jp * NR, Kp,
+                       part + size_t(i0) * Kp + jp * NR, Kp, mr);
+        }
+      }
+    }
+  };
+  P.run(nchunks, body);
+  // Sum the partials in chunk order (row `depth` is db).
+  auto reduce = [&](size_t b, size_t e) {
+    for (size_t row = b; row < e; row++) {
+      float* out = row < size_t(depth) ? dw + row * K : db;
+      const float* p0 = parts + row * Kp;
+      for (int k = 0; k < K; k++) out[k] = p0[k];
+      for (int t = 1; t < nchunks; t++) {
+        const float* pt = parts + part_len * t + row * Kp;
+        for (int k = 0; k < K; k++) out[k] += pt[k];
+      }
+    }
+  };
+  parallel_chunks(size_t(depth) + 1, size_t(K) * nchunks, reduce, 1);
+}
+
+// c[m,n] = op(a)[m,k] @ op(b)[k,n] (+ c)
+void matmul(const float* a, const float* b, float* c, int m, int n, int k, bool trans_a, bool trans_b,
+            bool accumulate) {
+  if (m <= 0 || n <= 0) return;
+  ThreadPool& P = pool();
+  const float* pb = trans_b ? pack_b_cols(P.shared().b, b, size_t(k), k, n) : pack_b_rows(P.shared().b, b, size_t(n), k, n);
+  const int np = ceil_div(n, NR);
+  constexpr int RB = 96;  // rows per task (multiple of MR)
+  const int nrb = ceil_div(m, RB);
+  const int T = P.threads();
+  int ncb = 1;  // column chunks: split columns too when there are few row blocks
+  if (nrb < 2 * T) ncb = std::min(np, ceil_div(2 * T, nrb));
+  const int nblocks = nrb * ncb;
+  const int per = ceil_div(nblocks, 1 << 16);  // blocks per task (1 unless huge)
+  const int ntasks = ceil_div(nblocks, per);
+  auto body = [&](int task, int tid) {
+    const float* rp[RB];
+    for (int blk = task * per; blk < std::min(nblocks, (task + 1) * per); blk++) {
+      const int rb = blk / ncb, cb = blk % ncb;
+      const int r0 = rb * RB, r1 = std::min(m, r0 + RB), rows = r1 - r0;
+      const int jp0 = int((long long)np * cb / ncb), jp1 = int((long long)np * (cb + 1) / ncb);
+      if (trans_a) {
+        float* t = P.scratch(tid).a.get(size_t(rows) * k + 1);
+        for (int p = 0; p < k; p++) {
+          const float* ap = a + size_t(p) * m + r0;
+          for (int r = 0; r < rows; r++) t[size_t(r) * k + p] = ap[r];
+        }
+        for (int r = 0; r < rows; r++) rp[r] = t + size_t(r) * k;
+      } else {
+        for (int r = 0; r < rows; r++) rp[r] = a + size_t(r0 + r) * k;
+      }
+      for (int r = rows; r < ceil_div(rows, MR) * MR; r++) rp[r] = rp[rows - 1];
+      for (int jp = jp0; jp < jp1; jp++) {
+        const int j0 = jp * NR, nr = std::min(NR, n - j0);
+        const float* bp = pb + size_t(jp) * k * NR;
+        for (int t = r0; t < r1; t += MR) {
+          ukernel_rows(rp + (t - r0), 1, 0, k, bp, c + size_t(t) * n + j0, n, std::min(MR, r1 - t), nr, accumulate,
+                       nullptr, false);
+        }
+      }
+    }
+  };
+  if ((long long)m * n * k < (1 << 15)) {
+    for (int t = 0; t < ntasks; t++) body(t, 0);
+  } else {
+    P.run(ntasks, body);
+  }
+}
+
+void bias_activation(float* y, const float* b, int rows, int cols, bool relu) {
+  parallel_chunks(size_t(rows), size_t(cols), [&](size_t rb, size_t re) {
+    for (size_t r = rb; r < re; r++) {
+      float* yr = y + r * cols;
+      if (relu) {
+        for (int j = 0; j < cols; j++) {
+          const float v = yr[j] + b[j];
+          yr[j] = v > 0.0f ? v : 0.0f;
+        }
+      } else {
+        for (int j = 0; j < cols; j++) yr[j] += b[j];
+      }
+    }
+  }, 1);
+}
+
+void bias_grad(const float* dy, float* db, int rows, int cols) {
+  std::memset(db, 0, size_t(cols) * sizeof(float));
+  for (int r = 0; r < rows; r++) {
+    const float* d = dy + size_t(r) * cols;
+    for (int j = 0; j < cols; j++) db[j] += d[j];
+  }
+}
+
+void activation_backward(const float* dy, const float* y, float* dx, size_t len, bool relu) {
+  if (!relu) {
+    if (dx != dy) std::memmove(dx, dy, len * sizeof(float));
+    return;
+  }
+  parallel_chunks(len, 1, [&](size_t b, size_t e) {
+    size_t i = b;
+#ifdef DIGITS_AVX2
+    const __m256 zero = _mm256_setzero_ps();
+    for (; i + 8 <= e; i += 8) {  // y > 0 is false for NaN, as in the reference
+      const __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(y + i), zero, _CMP_GT_OQ);
+      _mm256_storeu_ps(dx + i, _mm256_and_ps(keep, _mm256_loadu_ps(dy + i)));
+    }
+#endif
+    for (; i < e; i++) {
+      const float d = dy[i];
+      dx[i] = y[i] > 0.0f ? d : 0.0f;
+    }
+  });
+}
+
+// x[N,H,W,C] -> y[N,OH,OW,C], argmax[N,OH,OW,C]
+void maxpool2d_forward(const float* x, float* y, int32_t* argmax, const PoolGeom& g) {
+  const int C = g.c;
+  parallel_chunks(size_t(g.n) * g.oh, size_t(g.ow) * C * g.ph * g.pw, [&](size_t rb, size_t re) {
+    for (size_t row = rb; row < re; row++) {  // row = image * OH + oy
+      const int img = int(row / g.oh), oy = int(row % g.oh);
+      for (int ox = 0; ox < g.ow; ox++) {
+        const size_t yo = (row * g.ow + ox) * C;
+        float* yv = y + yo;
+        int32_t* av = argmax + yo;
+        for (int i = 0; i < g.ph; i++) {
+          const int iy = oy * g.sh + i;
+          for (int j = 0; j < g.pw; j++) {
+            const int ix = ox * g.sw + j;
+            const int32_t idx = int32_t(((size_t(img) * g.h + iy) * g.w + ix) * C);
+            const float* xv = x + idx;
+            if (i == 0 && j == 0) {
+              for (int c = 0; c < C; c++) {
+                yv[c] = xv[c];
+                av[c] = idx + c;
+              }
+              continue;
+            }
+            int c = 0;
+#ifdef DIGITS_AVX2
+            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            for (; c + 8 <= C; c += 8) {  // strict >: the first maximum wins ties; NaN never replaces
+              const __m256 v = _mm256_loadu_ps(xv + c), best = _mm256_loadu_ps(yv + c);
+              const __m256 gt = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
+              const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(idx + c), lane);
+              _mm256_storeu_ps(yv + c, _mm256_blendv_ps(best, v, gt));
+              const __m256i old = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(av + c));
+              _mm256_storeu_si256(reinterpret_cast<__m256i*>(av + c),
+                                  _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(old),
+                                                                       _mm256_castsi256_ps(at), gt)));
+            }
+#endif
+            for (; c < C; c++) {
+              const float v = xv[c], best = yv[c];
+              const bool gt = v > best;
+              yv[c] = gt ? v : best;
+              av[c] = gt ? idx + c : av[c];
+            }
+          }
+        }
+      }
+    }
+  }, 1);
+}
+
+void maxpool2d_backward(const float* dy, const int32_t* argmax, float* dx, const PoolGeom& g) {
+  const int C = g.c;
+  const size_t in_img = size_t(g.h) * g.w * C, out_img = size_t(g.oh) * g.ow * C;
+  if (g.sh == g.ph && g.sw == g.pw) {
+    // Windows do not overlap: every input element lies in at most one window,
+    // so dx is written in one pass: dy where argmax points at it, else zero.
+    const int covered_h = g.oh * g.sh, covered_w = g.ow * g.sw;
+    parallel_chunks(size_t(g.n) * g.h, size_t(g.w) * C, [&](size_t rb, size_t re) {
+      for (size_t row = rb; row < re; row++) {  // row = image * H + iy
+        const int img = int(row / g.h), iy = int(row % g.h);
+        float* dxr = dx + row * size_t(g.w) * C;
+        if (iy >= covered_h) {
+          std::memset(dxr, 0, size_t(g.w) * C * sizeof(float));
+          continue;
+        }
+        const int oy = iy / g.sh;
+        for (int ox = 0; ox < g.ow; ox++) {
+          const size_t yo = ((size_t(img) * g.oh + oy) * g.ow + ox) * C;
+          for (int j = 0; j < g.pw; j++) {
+            const int ix = ox * g.sw + j;
+            const int32_t pos = int32_t((row * g.w + ix) * C);
+            float* d = dxr + size_t(ix) * C;
+            int c = 0;
+#ifdef DIGITS_AVX2
+            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            for (; c + 8 <= C; c += 8) {
+              const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(argmax + yo + c));
+              const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(pos + c), lane);
+              const __m256 hit = _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, at));
+              _mm256_storeu_ps(d + c, _mm256_and_ps(hit, _mm256_loadu_ps(dy + yo + c)));
+            }
+#endif
+            for (; c < C; c++) d[c] = argmax[yo + c] == pos + c ? dy[yo + c] : 0.0f;
+          }
+        }
+        if (covered_w < g.w)
+          std::memset(dxr + size_t(covered_w) * C, 0, size_t(g.w - covered_w) * C * sizeof(float));
+      }
+    }, 1);
+    return;
+  }
+  // Overlapping windows: zero, then scatter-add; images are independent.
+  parallel_chunks(size_t(g.n), in_img, [&](size_t b, size_t e) {
+    std::memset(dx + b * in_img, 0, (e - b) * in_img * sizeof(float));
+    for (size_t i = b * out_img; i < e * out_img; i++) dx[argmax[i]] += dy[i];
+  }, 1);
+}
+
+void mul(const float* a, const float* b, float* out, size_t len) {
+  parallel_chunks(len, 1, [&](size_t s, size_t e) {
+    for (size_t i = s; i < e; i++) out[i] = a[i] * b[i];
+  });
+}
+
+void softmax(const float* logits, float* probs, int rows, int cols) {
+  for (int r = 0; r < rows; r++) {
+    const float* l = logits + size_t(r) * cols;
+    float* p = probs + size_t(r) * cols;
+    double mx = -INFINITY;
+    for (int j = 0; j < cols; j++)
+      if (l[j] > mx) mx = l[j];
+    double sum = 0;
+    for (int j = 0; j < cols; j++) {
+      const double e = std::exp(double(l[j]) - mx);
+      p[j] = float(e);
+      sum += e;
+    }
+    for (int j = 0; j < cols; j++) p[j] = float(double(p[j]) / sum);
+  }
+}
+
+double softmax_cross_entropy(const float* logits, const float* targets, float* probs, float* dlogits, int rows,
+                             int cols) {
+  double loss = 0;
+  for (int r = 0; r < rows; r++) {
+    const size_t o = size_t(r) * cols;
+    double mx = -INFINITY;
+    for (int j = 0; j < cols; j++)
+      if (logits[o + j] > mx) mx = logits[o + j];
+    double sum = 0;
+    for (int j = 0; j < cols; j++) sum += std::exp(double(logits[o + j]) - mx);
+    const double lse = mx + std::log(sum);
+    for (int j = 0; j < cols; j++) {
+      const double t = targets[o + j];
+      const double p = std::exp(double(logits[o + j]) - lse);
+      probs[o + j] = float(p);
+      dlogits[o + j] = float((p - t) / rows);
+      if (t != 0) loss += t * (lse - double(logits[o + j]));
+    }
+  }
+  return loss / rows;
+}
+
+void adam_update(float* p, const float* g, float* m, float* v, size_t len, double lr, double beta1, double beta2,
+                 double epsilon, double step) {
+  const float alpha = float(lr * std::sqrt(1 - std::pow(beta2, step)) / (1 - std::pow(beta1, step)));
+  const float b1 = float(beta1), b2 = float(beta2), c1 = float(1 - beta1), c2 = float(1 - beta2);
+  const float eps = float(epsilon);
+  parallel_chunks(len, 8, [&](size_t s, size_t e) {
+    size_t i = s;
+#ifdef DIGITS_AVX2
+    const __m256 vb1 = _mm256_set1_ps(b1), vb2 = _mm256_set1_ps(b2), vc1 = _mm256_set1_ps(c1),
+                 vc2 = _mm256_set1_ps(c2), veps = _mm256_set1_ps(eps), valpha = _mm256_set1_ps(alpha);
+    for (; i + 8 <= e; i += 8) {
+      const __m256 gi = _mm256_loadu_ps(g + i);
+      const __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(vc1, gi));
+      const __m256 vi =
+          _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(vc2, gi), gi));
+      _mm256_storeu_ps(m + i, mi);
+      _mm256_storeu_ps(v + i, vi);
+      const __m256 step = _mm256_div_ps(_mm256_mul_ps(valpha, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), veps));
+      _mm256_storeu_ps(p + i, _mm256_sub_ps(_mm256_loadu_ps(p + i), step));
+    }
+#endif
+    for (; i < e; i++) {
+      const float gi = g[i];
+      const float mi = b1 * m[i] + c1 * gi;
+      const float vi = b2 * v[i] + c2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      p[i] = p[i] - alpha * mi / (std::sqrt(vi) + eps);
+    }
+  });
+}
+
+void sgd_update(float* p, const float* g, float* vel, size_t len, double lr, double momentum, bool nesterov) {
+  const float l = float(lr), mo = float(momentum);
+  parallel_chunks(len, 4, [&](size_t s, size_t e) {
+    if (momentum == 0) {
+      for (size_t i = s; i < e; i++) p[i] = p[i] - l * g[i];
+      return;
+    }
+    for (size_t i = s; i < e; i++) {
+      const float vi = mo * vel[i] - l * g[i];
+      vel[i] = vi;
+      p[i] = nesterov ? p[i] + mo * vi - l * g[i] : p[i] + vi;
+    }
+  });
+}
+
+}  // namespace digits

@@ -1,0 +1,56 @@
+// The native kernel set: the same kernels, names and semantics as the
+// Backend interface (src/engine/backend.ts) and its reference twin
+// (src/engine/reference.ts). Plain pointers and sizes; the caller
+// (TypeScript) validated everything, these trust their inputs.
+//
+// Shape legend: N batch, H/W input height/width, C channels in, K channels
+// out, kh/kw kernel size, OH/OW output height/width. NHWC everywhere; conv
+// kernel [kh, kw, C, K]; dense kernel [in, out].
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace digits {
+
+struct ConvGeom {
+  int n, h, w, c, kh, kw, k, sh, sw, pt, pl, oh, ow;
+};
+
+struct PoolGeom {
+  int n, h, w, c, ph, pw, sh, sw, oh, ow;
+};
+
+void set_threads(int n);
+int get_threads();
+int hardware_threads();
+
+// y[N,OH,OW,K] = act(conv(x[N,H,W,C], w[kh,kw,C,K]) + b[K])   (overwrite)
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const ConvGeom& g, bool relu);
+// dx[N,H,W,C] from dy[N,OH,OW,K]   (overwrite)
+void conv2d_backward_input(const float* dy, const float* w, float* dx, const ConvGeom& g);
+// dw[kh,kw,C,K], db[K] from x and dy   (overwrite)
+void conv2d_backward_filter(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g);
+// c[m,n] = op(a)[m,k] @ op(b)[k,n] (+ c when accumulate)
+void matmul(const float* a, const float* b, float* c, int m, int n, int k, bool trans_a, bool trans_b, bool accumulate);
+// y[rows,cols] = act(y + b[cols])   (in place)
+void bias_activation(float* y, const float* b, int rows, int cols, bool relu);
+// db[cols] = column sums of dy[rows,cols]   (overwrite)
+void bias_grad(const float* dy, float* db, int rows, int cols);
+// dx = relu ? (y > 0 ? dy : 0) : dy, length len   (dx may alias dy)
+void activation_backward(const float* dy, const float* y, float* dx, size_t len, bool relu);
+// y, argmax (flat index into x, first on ties)   (overwrite)
+void maxpool2d_forward(const float* x, float* y, int32_t* argmax, const PoolGeom& g);
+// dx = scatter-add of dy at argmax   (overwrite)
+void maxpool2d_backward(const float* dy, const int32_t* argmax, float* dx, const PoolGeom& g);
+// out = a * b, length len (out may alias a)
+void mul(const float* a, const float* b, float* out, size_t len);
+void softmax(const float* logits, float* probs, int rows, int cols);
+// returns the mean loss; writes probs and dlogits = (probs - targets) / rows
+double softmax_cross_entropy(const float* logits, const float* targets, float* probs, float* dlogits, int rows,
+                             int cols);
+void adam_update(float* p, const float* g, float* m, float* v, size_t len, double lr, double beta1, double beta2,
+                 double epsilon, double step);
+void sgd_update(float* p, const float* g, float* vel, size_t len, double lr, double momentum, bool nesterov);
+
+}  // namespace digits

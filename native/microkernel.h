@@ -1,0 +1,238 @@
+// Register-tiled GEMM micro-kernels: a tile of MR x NR = 6 x 16 outputs
+// held in 12 AVX2 registers (8 floats each), updated with FMA.
+//
+// B is always packed in panels of NR columns, [depth][NR], 64-byte aligned,
+// zero-padded past the last column. A is never packed: it is read through
+// one pointer per tile row, which lets the convolutions read the (padded)
+// input image directly ("implicit im2col").
+//
+//   ukernel_rows:  acc[r][:] = sum_{s<nseg, q<seglen} rp[r][s*segstride + q] * B[s*seglen + q][:]
+//                  then the epilogue: (+ C when accumulate) (+ bias) (relu), store the valid mr x nr part.
+//   ukernel_offs:  C[r][:] += sum_{p<kc} x[poff[p] + aoff[r]] * dy[p*lddy + :]   (conv backward-filter)
+//
+// Without AVX2+FMA (another machine), plain loops with the same arithmetic
+// order per output element are used.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define DIGITS_AVX2 1
+#endif
+
+namespace digits {
+
+constexpr int MR = 6;
+constexpr int NR = 16;
+
+// Epilogue for a partial tile: acc is [MR][NR].
+static inline void store_tile_scalar(const float* acc, float* c, ptrdiff_t ldc, int mr, int nr, bool accumulate,
+                                     const float* bias, bool relu) {
+  for (int r = 0; r < mr; r++) {
+    for (int j = 0; j < nr; j++) {
+      float v = acc[r * NR + j];
+      if (accumulate) v += c[r * ldc + j];
+      if (bias != nullptr) v += bias[j];
+      if (relu && !(v > 0.0f)) v = 0.0f;
+      c[r * ldc + j] = v;
+    }
+  }
+}
+
+#ifdef DIGITS_AVX2
+
+static inline void ukernel_rows(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
+                                float* c, ptrdiff_t ldc, int mr, int nr, bool accumulate, const float* bias,
+                                bool relu) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  const float* a0 = rp[0];
+  const float* a1 = rp[1];
+  const float* a2 = rp[2];
+  const float* a3 = rp[3];
+  const float* a4 = rp[4];
+  const float* a5 = rp[5];
+  for (int s = 0; s < nseg; s++) {
+    for (int q = 0; q < seglen; q++) {
+      const __m256 b0 = _mm256_load_ps(b);
+      const __m256 b1 = _mm256_load_ps(b + 8);
+      b += NR;
+      __m256 a;
+      a = _mm256_broadcast_ss(a0 + q);
+      c00 = _mm256_fmadd_ps(a, b0, c00);
+      c01 = _mm256_fmadd_ps(a, b1, c01);
+      a = _mm256_broadcast_ss(a1 + q);
+      c10 = _mm256_fmadd_ps(a, b0, c10);
+      c11 = _mm256_fmadd_ps(a, b1, c11);
+      a = _mm256_broadcast_ss(a2 + q);
+      c20 = _mm256_fmadd_ps(a, b0, c20);
+      c21 = _mm256_fmadd_ps(a, b1, c21);
+      a = _mm256_broadcast_ss(a3 + q);
+      c30 = _mm256_fmadd_ps(a, b0, c30);
+      c31 = _mm256_fmadd_ps(a, b1, c31);
+      a = _mm256_broadcast_ss(a4 + q);
+      c40 = _mm256_fmadd_ps(a, b0, c40);
+      c41 = _mm256_fmadd_ps(a, b1, c41);
+      a = _mm256_broadcast_ss(a5 + q);
+      c50 = _mm256_fmadd_ps(a, b0, c50);
+      c51 = _mm256_fmadd_ps(a, b1, c51);
+    }
+    a0 += segstride;
+    a1 += segstride;
+    a2 += segstride;
+    a3 += segstride;
+    a4 += segstride;
+    a5 += segstride;
+  }
+  if (mr == MR && nr == NR) {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 bias0 = zero, bias1 = zero;
+    if (bias != nullptr) {
+      bias0 = _mm256_loadu_ps(bias);
+      bias1 = _mm256_loadu_ps(bias + 8);
+    }
+#define DIGITS_STORE_ROW(r, v0, v1)                              \
+  {                                                              \
+    float* cr = c + (r) * ldc;                                   \
+    __m256 x0 = v0, x1 = v1;                                     \
+    if (accumulate) {                                            \
+      x0 = _mm256_add_ps(x0, _mm256_loadu_ps(cr));               \
+      x1 = _mm256_add_ps(x1, _mm256_loadu_ps(cr + 8));           \
+    }                                                            \
+    if (bias != nullptr) {                                       \
+      x0 = _mm256_add_ps(x0, bias0);                             \
+      x1 = _mm256_add_ps(x1, bias1);                             \
+    }                                                            \
+    if (relu) { /* max(NaN, 0) = 0, as !(v > 0) ? 0 : v */      \
+      x0 = _mm256_max_ps(x0, zero);                              \
+      x1 = _mm256_max_ps(x1, zero);                              \
+    }                                                            \
+    _mm256_storeu_ps(cr, x0);                                    \
+    _mm256_storeu_ps(cr + 8, x1);                                \
+  }
+    DIGITS_STORE_ROW(0, c00, c01)
+    DIGITS_STORE_ROW(1, c10, c11)
+    DIGITS_STORE_ROW(2, c20, c21)
+    DIGITS_STORE_ROW(3, c30, c31)
+    DIGITS_STORE_ROW(4, c40, c41)
+    DIGITS_STORE_ROW(5, c50, c51)
+#undef DIGITS_STORE_ROW
+  } else {
+    alignas(64) float acc[MR * NR];
+    _mm256_store_ps(acc + 0 * NR, c00);
+    _mm256_store_ps(acc + 0 * NR + 8, c01);
+    _mm256_store_ps(acc + 1 * NR, c10);
+    _mm256_store_ps(acc + 1 * NR + 8, c11);
+    _mm256_store_ps(acc + 2 * NR, c20);
+    _mm256_store_ps(acc + 2 * NR + 8, c21);
+    _mm256_store_ps(acc + 3 * NR, c30);
+    _mm256_store_ps(acc + 3 * NR + 8, c31);
+    _mm256_store_ps(acc + 4 * NR, c40);
+    _mm256_store_ps(acc + 4 * NR + 8, c41);
+    _mm256_store_ps(acc + 5 * NR, c50);
+    _mm256_store_ps(acc + 5 * NR + 8, c51);
+    store_tile_scalar(acc, c, ldc, mr, nr, accumulate, bias, relu);
+  }
+}
+
+// c (ld = ldc, NR valid columns, mr valid rows) += sum_p x[poff[p] + aoff[r]] * dy[p*lddy + 0..NR)
+static inline void ukernel_offs(const float* x, const int* poff, int kc, const ptrdiff_t* aoff, const float* dy,
+                                ptrdiff_t lddy, float* c, ptrdiff_t ldc, int mr) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  const float* x0 = x + aoff[0];
+  const float* x1 = x + aoff[1];
+  const float* x2 = x + aoff[2];
+  const float* x3 = x + aoff[3];
+  const float* x4 = x + aoff[4];
+  const float* x5 = x + aoff[5];
+  for (int p = 0; p < kc; p++) {
+    const ptrdiff_t o = poff[p];
+    const __m256 b0 = _mm256_loadu_ps(dy);
+    const __m256 b1 = _mm256_loadu_ps(dy + 8);
+    dy += lddy;
+    __m256 a;
+    a = _mm256_broadcast_ss(x0 + o);
+    c00 = _mm256_fmadd_ps(a, b0, c00);
+    c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(x1 + o);
+    c10 = _mm256_fmadd_ps(a, b0, c10);
+    c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(x2 + o);
+    c20 = _mm256_fmadd_ps(a, b0, c20);
+    c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(x3 + o);
+    c30 = _mm256_fmadd_ps(a, b0, c30);
+    c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(x4 + o);
+    c40 = _mm256_fmadd_ps(a, b0, c40);
+    c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(x5 + o);
+    c50 = _mm256_fmadd_ps(a, b0, c50);
+    c51 = _mm256_fmadd_ps(a, b1, c51);
+  }
+  alignas(64) float acc[MR * NR];
+  _mm256_store_ps(acc + 0 * NR, c00);
+  _mm256_store_ps(acc + 0 * NR + 8, c01);
+  _mm256_store_ps(acc + 1 * NR, c10);
+  _mm256_store_ps(acc + 1 * NR + 8, c11);
+  _mm256_store_ps(acc + 2 * NR, c20);
+  _mm256_store_ps(acc + 2 * NR + 8, c21);
+  _mm256_store_ps(acc + 3 * NR, c30);
+  _mm256_store_ps(acc + 3 * NR + 8, c31);
+  _mm256_store_ps(acc + 4 * NR, c40);
+  _mm256_store_ps(acc + 4 * NR + 8, c41);
+  _mm256_store_ps(acc + 5 * NR, c50);
+  _mm256_store_ps(acc + 5 * NR + 8, c51);
+  for (int r = 0; r < mr; r++) {
+    float* cr = c + r * ldc;
+    _mm256_storeu_ps(cr, _mm256_add_ps(_mm256_loadu_ps(cr), _mm256_load_ps(acc + r * NR)));
+    _mm256_storeu_ps(cr + 8, _mm256_add_ps(_mm256_loadu_ps(cr + 8), _mm256_load_ps(acc + r * NR + 8)));
+  }
+}
+
+#else  // portable fallback
+
+static inline void ukernel_rows(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
+                                float* c, ptrdiff_t ldc, int mr, int nr, bool accumulate, const float* bias,
+                                bool relu) {
+  float acc[MR * NR] = {};
+  for (int s = 0; s < nseg; s++) {
+    for (int q = 0; q < seglen; q++) {
+      for (int r = 0; r < MR; r++) {
+        const float a = rp[r][s * segstride + q];
+        for (int j = 0; j < NR; j++) acc[r * NR + j] += a * b[j];
+      }
+      b += NR;
+    }
+  }
+  store_tile_scalar(acc, c, ldc, mr, nr, accumulate, bias, relu);
+}
+
+static inline void ukernel_offs(const float* x, const int* poff, int kc, const ptrdiff_t* aoff, const float* dy,
+                                ptrdiff_t lddy, float* c, ptrdiff_t ldc, int mr) {
+  float acc[MR * NR] = {};
+  for (int p = 0; p < kc; p++) {
+    for (int r = 0; r < MR; r++) {
+      const float a = x[poff[p] + aoff[r]];
+      for (int j = 0; j < NR; j++) acc[r * NR + j] += a * dy[j];
+    }
+    dy += lddy;
+  }
+  for (int r = 0; r < mr; r++)
+    for (int j = 0; j < NR; j++) c[r * ldc + j] += acc[r * NR + j];
+}
+
+#endif
+
+}  // namespace digits

@@ -1,0 +1,107 @@
+// A small persistent thread pool. run(ntasks, fn) calls fn(task, tid) once
+// for every task in [0, ntasks), spread over the calling thread (tid 0) and
+// threads()-1 workers, and returns when all are done.
+//
+// Tasks are claimed one at a time from a shared counter, so a worker that the
+// OS has descheduled (this machine is shared) never holds the caller up: the
+// caller claims the remaining tasks itself and only waits for tasks already
+// running. Kernels make every task write its own outputs in a fixed order, so
+// results never depend on which thread ran which task.
+//
+// Idle workers spin briefly between jobs (a training step makes ~40 kernel
+// calls in a row), then yield, then sleep on a condition variable.
+//
+// Each thread also owns scratch memory (grown once, reused), so kernels
+// allocate nothing in the steady state.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace digits {
+
+// A growable 64-byte-aligned float buffer; contents are not preserved on growth.
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer();
+  float* get(size_t n);  // at least n floats
+  float* data() const { return data_; }
+
+ private:
+  float* data_ = nullptr;
+  size_t cap_ = 0;
+};
+
+// Per-thread scratch: a few named buffers.
+struct Scratch {
+  Buffer a;  // packed / transposed operand
+  Buffer b;  // partial results
+  Buffer c;  // column buffers
+  std::vector<int> offs;
+  std::vector<ptrdiff_t> loffs;
+};
+
+class ThreadPool {
+ public:
+  static constexpr int kMaxTasks = (1 << 18) - 1;
+
+  static ThreadPool& instance();
+
+  // Number of threads used by run(), >= 1; creates threads as needed.
+  void set_threads(int n);
+  int threads() const { return active_.load(std::memory_order_relaxed); }
+
+  // Calls fn(task, tid) for task in [0, ntasks) (ntasks <= kMaxTasks).
+  template <class F>
+  void run(int ntasks, F&& fn) {
+    if (ntasks <= 0) return;
+    if (threads() <= 1 || ntasks == 1) {
+      for (int t = 0; t < ntasks; t++) fn(t, 0);
+      return;
+    }
+    using Fn = typename std::remove_reference<F>::type;
+    dispatch(&invoke<Fn>, const_cast<void*>(static_cast<const void*>(&fn)), ntasks);
+  }
+
+  Scratch& scratch(int tid) { return *scratch_[tid]; }
+  // Memory shared by all threads of one kernel call, owned by the caller.
+  Scratch& shared() { return shared_; }
+
+ private:
+  using Job = void (*)(void* ctx, int task, int tid);
+  template <class F>
+  static void invoke(void* ctx, int task, int tid) {
+    (*static_cast<F*>(ctx))(task, tid);
+  }
+
+  ThreadPool();
+  void dispatch(Job job, void* ctx, int ntasks);
+  void work(uint64_t gen, int tid);
+  void worker(int tid);
+
+  std::atomic<int> active_{1};
+  std::vector<std::thread> threads_;
+  std::vector<Scratch*> scratch_;
+  Scratch shared_;
+
+  // state_ = generation (28 bits) | ntasks (18 bits) | next task (18 bits)
+  std::atomic<uint64_t> state_{0};
+  uint64_t generation_ = 0;  // written by the caller only
+  std::atomic<int> done_{0};
+  std::atomic<int> sleeping_{0};
+  Job job_ = nullptr;
+  void* ctx_ = nullptr;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+};
+
+}  // namespace digits
