@@ -1,0 +1,208 @@
+/**
+ * Conv2D: 2-D convolution (cross-correlation, as TF/Keras), NHWC.
+ *
+ *   x [N, H, W, C]  kernel [kh, kw, C, K]  bias [K]  ->  y [N, OH, OW, K]
+ *   forward:  z = conv(x, kernel) + bias;  y = act(z)
+ *   backward: dz = dy * act'(z);  dkernel, dbias from (x, dz);  dx from (dz, kernel)
+ *
+ * 'valid' padding uses only full windows; 'same' pads with zeros so that
+ * OH = ceil(H / stride), the extra row/column going below/right, as TF does.
+ */
+import { DigitsError } from '../errors.js';
+import { convGeometry, type ConvGeometry } from '../engine/backend.js';
+import type { Rng } from '../engine/rng.js';
+import type { Tensor } from '../engine/tensor.js';
+import { registerLayer, type Param, type RunContext } from './layer.js';
+import { activationBackward, parseActivation, type ActivationName, type SoftmaxOutputLayer } from './activations.js';
+import { BaseLayer, COMMON_CONFIG_KEYS, parseCommonConfig, requireNull, type CommonLayerOptions } from './base.js';
+import { glorotUniformConfig, initialize, parseInitializer, zerosConfig, type InitializerConfig } from './initializers.js';
+import { boolean, intPair, knownKeys, mustEqual, oneOf, positiveInt } from './validate.js';
+
+export type Padding = 'valid' | 'same';
+
+export interface Conv2DOptions extends CommonLayerOptions {
+  filters: number;
+  kernelSize: number | readonly [number, number];
+  /** default 1 */
+  strides?: number | readonly [number, number];
+  /** default 'valid' */
+  padding?: Padding;
+  /** default 'linear' (Keras: None) */
+  activation?: ActivationName;
+  /** default true */
+  useBias?: boolean;
+}
+
+const CONFIG_KEYS = [
+  ...COMMON_CONFIG_KEYS, 'filters', 'kernel_size', 'strides', 'padding', 'data_format', 'dilation_rate', 'groups',
+  'activation', 'use_bias', 'kernel_initializer', 'bias_initializer', 'kernel_regularizer', 'bias_regularizer',
+  'activity_regularizer', 'kernel_constraint', 'bias_constraint',
+];
+
+export class Conv2D extends BaseLayer implements SoftmaxOutputLayer {
+  readonly className = 'Conv2D';
+  readonly defaultName = 'conv2d';
+  readonly filters: number;
+  readonly kernelSize: readonly [number, number];
+  readonly strides: readonly [number, number];
+  readonly padding: Padding;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  kernelInitializer: InitializerConfig = glorotUniformConfig();
+  biasInitializer: InitializerConfig = zerosConfig();
+
+  private kernel: Param | null = null;
+  private bias: Param | null = null;
+  /** zeros standing in for the bias when useBias is false, and a sink for its gradient */
+  private zeroBias = new Float32Array(0);
+  private dbSink = new Float32Array(0);
+  private readonly geometries = new Map<number, ConvGeometry>();
+  /** what backward needs, written by forward */
+  private saved: { x: Tensor; z: Tensor; y: Tensor; g: ConvGeometry } | null = null;
+
+  constructor(opts: Conv2DOptions) {
+    super(opts, 'Conv2D');
+    knownKeys('Conv2D options', opts as unknown as Record<string, unknown>,
+      ['filters', 'kernelSize', 'strides', 'padding', 'activation', 'useBias', 'name', 'inputShape', 'trainable']);
+    this.filters = positiveInt('Conv2D.filters', opts.filters);
+    this.kernelSize = intPair('Conv2D.kernelSize', opts.kernelSize);
+    this.strides = intPair('Conv2D.strides', opts.strides ?? 1);
+    this.padding = oneOf('Conv2D.padding', opts.padding ?? 'valid', ['valid', 'same'] as const);
+    this.activation = parseActivation('Conv2D.activation', opts.activation ?? 'linear');
+    this.useBias = boolean('Conv2D.useBias', opts.useBias ?? true);
+  }
+
+  /** Build from a Keras/TF.js config as model.json holds it; unsupported values are DigitsErrors naming the field. */
+  static fromConfig(raw: Record<string, unknown>): Conv2D {
+    const { label, cfg, common } = parseCommonConfig('Conv2D', raw);
+    knownKeys(label, cfg, CONFIG_KEYS);
+    mustEqual(`${label}.data_format`, cfg.data_format ?? 'channels_last', 'channels_last', 'Digits is NHWC only');
+    const dil = cfg.dilation_rate ?? 1;
+    if (!(dil === 1 || (Array.isArray(dil) && dil.length === 2 && dil[0] === 1 && dil[1] === 1))) {
+      mustEqual(`${label}.dilation_rate`, dil, [1, 1], 'dilated convolutions are not supported');
+    }
+    mustEqual(`${label}.groups`, cfg.groups ?? 1, 1, 'grouped convolutions are not supported');
+    requireNull(label, cfg, ['kernel_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint', 'bias_constraint']);
+    const layer = new Conv2D({
+      ...common,
+      filters: positiveInt(`${label}.filters`, cfg.filters),
+      kernelSize: intPair(`${label}.kernel_size`, cfg.kernel_size),
+      strides: intPair(`${label}.strides`, cfg.strides ?? 1),
+      padding: oneOf(`${label}.padding`, cfg.padding ?? 'valid', ['valid', 'same'] as const),
+      activation: parseActivation(`${label}.activation`, cfg.activation ?? 'linear'),
+      useBias: boolean(`${label}.use_bias`, cfg.use_bias ?? true),
+    });
+    if (cfg.kernel_initializer !== undefined && cfg.kernel_initializer !== null) {
+      layer.kernelInitializer = parseInitializer(`${label}.kernel_initializer`, cfg.kernel_initializer);
+    }
+    if (cfg.bias_initializer !== undefined && cfg.bias_initializer !== null) {
+      layer.biasInitializer = parseInitializer(`${label}.bias_initializer`, cfg.bias_initializer);
+    }
+    return layer;
+  }
+
+  protected setup(inputShape: readonly number[], rng: Rng): number[] {
+    if (inputShape.length !== 3) {
+      throw new DigitsError(`Conv2D "${this.name}": input shape: expected [H, W, C], got [${inputShape.join(', ')}]`);
+    }
+    const [h, w, c] = inputShape as [number, number, number];
+    const [kh, kw] = this.kernelSize;
+    const g = convGeometry(1, h, w, c, kh, kw, this.filters, this.strides[0], this.strides[1], this.padding);
+    if (g.outH < 1 || g.outW < 1) {
+      throw new DigitsError(`Conv2D "${this.name}": kernel ${kh}x${kw} with 'valid' padding does not fit the ${h}x${w} input`);
+    }
+    this.geometries.clear();
+    this.saved = null;
+    this.kernel = this.addParam('kernel', [kh, kw, c, this.filters]);
+    initialize(this.kernelInitializer, this.kernel.value.data, kh * kw * c, kh * kw * this.filters, rng);
+    if (this.useBias) {
+      this.bias = this.addParam('bias', [this.filters]);
+      initialize(this.biasInitializer, this.bias.value.data, c, this.filters, rng);
+    } else {
+      this.bias = null;
+      this.zeroBias = new Float32Array(this.filters);
+      this.dbSink = new Float32Array(this.filters);
+    }
+    return [g.outH, g.outW, this.filters];
+  }
+
+  private geometry(n: number): ConvGeometry {
+    let g = this.geometries.get(n);
+    if (g === undefined) {
+      const [h, w, c] = this.builtInput() as [number, number, number];
+      g = convGeometry(n, h, w, c, this.kernelSize[0], this.kernelSize[1], this.filters, this.strides[0], this.strides[1], this.padding);
+      this.geometries.set(n, g);
+    }
+    return g;
+  }
+
+  // x [N,H,W,C] -> y [N,OH,OW,K]
+  forward(x: Tensor, ctx: RunContext): Tensor {
+    const n = this.batchOf(x);
+    const g = this.geometry(n);
+    const out = this.builtOutput();
+    const y = this.ws.tensor('y', n, out);
+    const b = this.bias ? this.bias.value.data : this.zeroBias;
+    let z = y;
+    if (this.activation === 'softmax') {
+      z = this.ws.tensor('z', n, out);
+      ctx.backend.conv2dForward(x.data, this.kernel!.value.data, b, z.data, g, 'linear');
+      ctx.backend.softmax(z.data, y.data, n * g.outH * g.outW, this.filters);
+    } else {
+      ctx.backend.conv2dForward(x.data, this.kernel!.value.data, b, y.data, g, this.activation);
+    }
+    this.saved = { x, z, y, g };
+    return y;
+  }
+
+  // dy [N,OH,OW,K] -> dx [N,H,W,C]; kernel.grad, bias.grad
+  backward(dy: Tensor, ctx: RunContext): Tensor {
+    const s = this.requireSaved();
+    this.checkGradShape(dy, s.g.n);
+    const dz = activationBackward(ctx.backend, this.activation, dy, s.y, this.ws.tensor('dz', s.g.n, this.builtOutput()), this.filters);
+    return this.backwardFromLogits(dz, ctx);
+  }
+
+  logits(): Tensor {
+    return this.requireSaved().z;
+  }
+
+  backwardFromLogits(dz: Tensor, ctx: RunContext): Tensor {
+    const s = this.requireSaved();
+    this.checkGradShape(dz, s.g.n);
+    const db = this.bias ? this.bias.grad.data : this.dbSink;
+    ctx.backend.conv2dBackwardFilter(s.x.data, dz.data, this.kernel!.grad.data, db, s.g);
+    const dx = this.ws.tensor('dx', s.g.n, this.builtInput());
+    ctx.backend.conv2dBackwardInput(dz.data, this.kernel!.value.data, dx.data, s.g);
+    return dx;
+  }
+
+  private requireSaved(): NonNullable<Conv2D['saved']> {
+    if (this.saved === null) throw new DigitsError(`Conv2D "${this.name}": backward called before forward`);
+    return this.saved;
+  }
+
+  getConfig(): Record<string, unknown> {
+    // Key order as TF.js 4.22 writes a Conv2D config.
+    return {
+      filters: this.filters,
+      kernel_initializer: structuredClone(this.kernelInitializer),
+      kernel_regularizer: null,
+      kernel_constraint: null,
+      kernel_size: [...this.kernelSize],
+      strides: [...this.strides],
+      padding: this.padding,
+      data_format: 'channels_last',
+      dilation_rate: [1, 1],
+      activation: this.activation,
+      use_bias: this.useBias,
+      bias_initializer: structuredClone(this.biasInitializer),
+      bias_regularizer: null,
+      activity_regularizer: null,
+      bias_constraint: null,
+      ...this.commonConfig(),
+    };
+  }
+}
+
+registerLayer('Conv2D', (config) => Conv2D.fromConfig(config));

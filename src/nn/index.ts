@@ -1,0 +1,30 @@
+/**
+ * The model engine: layers, losses, optimizers, callbacks, the Sequential
+ * model and presets, on top of the Backend kernels. Importing this module
+ * registers every built-in layer class (for loading model files).
+ */
+export type { Layer, Param, RunContext, LayerFactory } from './layer.js';
+export { registerLayer, registeredLayerNames, layerFactory } from './layer.js';
+export { BaseLayer, type CommonLayerOptions } from './base.js';
+export { Conv2D, type Conv2DOptions, type Padding } from './conv2d.js';
+export { MaxPooling2D, type MaxPooling2DOptions } from './pooling.js';
+export { Flatten, type FlattenOptions } from './flatten.js';
+export { Dense, type DenseOptions } from './dense.js';
+export { Dropout, type DropoutOptions } from './dropout.js';
+export { Activation, type ActivationOptions } from './activation-layer.js';
+export { ACTIVATIONS, isSoftmaxOutputLayer, softmaxBackward, type ActivationName, type SoftmaxOutputLayer } from './activations.js';
+export { glorotUniformConfig, zerosConfig, type InitializerConfig } from './initializers.js';
+export { crossEntropyOnProbs, countCorrect, argmaxRow, KERAS_EPSILON, type LossName } from './losses.js';
+export { Adam, SGD, getOptimizer, type Optimizer, type OptimizerState, type WeightUpdate, type AdamOptions, type SgdOptions } from './optimizers.js';
+export {
+  EarlyStopping, ProgressCallback,
+  type Callback, type CallbackModel, type TrainBeginInfo, type BatchLogs, type EpochLogs, type ProgressEvent, type EarlyStoppingOptions,
+} from './callbacks.js';
+export {
+  Sequential, oneHot, datasetToTensors, layerFromConfig,
+  type CompileOptions, type FitOptions, type History, type SequentialConfig,
+} from './sequential.js';
+export {
+  PRESETS, buildPreset, getPreset, presetNames, presetOptimizer, presetCallbacks,
+  type Preset, type TrainingSettings,
+} from './presets.js';

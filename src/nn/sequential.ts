@@ -1,0 +1,659 @@
+/**
+ * Sequential: a stack of layers, shaped like Keras' Sequential.
+ *
+ *   model.add(...); model.build([28, 28, 1], seed); model.compile({optimizer: 'adam', ...})
+ *   await model.fit(x, y, {epochs, batchSize, validationSplit, callbacks})
+ *   model.evaluate(x, y); model.predict(x)
+ *
+ * x is [N, ...inputShape] (images NHWC, pixels 0..1), y is one-hot [N, classes].
+ *
+ * One seeded Rng (seeded by build, reseeded by fit's `seed`) drives weight
+ * initialisation, the validation split, shuffling and dropout, so a seed
+ * fixes a run on a given backend. Buffers (the batch, the layers' outputs and
+ * gradients) are allocated once per batch size and reused; the engine prints
+ * nothing, progress goes through callbacks.
+ */
+import { DigitsError } from '../errors.js';
+import type { Backend } from '../engine/backend.js';
+import { ReferenceBackend } from '../engine/reference.js';
+import { Rng } from '../engine/rng.js';
+import { Tensor, shapeToString } from '../engine/tensor.js';
+import type { Dataset } from '../data/dataset.js';
+import { NUM_CLASSES } from '../data/dataset.js';
+import { layerFactory, registeredLayerNames, type Layer, type Param, type RunContext } from './layer.js';
+import { isSoftmaxOutputLayer } from './activations.js';
+import { checkName } from './base.js';
+import { EarlyStopping, type Callback, type CallbackModel, type EpochLogs } from './callbacks.js';
+import { countCorrect, crossEntropyOnProbs, parseLoss, type LossName } from './losses.js';
+import { getOptimizer, type Optimizer, type WeightUpdate } from './optimizers.js';
+import { Workspace } from './workspace.js';
+// The built-in layers register their classes for fromConfig when loaded.
+import './activation-layer.js';
+import './conv2d.js';
+import './dense.js';
+import './dropout.js';
+import './flatten.js';
+import './pooling.js';
+import { batchInputShape, isObject, knownKeys, numberInRange, positiveInt, nonNegativeInt, shape as checkShape, showValue, boolean } from './validate.js';
+
+export interface CompileOptions {
+  /** default 'adam' */
+  optimizer?: 'adam' | 'sgd' | Optimizer;
+  /** default 'categoricalCrossentropy' */
+  loss?: 'categoricalCrossentropy';
+  /** accuracy is always computed; ['accuracy'] is accepted for Keras familiarity */
+  metrics?: 'accuracy'[];
+}
+
+export interface FitOptions {
+  /** default 1 */
+  epochs?: number;
+  /** default 32 */
+  batchSize?: number;
+  /** fraction held out for validation, chosen at random with the Rng (not Keras' "last fraction") */
+  validationSplit?: number;
+  /** explicit validation set; takes precedence over validationSplit (as Keras) */
+  validationData?: [Tensor, Tensor];
+  /** shuffle the training samples every epoch (default true) */
+  shuffle?: boolean;
+  /** reseed the model's Rng (split, shuffling, dropout) for this run */
+  seed?: number;
+  callbacks?: Callback[];
+}
+
+export interface History {
+  /** 0-based epoch numbers that ran */
+  epoch: number[];
+  history: { loss: number[]; accuracy: number[]; val_loss?: number[]; val_accuracy?: number[] };
+  /** 0-based epoch at which EarlyStopping stopped training (absent: it ran all epochs) */
+  stoppedEpoch?: number;
+  /** 0-based epoch with EarlyStopping's best monitored value (absent without EarlyStopping) */
+  bestEpoch?: number;
+}
+
+export interface SequentialConfig {
+  name: string;
+  layers: { class_name: string; config: Record<string, unknown> }[];
+}
+
+interface Compiled {
+  optimizer: Optimizer;
+  loss: LossName;
+}
+
+export class Sequential implements CallbackModel {
+  name: string;
+  readonly layers: Layer[] = [];
+  /** set by a callback (or anyone) to end fit after the current batch */
+  stopTraining = false;
+
+  private _backend: Backend = new ReferenceBackend();
+  private readonly _rng = new Rng(0);
+  private _inputShape: readonly number[] | null = null;
+  private compiled: Compiled | null = null;
+  /** every weight with its manifest name, set by build */
+  private weights: { name: string; param: Param }[] = [];
+  private readonly ws = new Workspace();
+  private training = false;
+  private trainCtx: RunContext;
+  private inferCtx: RunContext;
+
+  constructor(opts: { name?: string; layers?: Layer[] } = {}) {
+    if (!isObject(opts)) throw new DigitsError(`Sequential: expected an options object {name?, layers?}, got ${showValue(opts)}`);
+    knownKeys('Sequential options', opts, ['name', 'layers']);
+    this.name = opts.name === undefined ? 'sequential' : checkName('Sequential.name', opts.name);
+    this.trainCtx = { backend: this._backend, rng: this._rng, training: true };
+    this.inferCtx = { backend: this._backend, rng: this._rng, training: false };
+    if (opts.layers !== undefined) {
+      if (!Array.isArray(opts.layers)) throw new DigitsError(`Sequential.layers: expected an array of layers, got ${showValue(opts.layers)}`);
+      for (const l of opts.layers) this.add(l);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // structure
+
+  /** Append a layer; a layer without a name of its own gets the next free Keras default (dense, dense_1, ...). */
+  add(layer: Layer): this {
+    if (!isObject(layer) || typeof (layer as Layer).forward !== 'function' || typeof (layer as Layer).build !== 'function') {
+      throw new DigitsError(`Sequential.add: expected a layer (new Conv2D({...}), new Dense({...}), ...), got ${showValue(layer)}`);
+    }
+    if (this.layers.includes(layer)) throw new DigitsError(`Sequential.add: layer "${layer.name}" is already in model "${this.name}"`);
+    const taken = new Set(this.layers.map((l) => l.name));
+    if ((layer as { nameIsDefault?: boolean }).nameIsDefault === true) {
+      const stem = layer.name;
+      let name = stem;
+      for (let i = 1; taken.has(name); i++) name = `${stem}_${i}`;
+      layer.name = name;
+    } else if (taken.has(layer.name)) {
+      throw new DigitsError(`Sequential.add: model "${this.name}" already has a layer named "${layer.name}" (layer names must be unique)`);
+    }
+    if (this._inputShape !== null) {
+      // a built model builds the new layer at once (on failure the model is left as it was)
+      const prev = this.layers.length > 0 ? this.layers[this.layers.length - 1]!.outputShape! : this._inputShape;
+      layer.build(prev, this._rng);
+      this.layers.push(layer);
+      this.afterBuild();
+    } else {
+      this.layers.push(layer);
+    }
+    return this;
+  }
+
+  /**
+   * Create and initialise every layer's weights for inputs of `inputShape`
+   * (without the batch dimension; default: the first layer's inputShape
+   * option). `seed` (default 0) seeds the model's Rng first. Building again
+   * re-initialises the weights.
+   */
+  build(inputShape?: readonly number[], seed = 0): void {
+    if (this.layers.length === 0) throw new DigitsError(`Sequential.build: model "${this.name}" has no layers (add some first)`);
+    if (!Number.isInteger(seed)) throw new DigitsError(`Sequential.build: seed: expected an integer, got ${showValue(seed)}`);
+    const first = this.layers[0] as Layer & { declaredInputShape?: readonly number[] | null };
+    let s = inputShape ?? first.declaredInputShape ?? null;
+    if (s === null) {
+      throw new DigitsError(`Sequential.build: no input shape: call build([28, 28, 1]) or give the first layer an inputShape option`);
+    }
+    s = checkShape('Sequential.build: inputShape', s);
+    // TF.js readers learn the input shape from the first layer's batch_input_shape: keep it there.
+    if (first.declaredInputShape !== undefined) first.declaredInputShape = [...s];
+    this._rng.seed(seed);
+    let cur: readonly number[] = s;
+    for (const layer of this.layers) {
+      try {
+        layer.build(cur, this._rng);
+      } catch (err) {
+        if (err instanceof DigitsError) throw err;
+        throw new DigitsError(`Sequential.build: layer "${layer.name}" (${layer.className}) with input ${shapeToString(cur)}: ${(err as Error).message}`);
+      }
+      cur = layer.outputShape!;
+    }
+    this._inputShape = [...s];
+    this.afterBuild();
+  }
+
+  private afterBuild(): void {
+    this.ws.clear();
+    this.weights = [];
+    for (const layer of this.layers) for (const p of layer.params()) this.weights.push({ name: `${layer.name}/${p.name}`, param: p });
+  }
+
+  get built(): boolean {
+    return this._inputShape !== null;
+  }
+
+  get inputShape(): readonly number[] | null {
+    return this._inputShape;
+  }
+
+  get outputShape(): readonly number[] | null {
+    if (this._inputShape === null) return null;
+    return this.layers[this.layers.length - 1]!.outputShape;
+  }
+
+  /** The Rng behind initialisation, splits, shuffling and dropout (its state can be saved for checkpoints). */
+  get rng(): Rng {
+    return this._rng;
+  }
+
+  setBackend(backend: Backend): void {
+    if (!isObject(backend) || typeof (backend as Backend).conv2dForward !== 'function') {
+      throw new DigitsError(`Sequential.setBackend: expected a Backend (createBackend(...).backend), got ${showValue(backend)}`);
+    }
+    if (this.training) throw new DigitsError('Sequential.setBackend: cannot change the backend while fit is running');
+    this._backend = backend;
+    this.trainCtx = { backend, rng: this._rng, training: true };
+    this.inferCtx = { backend, rng: this._rng, training: false };
+  }
+
+  get backend(): Backend {
+    return this._backend;
+  }
+
+  get optimizer(): Optimizer | null {
+    return this.compiled?.optimizer ?? null;
+  }
+
+  compile(opts: CompileOptions = {}): void {
+    if (!isObject(opts as unknown)) throw new DigitsError(`Sequential.compile: expected {optimizer, loss, metrics}, got ${showValue(opts)}`);
+    knownKeys('Sequential.compile options', opts as Record<string, unknown>, ['optimizer', 'loss', 'metrics']);
+    const optimizer = getOptimizer('Sequential.compile: optimizer', opts.optimizer ?? 'adam');
+    const loss = parseLoss('Sequential.compile: loss', opts.loss ?? 'categoricalCrossentropy');
+    const metrics: unknown = opts.metrics ?? [];
+    if (!Array.isArray(metrics) || !metrics.every((m) => m === 'accuracy' || m === 'acc')) {
+      throw new DigitsError(`Sequential.compile: metrics: expected ["accuracy"] or [], got ${showValue(metrics)}`);
+    }
+    this.compiled = { optimizer, loss };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // weights
+
+  /** `${layer.name}/${param.name}` and the live weight tensor, in layer order, kernel before bias (the TF.js manifest order). */
+  namedWeights(): { name: string; tensor: Tensor }[] {
+    this.requireBuilt('namedWeights');
+    const out: { name: string; tensor: Tensor }[] = [];
+    for (const layer of this.layers) for (const p of layer.params()) out.push({ name: `${layer.name}/${p.name}`, tensor: p.value });
+    return out;
+  }
+
+  /** Copy weights in by name; every weight must be given, with the right length, and no others. */
+  setNamedWeights(map: Map<string, Float32Array>): void {
+    const named = this.namedWeights();
+    if (!(map instanceof Map)) throw new DigitsError(`Sequential.setNamedWeights: expected a Map of name -> Float32Array, got ${showValue(map)}`);
+    const known = new Set(named.map((w) => w.name));
+    for (const key of map.keys()) {
+      if (!known.has(key)) {
+        throw new DigitsError(`Sequential.setNamedWeights: model "${this.name}" has no weight "${key}" (its weights: ${[...known].join(', ')})`);
+      }
+    }
+    for (const { name, tensor } of named) {
+      const v = map.get(name);
+      if (v === undefined) throw new DigitsError(`Sequential.setNamedWeights: missing weight "${name}" (shape ${shapeToString(tensor.shape)})`);
+      if (!(v instanceof Float32Array) || v.length !== tensor.size) {
+        throw new DigitsError(`Sequential.setNamedWeights: weight "${name}": expected ${tensor.size} float32 values ` +
+          `(shape ${shapeToString(tensor.shape)}), got ${v instanceof Float32Array ? `${v.length} values` : showValue(v)}`);
+      }
+    }
+    for (const { name, tensor } of named) tensor.data.set(map.get(name)!);
+  }
+
+  countParams(): number {
+    this.requireBuilt('countParams');
+    let n = 0;
+    for (const layer of this.layers) for (const p of layer.params()) n += p.value.size;
+    return n;
+  }
+
+  /** A Keras-like table: Layer (type), Output Shape, Param #, then the totals. */
+  summary(): string {
+    this.requireBuilt('summary');
+    const rows = this.layers.map((l) => {
+      const n = l.params().reduce((s, p) => s + p.value.size, 0);
+      return [`${l.name} (${l.className})`, `(None, ${l.outputShape!.join(', ')})`, n.toLocaleString('en-US')];
+    });
+    const head = ['Layer (type)', 'Output Shape', 'Param #'];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)) + 3);
+    const width = widths.reduce((a, b) => a + b, 0);
+    const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('').trimEnd();
+    let trainable = 0;
+    let frozen = 0;
+    for (const l of this.layers) for (const p of l.params()) (p.trainable ? (trainable += p.value.size) : (frozen += p.value.size));
+    const out = [`Model: "${this.name}"`, '_'.repeat(width), line(head), '='.repeat(width)];
+    rows.forEach((r, i) => {
+      out.push(line(r));
+      if (i < rows.length - 1) out.push('_'.repeat(width));
+    });
+    out.push('='.repeat(width));
+    out.push(`Total params: ${(trainable + frozen).toLocaleString('en-US')}`);
+    out.push(`Trainable params: ${trainable.toLocaleString('en-US')}`);
+    out.push(`Non-trainable params: ${frozen.toLocaleString('en-US')}`);
+    out.push('_'.repeat(width));
+    return out.join('\n');
+  }
+
+  /** The Keras/TF.js Sequential config: {name, layers: [{class_name, config}]}, the first layer carrying batch_input_shape. */
+  getConfig(): SequentialConfig {
+    return {
+      name: this.name,
+      layers: this.layers.map((l) => ({ class_name: l.className, config: { ...l.getConfig(), name: l.name } })),
+    };
+  }
+
+  /**
+   * A model from a Sequential config as TF.js writes it ({name, layers}, or
+   * the bare array of older files, with an optional leading InputLayer),
+   * through the layer registry. Built with the input shape the config
+   * declares (and `seed`), if it declares one.
+   */
+  static fromConfig(config: unknown, seed = 0): Sequential {
+    let name: string | undefined;
+    let raw: unknown = config;
+    if (isObject(config)) {
+      if (config.name !== undefined) name = checkName('Sequential config.name', config.name);
+      raw = config.layers;
+    }
+    if (!Array.isArray(raw)) throw new DigitsError(`Sequential config.layers: expected an array of {class_name, config}, got ${showValue(raw)}`);
+    let inputShape: number[] | null = null;
+    const layers: Layer[] = [];
+    raw.forEach((entry: unknown, i: number) => {
+      const at = `Sequential config.layers[${i}]`;
+      if (!isObject(entry) || typeof entry.class_name !== 'string' || !isObject(entry.config)) {
+        throw new DigitsError(`${at}: expected {"class_name": string, "config": object}, got ${showValue(entry)}`);
+      }
+      if (entry.class_name === 'InputLayer') {
+        if (layers.length > 0) throw new DigitsError(`${at}: an InputLayer may only come first`);
+        const shapeField = entry.config.batch_input_shape ?? entry.config.batch_shape;
+        inputShape = batchInputShape(`${at}.config.batch_input_shape`, shapeField);
+        return;
+      }
+      layers.push(layerFromConfig(entry.class_name, entry.config, at));
+    });
+    if (layers.length === 0) throw new DigitsError('Sequential config.layers: expected at least one layer, got none');
+    const model = new Sequential({ ...(name !== undefined ? { name } : {}), layers });
+    const declared = inputShape ?? (layers[0] as { declaredInputShape?: readonly number[] | null }).declaredInputShape ?? null;
+    if (declared !== null) model.build(declared, seed);
+    return model;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // running
+
+  /** Gather rows `idx[from..from+n)` of x (and y) into the model's batch buffers. */
+  private gather(src: Tensor, idx: Int32Array | null, from: number, n: number, key: string): Tensor {
+    const per = src.size / src.shape[0]!;
+    const dst = this.ws.tensor(key, n, src.shape.slice(1));
+    if (idx === null) {
+      dst.data.set(src.data.subarray(from * per, (from + n) * per));
+    } else {
+      for (let r = 0; r < n; r++) {
+        const i = idx[from + r]!;
+        dst.data.set(src.data.subarray(i * per, (i + 1) * per), r * per);
+      }
+    }
+    return dst;
+  }
+
+  private forwardAll(x: Tensor, ctx: RunContext): Tensor {
+    let h = x;
+    for (const layer of this.layers) h = layer.forward(h, ctx);
+    return h;
+  }
+
+  /**
+   * Loss of the batch just run forward; writes d(loss)/d(output) — or, for a
+   * softmax last layer, d(loss)/d(logits) — when `grad` is set. Returns the
+   * probabilities used for accuracy too.
+   */
+  private lossOf(out: Tensor, y: Tensor, wantGrad: boolean): { loss: number; probs: Tensor; dout: Tensor | null; fused: boolean } {
+    const n = out.shape[0]!;
+    const classes = out.size / n;
+    const last = this.layers[this.layers.length - 1]!;
+    if (isSoftmaxOutputLayer(last)) {
+      const probs = this.ws.tensor('probs', n, [classes]);
+      const dlogits = this.ws.tensor('dlogits', n, out.shape.slice(1));
+      const loss = this._backend.softmaxCrossEntropy(last.logits().data, y.data, probs.data, dlogits.data, n, classes);
+      return { loss, probs, dout: wantGrad ? dlogits : null, fused: true };
+    }
+    const dout = wantGrad ? this.ws.tensor('dout', n, out.shape.slice(1)) : null;
+    const loss = crossEntropyOnProbs(out.data, y.data, dout?.data ?? null, n, classes);
+    return { loss, probs: out, dout, fused: false };
+  }
+
+  private backwardAll(dout: Tensor, fused: boolean, ctx: RunContext): void {
+    const last = this.layers[this.layers.length - 1]!;
+    let d = fused && isSoftmaxOutputLayer(last) ? last.backwardFromLogits(dout, ctx) : last.backward(dout, ctx);
+    for (let i = this.layers.length - 2; i >= 0; i--) d = this.layers[i]!.backward(d, ctx);
+  }
+
+  /** Check x [N, ...inputShape] and y [N, classes]; build from x if needed. */
+  private checkData(where: string, x: Tensor, y: Tensor | null): number {
+    if (!(x instanceof Tensor)) throw new DigitsError(`${where}: x: expected a Tensor [N, ...inputShape], got ${showValue(x)}`);
+    if (x.shape.length < 2 || x.shape[0] === 0) {
+      throw new DigitsError(`${where}: x: expected a non-empty batch [N, ...inputShape], got shape ${shapeToString(x.shape)}`);
+    }
+    if (!this.built) {
+      // a declared input shape wins (x is then checked against it); else the model takes x's shape
+      const declared = (this.layers[0] as { declaredInputShape?: readonly number[] | null } | undefined)?.declaredInputShape;
+      this.build(declared ?? x.shape.slice(1));
+    }
+    const s = this._inputShape!;
+    if (x.shape.length !== s.length + 1 || s.some((d, i) => x.shape[i + 1] !== d)) {
+      throw new DigitsError(`${where}: x: expected shape [N, ${s.join(', ')}], got ${shapeToString(x.shape)}`);
+    }
+    const n = x.shape[0]!;
+    if (y !== null) {
+      if (!(y instanceof Tensor)) throw new DigitsError(`${where}: y: expected a one-hot Tensor [N, classes], got ${showValue(y)}`);
+      const out = this.outputShape!;
+      if (out.length !== 1) {
+        throw new DigitsError(`${where}: categorical cross-entropy needs a model output of shape [classes], ` +
+          `but model "${this.name}" outputs ${shapeToString(out)} (add Flatten/Dense)`);
+      }
+      if (y.shape.length !== 2 || y.shape[0] !== n || y.shape[1] !== out[0]) {
+        throw new DigitsError(`${where}: y: expected one-hot targets of shape [${n}, ${out[0]}] (one row per x, one column per class), ` +
+          `got ${shapeToString(y.shape)}`);
+      }
+    }
+    return n;
+  }
+
+  private requireBuilt(what: string): void {
+    if (!this.built) {
+      throw new DigitsError(`Sequential.${what}: model "${this.name}" is not built yet (call build(inputShape) or fit first)`);
+    }
+  }
+
+  /** What the optimizer updates: the trainable weights (their arrays are fixed from build on). */
+  private trainableUpdates(): WeightUpdate[] {
+    return this.weights.filter((w) => w.param.trainable).map((w) => ({ name: w.name, value: w.param.value.data, grad: w.param.grad.data }));
+  }
+
+  /**
+   * Train. Per epoch: shuffle (with the Rng), run the batches (forward,
+   * loss, backward, optimizer step), report loss/accuracy as the mean over the
+   * epoch's samples (as Keras reports them), then validate with evaluate.
+   */
+  async fit(x: Tensor, y: Tensor, opts: FitOptions = {}): Promise<History> {
+    if (this.training) throw new DigitsError('Sequential.fit: this model is already training (one fit at a time)');
+    if (!isObject(opts as unknown)) throw new DigitsError(`Sequential.fit: options: expected an object, got ${showValue(opts)}`);
+    knownKeys('Sequential.fit options', opts as Record<string, unknown>, ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks']);
+    if (this.compiled === null) throw new DigitsError(`Sequential.fit: model "${this.name}" is not compiled (call compile({optimizer, loss, metrics}) first)`);
+    const epochs = nonNegativeInt('Sequential.fit: epochs', opts.epochs ?? 1);
+    const batchSize = positiveInt('Sequential.fit: batchSize', opts.batchSize ?? 32);
+    const shuffle = boolean('Sequential.fit: shuffle', opts.shuffle ?? true);
+    const split = numberInRange('Sequential.fit: validationSplit', opts.validationSplit ?? 0, 0, 1);
+    const callbacks = opts.callbacks ?? [];
+    if (!Array.isArray(callbacks)) throw new DigitsError(`Sequential.fit: callbacks: expected an array, got ${showValue(callbacks)}`);
+    if (opts.seed !== undefined) {
+      if (!Number.isInteger(opts.seed)) throw new DigitsError(`Sequential.fit: seed: expected an integer, got ${showValue(opts.seed)}`);
+    }
+    const total = this.checkData('Sequential.fit', x, y);
+    if (opts.seed !== undefined) this._rng.seed(opts.seed);
+
+    // Validation: given data, or a seeded random fraction of x held out.
+    let trainIdx: Int32Array;
+    let valX: Tensor | null = null;
+    let valY: Tensor | null = null;
+    if (opts.validationData !== undefined) {
+      const vd = opts.validationData;
+      if (!Array.isArray(vd) || vd.length !== 2) throw new DigitsError(`Sequential.fit: validationData: expected [x, y], got ${showValue(vd)}`);
+      this.checkData('Sequential.fit: validationData', vd[0], vd[1]);
+      [valX, valY] = vd;
+      trainIdx = identity(total);
+    } else if (split > 0) {
+      const perm = this._rng.permutation(total);
+      const nTrain = Math.floor(total * (1 - split));
+      if (nTrain < 1 || nTrain === total) {
+        throw new DigitsError(`Sequential.fit: validationSplit ${split} of ${total} samples leaves ` +
+          `${nTrain} for training and ${total - nTrain} for validation; both need at least one`);
+      }
+      trainIdx = perm.slice(0, nTrain);
+      const valIdx = perm.slice(nTrain);
+      valX = takeRows(x, valIdx);
+      valY = takeRows(y, valIdx);
+    } else {
+      trainIdx = identity(total);
+    }
+
+    const nTrain = trainIdx.length;
+    const steps = Math.ceil(nTrain / batchSize);
+    const { optimizer } = this.compiled;
+    const updates = this.trainableUpdates();
+    const history: History = { epoch: [], history: { loss: [], accuracy: [] } };
+    if (valX !== null) {
+      history.history.val_loss = [];
+      history.history.val_accuracy = [];
+    }
+    const early = callbacks.filter((c): c is EarlyStopping => c instanceof EarlyStopping);
+
+    this.training = true;
+    this.stopTraining = false;
+    try {
+      for (const cb of callbacks) cb.setModel?.(this);
+      for (const cb of callbacks) await cb.onTrainBegin?.({
+        epochs, batchSize, samples: nTrain, validationSamples: valX?.shape[0] ?? 0, stepsPerEpoch: steps,
+      });
+      let ran = 0;
+      for (let epoch = 0; epoch < epochs && !this.stopTraining; epoch++) {
+        for (const cb of callbacks) await cb.onEpochBegin?.(epoch);
+        if (shuffle) this._rng.shuffle(trainIdx);
+        let lossSum = 0;
+        let correct = 0;
+        let seen = 0;
+        for (let b = 0; b < steps; b++) {
+          const from = b * batchSize;
+          const n = Math.min(batchSize, nTrain - from);
+          const xb = this.gather(x, trainIdx, from, n, 'x');
+          const yb = this.gather(y, trainIdx, from, n, 'y');
+          const out = this.forwardAll(xb, this.trainCtx);
+          const { loss, probs, dout, fused } = this.lossOf(out, yb, true);
+          if (!Number.isFinite(loss)) {
+            throw new DigitsError(`Sequential.fit: the loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} ` +
+              '(training diverged: try a smaller learning rate)');
+          }
+          this.backwardAll(dout!, fused, this.trainCtx);
+          optimizer.step(updates, this._backend);
+          const c = countCorrect(probs.data, yb.data, n, probs.size / n);
+          lossSum += loss * n;
+          correct += c;
+          seen += n;
+          for (const cb of callbacks) await cb.onBatchEnd?.(b, { loss, accuracy: c / n, size: n });
+          // Let timers and signal handlers run between batches (fit is async for a reason).
+          await yieldToEventLoop();
+          if (this.stopTraining) break;
+        }
+        const logs: EpochLogs = { loss: lossSum / seen, accuracy: correct / seen };
+        if (valX !== null && valY !== null) {
+          const v = this.evaluate(valX, valY, { batchSize });
+          logs.val_loss = v.loss;
+          logs.val_accuracy = v.accuracy;
+        }
+        history.epoch.push(epoch);
+        history.history.loss.push(logs.loss);
+        history.history.accuracy.push(logs.accuracy);
+        if (logs.val_loss !== undefined) {
+          history.history.val_loss!.push(logs.val_loss);
+          history.history.val_accuracy!.push(logs.val_accuracy!);
+        }
+        ran++;
+        for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs);
+      }
+      for (const cb of callbacks) await cb.onTrainEnd?.({ epochs: ran });
+    } finally {
+      this.training = false;
+    }
+    for (const es of early) {
+      if (es.stoppedEpoch !== null) history.stoppedEpoch = es.stoppedEpoch;
+      if (es.bestEpoch >= 0) history.bestEpoch = es.bestEpoch;
+    }
+    return history;
+  }
+
+  /** Mean loss and accuracy over x (dropout off). */
+  evaluate(x: Tensor, y: Tensor, opts: { batchSize?: number } = {}): { loss: number; accuracy: number } {
+    const total = this.checkData('Sequential.evaluate', x, y);
+    const batchSize = positiveInt('Sequential.evaluate: batchSize', opts.batchSize ?? 32);
+    let lossSum = 0;
+    let correct = 0;
+    for (let from = 0; from < total; from += batchSize) {
+      const n = Math.min(batchSize, total - from);
+      const xb = this.gather(x, null, from, n, 'x');
+      const yb = this.gather(y, null, from, n, 'y');
+      const out = this.forwardAll(xb, this.inferCtx);
+      const { loss, probs } = this.lossOf(out, yb, false);
+      lossSum += loss * n;
+      correct += countCorrect(probs.data, yb.data, n, probs.size / n);
+    }
+    return { loss: lossSum / total, accuracy: correct / total };
+  }
+
+  /** The model's output for x (probabilities [N, classes] for a softmax model); a new tensor. */
+  predict(x: Tensor, opts: { batchSize?: number } = {}): Tensor {
+    const total = this.checkData('Sequential.predict', x, null);
+    const batchSize = positiveInt('Sequential.predict: batchSize', opts.batchSize ?? 32);
+    const outShape = this.outputShape!;
+    const result = new Tensor([total, ...outShape]);
+    const per = result.size / total;
+    for (let from = 0; from < total; from += batchSize) {
+      const n = Math.min(batchSize, total - from);
+      const out = this.forwardAll(this.gather(x, null, from, n, 'x'), this.inferCtx);
+      result.data.set(out.data.subarray(0, n * per), from * per);
+    }
+    return result;
+  }
+
+  /**
+   * Loss of (x, y) as one batch and the gradient of every weight, keyed
+   * `${layer.name}/${param.name}` (copies). training: true (default) runs
+   * dropout with the model's Rng; false turns it off. Weights are not changed.
+   */
+  lossAndGradients(x: Tensor, y: Tensor, opts: { training?: boolean } = {}): { loss: number; grads: Map<string, Float32Array> } {
+    if (this.training) throw new DigitsError('Sequential.lossAndGradients: not while fit is running');
+    const n = this.checkData('Sequential.lossAndGradients', x, y);
+    const ctx = (opts.training ?? true) ? this.trainCtx : this.inferCtx;
+    const xb = this.gather(x, null, 0, n, 'x');
+    const out = this.forwardAll(xb, ctx);
+    const { loss, dout, fused } = this.lossOf(out, y, true);
+    this.backwardAll(dout!, fused, ctx);
+    const grads = new Map<string, Float32Array>();
+    for (const layer of this.layers) {
+      for (const p of layer.params()) grads.set(`${layer.name}/${p.name}`, new Float32Array(p.grad.data));
+    }
+    return { loss, grads };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+/** A layer from its registered class name and Keras config (DigitsError for an unknown class). */
+export function layerFromConfig(className: string, config: Record<string, unknown>, where = 'layer'): Layer {
+  const factory = layerFactory(className);
+  if (factory === undefined) {
+    throw new DigitsError(`${where}: unknown layer class ${JSON.stringify(className)} (supported: ${registeredLayerNames().join(', ')})`);
+  }
+  return factory(config);
+}
+
+function identity(n: number): Int32Array {
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  return a;
+}
+
+/** A new tensor of the rows idx of t. */
+function takeRows(t: Tensor, idx: Int32Array): Tensor {
+  const per = t.size / t.shape[0]!;
+  const out = new Tensor([idx.length, ...t.shape.slice(1)]);
+  for (let r = 0; r < idx.length; r++) out.data.set(t.data.subarray(idx[r]! * per, (idx[r]! + 1) * per), r * per);
+  return out;
+}
+
+/** setImmediate in Node; a zero timeout where it does not exist (the drawing page runs the engine in a browser). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+}
+
+/** One-hot rows [N, classes] for integer labels 0..classes-1. */
+export function oneHot(labels: Uint8Array | readonly number[], classes = NUM_CLASSES): Tensor {
+  positiveInt('oneHot: classes', classes);
+  const t = new Tensor([labels.length, classes]);
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
+    if (!Number.isInteger(l) || l < 0 || l >= classes) {
+      throw new DigitsError(`oneHot: labels[${i}]: expected an integer from 0 to ${classes - 1}, got ${showValue(l)}`);
+    }
+    t.data[i * classes + l] = 1;
+  }
+  return t;
+}
+
+/**
+ * A dataset as model inputs: x [N, H, W, C] sharing the dataset's memory, and
+ * y one-hot [N, 10] (null for an unlabelled set such as Kaggle's test.csv).
+ */
+export function datasetToTensors(ds: Dataset, classes = NUM_CLASSES): { x: Tensor; y: Tensor | null } {
+  const x = new Tensor([ds.count, ds.height, ds.width, ds.channels], ds.images);
+  const y = ds.labels === null ? null : oneHot(ds.labels, classes);
+  return { x, y };
+}
