@@ -93,6 +93,18 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExamples:\n  digits summary --preset seed\n  digits summary --model runs/seed')
     .action(commands.summary);
 
+  program
+    .command('bench')
+    .description('training and inference throughput of the seed model (images/s), as the PyTorch peer measures it')
+    .option('--batch-size <n>', 'training batch size', positiveInt('--batch-size'), 32)
+    .option('--steps <n>', 'timed training steps, after 10 warm-up steps', positiveInt('--steps'), 300)
+    .option('--infer-batch <n>', 'inference batch size', positiveInt('--infer-batch'), 1000)
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nExamples:\n  digits bench --json\n  digits bench --threads 1 --steps 100\n  node dist/bench/compare.js   # side by side with the PyTorch peer')
+    .action(commands.bench);
+
   return program;
 }
 

@@ -173,7 +173,7 @@ export class Conv2D extends BaseLayer implements SoftmaxOutputLayer {
     const db = this.bias ? this.bias.grad.data : this.dbSink;
     ctx.backend.conv2dBackwardFilter(s.x.data, dz.data, this.kernel!.grad.data, db, s.g);
     const dx = this.ws.tensor('dx', s.g.n, this.builtInput());
-    ctx.backend.conv2dBackwardInput(dz.data, this.kernel!.value.data, dx.data, s.g);
+    if (ctx.inputGradient !== false) ctx.backend.conv2dBackwardInput(dz.data, this.kernel!.value.data, dx.data, s.g);
     return dx;
   }
 

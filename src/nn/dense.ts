@@ -128,7 +128,7 @@ export class Dense extends BaseLayer implements SoftmaxOutputLayer {
     if (this.bias) be.biasGrad(dz.data, this.bias.grad.data, s.rows, this.units);
     // dx[rows, in] = dz @ kernel^T: kernel is stored [in, units], i.e. op(b) = kernel^T with transB
     const dx = this.ws.tensor('dx', s.n, this.builtInput());
-    be.matmul(dz.data, this.kernel!.value.data, dx.data, s.rows, this.inUnits, this.units, false, true, false);
+    if (ctx.inputGradient !== false) be.matmul(dz.data, this.kernel!.value.data, dx.data, s.rows, this.inUnits, this.units, false, true, false);
     return dx;
   }
 

@@ -33,6 +33,12 @@ export interface RunContext {
   readonly rng: Rng;
   /** training mode: dropout active, forward saves what backward needs */
   readonly training: boolean;
+  /**
+   * false when nobody needs the gradient of this layer's input (the model's
+   * first layer): backward may then skip computing it, and the tensor it
+   * returns holds unspecified values. Default: true.
+   */
+  readonly inputGradient?: boolean;
 }
 
 export interface Layer {

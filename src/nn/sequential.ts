@@ -383,7 +383,8 @@ export class Sequential implements CallbackModel {
   private backwardAll(dout: Tensor, fused: boolean, ctx: RunContext): void {
     const last = this.layers[this.layers.length - 1]!;
     let d = fused && isSoftmaxOutputLayer(last) ? last.backwardFromLogits(dout, ctx) : last.backward(dout, ctx);
-    for (let i = this.layers.length - 2; i >= 0; i--) d = this.layers[i]!.backward(d, ctx);
+    for (let i = this.layers.length - 2; i >= 1; i--) d = this.layers[i]!.backward(d, ctx);
+    if (this.layers.length > 1) this.layers[0]!.backward(d, { ...ctx, inputGradient: false });
   }
 
   /** Check x [N, ...inputShape] and y [N, classes]; build from x if needed. */
@@ -505,15 +506,11 @@ export class Sequential implements CallbackModel {
           const n = Math.min(batchSize, nTrain - from);
           const xb = this.gather(x, trainIdx, from, n, 'x');
           const yb = this.gather(y, trainIdx, from, n, 'y');
-          const out = this.forwardAll(xb, this.trainCtx);
-          const { loss, probs, dout, fused } = this.lossOf(out, yb, true);
+          const { loss, correct: c } = this.step(xb, yb, optimizer, updates);
           if (!Number.isFinite(loss)) {
             throw new DigitsError(`Sequential.fit: the loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} ` +
               '(training diverged: try a smaller learning rate)');
           }
-          this.backwardAll(dout!, fused, this.trainCtx);
-          optimizer.step(updates, this._backend);
-          const c = countCorrect(probs.data, yb.data, n, probs.size / n);
           lossSum += loss * n;
           correct += c;
           seen += n;
@@ -547,6 +544,37 @@ export class Sequential implements CallbackModel {
       if (es.bestEpoch >= 0) history.bestEpoch = es.bestEpoch;
     }
     return history;
+  }
+
+  /**
+   * One training step on a batch: forward (training mode), loss, backward,
+   * optimizer update. The first layer's input gradient is not computed:
+   * nothing needs it.
+   */
+  private step(xb: Tensor, yb: Tensor, optimizer: Optimizer, updates: WeightUpdate[]): { loss: number; correct: number } {
+    const n = xb.shape[0]!;
+    const out = this.forwardAll(xb, this.trainCtx);
+    const { loss, probs, dout, fused } = this.lossOf(out, yb, true);
+    if (!Number.isFinite(loss)) return { loss, correct: 0 };
+    this.backwardAll(dout!, fused, this.trainCtx);
+    optimizer.step(updates, this._backend);
+    return { loss, correct: countCorrect(probs.data, yb.data, n, probs.size / n) };
+  }
+
+  /**
+   * Keras' train_on_batch: one optimizer step on (x, y) taken whole as a
+   * batch. Returns the batch's loss and accuracy (before the update).
+   */
+  trainOnBatch(x: Tensor, y: Tensor): { loss: number; accuracy: number } {
+    if (this.training) throw new DigitsError('Sequential.trainOnBatch: not while fit is running');
+    if (this.compiled === null) throw new DigitsError(`Sequential.trainOnBatch: model "${this.name}" is not compiled (call compile first)`);
+    const n = this.checkData('Sequential.trainOnBatch', x, y);
+    const { loss, correct } = this.step(this.gather(x, null, 0, n, 'x'), this.gather(y, null, 0, n, 'y'),
+      this.compiled.optimizer, this.trainableUpdates());
+    if (!Number.isFinite(loss)) {
+      throw new DigitsError(`Sequential.trainOnBatch: the loss became ${loss} (training diverged: try a smaller learning rate)`);
+    }
+    return { loss, accuracy: correct / n };
   }
 
   /** Mean loss and accuracy over x (dropout off). */

