@@ -1,0 +1,146 @@
+/**
+ * The `digits` command end to end, as a user runs it: train → evaluate →
+ * predict → score on small subsets, and bad input ending in one clear
+ * message with exit code 1, no stack trace and nothing half-written.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { promises as fs, existsSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadMnist } from '../src/data/mnist.js';
+import { writeKaggleCsv, writeLabelsCsv } from '../src/data/kaggle.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = path.join(root, 'dist', 'src', 'cli', 'main.js');
+let tmp = '';
+
+function digits(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: tmp, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function assertCleanError(r: { code: number; stderr: string }, pattern: RegExp): void {
+  assert.equal(r.code, 1, `exit code 1 expected; stderr: ${r.stderr}`);
+  assert.match(r.stderr, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+/, `no stack trace expected:\n${r.stderr}`);
+  assert.doesNotMatch(r.stderr, /internal error/);
+}
+
+before(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'digits-cli-'));
+});
+after(async () => {
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+test('every command has --help', () => {
+  for (const cmd of ['train', 'evaluate', 'predict', 'prepare', 'score', 'summary', 'bench']) {
+    const r = digits(cmd, '--help');
+    assert.equal(r.code, 0, `${cmd} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`Usage: digits ${cmd}`));
+  }
+});
+
+test('summary --preset seed: the layer table with 135,114 parameters', () => {
+  const r = digits('summary', '--preset', 'seed');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /135,114/);
+  assert.match(r.stdout, /conv2d_2/);
+});
+
+test('the Kaggle workflow: train, evaluate, predict a test.csv, score the submission', async () => {
+  const model = path.join(tmp, 'model');
+  const t = digits('train', '--limit', '3000', '--epochs', '2', '--test-limit', '500', '--seed', '1', '--out', model);
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stdout, /test accuracy \d+\.\d\d% on 500 test images/);
+  for (const f of ['model.json', 'group1-shard1of1.bin', 'history.json', 'metrics.json', 'submission.csv']) {
+    assert.ok(existsSync(path.join(model, f)), `${f} written`);
+  }
+  const metrics = JSON.parse(await fs.readFile(path.join(model, 'metrics.json'), 'utf8'));
+  assert.ok(metrics.testAccuracy > 0.85, `test accuracy ${metrics.testAccuracy}`);
+  assert.equal(metrics.testImages, 500);
+  const history = JSON.parse(await fs.readFile(path.join(model, 'history.json'), 'utf8'));
+  assert.equal(history.history.loss.length, 2);
+  assert.equal(history.history.val_accuracy.length, 2);
+  const sub = (await fs.readFile(path.join(model, 'submission.csv'), 'utf8')).trim().split(/\r?\n/);
+  assert.equal(sub[0], 'ImageId,Label');
+  assert.equal(sub.length, 501);
+  assert.match(sub[1]!, /^1,\d$/);
+
+  const e = digits('evaluate', '--model', model, '--limit', '500');
+  assert.equal(e.code, 0, e.stderr);
+  const acc = Number(/accuracy (\d+\.\d+)%/.exec(e.stdout)![1]) / 100;
+  assert.ok(Math.abs(acc - metrics.testAccuracy) < 1e-4, `evaluate ${acc} vs train's test accuracy ${metrics.testAccuracy}`);
+  assert.match(e.stdout, /precision/);
+  assert.match(e.stdout, /actual \\ predicted/);
+
+  // Kaggle test.csv without labels, and the true labels beside it
+  const test = await loadMnist('test', { limit: 200 });
+  await writeKaggleCsv(path.join(tmp, 'test.csv'), test, { labelled: false });
+  await writeLabelsCsv(path.join(tmp, 'test-labels.csv'), test.labels!);
+  const p = digits('predict', '--model', model, '--input', 'test.csv', '--out', 'submission.csv', '--probabilities');
+  assert.equal(p.code, 0, p.stderr);
+  const rows = (await fs.readFile(path.join(tmp, 'submission.csv'), 'utf8')).trim().split(/\r?\n/);
+  assert.equal(rows[0], 'ImageId,Label,p0,p1,p2,p3,p4,p5,p6,p7,p8,p9');
+  assert.equal(rows.length, 201);
+  const probs = rows[1]!.split(',').slice(2).map(Number);
+  assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-4, 'probabilities sum to 1');
+
+  const s = digits('score', 'submission.csv', '--labels', 'test-labels.csv');
+  assert.equal(s.code, 0, s.stderr);
+  const scored = Number(/accuracy (\d+\.\d+)%/.exec(s.stdout)![1]) / 100;
+  assert.ok(scored > 0.85, `scored ${scored}`);
+
+  const sm = digits('summary', '--model', model);
+  assert.equal(sm.code, 0, sm.stderr);
+  assert.match(sm.stdout, /135,114/);
+});
+
+test('bad input: a CSV with a wrong header names the file and column, and no model is written', async () => {
+  const bad = path.join(tmp, 'bad-header.csv');
+  await fs.writeFile(bad, 'label,pixel0,pixelX\n1,0,0\n');
+  const out = path.join(tmp, 'never');
+  const r = digits('train', '--data', bad, '--out', out, '--epochs', '1');
+  assertCleanError(r, /bad-header\.csv.*(header|column)/);
+  assert.ok(!existsSync(path.join(out, 'model.json')), 'no model.json after a failed run');
+});
+
+test('bad input: a pixel out of range names the line and the column', async () => {
+  const header = ['label', ...Array.from({ length: 784 }, (_, i) => `pixel${i}`)].join(',');
+  const row = (v: number): string => ['3', ...Array.from({ length: 784 }, (_, i) => (i === 100 ? v : 0))].join(',');
+  const bad = path.join(tmp, 'bad-pixel.csv');
+  await fs.writeFile(bad, `${header}\n${row(0)}\n${row(300)}\n`);
+  assertCleanError(digits('train', '--data', bad, '--out', path.join(tmp, 'never2')), /bad-pixel\.csv line 3.*pixel100.*0-255/);
+});
+
+test('bad input: a missing data path, an unknown preset, bad option values', () => {
+  assertCleanError(digits('train', '--data', 'nope/train.csv'), /nope\/train\.csv/);
+  assertCleanError(digits('train', '--preset', 'giant'), /preset.*"seed".*"giant"/);
+  assertCleanError(digits('train', '--epochs', '0'), /--epochs expects a positive integer, got "0"/);
+  assertCleanError(digits('train', '--validation-split', '1.5'), /--validation-split expects a number in \[0, 1\), got "1.5"/);
+  assertCleanError(digits('train', '--backend', 'gpu'), /gpu/);
+  assertCleanError(digits('summary'), /exactly one of --model DIR or --preset NAME/);
+});
+
+test('bad input: a model whose weight shard is missing or truncated', async () => {
+  const model = path.join(tmp, 'model');
+  const broken = path.join(tmp, 'broken');
+  await fs.mkdir(broken, { recursive: true });
+  await fs.copyFile(path.join(model, 'model.json'), path.join(broken, 'model.json'));
+  assertCleanError(digits('evaluate', '--model', broken, '--limit', '10'), /group1-shard1of1\.bin/);
+  const shard = await fs.readFile(path.join(model, 'group1-shard1of1.bin'));
+  await fs.writeFile(path.join(broken, 'group1-shard1of1.bin'), shard.subarray(0, 1000));
+  assertCleanError(digits('predict', '--model', broken, '--input', 'test.csv'), /group1-shard1of1\.bin.*(540,?456|bytes)/);
+  assertCleanError(digits('evaluate', '--model', path.join(tmp, 'no-such-model')), /no-such-model/);
+});
+
+test('an unwritable --out fails at the start, before any training', async () => {
+  const blocker = path.join(tmp, 'a-file');
+  await fs.writeFile(blocker, 'x');
+  const r = digits('train', '--out', path.join(blocker, 'sub'), '--limit', '100');
+  assertCleanError(r, /--out .*a-file\/sub: cannot write there/);
+  assert.doesNotMatch(r.stderr, /epoch/);
+});
