@@ -1,0 +1,232 @@
+/**
+ * `digits report --model DIR [--data SPEC] [--input FILE] [--out DIR]`: write
+ * report.html (and its PNGs) for a saved model again, and the helpers that
+ * `train` and `evaluate` use to write theirs.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { DigitsError } from '../../errors.js';
+import { Rng } from '../../engine/rng.js';
+import type { Dataset } from '../../data/dataset.js';
+import { loadTestData, loadTrainingData, loadUnlabelled, resolveDataSpec } from '../../data/index.js';
+import { loadModel, type DigitsMetadata } from '../../io/model-files.js';
+// report.js pulls in Vega and resvg: imported when a report is written, not on every `digits` start
+import type { ReportEvaluation, ReportInput, ReportResult } from '../../report/report.js';
+import { positiveInt } from '../options.js';
+import { modelInput, pickBackend, predictWithProgress } from '../commands.js';
+import { BACKEND_NAMES, type BackendName } from '../../engine/index.js';
+import { Option } from 'commander';
+
+/** What a training run left beside its model: metrics.json and history.json (each may be missing). */
+export interface RunInfo {
+  metrics: Record<string, unknown> | null;
+  history: { history: Record<string, number[] | undefined>; bestEpoch?: number } | null;
+}
+
+async function readJson(file: string): Promise<Record<string, unknown> | null> {
+  try {
+    const v = JSON.parse(await fs.readFile(file, 'utf8')) as unknown;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function readRunInfo(modelDir: string): Promise<RunInfo> {
+  const metrics = await readJson(path.join(modelDir, 'metrics.json'));
+  const h = await readJson(path.join(modelDir, 'history.json'));
+  const history = h && typeof h.history === 'object' && h.history !== null
+    ? { history: h.history as Record<string, number[]>, ...(typeof h.bestEpoch === 'number' ? { bestEpoch: h.bestEpoch } : {}) }
+    : null;
+  return { metrics, history };
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function seconds(s: number): string {
+  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+/** The settings table of a run, from its metrics.json (train writes it) and the model's metadata. */
+export function runSettings(m: Record<string, unknown> | null, meta: DigitsMetadata | null): [string, string][] {
+  const rows: [string, string][] = [];
+  const add = (k: string, v: string | undefined): void => {
+    if (v !== undefined && v !== '') rows.push([k, v]);
+  };
+  add('preset', str(m?.preset) ?? meta?.preset ?? undefined);
+  add('training data', str(m?.data));
+  add('training images', num(m?.trainImages)?.toLocaleString('en-US'));
+  add('validation split', num(m?.validationSplit) !== undefined ? `${Math.round(num(m?.validationSplit)! * 100)}%` : undefined);
+  add('seed', String(num(m?.seed) ?? meta?.seed ?? 'unknown'));
+  add('epochs', num(m?.epochs) !== undefined ? `${num(m?.epochsRun) ?? '?'} run of ${num(m?.epochs)}` : num(m?.epochsRun)?.toString());
+  add('best epoch', num(m?.bestEpoch)?.toString());
+  add('batch size', num(m?.batchSize)?.toString());
+  add('backend', [str(m?.backend) ?? meta?.backend ?? undefined, num(m?.threads) ? `${num(m?.threads)} threads` : undefined]
+    .filter(Boolean).join(', ') || undefined);
+  add('training throughput', num(m?.trainImagesPerSec) !== undefined ? `${Math.round(num(m?.trainImagesPerSec)!).toLocaleString('en-US')} images/s` : undefined);
+  add('training time', num(m?.trainSeconds) !== undefined ? seconds(num(m?.trainSeconds)!) : undefined);
+  add('wall time', num(m?.wallSeconds) !== undefined ? seconds(num(m?.wallSeconds)!) : undefined);
+  add('test images', num(m?.testImages)?.toLocaleString('en-US'));
+  add('trained at', meta?.trainedAt ?? undefined);
+  add('Digits version', meta?.version);
+  return rows;
+}
+
+/**
+ * The rows `Sequential.fit` holds out for validation with `validationSplit`
+ * and `seed`: the model's Rng, seeded with `seed`, permutes 0..count-1 and the
+ * part after floor(count × (1 − split)) is validation. Kept in step with fit.
+ */
+export function validationRows(count: number, split: number, seed: number): Int32Array {
+  const perm = new Rng(seed).permutation(count);
+  return perm.slice(Math.floor(count * (1 - split)));
+}
+
+/**
+ * The data spec a run trained on, from its metrics.json: `dataSpec` (written
+ * since the report exists), 'mnist' for older runs on the bundled MNIST, null
+ * when unknown (no metrics.json: a model TF.js or Keras saved).
+ */
+export function runDataSpec(m: Record<string, unknown> | null): string | null {
+  return str(m?.dataSpec) ?? (str(m?.data) === 'MNIST train' ? 'mnist' : null);
+}
+
+/** Labelled training data of a run, as it trained (same spec and limit); null when unknown or not readable now. */
+export async function runTrainingData(m: Record<string, unknown> | null): Promise<Dataset | null> {
+  const spec = runDataSpec(m);
+  if (spec === null) return null;
+  try {
+    const ds = await loadTrainingData(spec, { limit: num(m?.limit) });
+    return ds.labels ? ds : null;
+  } catch (err) {
+    process.stderr.write(`digits: warning: report: training data ${spec} not readable, its sections are left out (${(err as Error).message})\n`);
+    return null;
+  }
+}
+
+/** Probabilities for some rows of a dataset. */
+function predictRows(model: ReportModel, meta: DigitsMetadata | null, ds: Dataset, rows: Int32Array): Float32Array {
+  const per = ds.height * ds.width * ds.channels;
+  const images = new Float32Array(rows.length * per);
+  rows.forEach((r, i) => images.set(ds.images.subarray(r * per, (r + 1) * per), i * per));
+  const sub: Dataset = { ...ds, images, labels: null, count: rows.length };
+  return predictWithProgress(model, modelInput(sub, meta, model.inputShape), 'predicting validation images');
+}
+
+type ReportModel = Parameters<typeof predictWithProgress>[0];
+
+/**
+ * The validation split of a run whose data has no labelled test set (a Kaggle
+ * train.csv): its rows, their labels and the model's probabilities.
+ */
+export function validationEvaluation(
+  model: ReportModel, meta: DigitsMetadata | null, train: Dataset, split: number, seed: number,
+): ReportEvaluation | null {
+  if (!(split > 0) || !train.labels) return null;
+  const rows = validationRows(train.count, split, seed);
+  if (rows.length === 0) return null;
+  const labels = new Uint8Array(rows.length);
+  rows.forEach((r, i) => (labels[i] = train.labels![r]!));
+  return { kind: 'validation', source: train.source, dataset: train, rows, labels, probs: predictRows(model, meta, train, rows) };
+}
+
+/** Write the report; a failure is a warning (the run's real outputs are already saved). */
+export async function writeRunReport(outDir: string, input: ReportInput): Promise<ReportResult | null> {
+  try {
+    const { writeReport } = await import('../../report/report.js');
+    return await writeReport(outDir, input);
+  } catch (err) {
+    process.stderr.write(`digits: warning: could not write ${path.join(outDir, 'report.html')}: ${(err as Error).message}\n`);
+    return null;
+  }
+}
+
+/**
+ * `digits evaluate`'s report, into the model folder (evaluate has no other
+ * output folder): the run's own training sections, evaluated on `data`.
+ */
+export async function writeEvaluationReport(
+  modelDir: string, model: ReportModel, metadata: DigitsMetadata | null, data: Dataset, probs: Float32Array, dataSpec: string,
+): Promise<ReportResult | null> {
+  const run = await readRunInfo(modelDir);
+  const kind = (await resolveDataSpec(dataSpec)).kind === 'csv' ? 'labelled' : 'test';
+  return writeRunReport(modelDir, {
+    modelDir, model, metadata, history: run.history,
+    training: await runTrainingData(run.metrics),
+    evaluation: { kind, source: data.source, dataset: data, labels: data.labels!, probs },
+    settings: runSettings(run.metrics, metadata), seed: num(run.metrics?.seed) ?? metadata?.seed ?? 0,
+    generator: 'digits evaluate',
+  });
+}
+
+// ------------------------------------------------------------------------------------------ command
+
+export interface ReportOpts {
+  model: string;
+  data?: string;
+  limit?: number;
+  input?: string;
+  out?: string;
+  backend: BackendName;
+  threads?: number;
+}
+
+export async function report(o: ReportOpts): Promise<void> {
+  const { model, metadata } = await loadModel(o.model);
+  model.setBackend(pickBackend(o));
+  const run = await readRunInfo(o.model);
+  const outDir = o.out ?? o.model;
+  const trainSpec = runDataSpec(run.metrics);
+  const training = await runTrainingData(run.metrics);
+
+  // Evaluate on: --data, else the run's own data. A folder (or MNIST) has a test set; a CSV that the
+  // run trained on gives its validation split back; any other CSV is labelled data to evaluate on.
+  const evalSpec = o.data ?? trainSpec ?? 'mnist';
+  const kind = (await resolveDataSpec(evalSpec)).kind;
+  let evaluation: ReportEvaluation | null = null;
+  const sameAsTraining = trainSpec !== null && path.resolve(evalSpec) === path.resolve(trainSpec);
+  if (kind === 'csv' && sameAsTraining && training) {
+    const split = num(run.metrics?.validationSplit) ?? 0;
+    evaluation = validationEvaluation(model, metadata, training, split, num(run.metrics?.seed) ?? metadata?.seed ?? 0);
+  }
+  if (!evaluation) {
+    const limit = o.limit ?? (sameAsTraining ? num(run.metrics?.testLimit) : undefined);
+    const ds = await loadTestData(evalSpec, { limit });
+    if (!ds.labels) throw new DigitsError(`--data ${evalSpec}: the report's evaluation needs labelled data`);
+    const probs = predictWithProgress(model, modelInput(ds, metadata, model.inputShape), 'predicting');
+    evaluation = { kind: kind === 'csv' ? 'labelled' : 'test', source: ds.source, dataset: ds, labels: ds.labels, probs };
+  }
+
+  let unlabelled: ReportInput['unlabelled'] = null;
+  if (o.input !== undefined) {
+    const ds = await loadUnlabelled(o.input);
+    unlabelled = { dataset: ds, probs: predictWithProgress(model, modelInput(ds, metadata, model.inputShape), 'predicting') };
+  }
+
+  const { writeReport } = await import('../../report/report.js');
+  const r = await writeReport(outDir, {
+    modelDir: o.model, model, metadata, history: run.history, training, evaluation, unlabelled,
+    settings: runSettings(run.metrics, metadata), seed: num(run.metrics?.seed) ?? metadata?.seed ?? 0,
+    generator: 'digits report',
+  });
+  const acc = r.metrics ? `; ${evaluation.kind} accuracy ${(r.metrics.accuracy * 100).toFixed(2)}% on ${r.metrics.total.toLocaleString('en-US')} images` : '';
+  process.stdout.write(`wrote ${path.resolve(r.html)} and ${r.pngs.length} PNG figures beside it in ${r.seconds.toFixed(1)} s${acc}\n`);
+}
+
+/** Register `digits report` on the program (one line in main.ts). */
+export function registerReport(program: Command): void {
+  program
+    .command('report')
+    .description('write report.html (self-contained, with a PNG of each figure beside it) for a saved model')
+    .requiredOption('--model <dir>', 'model folder (model.json + weights; metrics.json and history.json when Digits trained it)')
+    .option('--data <spec>', 'labelled evaluation data: "mnist", a folder of IDX files or a labelled CSV (default: the data the model trained on)')
+    .option('--limit <n>', 'evaluate on only the first N images', positiveInt('--limit'))
+    .option('--input <path>', 'also predict an unlabelled set (a Kaggle test.csv or IDX images) and show a grid of its predictions')
+    .option('--out <dir>', 'output folder (default: the model folder)')
+    .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('auto'))
+    .addOption(new Option('--threads <n>', 'worker threads for the native backend (default: all cores)').argParser(positiveInt('--threads')))
+    .addHelpText('after', '\nExamples:\n  digits report --model runs/seed\n  digits report --model runs/kaggle --input kaggle/test.csv --out runs/kaggle-report')
+    .action(report);
+}

@@ -1,0 +1,309 @@
+/**
+ * The run report: report.html (self-contained) and one PNG per figure beside
+ * it. The caller gathers what a run knows (model, history, data, the
+ * predictions on the evaluation set); this module draws and writes it.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
+import type { Dataset } from '../data/dataset.js';
+import type { Sequential } from '../nn/index.js';
+import type { DigitsMetadata } from '../io/model-files.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { argmaxRows, classificationReport, mostConfusedPairs, type ClassificationReport } from './metrics.js';
+import { confusionMatrixSpec, digitGridSpec, labelDistributionSpec, learningCurveSpec, perClassSpec } from './charts.js';
+import { digitPng, pngDataUri, samplePick, type DigitTile } from './digits.js';
+import { escapeHtml, figureHtml, galleryHtml, pageHtml, tableHtml, type Section } from './html.js';
+import { svgToPng, vegaLiteToSvg } from './render.js';
+import { formatEpochTable } from './text.js';
+
+export const REPORT_FILE = 'report.html';
+
+/** Ids of the report's sections, in page order (tests check each is there). */
+export const REPORT_SECTIONS = [
+  'label-distribution', 'training-digits', 'learning-curves', 'confusion-matrix', 'per-class', 'most-confused',
+  'correct-digits', 'incorrect-digits', 'unlabelled-predictions', 'model-summary', 'settings',
+] as const;
+
+/** Predictions on labelled images: the test set, the run's validation split, or other labelled data. */
+export interface ReportEvaluation {
+  kind: 'test' | 'validation' | 'labelled';
+  /** where the images came from ("MNIST test", a path) */
+  source: string;
+  /** the images; `rows` says which of them were evaluated (all, in order, when absent) */
+  dataset: Dataset;
+  rows?: Int32Array;
+  /** true label of each evaluated row */
+  labels: Uint8Array;
+  /** class probabilities, rows × classes */
+  probs: Float32Array;
+}
+
+export interface ReportInput {
+  /** the model folder, for the title */
+  modelDir: string;
+  model: Sequential;
+  metadata: DigitsMetadata | null;
+  /** per-epoch history and the 0-based epoch early stopping kept */
+  history?: { history: Record<string, number[] | undefined>; bestEpoch?: number } | null;
+  /** labelled training data (label distribution, sample digits) */
+  training?: Dataset | null;
+  evaluation?: ReportEvaluation | null;
+  /** predictions on an unlabelled set (a Kaggle test.csv) */
+  unlabelled?: { dataset: Dataset; probs: Float32Array } | null;
+  /** the run's settings, in display order */
+  settings: [string, string][];
+  /** seeds the choice of sample digits */
+  seed?: number;
+  /** what wrote the report ("digits train", ...) */
+  generator: string;
+}
+
+export interface ReportResult {
+  /** path of report.html */
+  html: string;
+  /** paths of the PNGs written beside it */
+  pngs: string[];
+  /** each PNG with the size of the SVG it was drawn from (the PNG is PNG_SCALE times larger) */
+  figures: { file: string; width: number; height: number }[];
+  seconds: number;
+  /** the evaluation's metrics, when there was one */
+  metrics: ClassificationReport | null;
+}
+
+const GRID_SIZE = 30;
+/** PNGs are drawn at twice the SVG's size: sharp on high-density screens and in slides. */
+export const PNG_SCALE = 2;
+
+function svgSize(svg: string): { width: number; height: number } {
+  const open = /<svg\b[^>]*>/.exec(svg)?.[0] ?? '';
+  const attr = (name: string): number => Number(new RegExp(`\\s${name}="([\\d.]+)"`).exec(open)?.[1] ?? NaN);
+  return { width: attr('width'), height: attr('height') };
+}
+const pct = (v: number, digits = 2): string => `${(v * 100).toFixed(digits)}%`;
+const int = (v: number): string => v.toLocaleString('en-US');
+/** A confidence as a percentage; one that rounds to 100% is shown as ">99.9%" (the model is never that sure). */
+const confidencePct = (v: number): string => (v >= 0.9995 ? '>99.9%' : pct(v, 1));
+
+/** Write `report.html` and its PNGs into `outDir`. */
+export async function writeReport(outDir: string, input: ReportInput): Promise<ReportResult> {
+  const started = performance.now();
+  await fs.mkdir(outDir, { recursive: true });
+  const pngs: string[] = [];
+  const figures: ReportResult['figures'] = [];
+  /** Write the PNG of a chart's SVG beside the report. */
+  const writePng = async (id: string, svg: string): Promise<string> => {
+    const file = `${id}.png`;
+    const target = path.join(outDir, file);
+    await writeFileAtomic(target, svgToPng(svg, PNG_SCALE));
+    pngs.push(target);
+    const size = svgSize(svg);
+    figures.push({ file: target, width: size.width, height: size.height });
+    return file;
+  };
+  const seed = input.seed ?? input.metadata?.seed ?? 0;
+  const classes = input.metadata?.classNames.length ?? 10;
+
+  /** Render one chart: inline SVG for the page, PNG beside it. */
+  const figure = async (id: string, spec: TopLevelSpec, caption?: string): Promise<string> => {
+    const svg = await vegaLiteToSvg(spec);
+    return figureHtml(svg, id, await writePng(id, svg), caption);
+  };
+  /** A gallery of digits on the page (reflows on a phone), and the same grid as a PNG. */
+  const digits = async (id: string, tiles: DigitTile[], title: string, columns: number): Promise<string> => {
+    const file = await writePng(id, await vegaLiteToSvg(digitGridSpec(tiles, columns, title)));
+    return galleryHtml(tiles) + `<p class="note"><a class="png" href="${file}">${file}</a></p>`;
+  };
+  const note = (text: string): string => `<p class="note">${escapeHtml(text)}</p>`;
+  const sections: Section[] = [];
+
+  // -- training data
+  const train = input.training?.labels ? input.training : null;
+  if (train) {
+    const counts = new Array<number>(classes).fill(0);
+    for (const l of train.labels!) counts[l]! += 1;
+    sections.push({
+      id: 'label-distribution', title: 'Label distribution',
+      body: note(`${int(train.count)} training images from ${train.source}, before the validation split.`) +
+        `<div class="figs">${await figure('label-distribution', labelDistributionSpec(counts, 'Training images per label'))}</div>`,
+    });
+    const pick = samplePick(train.count, 40, seed);
+    const tiles = pick.map((i) => ({ uri: pngDataUri(digitPng(train, i)), title: `Label ${train.labels![i]}` }));
+    sections.push({
+      id: 'training-digits', title: 'Training digits',
+      body: note(`${tiles.length} training images picked at random (seed ${seed}), with their labels.`) +
+        await digits('training-digits', tiles, 'Random training digits', 10),
+    });
+  } else {
+    sections.push({ id: 'label-distribution', title: 'Label distribution', body: note('The training data is not available for this model.') });
+    sections.push({ id: 'training-digits', title: 'Training digits', body: note('The training data is not available for this model.') });
+  }
+
+  // -- learning curves
+  const h = input.history?.history ?? input.metadata?.history;
+  const bestEpoch = input.history?.bestEpoch;
+  if (h?.loss && h.loss.length > 0) {
+    const kept = bestEpoch !== undefined ? bestEpoch + 1 : undefined;
+    const figs = [
+      await figure('learning-curves-accuracy', learningCurveSpec('accuracy', h.accuracy ?? [], h.val_accuracy, kept)),
+      await figure('learning-curves-loss', learningCurveSpec('loss', h.loss, h.val_loss, kept)),
+    ];
+    sections.push({
+      id: 'learning-curves', title: 'Learning curves',
+      body: note(kept !== undefined
+        ? `Early stopping kept the weights of epoch ${kept} (lowest validation loss); the dashed line marks it.`
+        : 'Training ran every epoch; the last epoch\'s weights are the model.') +
+        `<div class="figs">${figs.join('')}</div><pre>${escapeHtml(formatEpochTable(h, bestEpoch))}</pre>`,
+    });
+  } else {
+    sections.push({ id: 'learning-curves', title: 'Learning curves', body: note('This model carries no training history (it was not trained by Digits).') });
+  }
+
+  // -- evaluation
+  const ev = input.evaluation ?? null;
+  let metrics: ClassificationReport | null = null;
+  if (ev && ev.labels.length > 0) {
+    const predicted = argmaxRows(ev.probs, classes);
+    metrics = classificationReport(ev.labels, predicted, classes);
+    const setName = ev.kind === 'test' ? 'test set' : ev.kind === 'validation' ? 'validation set' : 'labelled data';
+    const about = `${int(metrics.total)} images of the ${setName} (${ev.source})` +
+      (ev.kind === 'validation' ? ', as no labelled test set was given' : '');
+    sections.push({
+      id: 'confusion-matrix', title: 'Confusion matrix',
+      body: note(`${about}: accuracy ${pct(metrics.accuracy)} (${int(metrics.correct)} of ${int(metrics.total)} right). ` +
+        'Rows are the true class, columns the prediction; the diagonal holds the right answers.') +
+        `<div class="figs">${await figure('confusion-matrix', confusionMatrixSpec(metrics.confusion, `Confusion matrix, ${setName}`))}</div>`,
+    });
+    const worstF1 = Math.min(...metrics.perClass.map((m) => m.f1));
+    const rows: (string | { html: string; cls?: string })[][] = metrics.perClass.map((m) => [
+      input.metadata?.classNames[m.label] ?? String(m.label),
+      ...[m.precision, m.recall, m.f1].map((v) => ({ html: v.toFixed(4), cls: m.f1 === worstF1 && v === m.f1 ? 'low' : undefined })),
+      int(m.support),
+    ]);
+    rows.push(['macro avg', ...[
+      metrics.perClass.reduce((s, m) => s + m.precision, 0) / classes,
+      metrics.perClass.reduce((s, m) => s + m.recall, 0) / classes,
+      metrics.macroF1,
+    ].map((v) => ({ html: v.toFixed(4) })), int(metrics.total)]);
+    const pairs = mostConfusedPairs(metrics.confusion, 8);
+    sections.push({
+      id: 'per-class', title: 'Precision, recall and F1 per class',
+      body: `<div class="figs"><div style="flex:1 1 300px">${tableHtml(['class', 'precision', 'recall', 'F1', 'support'], rows)}</div>` +
+        `${await figure('per-class', perClassSpec(metrics.perClass))}</div>` +
+        `<h3 id="most-confused">Most confused pairs</h3>` +
+        (pairs.length === 0
+          ? note('No mistakes.')
+          : `<ul class="pairs">${pairs.map((p) => `<li>class ${p.actual} taken for ${p.predicted}: ${int(p.count)} ` +
+            `image${p.count === 1 ? '' : 's'} (${pct(p.count / Math.max(1, metrics!.perClass[p.actual]!.support), 1)} of the ${p.actual}s)</li>`).join('')}</ul>`),
+    });
+
+    const rowOf = (r: number): number => (ev.rows ? ev.rows[r]! : r);
+    const confidence = (r: number): number => ev.probs[r * classes + predicted[r]!]!;
+    const tile = (r: number): DigitTile => ({
+      uri: pngDataUri(digitPng(ev.dataset, rowOf(r))),
+      title: `Predicted ${predicted[r]}, Class ${ev.labels[r]}`,
+      subtitle: `confidence ${confidencePct(confidence(r))}`,
+      wrong: predicted[r] !== ev.labels[r],
+    });
+    const right: number[] = [];
+    const wrong: number[] = [];
+    for (let r = 0; r < ev.labels.length; r++) (predicted[r] === ev.labels[r] ? right : wrong).push(r);
+    const rightPick = samplePick(right, GRID_SIZE, seed + 1);
+    sections.push({
+      id: 'correct-digits', title: 'Correctly classified digits',
+      body: rightPick.length === 0
+        ? note('No image was classified correctly.')
+        : note(`${rightPick.length} of the ${int(right.length)} right answers, picked at random.`) +
+          await digits('correct-digits', rightPick.map(tile), 'Correctly classified', 6),
+    });
+    // the most confident mistakes first: those are the ones worth a look
+    const wrongPick = [...wrong].sort((a, b) => confidence(b) - confidence(a)).slice(0, GRID_SIZE);
+    sections.push({
+      id: 'incorrect-digits', title: 'Misclassified digits',
+      body: wrongPick.length === 0
+        ? note('No mistakes.')
+        : note(wrongPick.length === wrong.length
+          ? `All ${int(wrong.length)} mistakes, the most confident first.`
+          : `The ${wrongPick.length} most confident of the ${int(wrong.length)} mistakes.`) +
+          await digits('incorrect-digits', wrongPick.map(tile), 'Misclassified (most confident first)', 6),
+    });
+  } else {
+    for (const [id, title] of [['confusion-matrix', 'Confusion matrix'], ['per-class', 'Precision, recall and F1 per class'],
+      ['correct-digits', 'Correctly classified digits'], ['incorrect-digits', 'Misclassified digits']] as const) {
+      sections.push({
+        id, title,
+        body: (id === 'per-class' ? '<span id="most-confused"></span>' : '') + note('No labelled evaluation data was given.'),
+      });
+    }
+  }
+
+  // -- unlabelled predictions
+  const un = input.unlabelled ?? null;
+  if (un && un.dataset.count > 0) {
+    const predicted = argmaxRows(un.probs, classes);
+    const counts = new Array<number>(classes).fill(0);
+    for (const p of predicted) counts[p]! += 1;
+    const pick = samplePick(un.dataset.count, GRID_SIZE, seed + 2);
+    const tiles = pick.map((i) => ({
+      uri: pngDataUri(digitPng(un.dataset, i)),
+      title: `Predicted ${predicted[i]}`,
+      subtitle: `#${i + 1}, confidence ${confidencePct(un.probs[i * classes + predicted[i]!]!)}`,
+    }));
+    sections.push({
+      id: 'unlabelled-predictions', title: 'Predictions on the unlabelled test set',
+      body: note(`${int(un.dataset.count)} images from ${un.dataset.source}; ${tiles.length} picked at random (# is the ImageId). ` +
+        `Predicted labels: ${counts.map((c, d) => `${d}: ${int(c)}`).join(', ')}.`) +
+        await digits('unlabelled-predictions', tiles, 'Predictions on unlabelled images', 6),
+    });
+  } else {
+    sections.push({
+      id: 'unlabelled-predictions', title: 'Predictions on the unlabelled test set',
+      body: '<p class="note">No unlabelled test set was predicted. <code>digits report --model DIR --input test.csv</code> adds this section.</p>',
+    });
+  }
+
+  // -- model and settings
+  sections.push({ id: 'model-summary', title: 'Model summary', body: modelSummaryHtml(input.model) });
+  sections.push({ id: 'settings', title: 'Run settings', body: tableHtml(['setting', 'value'], input.settings) });
+
+  const cards: { k: string; v: string }[] = [];
+  if (metrics) cards.push({ k: `${ev!.kind === 'labelled' ? '' : ev!.kind + ' '}accuracy`, v: pct(metrics.accuracy) }, { k: 'macro F1', v: metrics.macroF1.toFixed(4) });
+  if (h?.val_accuracy && h.val_accuracy.length > 0) {
+    const i = bestEpoch ?? h.val_accuracy.length - 1;
+    if (h.val_accuracy[i] !== undefined && ev?.kind !== 'validation') cards.push({ k: 'validation accuracy', v: pct(h.val_accuracy[i]!) });
+  }
+  if (h?.loss) cards.push({ k: 'epochs run', v: String(h.loss.length) });
+  cards.push({ k: 'parameters', v: int(input.model.countParams()) });
+  const wall = input.settings.find(([k]) => k === 'wall time');
+  if (wall) cards.push({ k: 'wall time', v: wall[1] });
+
+  const html = pageHtml({
+    title: `Digits report: ${path.basename(path.resolve(input.modelDir))}`,
+    subtitle: `Model ${path.resolve(input.modelDir)}` +
+      (input.metadata?.preset ? `, preset ${input.metadata.preset}` : '') +
+      (input.metadata?.trainedAt ? `, trained ${input.metadata.trainedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}` : ''),
+    cards,
+    sections,
+    footer: `Written by ${escapeHtml(input.generator)} on ${new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}. ` +
+      'Self-contained: it opens offline; the PNG beside it are the same figures.',
+  });
+  const target = path.join(outDir, REPORT_FILE);
+  await writeFileAtomic(target, html);
+  return { html: target, pngs, figures, seconds: (performance.now() - started) / 1000, metrics };
+}
+
+/** The Keras-like layer table as HTML. */
+export function modelSummaryHtml(model: Sequential): string {
+  const rows: (string | { html: string })[][] = model.layers.map((l) => [
+    `${l.name} (${l.className})`,
+    `(None, ${(l.outputShape ?? []).join(', ')})`,
+    int(l.params().reduce((s, p) => s + p.value.size, 0)),
+  ]);
+  let trainable = 0;
+  let frozen = 0;
+  for (const l of model.layers) for (const p of l.params()) (p.trainable ? (trainable += p.value.size) : (frozen += p.value.size));
+  rows.push([{ html: '<strong>Total</strong>' }, '', int(trainable + frozen)]);
+  return `<p class="note">Model "${escapeHtml(model.name)}", input (None, ${(model.inputShape ?? []).join(', ')}); ` +
+    `${int(trainable)} trainable and ${int(frozen)} non-trainable parameters.</p>` +
+    tableHtml(['Layer (type)', 'Output shape', 'Param #'], rows);
+}
