@@ -1,0 +1,116 @@
+/**
+ * Load test of POST /api/predict on loopback with autocannon.
+ *
+ *   node dist/bench/serve-load.js [--model DIR] [--duration S] [--connections N] [--threads N] [--body json|png]
+ *
+ * Starts `digits serve` in a child process on 127.0.0.1 (an ephemeral port),
+ * so the server and the load generator each have their own event loop, sends
+ * one MNIST test digit as JSON {"pixels", "scale": 255} (or as a 140×140 PNG
+ * with --body png, which adds decoding and preprocessing) for --duration
+ * seconds from --connections connections, and prints one JSON object.
+ * Target (issue 5): >= 2,000 requests/s, p99 < 20 ms, zero errors on 2 cores.
+ * The model is runs/seed when it exists, else the seed preset with fresh
+ * weights (the same arithmetic per request).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { PNG } from 'pngjs';
+import { loadMnist } from '../src/data/mnist.js';
+import { buildPreset } from '../src/nn/index.js';
+import { makeMetadata, saveModel } from '../src/io/model-files.js';
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+
+async function main(): Promise<void> {
+  const duration = Number(arg('duration', '10'));
+  const connections = Number(arg('connections', '10'));
+  const threads = arg('threads', '');
+  const bodyKind = arg('body', 'json');
+  let model = arg('model', 'runs/seed');
+  let tmp: string | null = null;
+  if (!existsSync(path.join(model, 'model.json'))) {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'digits-serve-load-'));
+    const { model: m } = buildPreset('seed', 0);
+    await saveModel(m, tmp, makeMetadata(m, { preset: 'seed', seed: 0 }));
+    model = tmp;
+  }
+
+  const mnist = await loadMnist('test', { limit: 1 });
+  const pixels = Array.from(mnist.images, (v) => Math.round(v * 255));
+  let body: Buffer;
+  let contentType: string;
+  if (bodyKind === 'png') {
+    const png = new PNG({ width: 140, height: 140 });
+    for (let y = 0; y < 140; y++) {
+      for (let x = 0; x < 140; x++) {
+        const v = 255 - pixels[Math.floor(y / 5) * 28 + Math.floor(x / 5)]!; // dark ink on white paper
+        const i = 4 * (y * 140 + x);
+        png.data[i] = png.data[i + 1] = png.data[i + 2] = v;
+        png.data[i + 3] = 255;
+      }
+    }
+    body = PNG.sync.write(png);
+    contentType = 'image/png';
+  } else {
+    body = Buffer.from(JSON.stringify({ pixels, scale: 255 }));
+    contentType = 'application/json';
+  }
+
+  const args = [CLI, 'serve', '--model', model, '--port', '0', ...(threads ? ['--threads', threads] : [])];
+  const server = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000);
+      server.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /drawing page: (http:\/\/[^\s/]+)\//.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      server.on('exit', (code) => reject(new Error(`server exited (${code}): ${out}`)));
+    });
+    const target = { url: `${url}/api/predict`, method: 'POST' as const, headers: { 'content-type': contentType }, body };
+    // warm-up: 2 s, not counted
+    await autocannon({ ...target, connections, duration: 2 });
+    const r = await autocannon({ ...target, connections, duration });
+    const result = {
+      bench: 'serve-load',
+      endpoint: 'POST /api/predict',
+      body: bodyKind === 'png' ? 'PNG 140x140 (decode + preprocess + predict)' : 'JSON 784 pixels, scale 255',
+      model: tmp ? 'seed preset (fresh weights)' : path.resolve(model),
+      serverThreads: threads ? Number(threads) : 'all cores',
+      cores: os.cpus().length,
+      connections,
+      durationSeconds: duration,
+      requests: r.requests.total,
+      requestsPerSec: { mean: r.requests.average, min: r.requests.min, max: r.requests.max },
+      latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max, mean: r.latency.average },
+      errors: r.errors,
+      timeouts: r.timeouts,
+      non2xx: r.non2xx,
+      target: { requestsPerSec: 2000, p99Ms: 20, errors: 0 },
+      meetsTarget: r.requests.average >= 2000 && r.latency.p99 < 20 && r.errors === 0 && r.non2xx === 0 && r.timeouts === 0,
+    };
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  } finally {
+    server.kill('SIGTERM');
+    if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`serve-load: ${(err as Error).stack ?? err}\n`);
+  process.exitCode = 1;
+});

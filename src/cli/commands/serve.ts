@@ -1,0 +1,96 @@
+/**
+ * `digits serve`: the drawing page and the prediction API over a saved model.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { FastifyInstance } from 'fastify';
+import { DigitsError } from '../../errors.js';
+import { BACKEND_NAMES, createBackend, type BackendName } from '../../engine/index.js';
+import { loadModel, MODEL_JSON } from '../../io/model-files.js';
+import { buildServer } from '../../server/app.js';
+import { Predictor } from '../../server/predictor.js';
+import { nonNegativeInt, positiveInt } from '../options.js';
+
+export const DEFAULT_MODEL_DIR = 'runs/seed';
+
+export interface ServeOpts {
+  model: string;
+  port: number;
+  host: string;
+  backend: BackendName;
+  threads?: number;
+  log?: boolean;
+}
+
+function port(value: string): number {
+  const n = nonNegativeInt('--port')(value);
+  if (n > 65535) throw new InvalidArgumentError(`--port expects 0..65535 (0: any free port), got "${value}".`);
+  return n;
+}
+
+/** Load the model folder and start listening; resolves with the running server and its URL. */
+export async function startServer(o: ServeOpts): Promise<{ app: FastifyInstance; url: string; predictor: Predictor }> {
+  const jsonPath = path.join(o.model, MODEL_JSON);
+  let text: string;
+  try {
+    text = await fs.readFile(jsonPath, 'utf8');
+  } catch {
+    const trained = o.model === DEFAULT_MODEL_DIR
+      ? 'run `npm start` (trains the seed model into runs/seed) or `digits train --out DIR` and pass --model DIR'
+      : `train one with \`digits train --out ${o.model}\`, or pass --model with a folder holding model.json`;
+    throw new DigitsError(`no model at ${path.resolve(jsonPath)}: ${trained}`);
+  }
+  const { model, metadata } = await loadModel(o.model);
+  const choice = createBackend(o.backend, o.threads);
+  if (choice.warning) process.stderr.write(`digits: warning: ${choice.warning}\n`);
+  model.setBackend(choice.backend);
+  const predictor = new Predictor(model, metadata, o.model, text);
+  const app = buildServer({ predictor, logger: o.log ?? false });
+  let address: string;
+  try {
+    address = await app.listen({ port: o.port, host: o.host });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'EADDRINUSE' ? 'the port is in use (pick another with --port)'
+      : e.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)'
+      : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' ? 'no such address on this machine' : e.message;
+    throw new DigitsError(`cannot listen on ${o.host}:${o.port}: ${why}`);
+  }
+  return { app, url: address, predictor };
+}
+
+export async function serve(o: ServeOpts): Promise<void> {
+  const { app, url, predictor } = await startServer(o);
+  const acc = predictor.info.accuracy;
+  process.stdout.write(`serving ${path.resolve(o.model)} (${predictor.info.id}` +
+    `${acc !== null ? `, test accuracy ${(acc * 100).toFixed(2)}%` : ''}) on ${predictor.model.backend.name} backend\n` +
+    `drawing page: ${url}/\nAPI: POST ${url}/api/predict, POST ${url}/api/predict/batch, GET ${url}/api/model, GET ${url}/health\n` +
+    'press Ctrl+C to stop\n');
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void app.close().then(() => resolve());
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** Adds `digits serve` to the program (the one line main.ts needs). */
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve a model: the drawing page at / and the prediction API')
+    .option('--model <dir>', 'model folder (model.json + weights)', DEFAULT_MODEL_DIR)
+    .option('--port <n>', 'TCP port (0: any free port)', port, 8080)
+    .option('--host <addr>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
+    .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('auto'))
+    .addOption(new Option('--threads <n>', 'worker threads for the native backend (default: all cores)').argParser(positiveInt('--threads')))
+    .option('--log', 'log every request as a JSON line (Fastify/pino) on stdout')
+    .addHelpText('after', '\nExamples:\n  digits serve                          # runs/seed on http://127.0.0.1:8080/\n' +
+      '  digits serve --model runs/small --port 3000\n' +
+      '  curl -s -X POST --data-binary @digit.png -H "Content-Type: image/png" http://127.0.0.1:8080/api/predict')
+    .action(serve);
+}

@@ -1,0 +1,130 @@
+/**
+ * End to end in a real browser: `digits serve`'s server on 127.0.0.1 (an
+ * ephemeral port), Debian's Chromium driven by playwright-core. The test
+ * draws a "7" on the canvas with the mouse and waits for the page to show a
+ * prediction, the ten probability bars and the 28×28 image the model saw;
+ * then Clear resets it. Chromium must launch: if it cannot (not installed,
+ * crashes), this test FAILS, it is never skipped — .ci/run installs it.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import type { FastifyInstance } from 'fastify';
+import { startServer } from '../src/cli/commands/serve.js';
+import { trainTinyModel } from './serve-fixtures.js';
+
+/** Where Debian's chromium package puts the browser; override with CHROMIUM_PATH. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Headless flags for this machine: no sandbox (root), no GPU, and no background connections (the network is closed). */
+const FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+];
+
+let modelDir: string;
+let app: FastifyInstance;
+let url: string;
+let browser: Browser;
+
+before(async () => {
+  modelDir = await trainTinyModel();
+  ({ app, url } = await startServer({ model: modelDir, port: 0, host: '127.0.0.1', backend: 'auto' }));
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, timeout: 60_000 });
+});
+
+after(async () => {
+  await browser?.close();
+  await app?.close();
+  if (modelDir) await fs.rm(modelDir, { recursive: true, force: true });
+});
+
+test('draw a 7 with the mouse: the page shows a prediction, the bars and the 28×28 image the model saw', async () => {
+  const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
+  const failed: string[] = [];
+  page.on('requestfailed', (r) => failed.push(`${r.url()} ${r.failure()?.errorText}`));
+  page.on('pageerror', (e) => failed.push(`page error: ${e.message}`));
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+
+  await page.goto(`${url}/`);
+  assert.equal(await page.locator('#label').textContent(), '–');
+  await page.locator('#model').filter({ hasText: 'parameters' }).waitFor({ timeout: 10_000 });
+
+  // a "7": a bar across the top, then a stroke down to the bottom left
+  const box = (await page.locator('#pad').boundingBox())!;
+  const at = (fx: number, fy: number): [number, number] => [box.x + fx * box.width, box.y + fy * box.height];
+  await page.mouse.move(...at(0.25, 0.2));
+  await page.mouse.down();
+  await page.mouse.move(...at(0.75, 0.2), { steps: 12 });
+  // live: a prediction shows while the button is still down
+  await page.locator('#label[data-state="ready"]').waitFor({ timeout: 15_000 });
+  await page.mouse.move(...at(0.42, 0.85), { steps: 16 });
+  await page.mouse.up();
+  // the answer for the whole 7 (requests go one at a time; wait for the last one)
+  await page.waitForLoadState('networkidle');
+
+  await page.locator('#label[data-state="ready"]').waitFor({ timeout: 15_000 });
+  const label = (await page.locator('#label').textContent())!;
+  assert.match(label, /^[0-9]$/);
+  assert.match((await page.locator('#confidence').textContent())!, /^\d+\.\d% sure$/);
+
+  // ten bars whose widths are the probabilities, the predicted digit's the widest
+  const widths = await page.$$eval('#bars .fill', (els) => els.map((e) => parseFloat((e as HTMLElement).style.width)));
+  assert.equal(widths.length, 10);
+  const sum = widths.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - 100) < 1, `bars add up to ${sum}%`);
+  assert.equal(widths.indexOf(Math.max(...widths)), Number(label));
+  assert.equal(await page.locator('#bars li.top').getAttribute('data-digit'), label);
+
+  // the 28×28 image the model saw: white ink on black, in the middle
+  const seen = await page.$eval('#seen', (c) => {
+    const ctx = (c as HTMLCanvasElement).getContext('2d')!;
+    const d = ctx.getImageData(0, 0, 28, 28).data;
+    let ink = 0, corner = d[0]!, centre = 0;
+    for (let i = 0; i < 784; i++) if (d[4 * i]! > 128) ink++;
+    for (let y = 4; y < 24; y++) for (let x = 4; x < 24; x++) centre += d[4 * (y * 28 + x)]!;
+    return { ink, corner, centre };
+  });
+  assert.ok(seen.ink > 20, `the 28×28 image has ${seen.ink} bright pixels`);
+  assert.equal(seen.corner, 0);
+
+  // the trained model should read a clean 7 (it is ~90% accurate on MNIST)
+  assert.equal(label, '7', `the page read the drawn 7 as ${label}`);
+
+  // everything came from the server itself
+  for (const r of requests) assert.ok(r.startsWith(url), `request to another host: ${r}`);
+  assert.deepEqual(failed, []);
+  await page.screenshot({ path: path.join(os.tmpdir(), 'digits-e2e-page.png') });
+
+  // Clear resets the pad and the answer
+  await page.click('#clear');
+  assert.equal(await page.locator('#label').textContent(), '–');
+  assert.equal(await page.locator('#label').getAttribute('data-state'), 'empty');
+  const widthsAfter = await page.$$eval('#bars .fill', (els) => els.map((e) => parseFloat((e as HTMLElement).style.width)));
+  assert.ok(widthsAfter.every((w) => w === 0));
+  await page.close();
+});
+
+test('touch-style input (pointer events from a pen) also draws: a 1 is read', async () => {
+  const page = await browser.newPage({ viewport: { width: 900, height: 700 }, hasTouch: true });
+  await page.goto(`${url}/`);
+  // synthesize pointer events with pointerType "pen", as a stylus sends them
+  await page.$eval('#pad', (pad) => {
+    const r = pad.getBoundingClientRect();
+    const fire = (type: string, fx: number, fy: number): void => {
+      pad.dispatchEvent(new PointerEvent(type, {
+        pointerId: 7, pointerType: 'pen', isPrimary: true, bubbles: true, cancelable: true, buttons: type === 'pointerup' ? 0 : 1,
+        clientX: r.left + fx * r.width, clientY: r.top + fy * r.height, pressure: 0.5,
+      }));
+    };
+    fire('pointerdown', 0.5, 0.15);
+    for (let i = 1; i <= 20; i++) fire('pointermove', 0.5 + 0.002 * i, 0.15 + (0.7 * i) / 20);
+    fire('pointerup', 0.54, 0.85);
+  });
+  await page.locator('#label[data-state="ready"]').waitFor({ timeout: 15_000 });
+  assert.equal(await page.locator('#label').textContent(), '1');
+  await page.close();
+});
