@@ -1,0 +1,43 @@
+/**
+ * `digits export --model DIR --format onnx --out model.onnx`: a saved model in
+ * another format. ONNX is the one format so far (see src/io/onnx.ts).
+ */
+import * as path from 'node:path';
+import { Option, type Command } from 'commander';
+import { DigitsError } from '../../errors.js';
+import { exportOnnx, ONNX_INPUT_NAME, ONNX_OPSET, ONNX_OUTPUT_NAME } from '../../io/onnx.js';
+
+export const EXPORT_FORMATS = ['onnx'] as const;
+
+export interface ExportOpts {
+  model: string;
+  format: (typeof EXPORT_FORMATS)[number];
+  out?: string;
+  rawPixels?: boolean;
+}
+
+export async function exportModel(o: ExportOpts): Promise<void> {
+  if (o.format !== 'onnx') throw new DigitsError(`--format: expected one of ${EXPORT_FORMATS.join(', ')}, got "${o.format}"`);
+  const out = o.out ?? 'model.onnx';
+  const r = await exportOnnx(o.model, out, { rawPixels: o.rawPixels === true });
+  const input = o.rawPixels ? 'raw 0..255 pixels' : `pixels x ${r.metadata.inputScale === 1 / 255 ? '1/255' : r.metadata.inputScale}`;
+  process.stdout.write(
+    `wrote ${path.resolve(out)} (ONNX opset ${ONNX_OPSET}, ${r.bytes.byteLength.toLocaleString('en-US')} bytes, ${r.ops.length} nodes): ` +
+    `${ONNX_INPUT_NAME} float [${r.inputShape.join(', ')}] NHWC (${input}) -> ${ONNX_OUTPUT_NAME} [${r.outputShape.join(', ')}]\n`,
+  );
+}
+
+/** Register `digits export` on the program (one line in main.ts). */
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('write a saved model in another format: ONNX (opset 13, NHWC input [N, 28, 28, 1], ten probabilities out)')
+    .requiredOption('--model <dir>', 'model folder (model.json + weights)')
+    .addOption(new Option('--format <name>', 'output format').choices([...EXPORT_FORMATS]).default('onnx'))
+    .option('--out <file>', 'output file', 'model.onnx')
+    .option('--raw-pixels', 'bake the model\'s input scaling into the graph: the ONNX input then takes raw 0..255 pixels')
+    .addHelpText('after', '\nThe ONNX input is float [N, H, W, C] (NHWC) holding raw pixels x the model\'s inputScale\n' +
+      '(metadata prop digits.inputScale; 1/255 for Digits-trained models) unless --raw-pixels is given.\n\n' +
+      'Example:\n  digits export --model runs/seed --format onnx --out seed.onnx')
+    .action(exportModel);
+}
