@@ -205,6 +205,39 @@ napi_value SgdUpdate(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// (x, mean, variance, rows, cols)
+napi_value BatchNormStats(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  batchnorm_stats(a.f32(0), a.f32(1), a.f32(2), a.num(3), a.num(4));
+  return undefined(env);
+}
+
+// (x, mean, variance, gamma, beta, epsilon, y, rows, cols)
+napi_value BatchNormForward(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  batchnorm_forward(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.f32(4), a.dbl(5), a.f32(6), a.num(7), a.num(8));
+  return undefined(env);
+}
+
+// (x, dy, mean, variance, gamma, epsilon, dx, dgamma, dbeta, rows, cols)
+napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  batchnorm_backward(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.f32(4), a.dbl(5), a.f32(6), a.f32(7), a.f32(8), a.num(9),
+                     a.num(10));
+  return undefined(env);
+}
+
+// (x, params, y, n, h, w, c)
+napi_value AffineResample(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  affine_resample(a.f32(0), a.f32(1), a.f32(2), a.num(3), a.num(4), a.num(5), a.num(6));
+  return undefined(env);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   const napi_property_descriptor props[] = {
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
@@ -223,6 +256,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"softmaxCrossEntropy", nullptr, SoftmaxCrossEntropy, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"batchNormStats", nullptr, BatchNormStats, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"batchNormForward", nullptr, BatchNormForward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"affineResample", nullptr, AffineResample, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -34,6 +34,7 @@
 #include <cmath>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "microkernel.h"
 #include "pool.h"
@@ -665,6 +666,157 @@ void sgd_update(float* p, const float* g, float* vel, size_t len, double lr, dou
       p[i] = nesterov ? p[i] + mo * vi - l * g[i] : p[i] + vi;
     }
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch normalisation (x viewed as [rows, cols], rows = N*H*W, cols = C)
+
+namespace {
+
+// Per-channel sums over row chunks: fn(rb, re, acc) adds its rows into acc[0 .. width).
+// Chunk partials are combined in chunk order, so a thread count gives one result.
+template <class F>
+void channel_reduce(int rows, int width, size_t cost_per_row, double* out, F&& fn) {
+  const int T = pool().threads();
+  int nchunks = 1;
+  if (T > 1 && size_t(rows) * cost_per_row >= (size_t(1) << 15)) nchunks = std::min(4 * T, std::max(1, rows / 64));
+  std::vector<double> partial(size_t(nchunks) * width, 0.0);
+  const int chunk = (rows + nchunks - 1) / nchunks;
+  auto body = [&](int task, int) {
+    const int rb = task * chunk, re = std::min(rows, rb + chunk);
+    if (rb < re) fn(rb, re, partial.data() + size_t(task) * width);
+  };
+  if (nchunks == 1) {
+    body(0, 0);
+  } else {
+    pool().run(nchunks, body);
+  }
+  for (int j = 0; j < width; j++) out[j] = 0.0;
+  for (int t = 0; t < nchunks; t++)
+    for (int j = 0; j < width; j++) out[j] += partial[size_t(t) * width + j];
+}
+
+}  // namespace
+
+void batchnorm_stats(const float* x, float* mean, float* variance, int rows, int cols) {
+  std::vector<double> s(cols), m(cols);
+  channel_reduce(rows, cols, size_t(cols), s.data(), [&](int rb, int re, double* acc) {
+    for (int r = rb; r < re; r++) {
+      const float* xr = x + size_t(r) * cols;
+      for (int j = 0; j < cols; j++) acc[j] += xr[j];
+    }
+  });
+  for (int j = 0; j < cols; j++) m[j] = s[j] / rows;
+  channel_reduce(rows, cols, size_t(cols), s.data(), [&](int rb, int re, double* acc) {
+    for (int r = rb; r < re; r++) {
+      const float* xr = x + size_t(r) * cols;
+      for (int j = 0; j < cols; j++) {
+        const double d = double(xr[j]) - m[j];
+        acc[j] += d * d;
+      }
+    }
+  });
+  for (int j = 0; j < cols; j++) {
+    mean[j] = float(m[j]);
+    variance[j] = float(s[j] / rows);
+  }
+}
+
+void batchnorm_forward(const float* x, const float* mean, const float* variance, const float* gamma, const float* beta,
+                       double epsilon, float* y, int rows, int cols) {
+  std::vector<float> scale(cols), shift(cols);
+  for (int j = 0; j < cols; j++) {
+    const double sc = double(gamma[j]) / std::sqrt(double(variance[j]) + epsilon);
+    scale[j] = float(sc);
+    shift[j] = float(double(beta[j]) - double(mean[j]) * sc);
+  }
+  parallel_chunks(size_t(rows), size_t(cols), [&](size_t rb, size_t re) {
+    for (size_t r = rb; r < re; r++) {
+      const float* xr = x + r * cols;
+      float* yr = y + r * cols;
+      for (int j = 0; j < cols; j++) yr[j] = xr[j] * scale[j] + shift[j];
+    }
+  }, 1);
+}
+
+void batchnorm_backward(const float* x, const float* dy, const float* mean, const float* variance, const float* gamma,
+                        double epsilon, float* dx, float* dgamma, float* dbeta, int rows, int cols) {
+  std::vector<double> acc(size_t(2) * cols);
+  std::vector<float> istd(cols), mf(cols);
+  for (int j = 0; j < cols; j++) {
+    istd[j] = float(1.0 / std::sqrt(double(variance[j]) + epsilon));
+    mf[j] = mean[j];
+  }
+  channel_reduce(rows, 2 * cols, size_t(cols) * 2, acc.data(), [&](int rb, int re, double* a) {
+    for (int r = rb; r < re; r++) {
+      const float* xr = x + size_t(r) * cols;
+      const float* dr = dy + size_t(r) * cols;
+      for (int j = 0; j < cols; j++) {
+        a[j] += dr[j];
+        a[cols + j] += double(dr[j]) * ((xr[j] - mf[j]) * istd[j]);
+      }
+    }
+  });
+  std::vector<float> k(cols), sdy(cols), sdyx(cols);
+  for (int j = 0; j < cols; j++) {
+    dbeta[j] = float(acc[j]);
+    dgamma[j] = float(acc[cols + j]);
+    k[j] = float(double(gamma[j]) * istd[j] / rows);
+    sdy[j] = float(acc[j]);
+    sdyx[j] = float(acc[cols + j]);
+  }
+  const float fr = float(rows);
+  parallel_chunks(size_t(rows), size_t(cols) * 2, [&](size_t rb, size_t re) {
+    for (size_t r = rb; r < re; r++) {
+      const float* xr = x + r * cols;
+      const float* dr = dy + r * cols;
+      float* o = dx + r * cols;
+      for (int j = 0; j < cols; j++) {
+        const float xhat = (xr[j] - mf[j]) * istd[j];
+        o[j] = k[j] * (fr * dr[j] - sdy[j] - xhat * sdyx[j]);
+      }
+    }
+  }, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Augmentation: affine resampling with bilinear interpolation, zero outside
+
+void affine_resample(const float* x, const float* params, float* y, int n, int h, int w, int c) {
+  const size_t img = size_t(h) * w * c;
+  parallel_chunks(size_t(n), img * 8, [&](size_t b0, size_t b1) {
+    for (size_t b = b0; b < b1; b++) {
+      const float* p = params + b * 6;
+      const double p0 = p[0], p1 = p[1], p2 = p[2], p3 = p[3], p4 = p[4], p5 = p[5];
+      const float* src = x + b * img;
+      float* dst = y + b * img;
+      for (int oy = 0; oy < h; oy++) {
+        for (int ox = 0; ox < w; ox++) {
+          const double sx = p0 * ox + p1 * oy + p2;
+          const double sy = p3 * ox + p4 * oy + p5;
+          const double fx0 = std::floor(sx), fy0 = std::floor(sy);
+          const double fx = sx - fx0, fy = sy - fy0;
+          const int x0 = int(fx0), y0 = int(fy0);
+          float* o = dst + (size_t(oy) * w + ox) * c;
+          if (fx0 < -2.0 || fy0 < -2.0 || fx0 > w + 1.0 || fy0 > h + 1.0) {
+            for (int ch = 0; ch < c; ch++) o[ch] = 0.0f;
+            continue;
+          }
+          const bool inx0 = x0 >= 0 && x0 < w, inx1 = x0 + 1 >= 0 && x0 + 1 < w;
+          const bool iny0 = y0 >= 0 && y0 < h, iny1 = y0 + 1 >= 0 && y0 + 1 < h;
+          for (int ch = 0; ch < c; ch++) {
+            const double v00 = iny0 && inx0 ? src[(size_t(y0) * w + x0) * c + ch] : 0.0;
+            const double v01 = iny0 && inx1 ? src[(size_t(y0) * w + x0 + 1) * c + ch] : 0.0;
+            const double v10 = iny1 && inx0 ? src[(size_t(y0 + 1) * w + x0) * c + ch] : 0.0;
+            const double v11 = iny1 && inx1 ? src[(size_t(y0 + 1) * w + x0 + 1) * c + ch] : 0.0;
+            const double top = v00 * (1 - fx) + v01 * fx;
+            const double bottom = v10 * (1 - fx) + v11 * fx;
+            o[ch] = float(top * (1 - fy) + bottom * fy);
+          }
+        }
+      }
+    }
+  }, 1);
 }
 
 }  // namespace digits

@@ -53,4 +53,16 @@ void adam_update(float* p, const float* g, float* m, float* v, size_t len, doubl
                  double epsilon, double step);
 void sgd_update(float* p, const float* g, float* vel, size_t len, double lr, double momentum, bool nesterov);
 
+
+// batch statistics per channel of x[rows,cols]: mean, biased variance (double accumulation)   (overwrite)
+void batchnorm_stats(const float* x, float* mean, float* variance, int rows, int cols);
+// y = gamma * (x - mean) / sqrt(variance + eps) + beta per channel   (overwrite; y may alias x)
+void batchnorm_forward(const float* x, const float* mean, const float* variance, const float* gamma, const float* beta,
+                       double epsilon, float* y, int rows, int cols);
+// training-mode backward: dx, dgamma, dbeta   (overwrite)
+void batchnorm_backward(const float* x, const float* dy, const float* mean, const float* variance, const float* gamma,
+                        double epsilon, float* dx, float* dgamma, float* dbeta, int rows, int cols);
+// y[N,H,W,C] = bilinear sample of x at the affine map params[N,6] of each output pixel, zero outside   (overwrite)
+void affine_resample(const float* x, const float* params, float* y, int n, int h, int w, int c);
+
 }  // namespace digits

@@ -36,7 +36,7 @@ import { Rng } from '../src/engine/rng.js';
 import { Tensor } from '../src/engine/tensor.js';
 import type { Layer, RunContext } from '../src/nn/layer.js';
 import {
-  Activation, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential, crossEntropyOnProbs, type ActivationName,
+  Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential, crossEntropyOnProbs, type ActivationName,
 } from '../src/nn/index.js';
 
 const H = 3e-3;
@@ -164,11 +164,13 @@ function gradcheckLayer(c: LayerCase): void {
   const pgrads = layer.params().map((p) => new Float32Array(p.grad.data));
 
   const results = [compare('dx', x.data, dx, run, rng)];
-  layer.params().forEach((p, k) => results.push(compare(p.name, p.value.data, pgrads[k]!, run, rng)));
+  // non-trainable weights (BatchNorm's moving statistics) get no gradient: nothing to check
+  layer.params().forEach((p, k) => { if (p.trainable) results.push(compare(p.name, p.value.data, pgrads[k]!, run, rng)); });
   assertClean(c.name, results);
   // the gradients are not trivially zero
   assert.ok(dx.some((v) => v !== 0), `${c.name}: dx is all zeros`);
-  pgrads.forEach((g, k) => assert.ok(g.some((v) => v !== 0), `${c.name}: ${layer.params()[k]!.name} gradient is all zeros`));
+  // (non-trainable weights, BatchNorm's moving statistics, have no gradient)
+  pgrads.forEach((g, k) => assert.ok(!layer.params()[k]!.trainable || g.some((v) => v !== 0), `${c.name}: ${layer.params()[k]!.name} gradient is all zeros`));
 }
 
 const cases: LayerCase[] = [
@@ -192,7 +194,35 @@ const cases: LayerCase[] = [
   ...(['linear', 'relu', 'softmax'] as ActivationName[]).map((a) => ({
     name: `Activation x=[3,6] ${a}`, input: [3, 6], make: () => new Activation({ activation: a }), smooth: a === 'softmax',
   })),
+  // BatchNorm is smooth; gamma/beta are randomised so that their gradients are not the trivial ones.
+  {
+    name: 'BatchNormalization x=[3,4,3,5] training (batch statistics)', input: [3, 4, 3, 5], smooth: true,
+    make: () => randomisedBatchNorm(),
+  },
+  {
+    name: 'BatchNormalization x=[4,6] training (dense features)', input: [4, 6], smooth: true,
+    make: () => randomisedBatchNorm(),
+  },
+  {
+    name: 'BatchNormalization x=[2,3,3,4] inference (moving statistics)', input: [2, 3, 3, 4], smooth: true,
+    make: () => randomisedBatchNorm(), ctx: () => ({ backend, rng: new Rng(1), training: false }),
+  },
 ];
+
+/** A BatchNormalization whose gamma, beta and moving statistics are set to non-default values at build. */
+function randomisedBatchNorm(): Layer {
+  const layer = new BatchNormalization({ momentum: 0.9 });
+  const build = layer.build.bind(layer);
+  layer.build = (shape, rng) => {
+    build(shape, rng);
+    for (const p of layer.params()) {
+      for (let i = 0; i < p.value.size; i++) {
+        p.value.data[i] = p.name === 'moving_variance' || p.name === 'gamma' ? 0.5 + rng.uniform() : rng.range(-0.5, 0.5);
+      }
+    }
+  };
+  return layer;
+}
 
 for (const c of cases) test(`gradcheck ${c.name}`, () => gradcheckLayer(c));
 

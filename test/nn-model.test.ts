@@ -133,8 +133,8 @@ test('seed preset: weight names in TF.js manifest order; Glorot-uniform kernels 
 });
 
 test('seed preset: unknown name lists the known ones', () => {
-  throwsDigits(() => buildPreset('big', 0), 'preset: expected one of "seed", got "big"');
-  assert.deepEqual(Object.keys(PRESETS), ['seed']);
+  throwsDigits(() => buildPreset('big', 0), 'preset: expected one of "seed", "fast", "best", got "big"');
+  assert.deepEqual(Object.keys(PRESETS), ['seed', 'fast', 'best']);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -371,7 +371,7 @@ test('configs with unsupported values are rejected naming the layer and field', 
   throwsDigits(() => layerFromConfig('Dropout', { rate: 0.5, noise_shape: [1, 1] }),
     'Dropout config.noise_shape: expected null (Digits drops values independently), got [1,1]');
   throwsDigits(() => layerFromConfig('LSTM', { units: 3 }),
-    'layer: unknown layer class "LSTM" (supported: Activation, Conv2D, Dense, Dropout, Flatten, MaxPooling2D)');
+    'layer: unknown layer class "LSTM" (supported: Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D)');
 });
 
 // ---------------------------------------------------------------------------------------------

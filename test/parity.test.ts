@@ -460,3 +460,61 @@ test('native arrays that are too short are an Error naming the kernel and argume
   assert.throws(() => nb.matmul(new Float32Array(6), new Float32Array(5), new Float32Array(4), 2, 2, 3, false, false, false),
     /matmul: b has 5 values/);
 });
+
+// ---------------------------------------------------------------------------------------------
+// BatchNormalization and augmentation kernels
+
+for (const [rows, cols] of [[1, 3], [37, 5], [6272, 16], [3000, 64]] as const) {
+  test(`batchNormStats/Forward/Backward rows=${rows} cols=${cols}`, () => {
+    const x = rand(rows * cols, -2, 3);
+    const dy = rand(rows * cols);
+    const gamma = rand(cols, 0.5, 1.5);
+    const beta = rand(cols);
+    const eps = 1e-3;
+    const run = (b: Backend) => {
+      const mean = new Float32Array(cols), variance = new Float32Array(cols);
+      b.batchNormStats(x, mean, variance, rows, cols);
+      const y = new Float32Array(rows * cols);
+      b.batchNormForward(x, mean, variance, gamma, beta, eps, y, rows, cols);
+      const dx = new Float32Array(rows * cols), dgamma = new Float32Array(cols), dbeta = new Float32Array(cols);
+      b.batchNormBackward(x, dy, mean, variance, gamma, eps, dx, dgamma, dbeta, rows, cols);
+      return { mean, variance, y, dx, dgamma, dbeta };
+    };
+    const r = run(ref);
+    for (const threads of [1, 2] as const) {
+      const nv = run(native(threads));
+      assertClose(`mean t=${threads}`, nv.mean, r.mean);
+      assertClose(`variance t=${threads}`, nv.variance, r.variance);
+      assertClose(`y t=${threads}`, nv.y, r.y);
+      assertClose(`dx t=${threads}`, nv.dx, r.dx);
+      // dgamma, dbeta are sums over all rows (up to 6,272 terms of O(1)): compare relative to their scale
+      assertClose(`dgamma t=${threads}`, nv.dgamma, r.dgamma, 1e-4 * Math.sqrt(rows));
+      assertClose(`dbeta t=${threads}`, nv.dbeta, r.dbeta, 1e-4 * Math.sqrt(rows));
+    }
+    // forward in place (y aliases x) gives the same values
+    const xc = new Float32Array(x);
+    const mean = new Float32Array(cols), variance = new Float32Array(cols);
+    native().batchNormStats(xc, mean, variance, rows, cols);
+    native().batchNormForward(xc, mean, variance, gamma, beta, eps, xc, rows, cols);
+    assertClose('y in place', xc, r.y);
+  });
+}
+
+for (const [n, h, w, c] of [[1, 5, 4, 1], [7, 28, 28, 1], [3, 9, 11, 3]] as const) {
+  test(`affineResample x=[${n},${h},${w},${c}] random rotations/zooms/shifts (incl. far outside)`, () => {
+    const x = rand(n * h * w * c, 0, 1);
+    const params = new Float32Array(n * 6);
+    for (let i = 0; i < n; i++) {
+      const t = (rng.uniform() - 0.5) * 1.2;
+      const s = 0.7 + 0.6 * rng.uniform();
+      params.set([Math.cos(t) / s, Math.sin(t) / s, (rng.uniform() - 0.5) * 2 * w, -Math.sin(t) / s, Math.cos(t) / s, (rng.uniform() - 0.5) * 2 * h], i * 6);
+    }
+    const yr = new Float32Array(x.length);
+    ref.affineResample(x, params, yr, n, h, w, c);
+    for (const threads of [1, 2] as const) {
+      const yn = new Float32Array(x.length);
+      native(threads).affineResample(x, params, yn, n, h, w, c);
+      assertClose(`y t=${threads}`, yn, yr, 1e-5);
+    }
+  });
+}

@@ -239,3 +239,38 @@ test('(3) loss gradients of every seed-model weight on a batch of 8 agree with t
   tf.dispose([xs, ys, value, ...Object.values(grads)]);
   tfModel.dispose();
 });
+
+test('(4) a BatchNorm model (the fast preset) saved by Digits loads in TF.js with the same probabilities; moving statistics are non-trainable weights', async (t) => {
+  const { model } = buildPreset('fast', 3);
+  model.setBackend(new ReferenceBackend());
+  // non-default BatchNorm weights, as after training (fresh ones would hide a mix-up of mean and variance)
+  let k = 1;
+  for (const { name, tensor } of model.namedWeights()) {
+    if (!name.startsWith('batch_normalization')) continue;
+    for (let i = 0; i < tensor.size; i++, k++) {
+      const u = ((k * 7919) % 1000) / 1000; // deterministic in [0, 1)
+      tensor.data[i] = name.endsWith('moving_variance') || name.endsWith('gamma') ? 0.5 + u : u - 0.5;
+    }
+  }
+  const dir = path.join(tmp, 'digits-bn');
+  await saveModel(model, dir, makeMetadata(model, { seed: 3, preset: 'fast' }));
+  const json = JSON.parse(await fs.readFile(path.join(dir, 'model.json'), 'utf8'));
+  const names: string[] = json.weightsManifest.flatMap((g: any) => g.weights.map((w: any) => w.name));
+  assert.ok(names.includes('batch_normalization/moving_mean') && names.includes('batch_normalization_1/moving_variance'), names.join(', '));
+
+  const tfModel = await tf.loadLayersModel(readHandler(dir));
+  assert.equal(tfModel.countParams(), model.countParams());
+  assert.equal(tfModel.nonTrainableWeights.length, 4, 'moving_mean and moving_variance of both BatchNorm layers');
+  const ours = Float32Array.from(model.predict(new Tensor([100, 28, 28, 1], images)).data);
+  const theirs = tfPredict(tfModel, images, 100);
+  const diff = maxAbsDiff(ours, theirs);
+  t.diagnostic(`max |digits - tfjs| over 100 x 10 probabilities (BatchNorm model): ${diff.toExponential(2)}`);
+  assert.ok(diff <= PROB_TOL, `max |digits - tfjs| = ${diff.toExponential(3)} > ${PROB_TOL}`);
+  tfModel.dispose();
+
+  // and back into Digits: same weights (moving statistics included), same probabilities
+  const { model: again } = await loadModel(dir);
+  again.setBackend(new ReferenceBackend());
+  const back = Float32Array.from(again.predict(new Tensor([100, 28, 28, 1], images)).data);
+  assert.equal(maxAbsDiff(back, ours), 0);
+});

@@ -143,6 +143,36 @@ export interface Backend {
    * With momentum 0: p -= lr g.   (in place on p, vel)
    */
   sgdUpdate(p: Float32Array, g: Float32Array, vel: Float32Array, o: SgdParams): void;
+
+  /**
+   * Batch statistics per channel of x[rows, cols] (rows = N*H*W, cols = C):
+   * mean[c] = 1/rows sum_r x[r,c]; variance[c] = 1/rows sum_r (x[r,c] - mean[c])^2 (biased,
+   * as Keras/TF moments), both computed in double precision.   (overwrite mean, variance)
+   */
+  batchNormStats(x: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, cols: number): void;
+
+  /**
+   * y[r,c] = gamma[c] * (x[r,c] - mean[c]) / sqrt(variance[c] + epsilon) + beta[c]   (overwrite y; y may alias x)
+   */
+  batchNormForward(x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, beta: Float32Array,
+    epsilon: number, y: Float32Array, rows: number, cols: number): void;
+
+  /**
+   * Backward of batchNormForward in training mode (mean and variance are the batch statistics of x):
+   * xhat = (x - mean) * istd, istd = 1/sqrt(variance + epsilon);
+   * dbeta[c] = sum_r dy; dgamma[c] = sum_r dy * xhat;
+   * dx = gamma * istd / rows * (rows * dy - dbeta - xhat * dgamma).   (overwrite dx, dgamma, dbeta)
+   */
+  batchNormBackward(x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
+    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number): void;
+
+  /**
+   * Affine resampling of images (augmentation): x[N,H,W,C] -> y[N,H,W,C]. For image n,
+   * output pixel (ox, oy) samples x at sx = p0*ox + p1*oy + p2, sy = p3*ox + p4*oy + p5
+   * (p = params[6n .. 6n+6], pixel-index coordinates) by bilinear interpolation;
+   * neighbours outside the image read as zero. Coordinates are computed in double.   (overwrite y)
+   */
+  affineResample(x: Float32Array, params: Float32Array, y: Float32Array, n: number, h: number, w: number, c: number): void;
 }
 
 /** Output size and padding for a conv or pool window, as TF computes them. */

@@ -47,6 +47,12 @@ interface Addon {
   adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
     lr: number, beta1: number, beta2: number, epsilon: number, step: number): void;
   sgdUpdate(p: Float32Array, g: Float32Array, vel: Float32Array, lr: number, momentum: number, nesterov: boolean): void;
+  batchNormStats(x: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, cols: number): void;
+  batchNormForward(x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, beta: Float32Array,
+    epsilon: number, y: Float32Array, rows: number, cols: number): void;
+  batchNormBackward(x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
+    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number): void;
+  affineResample(x: Float32Array, params: Float32Array, y: Float32Array, n: number, h: number, w: number, c: number): void;
 }
 
 /** Where node-gyp puts the addon, from dist/src/engine/native.js (or src/engine/native.ts). */
@@ -210,6 +216,42 @@ export class NativeBackend implements Backend {
     if (g.length < p.length) short('sgdUpdate', 'g', g, p.length);
     if (o.momentum !== 0 && vel.length < p.length) short('sgdUpdate', 'vel', vel, p.length);
     this.use().sgdUpdate(p, g, vel, o.lr, o.momentum, o.nesterov);
+  }
+
+  batchNormStats(x: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, cols: number): void {
+    if (x.length < rows * cols) short('batchNormStats', 'x', x, rows * cols);
+    if (mean.length < cols) short('batchNormStats', 'mean', mean, cols);
+    if (variance.length < cols) short('batchNormStats', 'variance', variance, cols);
+    this.use().batchNormStats(x, mean, variance, rows, cols);
+  }
+
+  batchNormForward(x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, beta: Float32Array,
+    epsilon: number, y: Float32Array, rows: number, cols: number): void {
+    const len = rows * cols;
+    if (x.length < len) short('batchNormForward', 'x', x, len);
+    if (y.length < len) short('batchNormForward', 'y', y, len);
+    for (const [name, a] of [['mean', mean], ['variance', variance], ['gamma', gamma], ['beta', beta]] as const) {
+      if (a.length < cols) short('batchNormForward', name, a, cols);
+    }
+    this.use().batchNormForward(x, mean, variance, gamma, beta, epsilon, y, rows, cols);
+  }
+
+  batchNormBackward(x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
+    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number): void {
+    const len = rows * cols;
+    for (const [name, a] of [['x', x], ['dy', dy], ['dx', dx]] as const) if (a.length < len) short('batchNormBackward', name, a, len);
+    for (const [name, a] of [['mean', mean], ['variance', variance], ['gamma', gamma], ['dgamma', dgamma], ['dbeta', dbeta]] as const) {
+      if (a.length < cols) short('batchNormBackward', name, a, cols);
+    }
+    this.use().batchNormBackward(x, dy, mean, variance, gamma, epsilon, dx, dgamma, dbeta, rows, cols);
+  }
+
+  affineResample(x: Float32Array, params: Float32Array, y: Float32Array, n: number, h: number, w: number, c: number): void {
+    const len = n * h * w * c;
+    if (x.length < len) short('affineResample', 'x', x, len);
+    if (y.length < len) short('affineResample', 'y', y, len);
+    if (params.length < n * 6) short('affineResample', 'params', params, n * 6);
+    this.use().affineResample(x, params, y, n, h, w, c);
   }
 }
 

@@ -255,4 +255,79 @@ export class ReferenceBackend implements Backend {
       p[i] = nesterov ? p[i]! + momentum * vi - lr * g[i]! : p[i]! + vi;
     }
   }
+  // x[rows,cols] -> mean[cols], variance[cols]
+  batchNormStats(x: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, cols: number): void {
+    for (let c = 0; c < cols; c++) {
+      let s = 0;
+      for (let r = 0; r < rows; r++) s += x[r * cols + c]!;
+      const m = s / rows;
+      let v = 0;
+      for (let r = 0; r < rows; r++) {
+        const d = x[r * cols + c]! - m;
+        v += d * d;
+      }
+      mean[c] = m;
+      variance[c] = v / rows;
+    }
+  }
+
+  // x[rows,cols], per-channel mean/variance/gamma/beta[cols] -> y[rows,cols]
+  batchNormForward(x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, beta: Float32Array,
+    epsilon: number, y: Float32Array, rows: number, cols: number): void {
+    for (let c = 0; c < cols; c++) {
+      const scale = gamma[c]! / Math.sqrt(variance[c]! + epsilon);
+      const m = mean[c]!;
+      const b = beta[c]!;
+      for (let r = 0; r < rows; r++) y[r * cols + c] = (x[r * cols + c]! - m) * scale + b;
+    }
+  }
+
+  // x, dy [rows,cols] -> dx [rows,cols], dgamma, dbeta [cols]
+  batchNormBackward(x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
+    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number): void {
+    for (let c = 0; c < cols; c++) {
+      const istd = 1 / Math.sqrt(variance[c]! + epsilon);
+      const m = mean[c]!;
+      let sdy = 0;
+      let sdyx = 0;
+      for (let r = 0; r < rows; r++) {
+        const d = dy[r * cols + c]!;
+        sdy += d;
+        sdyx += d * (x[r * cols + c]! - m) * istd;
+      }
+      dbeta[c] = sdy;
+      dgamma[c] = sdyx;
+      const k = (gamma[c]! * istd) / rows;
+      for (let r = 0; r < rows; r++) {
+        const xhat = (x[r * cols + c]! - m) * istd;
+        dx[r * cols + c] = k * (rows * dy[r * cols + c]! - sdy - xhat * sdyx);
+      }
+    }
+  }
+
+  // x[N,H,W,C], params[N,6] -> y[N,H,W,C]
+  affineResample(x: Float32Array, params: Float32Array, y: Float32Array, n: number, h: number, w: number, c: number): void {
+    for (let b = 0; b < n; b++) {
+      const p0 = params[b * 6]!, p1 = params[b * 6 + 1]!, p2 = params[b * 6 + 2]!;
+      const p3 = params[b * 6 + 3]!, p4 = params[b * 6 + 4]!, p5 = params[b * 6 + 5]!;
+      const img = b * h * w * c;
+      for (let oy = 0; oy < h; oy++) {
+        for (let ox = 0; ox < w; ox++) {
+          const sx = p0 * ox + p1 * oy + p2;
+          const sy = p3 * ox + p4 * oy + p5;
+          const x0 = Math.floor(sx);
+          const y0 = Math.floor(sy);
+          const fx = sx - x0;
+          const fy = sy - y0;
+          const o = img + (oy * w + ox) * c;
+          for (let ch = 0; ch < c; ch++) {
+            const at = (yy: number, xx: number): number => (yy < 0 || yy >= h || xx < 0 || xx >= w ? 0 : x[img + (yy * w + xx) * c + ch]!);
+            const top = at(y0, x0) * (1 - fx) + at(y0, x0 + 1) * fx;
+            const bottom = at(y0 + 1, x0) * (1 - fx) + at(y0 + 1, x0 + 1) * fx;
+            y[o + ch] = top * (1 - fy) + bottom * fy;
+          }
+        }
+      }
+    }
+  }
 }

@@ -89,14 +89,18 @@ export abstract class BaseLayer implements Layer {
 
   abstract getConfig(): Record<string, unknown>;
 
-  protected addParam(name: string, shape: readonly number[]): Param {
+  /**
+   * A weight of the layer. `frozen`: never trained, whatever the layer's `trainable`
+   * (BatchNormalization's moving statistics: saved with the model, updated by the layer itself).
+   */
+  protected addParam(name: string, shape: readonly number[], frozen = false): Param {
     const layer = this;
     const p: Param = {
       name,
       value: new Tensor(shape),
       grad: new Tensor(shape),
       get trainable() {
-        return layer.trainable;
+        return !frozen && layer.trainable;
       },
     };
     this._params.push(p);

@@ -12,6 +12,7 @@ export { Flatten, type FlattenOptions } from './flatten.js';
 export { Dense, type DenseOptions } from './dense.js';
 export { Dropout, type DropoutOptions } from './dropout.js';
 export { Activation, type ActivationOptions } from './activation-layer.js';
+export { BatchNormalization, type BatchNormalizationOptions } from './batchnorm.js';
 export { ACTIVATIONS, isSoftmaxOutputLayer, softmaxBackward, type ActivationName, type SoftmaxOutputLayer } from './activations.js';
 export { glorotUniformConfig, zerosConfig, type InitializerConfig } from './initializers.js';
 export { crossEntropyOnProbs, countCorrect, argmaxRow, KERAS_EPSILON, type LossName } from './losses.js';
@@ -25,6 +26,9 @@ export {
   type CompileOptions, type FitOptions, type History, type SequentialConfig,
 } from './sequential.js';
 export {
-  PRESETS, buildPreset, getPreset, presetNames, presetOptimizer, presetCallbacks,
+  PRESETS, buildPreset, getPreset, presetNames, presetOptimizer, presetCallbacks, presetFitOptions,
   type Preset, type TrainingSettings,
 } from './presets.js';
+export { OneCycle, CosineDecay, ReduceLROnPlateau, type OneCycleOptions, type ReduceLROnPlateauOptions } from './schedules.js';
+export { affineParams, randomAffineParams, parseAugment, type AugmentOptions, type AugmentSettings } from './augment.js';
+export { Ensemble, DEFAULT_TTA, type TtaView } from './ensemble.js';

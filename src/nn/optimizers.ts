@@ -92,6 +92,8 @@ export interface AdamOptions {
   beta2?: number;
   /** default 1e-7 (Keras; TF.js uses 1e-7 too) */
   epsilon?: number;
+  /** decoupled weight decay on kernels, AdamW style (default 0) */
+  weightDecay?: number;
 }
 
 /** Adam as Keras: bias-corrected step size, epsilon outside the square root. */
@@ -101,11 +103,14 @@ export class Adam extends SlotOptimizer implements Optimizer {
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
+  /** decoupled weight decay (AdamW): kernels shrink by lr * weightDecay * p each step; biases and BatchNorm weights are left alone */
+  readonly weightDecay: number;
 
   constructor(opts: AdamOptions = {}) {
     super();
-    knownKeys('Adam options', opts as Record<string, unknown>, ['learningRate', 'beta1', 'beta2', 'epsilon']);
+    knownKeys('Adam options', opts as Record<string, unknown>, ['learningRate', 'beta1', 'beta2', 'epsilon', 'weightDecay']);
     this.learningRate = positiveNumber('Adam.learningRate', opts.learningRate ?? 0.001);
+    this.weightDecay = numberInRange('Adam.weightDecay', opts.weightDecay ?? 0, 0, 1, true);
     this.beta1 = numberInRange('Adam.beta1', opts.beta1 ?? 0.9, 0, 1);
     this.beta2 = numberInRange('Adam.beta2', opts.beta2 ?? 0.999, 0, 1);
     this.epsilon = positiveNumber('Adam.epsilon', opts.epsilon ?? 1e-7);
@@ -114,11 +119,20 @@ export class Adam extends SlotOptimizer implements Optimizer {
   step(weights: readonly WeightUpdate[], backend: Backend): void {
     this.iter++;
     const o = { lr: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, step: this.iter };
-    for (const w of weights) backend.adamUpdate(w.value, w.grad, this.slot(w, 'm', 'Adam'), this.slot(w, 'v', 'Adam'), o);
+    const decay = 1 - this.learningRate * this.weightDecay;
+    for (const w of weights) {
+      if (this.weightDecay > 0 && w.name.endsWith('/kernel')) {
+        const p = w.value;
+        for (let i = 0; i < p.length; i++) p[i] = p[i]! * decay;
+      }
+      backend.adamUpdate(w.value, w.grad, this.slot(w, 'm', 'Adam'), this.slot(w, 'v', 'Adam'), o);
+    }
   }
 
   getConfig(): Record<string, unknown> {
-    return { learning_rate: this.learningRate, beta_1: this.beta1, beta_2: this.beta2, epsilon: this.epsilon, amsgrad: false };
+    const c: Record<string, unknown> = { learning_rate: this.learningRate, beta_1: this.beta1, beta_2: this.beta2, epsilon: this.epsilon, amsgrad: false };
+    if (this.weightDecay > 0) c.weight_decay = this.weightDecay;
+    return c;
   }
 
   setState(state: OptimizerState): void {

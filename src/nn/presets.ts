@@ -21,6 +21,10 @@ import { Flatten } from './flatten.js';
 import { Adam, SGD, type Optimizer } from './optimizers.js';
 import { MaxPooling2D } from './pooling.js';
 import { Sequential } from './sequential.js';
+import { Activation } from './activation-layer.js';
+import { BatchNormalization } from './batchnorm.js';
+import type { AugmentSettings } from './augment.js';
+import { CosineDecay, OneCycle, ReduceLROnPlateau } from './schedules.js';
 
 /** How a preset is trained (plain data: it goes into model metadata as is). */
 export interface TrainingSettings {
@@ -32,6 +36,15 @@ export interface TrainingSettings {
   validationSplit: number;
   /** null: no early stopping */
   earlyStopping: Required<Pick<EarlyStoppingOptions, 'monitor' | 'patience' | 'restoreBestWeights'>> | null;
+  /** learning-rate schedule (absent or null: the optimizer's constant rate) */
+  schedule?: { name: 'oneCycle'; maxLr: number; pctStart: number } | { name: 'cosine'; alpha: number }
+    | { name: 'reduceOnPlateau'; factor: number; patience: number } | null;
+  /** decoupled weight decay on kernels (Adam only; absent: 0) */
+  weightDecay?: number;
+  /** on-the-fly augmentation of training batches (absent or null: none) */
+  augment?: AugmentSettings | null;
+  /** label smoothing of the training targets (absent: 0) */
+  labelSmoothing?: number;
 }
 
 export interface Preset {
@@ -43,7 +56,7 @@ export interface Preset {
   training: TrainingSettings;
 }
 
-export const PRESETS: Readonly<Record<string, Preset>> = Object.freeze({
+export const PRESETS: Readonly<Record<string, Preset>> = ({
   seed: {
     name: 'seed',
     description: 'three conv/pool blocks (32, 64, 128 filters), dense 64 and 128 with dropout 0.2, softmax over 10 digits',
@@ -72,7 +85,78 @@ export const PRESETS: Readonly<Record<string, Preset>> = Object.freeze({
       earlyStopping: { monitor: 'val_loss', patience: 3, restoreBestWeights: true },
     },
   },
+}) as Record<string, Preset>;
+
+/** conv (no bias: BatchNorm's beta plays its part) -> BatchNorm -> relu */
+function convBnRelu(filters: number, opts: { kernelSize?: number; inputShape?: readonly number[]; momentum?: number } = {}): Layer[] {
+  return [
+    new Conv2D({ filters, kernelSize: opts.kernelSize ?? 3, padding: 'same', activation: 'linear', useBias: false,
+      ...(opts.inputShape !== undefined ? { inputShape: opts.inputShape } : {}) }),
+    new BatchNormalization(opts.momentum !== undefined ? { momentum: opts.momentum } : {}),
+    new Activation({ activation: 'relu' }),
+  ];
+}
+
+Object.assign(PRESETS as Record<string, Preset>, {
+  fast: {
+    name: 'fast',
+    description: 'quickest to 99%: two conv/BatchNorm/pool blocks (16, 32 filters), softmax; Adam with a one-cycle rate, 3 epochs, batch 128',
+    inputShape: [28, 28, 1],
+    layers: (): Layer[] => [
+      ...convBnRelu(16, { inputShape: [28, 28, 1], momentum: 0.9 }),
+      new MaxPooling2D({ poolSize: 2 }),
+      ...convBnRelu(32, { momentum: 0.9 }),
+      new MaxPooling2D({ poolSize: 2 }),
+      new Flatten(),
+      new Dense({ units: 10, activation: 'softmax' }),
+    ],
+    training: {
+      optimizer: { name: 'adam', learningRate: 0.01 },
+      loss: 'categoricalCrossentropy',
+      metrics: ['accuracy'],
+      batchSize: 128,
+      epochs: 3,
+      validationSplit: 0.1,
+      earlyStopping: null,
+      schedule: { name: 'oneCycle', maxLr: 0.01, pctStart: 0.25 },
+    },
+  },
+  best: {
+    name: 'best',
+    description: 'VGG-like: 2x(conv 32) pool 2x(conv 64) pool, each conv with BatchNorm, dense 256 with BatchNorm and dropout 0.4; ' +
+      'augmentation (rotation 10 deg, zoom 0.1, shift 2 px), AdamW with a one-cycle rate, 18 epochs, batch 64',
+    inputShape: [28, 28, 1],
+    layers: (): Layer[] => [
+      ...convBnRelu(32, { inputShape: [28, 28, 1], momentum: 0.9 }),
+      ...convBnRelu(32, { momentum: 0.9 }),
+      new MaxPooling2D({ poolSize: 2 }),
+      ...convBnRelu(64, { momentum: 0.9 }),
+      ...convBnRelu(64, { momentum: 0.9 }),
+      new MaxPooling2D({ poolSize: 2 }),
+      new Flatten(),
+      new Dense({ units: 256, activation: 'linear', useBias: false }),
+      new BatchNormalization({ momentum: 0.9 }),
+      new Activation({ activation: 'relu' }),
+      new Dropout({ rate: 0.4 }),
+      new Dense({ units: 10, activation: 'softmax' }),
+    ],
+    training: {
+      optimizer: { name: 'adam', learningRate: 0.003 },
+      loss: 'categoricalCrossentropy',
+      metrics: ['accuracy'],
+      batchSize: 64,
+      epochs: 18,
+      validationSplit: 0.1,
+      earlyStopping: null,
+      schedule: { name: 'oneCycle', maxLr: 0.003, pctStart: 0.2 },
+      weightDecay: 1e-4,
+      augment: { rotation: 10, zoom: 0.1, shift: 2 },
+      labelSmoothing: 0,
+    },
+  },
 });
+
+Object.freeze(PRESETS);
 
 export function presetNames(): string[] {
   return Object.keys(PRESETS);
@@ -87,12 +171,33 @@ export function getPreset(name: string): Preset {
 /** The preset's optimizer, as a fresh instance. */
 export function presetOptimizer(training: TrainingSettings): Optimizer {
   const o = training.optimizer;
-  return o.name === 'adam' ? new Adam({ learningRate: o.learningRate }) : new SGD({ learningRate: o.learningRate, momentum: o.momentum });
+  return o.name === 'adam'
+    ? new Adam({ learningRate: o.learningRate, weightDecay: training.weightDecay ?? 0 })
+    : new SGD({ learningRate: o.learningRate, momentum: o.momentum });
 }
 
-/** The callbacks the preset trains with (early stopping), as fresh instances. */
-export function presetCallbacks(training: TrainingSettings): Callback[] {
-  return training.earlyStopping === null ? [] : [new EarlyStopping({ ...training.earlyStopping })];
+/** The fit options a preset adds beyond epochs/batch/split: augmentation and label smoothing. */
+export function presetFitOptions(training: TrainingSettings): { augment?: AugmentSettings; labelSmoothing?: number } {
+  const o: { augment?: AugmentSettings; labelSmoothing?: number } = {};
+  if (training.augment) o.augment = { ...training.augment };
+  if (training.labelSmoothing) o.labelSmoothing = training.labelSmoothing;
+  return o;
+}
+
+/**
+ * The callbacks the preset trains with, as fresh instances: its learning-rate schedule, and early
+ * stopping (only with validation data: `validation: false` leaves out what watches validation loss).
+ */
+export function presetCallbacks(training: TrainingSettings, opts: { validation?: boolean } = {}): Callback[] {
+  const validation = opts.validation ?? true;
+  const out: Callback[] = [];
+  const s = training.schedule ?? null;
+  const lr = training.optimizer.learningRate;
+  if (s?.name === 'oneCycle') out.push(new OneCycle({ maxLr: s.maxLr, pctStart: s.pctStart }));
+  else if (s?.name === 'cosine') out.push(new CosineDecay(lr, s.alpha));
+  else if (s?.name === 'reduceOnPlateau' && validation) out.push(new ReduceLROnPlateau({ factor: s.factor, patience: s.patience }));
+  if (training.earlyStopping !== null && validation) out.push(new EarlyStopping({ ...training.earlyStopping }));
+  return out;
 }
 
 /**

@@ -27,8 +27,10 @@ import { EarlyStopping, type Callback, type CallbackModel, type EpochLogs } from
 import { countCorrect, crossEntropyOnProbs, parseLoss, type LossName } from './losses.js';
 import { getOptimizer, type Optimizer, type WeightUpdate } from './optimizers.js';
 import { Workspace } from './workspace.js';
+import { parseAugment, randomAffineParams, type AugmentOptions, type AugmentSettings } from './augment.js';
 // The built-in layers register their classes for fromConfig when loaded.
 import './activation-layer.js';
+import './batchnorm.js';
 import './conv2d.js';
 import './dense.js';
 import './dropout.js';
@@ -59,6 +61,10 @@ export interface FitOptions {
   /** reseed the model's Rng (split, shuffling, dropout) for this run */
   seed?: number;
   callbacks?: Callback[];
+  /** random rotation/zoom/shift of each training batch (images [N, H, W, C]); validation data is never augmented */
+  augment?: AugmentOptions;
+  /** train on targets y * (1 - s) + s / classes (default 0) */
+  labelSmoothing?: number;
 }
 
 export interface History {
@@ -437,7 +443,7 @@ export class Sequential implements CallbackModel {
   async fit(x: Tensor, y: Tensor, opts: FitOptions = {}): Promise<History> {
     if (this.training) throw new DigitsError('Sequential.fit: this model is already training (one fit at a time)');
     if (!isObject(opts as unknown)) throw new DigitsError(`Sequential.fit: options: expected an object, got ${showValue(opts)}`);
-    knownKeys('Sequential.fit options', opts as Record<string, unknown>, ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks']);
+    knownKeys('Sequential.fit options', opts as Record<string, unknown>, ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks', 'augment', 'labelSmoothing']);
     if (this.compiled === null) throw new DigitsError(`Sequential.fit: model "${this.name}" is not compiled (call compile({optimizer, loss, metrics}) first)`);
     const epochs = nonNegativeInt('Sequential.fit: epochs', opts.epochs ?? 1);
     const batchSize = positiveInt('Sequential.fit: batchSize', opts.batchSize ?? 32);
@@ -448,7 +454,12 @@ export class Sequential implements CallbackModel {
     if (opts.seed !== undefined) {
       if (!Number.isInteger(opts.seed)) throw new DigitsError(`Sequential.fit: seed: expected an integer, got ${showValue(opts.seed)}`);
     }
+    const augment = opts.augment === undefined ? null : parseAugment('Sequential.fit: augment', opts.augment);
+    const smoothing = numberInRange('Sequential.fit: labelSmoothing', opts.labelSmoothing ?? 0, 0, 1);
     const total = this.checkData('Sequential.fit', x, y);
+    if (augment !== null && x.shape.length !== 4) {
+      throw new DigitsError(`Sequential.fit: augment needs images [N, H, W, C], got x of shape ${shapeToString(x.shape)}`);
+    }
     if (opts.seed !== undefined) this._rng.seed(opts.seed);
 
     // Validation: given data, or a seeded random fraction of x held out.
@@ -504,8 +515,10 @@ export class Sequential implements CallbackModel {
         for (let b = 0; b < steps; b++) {
           const from = b * batchSize;
           const n = Math.min(batchSize, nTrain - from);
-          const xb = this.gather(x, trainIdx, from, n, 'x');
+          let xb = this.gather(x, trainIdx, from, n, 'x');
           const yb = this.gather(y, trainIdx, from, n, 'y');
+          if (augment !== null) xb = this.augmentBatch(xb, augment);
+          if (smoothing > 0) smoothTargets(yb.data, yb.shape[1]!, smoothing);
           const { loss, correct: c } = this.step(xb, yb, optimizer, updates);
           if (!Number.isFinite(loss)) {
             throw new DigitsError(`Sequential.fit: the loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} ` +
@@ -544,6 +557,16 @@ export class Sequential implements CallbackModel {
       if (es.bestEpoch >= 0) history.bestEpoch = es.bestEpoch;
     }
     return history;
+  }
+
+  /** A randomly rotated/zoomed/shifted copy of the image batch xb [N, H, W, C] (parameters from the model's Rng). */
+  private augmentBatch(xb: Tensor, a: AugmentSettings): Tensor {
+    const [n, h, w, c] = xb.shape as [number, number, number, number];
+    const params = this.ws.tensor('augParams', n, [6]);
+    randomAffineParams(this._rng, n, h, w, a, params.data);
+    const out = this.ws.tensor('xAug', n, [h, w, c]);
+    this._backend.affineResample(xb.data, params.data, out.data, n, h, w, c);
+    return out;
   }
 
   /**
@@ -641,6 +664,12 @@ export function layerFromConfig(className: string, config: Record<string, unknow
     throw new DigitsError(`${where}: unknown layer class ${JSON.stringify(className)} (supported: ${registeredLayerNames().join(', ')})`);
   }
   return factory(config);
+}
+
+/** Label smoothing in place on one-hot (or probability) rows: t = t * (1 - s) + s / classes. */
+function smoothTargets(t: Float32Array, classes: number, s: number): void {
+  const add = s / classes;
+  for (let i = 0; i < t.length; i++) t[i] = t[i]! * (1 - s) + add;
 }
 
 function identity(n: number): Int32Array {

@@ -1,0 +1,71 @@
+/**
+ * Seeded on-the-fly augmentation: a random rotation, zoom and shift per image,
+ * applied to training batches by fit (never to validation data).
+ *
+ * The parameters are drawn in TypeScript from the model's Rng; the pixels are
+ * moved by the backend kernel `affineResample` (bilinear, zero outside), so
+ * both backends produce the same transform from the same parameters.
+ *
+ *   x [N, H, W, C] -> y [N, H, W, C]
+ *   per image: theta ~ U(-rotation, rotation) degrees, s ~ U(1 - zoom, 1 + zoom),
+ *              (tx, ty) ~ U(-shift, shift)^2 pixels
+ *   forward map (content): out = s R(theta) (src - centre) + centre + (tx, ty)
+ *   kernel map (inverse):  src = R(-theta) (out - centre - (tx, ty)) / s + centre
+ */
+import { DigitsError } from '../errors.js';
+import type { Rng } from '../engine/rng.js';
+import { isObject, knownKeys, numberInRange, showValue } from './validate.js';
+
+export interface AugmentOptions {
+  /** largest rotation in degrees, either way (default 0) */
+  rotation?: number;
+  /** largest relative zoom in or out, e.g. 0.1 for 0.9x..1.1x (default 0) */
+  zoom?: number;
+  /** largest shift in pixels along each axis (default 0) */
+  shift?: number;
+}
+
+export interface AugmentSettings {
+  rotation: number;
+  zoom: number;
+  shift: number;
+}
+
+export function parseAugment(label: string, v: unknown): AugmentSettings {
+  if (!isObject(v)) throw new DigitsError(`${label}: expected {rotation?, zoom?, shift?}, got ${showValue(v)}`);
+  knownKeys(label, v, ['rotation', 'zoom', 'shift']);
+  return {
+    rotation: numberInRange(`${label}.rotation`, v.rotation ?? 0, 0, 180, true),
+    zoom: numberInRange(`${label}.zoom`, v.zoom ?? 0, 0, 1),
+    shift: numberInRange(`${label}.shift`, v.shift ?? 0, 0, 1000, true),
+  };
+}
+
+/** One image's kernel parameters (6 numbers) for an explicit rotation (degrees), zoom factor and shift. */
+export function affineParams(h: number, w: number, degrees: number, scale: number, tx: number, ty: number,
+  out: Float32Array, at = 0): void {
+  const t = (degrees * Math.PI) / 180;
+  const cos = Math.cos(t) / scale;
+  const sin = Math.sin(t) / scale;
+  const cx = (w - 1) / 2;
+  const cy = (h - 1) / 2;
+  const ux = cx + tx;
+  const uy = cy + ty;
+  out[at] = cos;
+  out[at + 1] = sin;
+  out[at + 2] = cx - (cos * ux + sin * uy);
+  out[at + 3] = -sin;
+  out[at + 4] = cos;
+  out[at + 5] = cy - (-sin * ux + cos * uy);
+}
+
+/** Draws n images' parameters from rng into out[6n] (4 uniforms per image, in a fixed order). */
+export function randomAffineParams(rng: Rng, n: number, h: number, w: number, a: AugmentSettings, out: Float32Array): void {
+  for (let i = 0; i < n; i++) {
+    const deg = (2 * rng.uniform() - 1) * a.rotation;
+    const scale = 1 + (2 * rng.uniform() - 1) * a.zoom;
+    const tx = (2 * rng.uniform() - 1) * a.shift;
+    const ty = (2 * rng.uniform() - 1) * a.shift;
+    affineParams(h, w, deg, scale, tx, ty, out, i * 6);
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * BatchNormalization over the last (channel) axis, as Keras' BatchNormalization(axis=-1).
+ *
+ *   x [N, ..., C] -> y [N, ..., C], viewed as [rows, C] with rows = N * H * W
+ *   training:  mean, var = batch statistics of x per channel (biased variance)
+ *              y = gamma * (x - mean) / sqrt(var + epsilon) + beta
+ *              moving_mean = momentum * moving_mean + (1 - momentum) * mean   (same for moving_variance)
+ *   inference: y = gamma * (x - moving_mean) / sqrt(moving_variance + epsilon) + beta
+ *   backward (training): through the batch statistics (kernel batchNormBackward);
+ *   backward (inference): y is affine in x: dx = dy * gamma / sqrt(moving_variance + epsilon)
+ *
+ * Weights in Keras/TF.js order: gamma, beta (trainable), moving_mean,
+ * moving_variance (non-trainable: saved with the model, never touched by the optimizer).
+ */
+import { DigitsError } from '../errors.js';
+import type { Rng } from '../engine/rng.js';
+import type { Tensor } from '../engine/tensor.js';
+import { registerLayer, type Param, type RunContext } from './layer.js';
+import { BaseLayer, COMMON_CONFIG_KEYS, parseCommonConfig, requireNull, type CommonLayerOptions } from './base.js';
+import { parseInitializer } from './initializers.js';
+import { boolean, knownKeys, numberInRange, positiveNumber, showValue } from './validate.js';
+
+export interface BatchNormalizationOptions extends CommonLayerOptions {
+  /** weight of the old value in the moving averages (default 0.99, as Keras) */
+  momentum?: number;
+  /** added to the variance before the square root (default 1e-3, as Keras) */
+  epsilon?: number;
+}
+
+export class BatchNormalization extends BaseLayer {
+  readonly className = 'BatchNormalization';
+  readonly defaultName = 'batch_normalization';
+  readonly momentum: number;
+  readonly epsilon: number;
+  private cols = 0;
+  private gamma: Param | null = null;
+  private beta: Param | null = null;
+  private movingMean: Param | null = null;
+  private movingVar: Param | null = null;
+  private batchMean = new Float32Array(0);
+  private batchVar = new Float32Array(0);
+  /** what backward needs, written by forward */
+  private saved: { x: Tensor; n: number; training: boolean } | null = null;
+
+  constructor(opts: BatchNormalizationOptions = {}) {
+    super(opts, 'BatchNormalization');
+    knownKeys('BatchNormalization options', opts as unknown as Record<string, unknown>, ['momentum', 'epsilon', 'name', 'inputShape', 'trainable']);
+    this.momentum = numberInRange('BatchNormalization.momentum', opts.momentum ?? 0.99, 0, 1);
+    this.epsilon = positiveNumber('BatchNormalization.epsilon', opts.epsilon ?? 1e-3);
+  }
+
+  static fromConfig(raw: Record<string, unknown>): BatchNormalization {
+    const { label, cfg, common } = parseCommonConfig('BatchNormalization', raw);
+    knownKeys(label, cfg, [...COMMON_CONFIG_KEYS, 'axis', 'momentum', 'epsilon', 'center', 'scale', 'beta_initializer',
+      'gamma_initializer', 'moving_mean_initializer', 'moving_variance_initializer', 'beta_regularizer', 'gamma_regularizer',
+      'beta_constraint', 'gamma_constraint', 'synchronized', 'renorm', 'renorm_clipping', 'renorm_momentum', 'fused',
+      'virtual_batch_size', 'adjustment']);
+    requireNull(label, cfg, ['beta_regularizer', 'gamma_regularizer', 'beta_constraint', 'gamma_constraint', 'renorm_clipping',
+      'virtual_batch_size', 'adjustment']);
+    for (const key of ['center', 'scale'] as const) {
+      if (cfg[key] !== undefined && !boolean(`${label}.${key}`, cfg[key])) {
+        throw new DigitsError(`${label}.${key}: expected true (Digits implements BatchNormalization with both gamma and beta), got false`);
+      }
+    }
+    for (const key of ['synchronized', 'renorm'] as const) {
+      if (cfg[key] !== undefined && cfg[key] !== false) throw new DigitsError(`${label}.${key}: expected false, got ${showValue(cfg[key])}`);
+    }
+    for (const key of ['beta_initializer', 'gamma_initializer', 'moving_mean_initializer', 'moving_variance_initializer'] as const) {
+      if (cfg[key] !== undefined) parseInitializer(`${label}.${key}`, cfg[key]); // weights come from the file; only check the form
+    }
+    const layer = new BatchNormalization({
+      ...common,
+      momentum: numberInRange(`${label}.momentum`, cfg.momentum ?? 0.99, 0, 1),
+      epsilon: positiveNumber(`${label}.epsilon`, cfg.epsilon ?? 1e-3),
+    });
+    layer.configAxis = cfg.axis ?? -1;
+    layer.axisLabel = `${label}.axis`;
+    return layer;
+  }
+
+  /** the axis a model file gave (checked against the input rank at build: only the last axis is supported) */
+  private configAxis: unknown = -1;
+  private axisLabel = 'BatchNormalization.axis';
+
+  protected setup(inputShape: readonly number[], _rng: Rng): number[] {
+    const rank = inputShape.length + 1; // with the batch axis
+    let axis = this.configAxis;
+    if (Array.isArray(axis) && axis.length === 1) axis = axis[0];
+    if (axis !== -1 && axis !== rank - 1) {
+      throw new DigitsError(`${this.axisLabel}: expected -1 or ${rank - 1} (Digits normalises the last, channel axis), got ${showValue(this.configAxis)}`);
+    }
+    this.cols = inputShape[inputShape.length - 1]!;
+    this.gamma = this.addParam('gamma', [this.cols]);
+    this.beta = this.addParam('beta', [this.cols]);
+    this.movingMean = this.addParam('moving_mean', [this.cols], true);
+    this.movingVar = this.addParam('moving_variance', [this.cols], true);
+    this.gamma.value.data.fill(1);
+    this.movingVar.value.data.fill(1);
+    this.batchMean = new Float32Array(this.cols);
+    this.batchVar = new Float32Array(this.cols);
+    this.saved = null;
+    return [...inputShape];
+  }
+
+  forward(x: Tensor, ctx: RunContext): Tensor {
+    const n = this.batchOf(x);
+    const rows = x.size / this.cols;
+    const y = this.ws.tensor('y', n, this.builtOutput());
+    const g = this.gamma!.value.data;
+    const b = this.beta!.value.data;
+    const mm = this.movingMean!.value.data;
+    const mv = this.movingVar!.value.data;
+    if (ctx.training) {
+      ctx.backend.batchNormStats(x.data, this.batchMean, this.batchVar, rows, this.cols);
+      ctx.backend.batchNormForward(x.data, this.batchMean, this.batchVar, g, b, this.epsilon, y.data, rows, this.cols);
+      const m = this.momentum;
+      for (let c = 0; c < this.cols; c++) {
+        mm[c] = m * mm[c]! + (1 - m) * this.batchMean[c]!;
+        mv[c] = m * mv[c]! + (1 - m) * this.batchVar[c]!;
+      }
+    } else {
+      ctx.backend.batchNormForward(x.data, mm, mv, g, b, this.epsilon, y.data, rows, this.cols);
+    }
+    this.saved = { x, n, training: ctx.training };
+    return y;
+  }
+
+  backward(dy: Tensor, ctx: RunContext): Tensor {
+    if (this.saved === null) throw new DigitsError(`BatchNormalization "${this.name}": backward called before forward`);
+    const { x, n, training } = this.saved;
+    this.checkGradShape(dy, n);
+    const rows = x.size / this.cols;
+    const dx = this.ws.tensor('dx', n, this.builtInput());
+    const g = this.gamma!.value.data;
+    const dgamma = this.gamma!.grad.data;
+    const dbeta = this.beta!.grad.data;
+    if (training) {
+      ctx.backend.batchNormBackward(x.data, dy.data, this.batchMean, this.batchVar, g, this.epsilon, dx.data, dgamma, dbeta, rows, this.cols);
+    } else {
+      // inference mode: an affine map per channel (reference arithmetic; not on the training path)
+      const mm = this.movingMean!.value.data;
+      const mv = this.movingVar!.value.data;
+      dgamma.fill(0);
+      dbeta.fill(0);
+      for (let c = 0; c < this.cols; c++) {
+        const istd = 1 / Math.sqrt(mv[c]! + this.epsilon);
+        let sdy = 0;
+        let sdyx = 0;
+        for (let r = 0; r < rows; r++) {
+          const i = r * this.cols + c;
+          sdy += dy.data[i]!;
+          sdyx += dy.data[i]! * (x.data[i]! - mm[c]!) * istd;
+          dx.data[i] = dy.data[i]! * g[c]! * istd;
+        }
+        dgamma[c] = sdyx;
+        dbeta[c] = sdy;
+      }
+    }
+    this.movingMean!.grad.data.fill(0);
+    this.movingVar!.grad.data.fill(0);
+    return dx;
+  }
+
+  getConfig(): Record<string, unknown> {
+    // Key order as TF.js 4.22 writes a BatchNormalization config.
+    const init = (name: string): Record<string, unknown> => ({ class_name: name, config: {} });
+    return {
+      axis: -1, momentum: this.momentum, epsilon: this.epsilon, center: true, scale: true,
+      beta_initializer: init('Zeros'), gamma_initializer: init('Ones'),
+      moving_mean_initializer: init('Zeros'), moving_variance_initializer: init('Ones'),
+      beta_regularizer: null, gamma_regularizer: null, beta_constraint: null, gamma_constraint: null,
+      ...this.commonConfig(),
+    };
+  }
+}
+
+registerLayer('BatchNormalization', (config) => BatchNormalization.fromConfig(config));
