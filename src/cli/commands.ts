@@ -13,21 +13,26 @@ import type { Dataset } from '../data/dataset.js';
 import {
   loadMnist, loadTestData, loadTrainingData, loadUnlabelled, prepareKaggle, resolveDataSpec, scoreSubmission, writeSubmission,
 } from '../data/index.js';
-import { buildPreset, presetCallbacks, ProgressCallback, type Callback, type Sequential } from '../nn/index.js';
+import { buildPreset, presetCallbacks, presetFitOptions, DEFAULT_TTA, ProgressCallback, type Callback, type Sequential } from '../nn/index.js';
 import { loadModel, saveModel, type DigitsMetadata } from '../io/model-files.js';
+import { isEnsembleDir, loadEnsemble, writeEnsembleJson } from '../io/ensemble.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import {
   argmaxRows, classificationReport, formatConfusionMatrix, formatPerClass, mostConfusedPairs,
 } from '../report/metrics.js';
 import { CountProgress, TrainingProgress } from './progress.js';
 import { VERSION } from '../version.js';
+import { runSettings, validationEvaluation, writeEvaluationReport, writeRunReport } from './commands/report.js';
+import type { ReportEvaluation } from '../report/report.js';
+import { formatEpochTable } from '../report/text.js';
+import { imageInputFiles, loadImageFiles } from '../preprocess/files.js';
 
 interface BackendOpts {
   backend: BackendName;
   threads?: number;
 }
 
-function pickBackend(o: BackendOpts): Backend {
+export function pickBackend(o: BackendOpts): Backend {
   const choice = createBackend(o.backend, o.threads);
   if (choice.warning) process.stderr.write(`digits: warning: ${choice.warning}\n`);
   return choice.backend;
@@ -54,7 +59,7 @@ async function ensureWritableDir(dir: string, option: string): Promise<void> {
 }
 
 /** Images as the model expects them: data is raw/255; the model wants raw * inputScale. */
-function modelInput(ds: Dataset, metadata: DigitsMetadata | null, inputShape: readonly number[] | null): Tensor {
+export function modelInput(ds: Dataset, metadata: DigitsMetadata | null, inputShape: readonly number[] | null): Tensor {
   const shape = inputShape ?? [ds.height, ds.width, ds.channels];
   const want = shape.reduce((a, b) => a * b, 1);
   const per = ds.height * ds.width * ds.channels;
@@ -78,7 +83,7 @@ function oneHotLabels(labels: Uint8Array, classes = 10): Tensor {
   return y;
 }
 
-function predictWithProgress(model: Sequential, x: Tensor, label: string): Float32Array {
+export function predictWithProgress(model: Sequential, x: Tensor, label: string): Float32Array {
   const n = x.shape[0]!;
   const chunk = 5000;
   if (n <= chunk) return model.predict(x, { batchSize: 500 }).data.slice();
@@ -111,9 +116,45 @@ interface TrainOpts extends BackendOpts {
   limit?: number;
   testLimit?: number;
   out: string;
+  /** train N members (seeds seed..seed+N-1) into out/model-i and write out/ensemble.json */
+  ensemble?: number;
+  /** with --ensemble: also report the ensemble's test accuracy with test-time augmentation */
+  tta?: boolean;
+}
+
+/** `train --ensemble N`: N runs of train with consecutive seeds, one artifact (folder + ensemble.json), its test accuracy. */
+async function trainEnsemble(o: TrainOpts): Promise<void> {
+  const n = o.ensemble!;
+  const names: string[] = [];
+  for (let i = 0; i < n; i++) {
+    info(`ensemble member ${i + 1}/${n} (seed ${o.seed + i})`);
+    await train({ ...o, ensemble: undefined, seed: o.seed + i, out: path.join(o.out, `model-${i}`) });
+    names.push(`model-${i}`);
+  }
+  await writeEnsembleJson(o.out, names);
+  const { model: ens } = await loadEnsemble(o.out);
+  ens.setBackend(pickBackend(o));
+  const spec = await resolveDataSpec(o.data);
+  if (spec.kind !== 'mnist' && spec.kind !== 'idx-dir') {
+    info(`ensemble of ${n} written to ${path.resolve(o.out)} (no labelled test set in --data ${o.data})`);
+    return;
+  }
+  const test = spec.kind === 'mnist' ? await loadMnist('test', { limit: o.testLimit }) : await loadTestData(o.data, { limit: o.testLimit });
+  const x = modelInput(test, null, ens.inputShape);
+  const y = oneHotLabels(test.labels!);
+  const result: Record<string, unknown> = { members: names, seeds: names.map((_, i) => o.seed + i), testImages: test.count };
+  result.testAccuracy = ens.evaluate(x, y, { batchSize: 500 }).accuracy;
+  if (o.tta) {
+    ens.tta = DEFAULT_TTA;
+    result.testAccuracyTta = ens.evaluate(x, y, { batchSize: 500 }).accuracy;
+  }
+  await fs.writeFile(path.join(o.out, 'ensemble-metrics.json'), JSON.stringify(result, null, 2) + '\n');
+  info(`ensemble of ${n}: test accuracy ${((result.testAccuracy as number) * 100).toFixed(2)}%` +
+    (o.tta ? `, with TTA ${((result.testAccuracyTta as number) * 100).toFixed(2)}%` : '') + `; written to ${path.resolve(o.out)}`);
 }
 
 export async function train(o: TrainOpts): Promise<void> {
+  if (o.ensemble !== undefined && o.ensemble > 1) return trainEnsemble(o);
   const started = Date.now();
   const { model, training } = buildPreset(o.preset, o.seed);
   await ensureWritableDir(o.out, '--out');
@@ -152,9 +193,9 @@ export async function train(o: TrainOpts): Promise<void> {
       }
     }),
   ];
-  if (validationSplit > 0) callbacks.push(...presetCallbacks(training));
+  callbacks.push(...presetCallbacks(training, { validation: validationSplit > 0 }));
   const trainStart = Date.now();
-  const history = await model.fit(x, y, { epochs, batchSize, validationSplit, shuffle: true, seed: o.seed, callbacks });
+  const history = await model.fit(x, y, { epochs, batchSize, validationSplit, shuffle: true, seed: o.seed, callbacks, ...presetFitOptions(training) });
   progress.stop();
   const trainSeconds = (Date.now() - trainStart) / 1000;
 
@@ -162,6 +203,7 @@ export async function train(o: TrainOpts): Promise<void> {
   let testAccuracy: number | undefined;
   let testReport: ReturnType<typeof classificationReport> | undefined;
   let submissionPath: string | undefined;
+  let evaluation: ReportEvaluation | null = null; // for the report: the test set, else the validation split
   if (spec.kind === 'mnist' || spec.kind === 'idx-dir') {
     const test = spec.kind === 'mnist' ? await loadMnist('test', { limit: o.testLimit }) : await loadTestData(o.data, { limit: o.testLimit });
     const probs = predictWithProgress(model, modelInput(test, null, model.inputShape), 'predicting test images');
@@ -170,6 +212,9 @@ export async function train(o: TrainOpts): Promise<void> {
     testAccuracy = testReport.accuracy;
     submissionPath = path.join(o.out, 'submission.csv');
     await writeSubmission(submissionPath, predicted);
+    evaluation = { kind: 'test', source: test.source, dataset: test, labels: test.labels!, probs };
+  } else {
+    evaluation = validationEvaluation(model, null, data, validationSplit, o.seed);
   }
 
   const metadata: DigitsMetadata = {
@@ -194,7 +239,13 @@ export async function train(o: TrainOpts): Promise<void> {
   const metrics = {
     preset: o.preset,
     data: data.source,
+    dataSpec: o.data,
+    ...(o.limit !== undefined ? { limit: o.limit } : {}),
+    ...(o.testLimit !== undefined ? { testLimit: o.testLimit } : {}),
     trainImages: data.count,
+    validationSplit,
+    epochs,
+    batchSize,
     epochsRun: history.epoch.length,
     bestEpoch: history.bestEpoch !== undefined ? history.bestEpoch + 1 : history.epoch.length,
     loss: last('loss'),
@@ -211,15 +262,31 @@ export async function train(o: TrainOpts): Promise<void> {
   };
   await writeFileAtomic(path.join(o.out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
 
+  const report = await writeRunReport(o.out, {
+    modelDir: o.out, model, metadata, history, training: data, evaluation,
+    settings: runSettings(metrics, metadata), seed: o.seed, generator: 'digits train',
+  });
+
+  // The compact summary: epochs, final accuracies, the confusion matrix, where the report is.
+  const pct = (v: number): string => `${(v * 100).toFixed(2)}%`;
   out('');
-  out(`epochs run ${metrics.epochsRun}, best epoch ${metrics.bestEpoch}` +
-    (metrics.valAccuracy !== undefined ? `, validation accuracy ${(metrics.valAccuracy * 100).toFixed(2)}%` : ''));
-  if (testReport) {
-    out(formatConfusionMatrix(testReport.confusion));
-    out('');
+  out(formatEpochTable(history.history, history.bestEpoch));
+  out('');
+  out(`final accuracy (weights of epoch ${metrics.bestEpoch}): ` + [
+    metrics.accuracy !== undefined ? `training ${pct(metrics.accuracy)}` : '',
+    metrics.valAccuracy !== undefined ? `validation ${pct(metrics.valAccuracy)}` : '',
+    testReport ? `test ${pct(testReport.accuracy)}` : '',
+  ].filter(Boolean).join(', '));
+  const shown = testReport ?? report?.metrics;
+  if (shown) {
+    out(`confusion matrix, ${testReport ? 'test' : 'validation'} set (${shown.total.toLocaleString('en-US')} images):`);
+    out(formatConfusionMatrix(shown.confusion));
   }
+  if (report) out(`report: ${path.resolve(report.html)} (and ${report.pngs.length} PNG figures beside it, ${report.seconds.toFixed(1)} s)`);
+  out('');
   const where = path.resolve(o.out);
-  const written = ['model.json', 'history.json', 'metrics.json', ...(submissionPath ? ['submission.csv'] : [])].join(', ');
+  const written = ['model.json', 'history.json', 'metrics.json', ...(submissionPath ? ['submission.csv'] : []),
+    ...(report ? ['report.html'] : [])].join(', ');
   if (testAccuracy !== undefined) {
     out(`test accuracy ${(testAccuracy * 100).toFixed(2)}% on ${testReport!.total.toLocaleString('en-US')} test images ` +
       `in ${formatSeconds(metrics.wallSeconds)}; outputs in ${where} (${written})`);
@@ -238,12 +305,15 @@ interface EvaluateOpts extends BackendOpts {
 }
 
 export async function evaluate(o: EvaluateOpts): Promise<void> {
+  if (await isEnsembleDir(o.model)) return evaluateEnsemble(o);
   const { model, metadata } = await loadModel(o.model);
   model.setBackend(pickBackend(o));
   const data = await loadTestData(o.data, { limit: o.limit });
   if (data.labels === null) throw new DigitsError(`--data ${o.data}: evaluation needs labelled data`);
   const probs = predictWithProgress(model, modelInput(data, metadata, model.inputShape), 'predicting');
   const report = classificationReport(data.labels, argmaxRows(probs));
+  const written = await writeEvaluationReport(o.model, model, metadata, data, probs, o.data);
+  if (written) info(`report: ${path.resolve(written.html)} (and ${written.pngs.length} PNG figures beside it)`);
   if (o.json) {
     out(JSON.stringify({ data: data.source, ...report, mostConfused: mostConfusedPairs(report.confusion) }, null, 2));
     return;
@@ -261,6 +331,22 @@ export async function evaluate(o: EvaluateOpts): Promise<void> {
   }
 }
 
+/** evaluate on an ensemble folder (ensemble.json): accuracy of the averaged probabilities (no report). */
+async function evaluateEnsemble(o: EvaluateOpts): Promise<void> {
+  const { model: ens, metadata } = await loadEnsemble(o.model);
+  ens.setBackend(pickBackend(o));
+  const data = await loadTestData(o.data, { limit: o.limit });
+  if (data.labels === null) throw new DigitsError(`--data ${o.data}: evaluation needs labelled data`);
+  const probs = ens.predict(modelInput(data, metadata, ens.inputShape), { batchSize: 500 }).data;
+  const report = classificationReport(data.labels, argmaxRows(probs));
+  if (o.json) {
+    out(JSON.stringify({ data: data.source, members: ens.members.length, ...report }, null, 2));
+    return;
+  }
+  out(`ensemble ${path.resolve(o.model)} (${ens.members.length} members) on ${data.count.toLocaleString('en-US')} images from ${data.source}`);
+  out(`accuracy ${(report.accuracy * 100).toFixed(2)}% (${report.correct}/${report.total}), macro F1 ${report.macroF1.toFixed(4)}`);
+}
+
 // ----------------------------------------------------------------------------------------- predict
 
 interface PredictOpts extends BackendOpts {
@@ -271,10 +357,15 @@ interface PredictOpts extends BackendOpts {
 }
 
 export async function predict(o: PredictOpts): Promise<void> {
-  const { model, metadata } = await loadModel(o.model);
+  // an ensemble folder predicts like a model (averaged probabilities)
+  const { model, metadata } = (await isEnsembleDir(o.model))
+    ? await loadEnsemble(o.model).then((e) => ({ model: e.model as unknown as Sequential, metadata: e.metadata }))
+    : await loadModel(o.model);
   model.setBackend(pickBackend(o));
   const readBar = new CountProgress('reading');
-  const data = await loadUnlabelled(o.input, { onProgress: (rows) => readBar.update(rows, Math.max(rows, 28000)) });
+  const imageFiles = await imageInputFiles(o.input); // PNG/JPEG file or folder: the server's preprocessing
+  const data = imageFiles ? await loadImageFiles(imageFiles)
+    : await loadUnlabelled(o.input, { onProgress: (rows) => readBar.update(rows, Math.max(rows, 28000)) });
   readBar.stop();
   const probs = predictWithProgress(model, modelInput(data, metadata, model.inputShape), 'predicting');
   const labels = argmaxRows(probs);

@@ -9,6 +9,10 @@ import { BACKEND_NAMES } from '../engine/index.js';
 import { fraction, nonNegativeInt, positiveInt } from './options.js';
 import * as commands from './commands.js';
 import { VERSION } from '../version.js';
+import { registerExport } from './commands/export.js';
+import { registerImport } from './commands/import.js';
+import { registerServe } from './commands/serve.js';
+import { registerReport } from './commands/report.js';
 
 function backendOption(): Option {
   return new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('auto');
@@ -40,6 +44,8 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'seed for initialisation, splits, shuffling and dropout', nonNegativeInt('--seed'), 0)
     .option('--limit <n>', 'use only the first N training images', positiveInt('--limit'))
     .option('--test-limit <n>', 'evaluate on only the first N test images (bundled MNIST)', positiveInt('--test-limit'))
+    .option('--ensemble <n>', 'train N models (seeds seed..seed+N-1) saved as one ensemble folder (model-0/, ..., ensemble.json)', positiveInt('--ensemble'))
+    .option('--tta', 'with --ensemble: also report test accuracy with test-time augmentation (1-pixel shifts)')
     .addOption(backendOption())
     .addOption(threadsOption())
     .option('--out <dir>', 'output folder for the model and its files', 'runs/seed')
@@ -104,6 +110,13 @@ export function buildProgram(): Command {
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  digits bench --json\n  digits bench --threads 1 --steps 100\n  node dist/bench/compare.js   # side by side with the PyTorch peer')
     .action(commands.bench);
+
+  registerServe(program); // digits serve: src/cli/commands/serve.ts
+
+  registerExport(program); // digits export: src/cli/commands/export.ts
+  registerImport(program); // digits import: src/cli/commands/import.ts
+
+  registerReport(program); // digits report: src/cli/commands/report.ts
 
   return program;
 }
