@@ -68,7 +68,7 @@ export function buildProgram(): Command {
     .command('predict')
     .description('predict labels for unlabelled images and write a Kaggle submission')
     .requiredOption('--model <dir>', 'model folder')
-    .requiredOption('--input <path>', 'a Kaggle test.csv (pixel0..pixel783) or a folder/file of IDX images')
+    .requiredOption('--input <path>', 'a Kaggle test.csv (pixel0..pixel783), IDX images, or PNG/JPEG images (a file or a folder of them)')
     .option('--out <file>', 'submission file (ImageId,Label)', 'submission.csv')
     .option('--probabilities', 'add the ten class probabilities p0..p9 as columns')
     .addOption(backendOption())

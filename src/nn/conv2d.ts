@@ -15,7 +15,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { registerLayer, type Param, type RunContext } from './layer.js';
 import { activationBackward, parseActivation, type ActivationName, type SoftmaxOutputLayer } from './activations.js';
 import { BaseLayer, COMMON_CONFIG_KEYS, parseCommonConfig, requireNull, type CommonLayerOptions } from './base.js';
-import { glorotUniformConfig, initialize, parseInitializer, zerosConfig, type InitializerConfig } from './initializers.js';
+import { glorotUniformConfig, initialize, applyInitializers, zerosConfig, type InitializerConfig } from './initializers.js';
 import { boolean, intPair, knownKeys, mustEqual, oneOf, positiveInt } from './validate.js';
 
 export type Padding = 'valid' | 'same';
@@ -92,12 +92,7 @@ export class Conv2D extends BaseLayer implements SoftmaxOutputLayer {
       activation: parseActivation(`${label}.activation`, cfg.activation ?? 'linear'),
       useBias: boolean(`${label}.use_bias`, cfg.use_bias ?? true),
     });
-    if (cfg.kernel_initializer !== undefined && cfg.kernel_initializer !== null) {
-      layer.kernelInitializer = parseInitializer(`${label}.kernel_initializer`, cfg.kernel_initializer);
-    }
-    if (cfg.bias_initializer !== undefined && cfg.bias_initializer !== null) {
-      layer.biasInitializer = parseInitializer(`${label}.bias_initializer`, cfg.bias_initializer);
-    }
+    applyInitializers(layer, cfg, label);
     return layer;
   }
 

@@ -106,3 +106,20 @@ export function initialize(init: InitializerConfig, out: Float32Array, fanIn: nu
     out[i] = z * stddev;
   }
 }
+
+/**
+ * Take a layer's kernel and bias initializers from its Keras config when the
+ * config names them (absent or null: keep the layer's defaults).
+ */
+export function applyInitializers(
+  layer: { kernelInitializer: InitializerConfig; biasInitializer: InitializerConfig },
+  cfg: Record<string, unknown>,
+  label: string,
+): void {
+  if (cfg.kernel_initializer !== undefined && cfg.kernel_initializer !== null) {
+    layer.kernelInitializer = parseInitializer(`${label}.kernel_initializer`, cfg.kernel_initializer);
+  }
+  if (cfg.bias_initializer !== undefined && cfg.bias_initializer !== null) {
+    layer.biasInitializer = parseInitializer(`${label}.bias_initializer`, cfg.bias_initializer);
+  }
+}
