@@ -13,8 +13,8 @@ import type { Dataset } from '../data/dataset.js';
 import {
   loadMnist, loadTestData, loadTrainingData, loadUnlabelled, prepareKaggle, resolveDataSpec, scoreSubmission, writeSubmission,
 } from '../data/index.js';
-import { buildPreset, presetCallbacks, presetFitOptions, DEFAULT_TTA, ProgressCallback, type Callback, type Sequential } from '../nn/index.js';
-import { loadModel, saveModel, type DigitsMetadata } from '../io/model-files.js';
+import { buildPreset, presetCallbacks, presetFitOptions, DEFAULT_TTA, ProgressCallback, oneHot, type Callback, type Sequential } from '../nn/index.js';
+import { loadModel, saveModel, unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
 import { isEnsembleDir, loadEnsemble, writeEnsembleJson } from '../io/ensemble.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import {
@@ -68,19 +68,13 @@ export function modelInput(ds: Dataset, metadata: DigitsMetadata | null, inputSh
       `${ds.source}: images are ${ds.height}x${ds.width}x${ds.channels} but the model expects [${shape.join(', ')}]`,
     );
   }
-  const factor = 255 * (metadata?.inputScale ?? 1 / 255);
+  const factor = unitPixelFactor(metadata);
   let images = ds.images;
   if (Math.abs(factor - 1) > 1e-9) {
     images = new Float32Array(ds.images.length);
     for (let i = 0; i < images.length; i++) images[i] = ds.images[i]! * factor;
   }
   return new Tensor([ds.count, ...shape], images);
-}
-
-function oneHotLabels(labels: Uint8Array, classes = 10): Tensor {
-  const y = new Tensor([labels.length, classes]);
-  for (let i = 0; i < labels.length; i++) y.data[i * classes + labels[i]!] = 1;
-  return y;
 }
 
 export function predictWithProgress(model: Sequential, x: Tensor, label: string): Float32Array {
@@ -141,7 +135,7 @@ async function trainEnsemble(o: TrainOpts): Promise<void> {
   }
   const test = spec.kind === 'mnist' ? await loadMnist('test', { limit: o.testLimit }) : await loadTestData(o.data, { limit: o.testLimit });
   const x = modelInput(test, null, ens.inputShape);
-  const y = oneHotLabels(test.labels!);
+  const y = oneHot(test.labels!);
   const result: Record<string, unknown> = { members: names, seeds: names.map((_, i) => o.seed + i), testImages: test.count };
   result.testAccuracy = ens.evaluate(x, y, { batchSize: 500 }).accuracy;
   if (o.tta) {
@@ -175,7 +169,7 @@ export async function train(o: TrainOpts): Promise<void> {
     ` ${epochs} epochs, batch ${batchSize}, ${backend.name} backend${backend.threads > 1 ? ` (${backend.threads} threads)` : ''}`);
 
   const x = modelInput(data, null, model.inputShape);
-  const y = oneHotLabels(data.labels);
+  const y = oneHot(data.labels);
   const progress = new TrainingProgress();
   const callbacks: Callback[] = [
     new ProgressCallback((e) => {
@@ -428,7 +422,7 @@ export async function bench(o: BenchOpts): Promise<void> {
   const trainSet = await loadMnist('train');
   const testSet = await loadMnist('test');
   const x = modelInput(trainSet, null, model.inputShape);
-  const y = oneHotLabels(trainSet.labels!);
+  const y = oneHot(trainSet.labels!);
   const per = x.size / x.shape[0]!;
   const perm = model.rng.permutation(trainSet.count);
   const xb = new Tensor([o.batchSize, ...x.shape.slice(1)]);

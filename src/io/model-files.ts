@@ -82,6 +82,15 @@ export interface DigitsMetadata {
   backend: string | null;
 }
 
+/**
+ * Factor from Digits' image data (pixels / 255, i.e. 0..1) to what the model
+ * takes: raw pixels × inputScale. 1 for models trained on 0..1 (inputScale
+ * 1/255, also assumed without metadata), 255 for raw-pixel models.
+ */
+export function unitPixelFactor(metadata: Pick<DigitsMetadata, 'inputScale'> | null | undefined): number {
+  return 255 * (metadata?.inputScale ?? 1 / 255);
+}
+
 export interface SaveOptions {
   /** largest shard in bytes (default 4 MiB, as the TF.js converter) */
   shardBytes?: number;

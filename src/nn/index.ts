@@ -22,7 +22,7 @@ export {
   type Callback, type CallbackModel, type TrainBeginInfo, type BatchLogs, type EpochLogs, type ProgressEvent, type EarlyStoppingOptions,
 } from './callbacks.js';
 export {
-  Sequential, oneHot, datasetToTensors, layerFromConfig,
+  Sequential, oneHot, datasetToTensors, layerFromConfig, validationSplitIndices,
   type CompileOptions, type FitOptions, type History, type SequentialConfig,
 } from './sequential.js';
 export {

@@ -473,14 +473,9 @@ export class Sequential implements CallbackModel {
       [valX, valY] = vd;
       trainIdx = identity(total);
     } else if (split > 0) {
-      const perm = this._rng.permutation(total);
-      const nTrain = Math.floor(total * (1 - split));
-      if (nTrain < 1 || nTrain === total) {
-        throw new DigitsError(`Sequential.fit: validationSplit ${split} of ${total} samples leaves ` +
-          `${nTrain} for training and ${total - nTrain} for validation; both need at least one`);
-      }
-      trainIdx = perm.slice(0, nTrain);
-      const valIdx = perm.slice(nTrain);
+      const parts = validationSplitIndices(total, split, this._rng);
+      trainIdx = parts.train;
+      const valIdx = parts.validation;
       valX = takeRows(x, valIdx);
       valY = takeRows(y, valIdx);
     } else {
@@ -689,6 +684,22 @@ function takeRows(t: Tensor, idx: Int32Array): Tensor {
 /** setImmediate in Node; a zero timeout where it does not exist (the drawing page runs the engine in a browser). */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+}
+
+/**
+ * The rows fit holds out with `validationSplit`: `rng` permutes 0..total-1,
+ * the first floor(total × (1 − split)) train, the rest validate. fit calls it
+ * with the model's Rng (seeded with fit's `seed`); the report calls it with a
+ * fresh Rng of the same seed to find a run's validation rows again.
+ */
+export function validationSplitIndices(total: number, split: number, rng: Rng): { train: Int32Array; validation: Int32Array } {
+  const perm = rng.permutation(total);
+  const nTrain = Math.floor(total * (1 - split));
+  if (nTrain < 1 || nTrain === total) {
+    throw new DigitsError(`Sequential.fit: validationSplit ${split} of ${total} samples leaves ` +
+      `${nTrain} for training and ${total - nTrain} for validation; both need at least one`);
+  }
+  return { train: perm.slice(0, nTrain), validation: perm.slice(nTrain) };
 }
 
 /** One-hot rows [N, classes] for integer labels 0..classes-1. */

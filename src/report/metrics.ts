@@ -2,6 +2,7 @@
  * Classification metrics: confusion matrix, per-class precision/recall/F1,
  * the most confused pairs, and their plain-text rendering for the terminal.
  */
+import { argmaxRow } from '../nn/losses.js';
 
 export interface ClassMetrics {
   readonly label: number;
@@ -84,11 +85,7 @@ export function classificationReport(actual: ArrayLike<number>, predicted: Array
 export function argmaxRows(probs: Float32Array, cols = 10): Uint8Array {
   const rows = probs.length / cols;
   const out = new Uint8Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let j = 1; j < cols; j++) if (probs[r * cols + j]! > probs[r * cols + best]!) best = j;
-    out[r] = best;
-  }
+  for (let r = 0; r < rows; r++) out[r] = argmaxRow(probs, r, cols);
   return out;
 }
 

@@ -26,7 +26,7 @@ import * as path from 'node:path';
 import { DigitsError } from '../errors.js';
 import { Tensor } from '../engine/tensor.js';
 import type { Sequential } from '../nn/index.js';
-import type { DigitsMetadata } from '../io/model-files.js';
+import { unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
 
 /** Images per chunk of a batch between event-loop yields. */
 export const CHUNK = 32;
@@ -66,7 +66,7 @@ export class Predictor {
     }
     this.shape = [...shape];
     this.pixelsPerImage = 28 * 28;
-    this.scale = 255 * (metadata?.inputScale ?? 1 / 255);
+    this.scale = unitPixelFactor(metadata);
     const hash = createHash('sha256').update(modelJsonText).digest('hex').slice(0, 12);
     this.info = { id: `${path.basename(path.resolve(modelDir))}-${hash}`, accuracy: metadata?.testAccuracy ?? null };
     // warm-up: the model's buffers grow to the largest pass (CHUNK images) now, not during a request

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { DigitsError } from '../../errors.js';
 import { Rng } from '../../engine/rng.js';
+import { validationSplitIndices } from '../../nn/index.js';
 import type { Dataset } from '../../data/dataset.js';
 import { loadTestData, loadTrainingData, loadUnlabelled, resolveDataSpec } from '../../data/index.js';
 import { loadModel, type DigitsMetadata } from '../../io/model-files.js';
@@ -74,14 +75,9 @@ export function runSettings(m: Record<string, unknown> | null, meta: DigitsMetad
   return rows;
 }
 
-/**
- * The rows `Sequential.fit` holds out for validation with `validationSplit`
- * and `seed`: the model's Rng, seeded with `seed`, permutes 0..count-1 and the
- * part after floor(count × (1 − split)) is validation. Kept in step with fit.
- */
+/** The rows `Sequential.fit` held out for validation with `validationSplit` and `seed` (its own split function). */
 export function validationRows(count: number, split: number, seed: number): Int32Array {
-  const perm = new Rng(seed).permutation(count);
-  return perm.slice(Math.floor(count * (1 - split)));
+  return validationSplitIndices(count, split, new Rng(seed)).validation;
 }
 
 /**
