@@ -41,7 +41,7 @@ test('Ensemble of 3 (different seeds): probabilities are the members\' mean; sav
     assert.deepEqual((await fs.readdir(dir)).sort(), ['ensemble.json', 'model-0', 'model-1', 'model-2']);
     const member1 = await loadModel(path.join(dir, 'model-1')); // each member is an ordinary model folder
     assert.equal(member1.model.countParams(), members[1]!.countParams());
-    const { model: loaded } = await loadEnsemble(dir);
+    const loaded = (await loadEnsemble(dir)).model as Ensemble;
     loaded.setBackend(ref);
     assert.equal(loaded.members.length, 3);
     assert.deepEqual(loaded.predict(x).data, p.data);

@@ -204,6 +204,7 @@ async function showModel() {
     if (!res.ok) return;
     const m = await res.json();
     const parts = [`model ${m.id}`, `${m.parameters.toLocaleString('en-US')} parameters`];
+    if (Array.isArray(m.members)) parts.push(`ensemble of ${m.members.length}`);
     if (m.testAccuracy !== null) parts.push(`test accuracy ${(m.testAccuracy * 100).toFixed(2)}%`);
     if (m.trainedAt) parts.push(`trained ${new Date(m.trainedAt).toLocaleString()}`);
     modelEl.textContent = parts.join(' · ');

@@ -13,9 +13,9 @@ import type { Dataset } from '../data/dataset.js';
 import {
   loadMnist, loadTestData, loadTrainingData, loadUnlabelled, prepareKaggle, resolveDataSpec, scoreSubmission, writeSubmission,
 } from '../data/index.js';
-import { buildPreset, presetCallbacks, presetFitOptions, DEFAULT_TTA, ProgressCallback, oneHot, type Callback, type Sequential } from '../nn/index.js';
-import { loadModel, saveModel, unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
-import { isEnsembleDir, loadEnsemble, writeEnsembleJson } from '../io/ensemble.js';
+import { buildPreset, presetCallbacks, presetFitOptions, ProgressCallback, oneHot, type Callback, type Classifier } from '../nn/index.js';
+import { saveModel, unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
+import { loadClassifier } from '../io/ensemble.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import {
   argmaxRows, classificationReport, formatConfusionMatrix, formatPerClass, mostConfusedPairs,
@@ -26,6 +26,7 @@ import { runSettings, validationEvaluation, writeEvaluationReport, writeRunRepor
 import type { ReportEvaluation } from '../report/report.js';
 import { formatEpochTable } from '../report/text.js';
 import { imageInputFiles, loadImageFiles } from '../preprocess/files.js';
+import { trainEnsemble } from './commands/ensemble.js';
 
 interface BackendOpts {
   backend: BackendName;
@@ -46,7 +47,7 @@ const info = (line: string): void => {
 };
 
 /** Check early that `dir` can be created and written, before any long work. */
-async function ensureWritableDir(dir: string, option: string): Promise<void> {
+export async function ensureWritableDir(dir: string, option: string): Promise<void> {
   try {
     await fs.mkdir(dir, { recursive: true });
     const probe = path.join(dir, `.digits-write-test-${process.pid}`);
@@ -77,7 +78,7 @@ export function modelInput(ds: Dataset, metadata: DigitsMetadata | null, inputSh
   return new Tensor([ds.count, ...shape], images);
 }
 
-export function predictWithProgress(model: Sequential, x: Tensor, label: string): Float32Array {
+export function predictWithProgress(model: Classifier, x: Tensor, label: string): Float32Array {
   const n = x.shape[0]!;
   const chunk = 5000;
   if (n <= chunk) return model.predict(x, { batchSize: 500 }).data.slice();
@@ -100,7 +101,7 @@ function formatSeconds(s: number): string {
 
 // ------------------------------------------------------------------------------------------- train
 
-interface TrainOpts extends BackendOpts {
+export interface TrainOpts extends BackendOpts {
   data: string;
   preset: string;
   epochs?: number;
@@ -112,43 +113,13 @@ interface TrainOpts extends BackendOpts {
   out: string;
   /** train N members (seeds seed..seed+N-1) into out/model-i and write out/ensemble.json */
   ensemble?: number;
-  /** with --ensemble: also report the ensemble's test accuracy with test-time augmentation */
+  /** with --ensemble: the ensemble averages over test-time augmentation views by default (recorded in ensemble.json) */
   tta?: boolean;
 }
 
-/** `train --ensemble N`: N runs of train with consecutive seeds, one artifact (folder + ensemble.json), its test accuracy. */
-async function trainEnsemble(o: TrainOpts): Promise<void> {
-  const n = o.ensemble!;
-  const names: string[] = [];
-  for (let i = 0; i < n; i++) {
-    info(`ensemble member ${i + 1}/${n} (seed ${o.seed + i})`);
-    await train({ ...o, ensemble: undefined, seed: o.seed + i, out: path.join(o.out, `model-${i}`) });
-    names.push(`model-${i}`);
-  }
-  await writeEnsembleJson(o.out, names);
-  const { model: ens } = await loadEnsemble(o.out);
-  ens.setBackend(pickBackend(o));
-  const spec = await resolveDataSpec(o.data);
-  if (spec.kind !== 'mnist' && spec.kind !== 'idx-dir') {
-    info(`ensemble of ${n} written to ${path.resolve(o.out)} (no labelled test set in --data ${o.data})`);
-    return;
-  }
-  const test = spec.kind === 'mnist' ? await loadMnist('test', { limit: o.testLimit }) : await loadTestData(o.data, { limit: o.testLimit });
-  const x = modelInput(test, null, ens.inputShape);
-  const y = oneHot(test.labels!);
-  const result: Record<string, unknown> = { members: names, seeds: names.map((_, i) => o.seed + i), testImages: test.count };
-  result.testAccuracy = ens.evaluate(x, y, { batchSize: 500 }).accuracy;
-  if (o.tta) {
-    ens.tta = DEFAULT_TTA;
-    result.testAccuracyTta = ens.evaluate(x, y, { batchSize: 500 }).accuracy;
-  }
-  await fs.writeFile(path.join(o.out, 'ensemble-metrics.json'), JSON.stringify(result, null, 2) + '\n');
-  info(`ensemble of ${n}: test accuracy ${((result.testAccuracy as number) * 100).toFixed(2)}%` +
-    (o.tta ? `, with TTA ${((result.testAccuracyTta as number) * 100).toFixed(2)}%` : '') + `; written to ${path.resolve(o.out)}`);
-}
-
 export async function train(o: TrainOpts): Promise<void> {
-  if (o.ensemble !== undefined && o.ensemble > 1) return trainEnsemble(o);
+  if (o.ensemble !== undefined && o.ensemble > 1) return trainEnsemble(o); // src/cli/commands/ensemble.ts
+  if (o.tta) throw new DigitsError('--tta on train needs --ensemble N (N >= 2): it is recorded in ensemble.json; for one model, use --tta on evaluate, predict or serve');
   const started = Date.now();
   const { model, training } = buildPreset(o.preset, o.seed);
   await ensureWritableDir(o.out, '--out');
@@ -296,23 +267,27 @@ interface EvaluateOpts extends BackendOpts {
   data: string;
   limit?: number;
   json?: boolean;
+  tta?: boolean;
 }
 
 export async function evaluate(o: EvaluateOpts): Promise<void> {
-  if (await isEnsembleDir(o.model)) return evaluateEnsemble(o);
-  const { model, metadata } = await loadModel(o.model);
+  const loaded = await loadClassifier(o.model, { tta: o.tta });
+  const { model, metadata } = loaded;
   model.setBackend(pickBackend(o));
   const data = await loadTestData(o.data, { limit: o.limit });
   if (data.labels === null) throw new DigitsError(`--data ${o.data}: evaluation needs labelled data`);
   const probs = predictWithProgress(model, modelInput(data, metadata, model.inputShape), 'predicting');
   const report = classificationReport(data.labels, argmaxRows(probs));
-  const written = await writeEvaluationReport(o.model, model, metadata, data, probs, o.data);
+  const written = await writeEvaluationReport(o.model, loaded, data, probs, o.data);
   if (written) info(`report: ${path.resolve(written.html)} (and ${written.pngs.length} PNG figures beside it)`);
   if (o.json) {
-    out(JSON.stringify({ data: data.source, ...report, mostConfused: mostConfusedPairs(report.confusion) }, null, 2));
+    out(JSON.stringify({
+      data: data.source, kind: loaded.kind, members: loaded.members.length, tta: loaded.tta.length,
+      ...report, mostConfused: mostConfusedPairs(report.confusion),
+    }, null, 2));
     return;
   }
-  out(`model ${path.resolve(o.model)} on ${data.count.toLocaleString('en-US')} images from ${data.source}`);
+  out(`${describeLoaded(loaded)} ${path.resolve(o.model)} on ${data.count.toLocaleString('en-US')} images from ${data.source}`);
   out(`accuracy ${(report.accuracy * 100).toFixed(2)}% (${report.correct}/${report.total}), macro F1 ${report.macroF1.toFixed(4)}`);
   out('');
   out(formatPerClass(report.perClass));
@@ -325,20 +300,10 @@ export async function evaluate(o: EvaluateOpts): Promise<void> {
   }
 }
 
-/** evaluate on an ensemble folder (ensemble.json): accuracy of the averaged probabilities (no report). */
-async function evaluateEnsemble(o: EvaluateOpts): Promise<void> {
-  const { model: ens, metadata } = await loadEnsemble(o.model);
-  ens.setBackend(pickBackend(o));
-  const data = await loadTestData(o.data, { limit: o.limit });
-  if (data.labels === null) throw new DigitsError(`--data ${o.data}: evaluation needs labelled data`);
-  const probs = ens.predict(modelInput(data, metadata, ens.inputShape), { batchSize: 500 }).data;
-  const report = classificationReport(data.labels, argmaxRows(probs));
-  if (o.json) {
-    out(JSON.stringify({ data: data.source, members: ens.members.length, ...report }, null, 2));
-    return;
-  }
-  out(`ensemble ${path.resolve(o.model)} (${ens.members.length} members) on ${data.count.toLocaleString('en-US')} images from ${data.source}`);
-  out(`accuracy ${(report.accuracy * 100).toFixed(2)}% (${report.correct}/${report.total}), macro F1 ${report.macroF1.toFixed(4)}`);
+/** "model", "ensemble of 3 models", "... with test-time augmentation (5 views)" */
+function describeLoaded(l: Awaited<ReturnType<typeof loadClassifier>>): string {
+  return (l.kind === 'ensemble' ? `ensemble of ${l.members.length} models` : 'model') +
+    (l.tta.length > 0 ? ` with test-time augmentation (${l.tta.length} views)` : '');
 }
 
 // ----------------------------------------------------------------------------------------- predict
@@ -348,13 +313,12 @@ interface PredictOpts extends BackendOpts {
   input: string;
   out: string;
   probabilities?: boolean;
+  tta?: boolean;
 }
 
 export async function predict(o: PredictOpts): Promise<void> {
-  // an ensemble folder predicts like a model (averaged probabilities)
-  const { model, metadata } = (await isEnsembleDir(o.model))
-    ? await loadEnsemble(o.model).then((e) => ({ model: e.model as unknown as Sequential, metadata: e.metadata }))
-    : await loadModel(o.model);
+  const loaded = await loadClassifier(o.model, { tta: o.tta }); // a model or an ensemble folder
+  const { model, metadata } = loaded;
   model.setBackend(pickBackend(o));
   const readBar = new CountProgress('reading');
   const imageFiles = await imageInputFiles(o.input); // PNG/JPEG file or folder: the server's preprocessing
@@ -366,7 +330,7 @@ export async function predict(o: PredictOpts): Promise<void> {
   await writeSubmission(o.out, labels, o.probabilities ? { probabilities: probs } : {});
   const counts = new Array<number>(10).fill(0);
   for (const l of labels) counts[l]! += 1;
-  out(`predicted ${data.count.toLocaleString('en-US')} images from ${data.source}; wrote ${path.resolve(o.out)}`);
+  out(`predicted ${data.count.toLocaleString('en-US')} images from ${data.source} with the ${describeLoaded(loaded)}; wrote ${path.resolve(o.out)}`);
   out('labels: ' + counts.map((c, d) => `${d}:${c}`).join(' '));
 }
 
@@ -395,7 +359,7 @@ export async function summary(o: { model?: string; preset?: string }): Promise<v
     out(buildPreset(o.preset, 0).model.summary());
     return;
   }
-  const { model, metadata } = await loadModel(o.model!);
+  const { model, metadata } = await loadClassifier(o.model!);
   out(model.summary());
   if (metadata?.testAccuracy !== undefined) out(`test accuracy ${(metadata.testAccuracy * 100).toFixed(2)}%`);
 }

@@ -13,6 +13,7 @@ import { registerExport } from './commands/export.js';
 import { registerImport } from './commands/import.js';
 import { registerServe } from './commands/serve.js';
 import { registerReport } from './commands/report.js';
+import { noTtaOption, ttaOption } from './commands/ensemble.js';
 
 function backendOption(): Option {
   return new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('auto');
@@ -44,33 +45,39 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'seed for initialisation, splits, shuffling and dropout', nonNegativeInt('--seed'), 0)
     .option('--limit <n>', 'use only the first N training images', positiveInt('--limit'))
     .option('--test-limit <n>', 'evaluate on only the first N test images (bundled MNIST)', positiveInt('--test-limit'))
-    .option('--ensemble <n>', 'train N models (seeds seed..seed+N-1) saved as one ensemble folder (model-0/, ..., ensemble.json)', positiveInt('--ensemble'))
-    .option('--tta', 'with --ensemble: also report test accuracy with test-time augmentation (1-pixel shifts)')
+    .option('--ensemble <n>', 'train N models (seeds seed..seed+N-1) saved as one ensemble folder (model-0/, ..., ensemble.json) ' +
+      'that evaluate, predict, serve and report use as one model (probabilities averaged)', positiveInt('--ensemble'))
+    .option('--tta', 'with --ensemble: the ensemble averages over the image and its four 1-pixel shifts whenever it is used ' +
+      '(recorded in ensemble.json; --no-tta on evaluate/predict/serve/report turns it off); the test accuracy without it is reported too')
     .addOption(backendOption())
     .addOption(threadsOption())
     .option('--out <dir>', 'output folder for the model and its files', 'runs/seed')
-    .addHelpText('after', '\nExamples:\n  digits train                                  # seed recipe on the bundled MNIST\n  digits train --data kaggle/train.csv --out runs/kaggle\n  digits train --limit 5000 --epochs 2 --backend reference')
+    .addHelpText('after', '\nExamples:\n  digits train                                  # seed recipe on the bundled MNIST\n  digits train --data kaggle/train.csv --out runs/kaggle\n  digits train --limit 5000 --epochs 2 --backend reference\n  digits train --preset fast --ensemble 3 --out runs/fast3')
     .action(commands.train);
 
   program
     .command('evaluate')
     .description('accuracy, per-class precision/recall and the confusion matrix of a saved model')
-    .requiredOption('--model <dir>', 'model folder (model.json + weights)')
+    .requiredOption('--model <dir>', 'model folder (model.json + weights) or ensemble folder (ensemble.json)')
     .option('--data <spec>', 'labelled data: "mnist" (its 10,000 test images), a folder of IDX files, or a labelled CSV', 'mnist')
     .option('--limit <n>', 'use only the first N images', positiveInt('--limit'))
+    .addOption(ttaOption())
+    .addOption(noTtaOption())
     .addOption(backendOption())
     .addOption(threadsOption())
     .option('--json', 'print the metrics as JSON')
-    .addHelpText('after', '\nExample:\n  digits evaluate --model runs/seed')
+    .addHelpText('after', '\nExamples:\n  digits evaluate --model runs/seed\n  digits evaluate --model runs/fast3 --tta   # an ensemble, with test-time augmentation')
     .action(commands.evaluate);
 
   program
     .command('predict')
     .description('predict labels for unlabelled images and write a Kaggle submission')
-    .requiredOption('--model <dir>', 'model folder')
+    .requiredOption('--model <dir>', 'model folder or ensemble folder (ensemble.json)')
     .requiredOption('--input <path>', 'a Kaggle test.csv (pixel0..pixel783), IDX images, or PNG/JPEG images (a file or a folder of them)')
     .option('--out <file>', 'submission file (ImageId,Label)', 'submission.csv')
     .option('--probabilities', 'add the ten class probabilities p0..p9 as columns')
+    .addOption(ttaOption())
+    .addOption(noTtaOption())
     .addOption(backendOption())
     .addOption(threadsOption())
     .addHelpText('after', '\nExample:\n  digits predict --model runs/seed --input kaggle/test.csv --out submission.csv')
@@ -93,8 +100,8 @@ export function buildProgram(): Command {
 
   program
     .command('summary')
-    .description('the layer table of a saved model or a preset')
-    .option('--model <dir>', 'model folder')
+    .description('the layer table of a saved model or a preset (an ensemble: its members, then their layers)')
+    .option('--model <dir>', 'model folder or ensemble folder')
     .option('--preset <name>', 'a preset, e.g. seed')
     .addHelpText('after', '\nExamples:\n  digits summary --preset seed\n  digits summary --model runs/seed')
     .action(commands.summary);

@@ -1,8 +1,8 @@
 /**
  * Ensemble: N models with the same input and output shapes whose softmax
  * probabilities are averaged (optionally over test-time augmentations too).
- * It offers the inference side of Sequential (predict, evaluate, setBackend,
- * inputShape, outputShape), so code that only predicts can take either.
+ * It implements Classifier, as Sequential does, so code that only predicts
+ * takes either.
  *
  *   x [N, ...inputShape] -> mean over members m (and TTA views v) of member_m(view_v(x))   [N, classes]
  *
@@ -14,6 +14,8 @@ import { Tensor, shapeToString } from '../engine/tensor.js';
 import { affineParams } from './augment.js';
 import { countCorrect, crossEntropyOnProbs } from './losses.js';
 import type { Sequential } from './sequential.js';
+import type { Classifier } from './classifier.js';
+import { isObject } from './validate.js';
 
 /** A test-time view: a small shift (pixels) and rotation (degrees) of every image. */
 export interface TtaView {
@@ -28,7 +30,26 @@ export const DEFAULT_TTA: readonly TtaView[] = [
   { dx: 0, dy: 1, rotation: 0 }, { dx: 0, dy: -1, rotation: 0 },
 ];
 
-export class Ensemble {
+/** One line for TTA views: "none" or "5 views (...)". */
+export function describeTta(views: readonly TtaView[]): string {
+  if (views.length === 0) return 'none';
+  const one = (v: TtaView): string => (v.dx === 0 && v.dy === 0 && v.rotation === 0 ? 'the image'
+    : [v.dx !== 0 ? `dx ${v.dx}` : '', v.dy !== 0 ? `dy ${v.dy}` : '', v.rotation !== 0 ? `${v.rotation}°` : ''].filter(Boolean).join(' '));
+  return `${views.length} view${views.length === 1 ? '' : 's'} averaged (${views.map(one).join(', ')})`;
+}
+
+/** TTA views from JSON (ensemble.json "tta"); `where` names the field in messages. */
+export function parseTtaViews(raw: unknown, where: string): TtaView[] {
+  if (!Array.isArray(raw)) throw new DigitsError(`${where}: expected an array of views [{"dx", "dy", "rotation"}, ...], got ${JSON.stringify(raw)}`);
+  return raw.map((v, i) => {
+    const ok = isObject(v) && (['dx', 'dy', 'rotation'] as const).every((k) => typeof v[k] === 'number' && Math.abs(v[k] as number) <= 30);
+    if (!ok) throw new DigitsError(`${where}[${i}]: expected {"dx": pixels, "dy": pixels, "rotation": degrees} (numbers, at most 30 in size), got ${JSON.stringify(v)}`);
+    const w = v as unknown as TtaView;
+    return { dx: w.dx, dy: w.dy, rotation: w.rotation };
+  });
+}
+
+export class Ensemble implements Classifier {
   readonly members: Sequential[];
   /** test-time views averaged over (default: none, the images as they are) */
   tta: readonly TtaView[];
@@ -95,6 +116,26 @@ export class Ensemble {
     const n = x.shape[0]!;
     const classes = probs.size / n;
     return { loss: crossEntropyOnProbs(probs.data, y.data, null, n, classes), accuracy: countCorrect(probs.data, y.data, n, classes) / n };
+  }
+
+  /** The members (and TTA) in one line each, then member 0's layer table (and whether the others share it). */
+  summary(): string {
+    const int = (v: number): string => v.toLocaleString('en-US');
+    const lines = [`Ensemble of ${this.members.length} model${this.members.length === 1 ? '' : 's'}, probabilities averaged; ` +
+      `test-time augmentation: ${describeTta(this.tta)}`];
+    this.members.forEach((m, i) => lines.push(`  member ${i}: "${m.name}", ${int(m.countParams())} params`));
+    lines.push(`Total params: ${int(this.countParams())}`, '');
+    const same = this.sameArchitecture();
+    lines.push(same ? `Layers of every member (${this.members.length === 2 ? 'both share' : `all ${this.members.length} share`} them):` : 'Layers of member 0 (the others differ):');
+    lines.push(this.members[0]!.summary());
+    return lines.join('\n');
+  }
+
+  /** Do all members have member 0's layer configuration? */
+  sameArchitecture(): boolean {
+    const key = (m: Sequential): string => JSON.stringify(m.getConfig().layers);
+    const k0 = key(this.members[0]!);
+    return this.members.every((m) => key(m) === k0);
   }
 
   private viewOf(x: Tensor, v: TtaView): Tensor {

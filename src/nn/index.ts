@@ -31,4 +31,5 @@ export {
 } from './presets.js';
 export { OneCycle, CosineDecay, ReduceLROnPlateau, type OneCycleOptions, type ReduceLROnPlateauOptions } from './schedules.js';
 export { affineParams, randomAffineParams, parseAugment, type AugmentOptions, type AugmentSettings } from './augment.js';
-export { Ensemble, DEFAULT_TTA, type TtaView } from './ensemble.js';
+export { Ensemble, DEFAULT_TTA, describeTta, parseTtaViews, type TtaView } from './ensemble.js';
+export type { Classifier } from './classifier.js';

@@ -28,6 +28,7 @@ import { countCorrect, crossEntropyOnProbs, parseLoss, type LossName } from './l
 import { getOptimizer, type Optimizer, type WeightUpdate } from './optimizers.js';
 import { Workspace } from './workspace.js';
 import { parseAugment, randomAffineParams, type AugmentOptions, type AugmentSettings } from './augment.js';
+import type { Classifier } from './classifier.js';
 // The built-in layers register their classes for fromConfig when loaded.
 import './activation-layer.js';
 import './batchnorm.js';
@@ -87,7 +88,7 @@ interface Compiled {
   loss: LossName;
 }
 
-export class Sequential implements CallbackModel {
+export class Sequential implements CallbackModel, Classifier {
   name: string;
   readonly layers: Layer[] = [];
   /** set by a callback (or anyone) to end fit after the current batch */

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Dataset } from '../data/dataset.js';
-import type { Sequential } from '../nn/index.js';
+import { Ensemble, Sequential, describeTta, type Classifier } from '../nn/index.js';
 import type { DigitsMetadata } from '../io/model-files.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { argmaxRows, classificationReport, mostConfusedPairs, type ClassificationReport } from './metrics.js';
@@ -39,11 +39,29 @@ export interface ReportEvaluation {
   probs: Float32Array;
 }
 
+/** A member of an ensemble as the report shows it (facts from its own metrics.json, when there is one). */
+export interface ReportMember {
+  /** its folder inside the ensemble, e.g. "model-0" */
+  name: string;
+  seed: number | null;
+  testAccuracy?: number;
+  valAccuracy?: number;
+  epochsRun?: number;
+  /** the epoch whose weights were kept, 1-based */
+  bestEpoch?: number;
+  trainSeconds?: number;
+  /** its own report.html as a link relative to the report being written; null when it has none */
+  report: string | null;
+}
+
 export interface ReportInput {
   /** the model folder, for the title */
   modelDir: string;
-  model: Sequential;
+  /** a Sequential, or an Ensemble (then `members` says who its members are) */
+  model: Classifier;
   metadata: DigitsMetadata | null;
+  /** an ensemble's members, in the order of `model.members` */
+  members?: ReportMember[] | null;
   /** per-epoch history and the 0-based epoch early stopping kept */
   history?: { history: Record<string, number[] | undefined>; bestEpoch?: number } | null;
   /** labelled training data (label distribution, sample digits) */
@@ -155,6 +173,8 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
         : 'Training ran every epoch; the last epoch\'s weights are the model.') +
         `<div class="figs">${figs.join('')}</div><pre>${escapeHtml(formatEpochTable(h, bestEpoch))}</pre>`,
     });
+  } else if (input.members && input.members.length > 0) {
+    sections.push({ id: 'learning-curves', title: 'Learning curves', body: membersCurvesHtml(input.members) });
   } else {
     sections.push({ id: 'learning-curves', title: 'Learning curves', body: note('This model carries no training history (it was not trained by Digits).') });
   }
@@ -263,7 +283,7 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
   }
 
   // -- model and settings
-  sections.push({ id: 'model-summary', title: 'Model summary', body: modelSummaryHtml(input.model) });
+  sections.push({ id: 'model-summary', title: 'Model summary', body: classifierSummaryHtml(input.model, input.members ?? null) });
   sections.push({ id: 'settings', title: 'Run settings', body: tableHtml(['setting', 'value'], input.settings) });
 
   const cards: { k: string; v: string }[] = [];
@@ -273,13 +293,14 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
     if (h.val_accuracy[i] !== undefined && ev?.kind !== 'validation') cards.push({ k: 'validation accuracy', v: pct(h.val_accuracy[i]!) });
   }
   if (h?.loss) cards.push({ k: 'epochs run', v: String(h.loss.length) });
+  if (input.model instanceof Ensemble && input.members) cards.push({ k: 'members', v: String(input.model.members.length) });
   cards.push({ k: 'parameters', v: int(input.model.countParams()) });
   const wall = input.settings.find(([k]) => k === 'wall time');
   if (wall) cards.push({ k: 'wall time', v: wall[1] });
 
   const html = pageHtml({
     title: `Digits report: ${path.basename(path.resolve(input.modelDir))}`,
-    subtitle: `Model ${path.resolve(input.modelDir)}` +
+    subtitle: `${input.members ? 'Ensemble' : 'Model'} ${path.resolve(input.modelDir)}` +
       (input.metadata?.preset ? `, preset ${input.metadata.preset}` : '') +
       (input.metadata?.trainedAt ? `, trained ${input.metadata.trainedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}` : ''),
     cards,
@@ -290,6 +311,36 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
   const target = path.join(outDir, REPORT_FILE);
   await writeFileAtomic(target, html);
   return { html: target, pngs, figures, seconds: (performance.now() - started) / 1000, metrics };
+}
+
+/** An ensemble has no curves of its own: say so, and give each member's training facts and a link to its report. */
+function membersCurvesHtml(members: ReportMember[]): string {
+  const opt = (v: number | undefined, f: (v: number) => string): string => (v === undefined ? '-' : f(v));
+  const rows = members.map((m) => [
+    m.name, m.seed === null ? '-' : String(m.seed), opt(m.epochsRun, String), opt(m.bestEpoch, String),
+    opt(m.valAccuracy, (v) => pct(v)), opt(m.testAccuracy, (v) => pct(v)), opt(m.trainSeconds, (v) => `${v.toFixed(1)} s`),
+    m.report === null ? '-' : { html: `<a href="${escapeHtml(m.report)}">${escapeHtml(m.report)}</a>` },
+  ]);
+  return `<p class="note">This is an ensemble of ${members.length} models trained separately: it has no learning curves of its own. ` +
+    'Each member has its own (accuracy and loss per epoch, training vs validation) in its own report, linked below.</p>' +
+    tableHtml(['member', 'seed', 'epochs run', 'kept epoch', 'val accuracy', 'test accuracy', 'training time', 'report'], rows);
+}
+
+/** The model section: the layer table of a model; for an ensemble its members, TTA and the members' layers. */
+export function classifierSummaryHtml(model: Classifier, members: ReportMember[] | null): string {
+  if (model instanceof Sequential) return modelSummaryHtml(model);
+  if (!(model instanceof Ensemble)) return `<p class="note">${int(model.countParams())} parameters.</p>`;
+  const tta = `Test-time augmentation: ${escapeHtml(describeTta(model.tta))}.`;
+  if (!members) return `<p class="note">One model used with test-time augmentation. ${tta}</p>` + modelSummaryHtml(model.members[0]!);
+  const rows = model.members.map((m, i) => [
+    members[i]?.name ?? `member ${i}`, members[i]?.seed === null || members[i] === undefined ? '-' : String(members[i]!.seed),
+    int(m.countParams()), members[i]?.testAccuracy === undefined ? '-' : pct(members[i]!.testAccuracy!),
+  ]);
+  rows.push(['Total', '', int(model.countParams()), '']);
+  return `<p class="note">Ensemble of ${model.members.length} models: the prediction is the mean of their class probabilities. ${tta}</p>` +
+    tableHtml(['member', 'seed', 'parameters', 'test accuracy (alone)'], rows) +
+    `<h3>${model.sameArchitecture() ? `Layers of each member (${model.members.length === 2 ? 'both have' : `all ${model.members.length} have`} the same)` : 'Layers of the first member (the others differ)'}</h3>` +
+    modelSummaryHtml(model.members[0]!);
 }
 
 /** The Keras-like layer table as HTML. */

@@ -25,8 +25,9 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { DigitsError } from '../errors.js';
 import { Tensor } from '../engine/tensor.js';
-import type { Sequential } from '../nn/index.js';
+import { Sequential, describeTta, type Classifier } from '../nn/index.js';
 import { unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
+import type { LoadedClassifier } from '../io/ensemble.js';
 
 /** Images per chunk of a batch between event-loop yields. */
 export const CHUNK = 32;
@@ -51,11 +52,17 @@ export class Predictor {
   private readonly scale: number;
   private readonly shape: number[];
 
+  /**
+   * `fingerprint`: the text of the files defining the model (model.json; an ensemble's ensemble.json
+   * and members' model.json), hashed into the id. `loaded`: what loadClassifier said of the artifact
+   * (members, TTA) for /api/model; without it, the model is taken as one network.
+   */
   constructor(
-    readonly model: Sequential,
+    readonly model: Classifier,
     readonly metadata: DigitsMetadata | null,
     readonly modelDir: string,
-    modelJsonText: string,
+    fingerprint: string,
+    readonly loaded: Pick<LoadedClassifier, 'kind' | 'members' | 'tta'> | null = null,
   ) {
     const shape = model.inputShape;
     if (!shape || shape.length !== 3 || shape[0] !== 28 || shape[1] !== 28 || shape[2] !== 1) {
@@ -67,7 +74,7 @@ export class Predictor {
     this.shape = [...shape];
     this.pixelsPerImage = 28 * 28;
     this.scale = unitPixelFactor(metadata);
-    const hash = createHash('sha256').update(modelJsonText).digest('hex').slice(0, 12);
+    const hash = createHash('sha256').update(fingerprint).digest('hex').slice(0, 12);
     this.info = { id: `${path.basename(path.resolve(modelDir))}-${hash}`, accuracy: metadata?.testAccuracy ?? null };
     // warm-up: the model's buffers grow to the largest pass (CHUNK images) now, not during a request
     model.predict(new Tensor([CHUNK, ...this.shape]), { batchSize: CHUNK });
@@ -139,17 +146,11 @@ export class Predictor {
     return out;
   }
 
-  /** GET /api/model */
+  /** GET /api/model: a model's layers; an ensemble's members (each with its layers), how they combine, TTA. */
   describe(): Record<string, unknown> {
-    const m = this.model;
     const md = this.metadata;
-    return {
-      id: this.info.id,
+    const network = (m: Sequential): Record<string, unknown> => ({
       name: m.name,
-      inputShape: this.shape,
-      inputScale: md?.inputScale ?? 1 / 255,
-      classNames: md?.classNames ?? ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
-      parameters: m.countParams(),
       layers: m.layers.map((l) => ({
         name: l.name,
         className: l.className,
@@ -157,12 +158,34 @@ export class Predictor {
         parameters: l.params().reduce((s, p) => s + p.value.size, 0),
       })),
       architecture: m.getConfig(),
+    });
+    const members = this.loaded?.members ?? (this.model instanceof Sequential ? [{ name: '.', model: this.model, metadata: md }] : []);
+    const tta = this.loaded?.tta ?? [];
+    const common = {
+      id: this.info.id,
+      kind: this.loaded?.kind ?? 'model',
+      inputShape: this.shape,
+      inputScale: md?.inputScale ?? 1 / 255,
+      classNames: md?.classNames ?? ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+      parameters: this.model.countParams(),
       testAccuracy: md?.testAccuracy ?? null,
       trainedAt: md?.trainedAt ?? null,
       preset: md?.preset ?? null,
-      seed: md?.seed ?? null,
-      backend: m.backend.name,
+      backend: this.model.backend.name,
       digitsVersion: md?.version ?? null,
+      tta: { views: tta.length, description: describeTta(tta) },
+    };
+    if (this.loaded?.kind !== 'ensemble') return { ...common, ...(members[0] ? network(members[0].model) : {}), seed: md?.seed ?? null };
+    return {
+      ...common,
+      combine: 'mean of the members\' class probabilities',
+      members: members.map((m) => ({
+        folder: m.name,
+        seed: m.metadata?.seed ?? null,
+        parameters: m.model.countParams(),
+        testAccuracy: m.metadata?.testAccuracy ?? null,
+        ...network(m.model),
+      })),
     };
   }
 }

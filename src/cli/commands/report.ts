@@ -11,10 +11,13 @@ import { Rng } from '../../engine/rng.js';
 import { validationSplitIndices } from '../../nn/index.js';
 import type { Dataset } from '../../data/dataset.js';
 import { loadTestData, loadTrainingData, loadUnlabelled, resolveDataSpec } from '../../data/index.js';
-import { loadModel, type DigitsMetadata } from '../../io/model-files.js';
+import type { DigitsMetadata } from '../../io/model-files.js';
+import { loadClassifier, type LoadedClassifier } from '../../io/ensemble.js';
+import { describeTta } from '../../nn/index.js';
 // report.js pulls in Vega and resvg: imported when a report is written, not on every `digits` start
-import type { ReportEvaluation, ReportInput, ReportResult } from '../../report/report.js';
+import type { ReportEvaluation, ReportInput, ReportMember, ReportResult } from '../../report/report.js';
 import { positiveInt } from '../options.js';
+import { noTtaOption, ttaOption } from './ensemble.js';
 import { modelInput, pickBackend, predictWithProgress } from '../commands.js';
 import { BACKEND_NAMES, type BackendName } from '../../engine/index.js';
 import { Option } from 'commander';
@@ -75,6 +78,67 @@ export function runSettings(m: Record<string, unknown> | null, meta: DigitsMetad
   return rows;
 }
 
+/**
+ * What the report says about an artifact's training. A model: its metrics.json and history.json.
+ * An ensemble: its members' metrics.json (the data facts of member 0, which all share), its
+ * ensemble-metrics.json (wall time), one row per member, no history of its own.
+ */
+export interface ArtifactRun extends RunInfo {
+  members: ReportMember[] | null;
+  settings: [string, string][];
+  /** seed of the report's sample picks */
+  seed: number;
+  /** seeds whose validation splits the run held out (an ensemble: every member's) */
+  validationSeeds: number[];
+}
+
+export async function readArtifactRun(loaded: LoadedClassifier, modelDir: string, outDir: string): Promise<ArtifactRun> {
+  if (loaded.kind === 'model') {
+    const run = await readRunInfo(modelDir);
+    const settings = runSettings(run.metrics, loaded.metadata);
+    if (loaded.tta.length > 0) settings.push(['test-time augmentation', describeTta(loaded.tta)]);
+    const seed = num(run.metrics?.seed) ?? loaded.metadata?.seed ?? 0;
+    return { ...run, members: null, settings, seed, validationSeeds: [seed] };
+  }
+  const runs = await Promise.all(loaded.members.map((m) => readRunInfo(m.dir)));
+  const members: ReportMember[] = await Promise.all(loaded.members.map(async (m, i) => {
+    const mm = runs[i]!.metrics;
+    const own = path.join(m.dir, 'report.html');
+    const hasReport = await fs.stat(own).then((st) => st.isFile(), () => false);
+    return {
+      name: m.name, seed: num(mm?.seed) ?? m.metadata?.seed ?? null,
+      testAccuracy: num(mm?.testAccuracy) ?? m.metadata?.testAccuracy, valAccuracy: num(mm?.valAccuracy),
+      epochsRun: num(mm?.epochsRun), bestEpoch: num(mm?.bestEpoch), trainSeconds: num(mm?.trainSeconds),
+      report: hasReport ? path.relative(path.resolve(outDir), path.resolve(own)).split(path.sep).join('/') : null,
+    };
+  }));
+  const ens = await readJson(path.join(modelDir, ENSEMBLE_METRICS));
+  const base = runSettings(runs[0]!.metrics, loaded.metadata)
+    .filter(([k]) => !['seed', 'epochs', 'best epoch', 'training throughput', 'training time', 'wall time', 'trained at'].includes(k));
+  const epochs = num(runs[0]!.metrics?.epochs);
+  if (epochs !== undefined) base.push(['epochs', `${epochs} per member (each member's epochs run are in the learning curves section)`]);
+  const seeds = members.map((m) => m.seed);
+  const trainSeconds = members.reduce((s, m) => s + (m.trainSeconds ?? NaN), 0);
+  const settings: [string, string][] = [
+    ['ensemble', `${members.length} models (${members.map((m) => m.name).join(', ')}), class probabilities averaged`],
+    ['seeds', seeds.map((v) => (v === null ? '?' : String(v))).join(', ')],
+    ['test-time augmentation', describeTta(loaded.tta)],
+    ...base,
+  ];
+  if (Number.isFinite(trainSeconds)) settings.push(['training time', `${seconds(trainSeconds)} (all members)`]);
+  const wall = num(ens?.wallSeconds);
+  if (wall !== undefined) settings.push(['wall time', seconds(wall)]);
+  if (loaded.metadata?.trainedAt) settings.push(['trained at', loaded.metadata.trainedAt]);
+  const seed = seeds[0] ?? 0;
+  return {
+    metrics: runs[0]!.metrics, history: null, members, settings, seed,
+    validationSeeds: seeds.map((v) => v ?? 0),
+  };
+}
+
+/** train --ensemble writes this beside ensemble.json: members' seeds, train seconds, test accuracy, the total wall time. */
+export const ENSEMBLE_METRICS = 'ensemble-metrics.json';
+
 /** The rows `Sequential.fit` held out for validation with `validationSplit` and `seed` (its own split function). */
 export function validationRows(count: number, split: number, seed: number): Int32Array {
   return validationSplitIndices(count, split, new Rng(seed)).validation;
@@ -102,6 +166,19 @@ export async function runTrainingData(m: Record<string, unknown> | null): Promis
   }
 }
 
+/**
+ * Rows every one of the seeds' validation splits held out, in order: an ensemble's members each
+ * trained on all other rows, so only these are unseen by all of them.
+ */
+function heldOutByAll(count: number, split: number, seeds: number[]): Int32Array {
+  const hits = new Uint16Array(count);
+  for (const s of new Set(seeds)) for (const r of validationRows(count, split, s)) hits[r]! += 1;
+  const need = new Set(seeds).size;
+  const rows: number[] = [];
+  for (let r = 0; r < count; r++) if (hits[r] === need) rows.push(r);
+  return Int32Array.from(rows);
+}
+
 /** Probabilities for some rows of a dataset. */
 function predictRows(model: ReportModel, meta: DigitsMetadata | null, ds: Dataset, rows: Int32Array): Float32Array {
   const per = ds.height * ds.width * ds.channels;
@@ -118,10 +195,10 @@ type ReportModel = Parameters<typeof predictWithProgress>[0];
  * train.csv): its rows, their labels and the model's probabilities.
  */
 export function validationEvaluation(
-  model: ReportModel, meta: DigitsMetadata | null, train: Dataset, split: number, seed: number,
+  model: ReportModel, meta: DigitsMetadata | null, train: Dataset, split: number, seed: number | number[],
 ): ReportEvaluation | null {
   if (!(split > 0) || !train.labels) return null;
-  const rows = validationRows(train.count, split, seed);
+  const rows = heldOutByAll(train.count, split, typeof seed === 'number' ? [seed] : seed);
   if (rows.length === 0) return null;
   const labels = new Uint8Array(rows.length);
   rows.forEach((r, i) => (labels[i] = train.labels![r]!));
@@ -144,15 +221,15 @@ export async function writeRunReport(outDir: string, input: ReportInput): Promis
  * output folder): the run's own training sections, evaluated on `data`.
  */
 export async function writeEvaluationReport(
-  modelDir: string, model: ReportModel, metadata: DigitsMetadata | null, data: Dataset, probs: Float32Array, dataSpec: string,
+  modelDir: string, loaded: LoadedClassifier, data: Dataset, probs: Float32Array, dataSpec: string,
 ): Promise<ReportResult | null> {
-  const run = await readRunInfo(modelDir);
+  const run = await readArtifactRun(loaded, modelDir, modelDir);
   const kind = (await resolveDataSpec(dataSpec)).kind === 'csv' ? 'labelled' : 'test';
   return writeRunReport(modelDir, {
-    modelDir, model, metadata, history: run.history,
+    modelDir, model: loaded.model, metadata: loaded.metadata, history: run.history, members: run.members,
     training: await runTrainingData(run.metrics),
     evaluation: { kind, source: data.source, dataset: data, labels: data.labels!, probs },
-    settings: runSettings(run.metrics, metadata), seed: num(run.metrics?.seed) ?? metadata?.seed ?? 0,
+    settings: run.settings, seed: run.seed,
     generator: 'digits evaluate',
   });
 }
@@ -167,13 +244,15 @@ export interface ReportOpts {
   out?: string;
   backend: BackendName;
   threads?: number;
+  tta?: boolean;
 }
 
 export async function report(o: ReportOpts): Promise<void> {
-  const { model, metadata } = await loadModel(o.model);
+  const loaded = await loadClassifier(o.model, { tta: o.tta });
+  const { model, metadata } = loaded;
   model.setBackend(pickBackend(o));
-  const run = await readRunInfo(o.model);
   const outDir = o.out ?? o.model;
+  const run = await readArtifactRun(loaded, o.model, outDir);
   const trainSpec = runDataSpec(run.metrics);
   const training = await runTrainingData(run.metrics);
 
@@ -185,7 +264,7 @@ export async function report(o: ReportOpts): Promise<void> {
   const sameAsTraining = trainSpec !== null && path.resolve(evalSpec) === path.resolve(trainSpec);
   if (kind === 'csv' && sameAsTraining && training) {
     const split = num(run.metrics?.validationSplit) ?? 0;
-    evaluation = validationEvaluation(model, metadata, training, split, num(run.metrics?.seed) ?? metadata?.seed ?? 0);
+    evaluation = validationEvaluation(model, metadata, training, split, run.validationSeeds);
   }
   if (!evaluation) {
     const limit = o.limit ?? (sameAsTraining ? num(run.metrics?.testLimit) : undefined);
@@ -203,8 +282,8 @@ export async function report(o: ReportOpts): Promise<void> {
 
   const { writeReport } = await import('../../report/report.js');
   const r = await writeReport(outDir, {
-    modelDir: o.model, model, metadata, history: run.history, training, evaluation, unlabelled,
-    settings: runSettings(run.metrics, metadata), seed: num(run.metrics?.seed) ?? metadata?.seed ?? 0,
+    modelDir: o.model, model, metadata, history: run.history, members: run.members, training, evaluation, unlabelled,
+    settings: run.settings, seed: run.seed,
     generator: 'digits report',
   });
   const acc = r.metrics ? `; ${evaluation.kind} accuracy ${(r.metrics.accuracy * 100).toFixed(2)}% on ${r.metrics.total.toLocaleString('en-US')} images` : '';
@@ -216,13 +295,15 @@ export function registerReport(program: Command): void {
   program
     .command('report')
     .description('write report.html (self-contained, with a PNG of each figure beside it) for a saved model')
-    .requiredOption('--model <dir>', 'model folder (model.json + weights; metrics.json and history.json when Digits trained it)')
+    .requiredOption('--model <dir>', 'model folder (model.json + weights; metrics.json and history.json when Digits trained it) or ensemble folder (ensemble.json)')
     .option('--data <spec>', 'labelled evaluation data: "mnist", a folder of IDX files or a labelled CSV (default: the data the model trained on)')
     .option('--limit <n>', 'evaluate on only the first N images', positiveInt('--limit'))
     .option('--input <path>', 'also predict an unlabelled set (a Kaggle test.csv or IDX images) and show a grid of its predictions')
     .option('--out <dir>', 'output folder (default: the model folder)')
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('auto'))
     .addOption(new Option('--threads <n>', 'worker threads for the native backend (default: all cores)').argParser(positiveInt('--threads')))
+    .addOption(ttaOption())
+    .addOption(noTtaOption())
     .addHelpText('after', '\nExamples:\n  digits report --model runs/seed\n  digits report --model runs/kaggle --input kaggle/test.csv --out runs/kaggle-report')
     .action(report);
 }

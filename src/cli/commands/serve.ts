@@ -7,7 +7,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { DigitsError } from '../../errors.js';
 import { BACKEND_NAMES, createBackend, type BackendName } from '../../engine/index.js';
-import { loadModel, MODEL_JSON } from '../../io/model-files.js';
+import { MODEL_JSON } from '../../io/model-files.js';
+import { ENSEMBLE_JSON, loadClassifier } from '../../io/ensemble.js';
+import { noTtaOption, ttaOption } from './ensemble.js';
 import { buildServer } from '../../server/app.js';
 import { Predictor } from '../../server/predictor.js';
 import { nonNegativeInt, positiveInt } from '../options.js';
@@ -21,6 +23,7 @@ export interface ServeOpts {
   backend: BackendName;
   threads?: number;
   log?: boolean;
+  tta?: boolean;
 }
 
 function port(value: string): number {
@@ -29,23 +32,21 @@ function port(value: string): number {
   return n;
 }
 
-/** Load the model folder and start listening; resolves with the running server and its URL. */
+/** Load the model (or ensemble) folder and start listening; resolves with the running server and its URL. */
 export async function startServer(o: ServeOpts): Promise<{ app: FastifyInstance; url: string; predictor: Predictor }> {
   const jsonPath = path.join(o.model, MODEL_JSON);
-  let text: string;
-  try {
-    text = await fs.readFile(jsonPath, 'utf8');
-  } catch {
+  const exists = (file: string): Promise<boolean> => fs.stat(file).then((s) => s.isFile(), () => false);
+  if (!(await exists(jsonPath)) && !(await exists(path.join(o.model, ENSEMBLE_JSON)))) {
     const trained = o.model === DEFAULT_MODEL_DIR
       ? 'run `npm start` (trains the seed model into runs/seed) or `digits train --out DIR` and pass --model DIR'
-      : `train one with \`digits train --out ${o.model}\`, or pass --model with a folder holding model.json`;
+      : `train one with \`digits train --out ${o.model}\`, or pass --model with a folder holding model.json (or ensemble.json)`;
     throw new DigitsError(`no model at ${path.resolve(jsonPath)}: ${trained}`);
   }
-  const { model, metadata } = await loadModel(o.model);
+  const loaded = await loadClassifier(o.model, { tta: o.tta });
   const choice = createBackend(o.backend, o.threads);
   if (choice.warning) process.stderr.write(`digits: warning: ${choice.warning}\n`);
-  model.setBackend(choice.backend);
-  const predictor = new Predictor(model, metadata, o.model, text);
+  loaded.model.setBackend(choice.backend);
+  const predictor = new Predictor(loaded.model, loaded.metadata, o.model, loaded.fingerprint, loaded);
   const app = buildServer({ predictor, logger: o.log ?? false });
   let address: string;
   try {
@@ -63,7 +64,9 @@ export async function startServer(o: ServeOpts): Promise<{ app: FastifyInstance;
 export async function serve(o: ServeOpts): Promise<void> {
   const { app, url, predictor } = await startServer(o);
   const acc = predictor.info.accuracy;
-  process.stdout.write(`serving ${path.resolve(o.model)} (${predictor.info.id}` +
+  const what = predictor.loaded?.kind === 'ensemble' ? `ensemble of ${predictor.loaded.members.length} models, ` : '';
+  const tta = predictor.loaded?.tta.length ? `, test-time augmentation (${predictor.loaded.tta.length} views)` : '';
+  process.stdout.write(`serving ${path.resolve(o.model)} (${what}${predictor.info.id}${tta}` +
     `${acc !== null ? `, test accuracy ${(acc * 100).toFixed(2)}%` : ''}) on ${predictor.model.backend.name} backend\n` +
     `drawing page: ${url}/\nAPI: POST ${url}/api/predict, POST ${url}/api/predict/batch, GET ${url}/api/model, GET ${url}/health\n` +
     'press Ctrl+C to stop\n');
@@ -83,12 +86,14 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('serve a model: the drawing page at / and the prediction API')
-    .option('--model <dir>', 'model folder (model.json + weights)', DEFAULT_MODEL_DIR)
+    .option('--model <dir>', 'model folder (model.json + weights) or ensemble folder (ensemble.json)', DEFAULT_MODEL_DIR)
     .option('--port <n>', 'TCP port (0: any free port)', port, 8080)
     .option('--host <addr>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('auto'))
     .addOption(new Option('--threads <n>', 'worker threads for the native backend (default: all cores)').argParser(positiveInt('--threads')))
     .option('--log', 'log every request as a JSON line (Fastify/pino) on stdout')
+    .addOption(ttaOption())
+    .addOption(noTtaOption())
     .addHelpText('after', '\nExamples:\n  digits serve                          # runs/seed on http://127.0.0.1:8080/\n' +
       '  digits serve --model runs/small --port 3000\n' +
       '  curl -s -X POST --data-binary @digit.png -H "Content-Type: image/png" http://127.0.0.1:8080/api/predict')
