@@ -11,7 +11,7 @@ import { ReferenceBackend } from '../src/engine/reference.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { buildPreset, Ensemble, DEFAULT_TTA } from '../src/nn/index.js';
-import { isEnsembleDir, loadEnsemble, saveEnsemble } from '../src/io/ensemble.js';
+import { isEnsembleDir, loadClassifier, loadEnsemble, saveEnsemble, writeEnsembleJson } from '../src/io/ensemble.js';
 import { loadModel } from '../src/io/model-files.js';
 
 test('Ensemble of 3 (different seeds): probabilities are the members\' mean; saved and loaded as one artifact', async () => {
@@ -53,6 +53,33 @@ test('Ensemble of 3 (different seeds): probabilities are the members\' mean; sav
     assert.notDeepEqual(t.data, p.data);
     await fs.writeFile(path.join(dir, 'ensemble.json'), '{"format": "other"}');
     await assert.rejects(loadEnsemble(dir), /digits-ensemble/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('TTA is a property of use: recorded in ensemble.json it is the default, --no-tta (false) turns it off; a model with tta is an ensemble of one', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'digits-ensemble-tta-'));
+  try {
+    const members = [1, 2].map((s) => buildPreset('fast', s).model);
+    await saveEnsemble(members, dir);
+    assert.deepEqual((await loadClassifier(dir)).tta, []);
+    assert.deepEqual((await loadClassifier(dir, { tta: true })).tta, DEFAULT_TTA);
+    await writeEnsembleJson(dir, ['model-0', 'model-1'], { tta: DEFAULT_TTA });
+    const recorded = await loadClassifier(dir);
+    assert.equal(recorded.kind, 'ensemble');
+    assert.deepEqual(recorded.tta, DEFAULT_TTA);
+    assert.deepEqual((recorded.model as Ensemble).tta, DEFAULT_TTA);
+    assert.deepEqual(((await loadClassifier(dir, { tta: false })).model as Ensemble).tta, []);
+    assert.match(recorded.model.summary(), /^Ensemble of 2 models, probabilities averaged; test-time augmentation: 5 views averaged \(the image, dx 1, dx -1, dy 1, dy -1\)/);
+
+    const one = await loadClassifier(path.join(dir, 'model-0'), { tta: true });
+    assert.equal(one.kind, 'model');
+    assert.ok(one.model instanceof Ensemble && one.model.members.length === 1);
+    const plain = await loadClassifier(path.join(dir, 'model-0'));
+    assert.equal(plain.model, plain.members[0]!.model, 'without TTA a model folder gives its Sequential');
+    await fs.writeFile(path.join(dir, 'ensemble.json'), '{"format": "digits-ensemble", "members": ["model-0"], "tta": [{"dx": 1, "dy": 0}]}');
+    await assert.rejects(loadClassifier(dir), /ensemble\.json: tta\[0\]: expected \{"dx": pixels, "dy": pixels, "rotation": degrees\}/);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -14,7 +14,9 @@ import { writeFileAtomic } from '../../util/atomic.js';
 import { argmaxRows, classificationReport, formatConfusionMatrix } from '../../report/metrics.js';
 import type { ReportEvaluation } from '../../report/report.js';
 import { ensureWritableDir, modelInput, pickBackend, predictWithProgress, train, type TrainOpts } from '../commands.js';
-import { ENSEMBLE_METRICS, readArtifactRun, readRunInfo, runTrainingData, validationEvaluation, writeRunReport } from './report.js';
+import {
+  ENSEMBLE_METRICS, num, readArtifactRun, readRunInfo, runTrainingData, seconds, validationEvaluation, writeRunReport,
+} from './report.js';
 
 export const TTA_HELP = 'test-time augmentation: average over the image and its four 1-pixel shifts ' +
   '(an ensemble trained with --tta uses them unless --no-tta is given)';
@@ -28,8 +30,6 @@ export function noTtaOption(): Option {
 }
 
 const pct = (v: number): string => `${(v * 100).toFixed(2)}%`;
-const seconds = (s: number): string => (s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 export async function trainEnsemble(o: TrainOpts): Promise<void> {
   const started = Date.now();
@@ -108,11 +108,11 @@ export async function trainEnsemble(o: TrainOpts): Promise<void> {
   };
   out('');
   out(`ensemble of ${n} (class probabilities averaged${tta.length > 0 ? `, test-time augmentation: ${tta.length} views` : ''}):`);
-  out(['member', 'seed', 'train time', 'test accuracy', 'val accuracy'].map((h) => h.padEnd(14)).join('').trimEnd());
+  out(['member', 'seed', 'train time', 'test accuracy', 'val accuracy'].map((h) => h.padEnd(15)).join('').trimEnd());
   for (const m of members) {
     out([m.name, String(m.seed), m.trainSeconds !== undefined ? seconds(m.trainSeconds) : '-',
       m.testAccuracy !== undefined ? pct(m.testAccuracy) : '-', m.valAccuracy !== undefined ? pct(m.valAccuracy) : '-']
-      .map((c) => c.padEnd(14)).join('').trimEnd());
+      .map((c) => c.padEnd(15)).join('').trimEnd());
   }
   if (result) {
     const set = evaluation!.kind === 'test' ? 'test set' : 'validation rows held out by every member';
