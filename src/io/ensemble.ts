@@ -147,18 +147,14 @@ export async function loadEnsemble(dir: string, opts: LoadOptions = {}): Promise
   });
   const tta = opts.tta === false ? [] : recorded.length > 0 ? recorded : opts.tta === true ? DEFAULT_TTA : [];
   const model = new Ensemble(members.map((m) => m.model), { tta });
+  // the members' shared facts (input scaling, classes, version); seed, history and test accuracy are each member's own
   const presets = new Set(members.map((m) => m.metadata?.preset ?? null));
-  const metadata = m0 === null ? null : {
-    ...m0,
+  const metadata: DigitsMetadata | null = m0 === null ? null : {
+    version: m0.version, inputScale: m0.inputScale, inputShape: m0.inputShape, classNames: m0.classNames, backend: m0.backend,
     seed: null,
     preset: presets.size === 1 ? m0.preset : null,
-    history: undefined,
-    testAccuracy: typeof j.testAccuracy === 'number' ? j.testAccuracy : undefined,
+    ...(typeof j.testAccuracy === 'number' ? { testAccuracy: j.testAccuracy } : {}),
     trainedAt: typeof j.trainedAt === 'string' ? j.trainedAt : m0.trainedAt,
   };
-  if (metadata) {
-    delete metadata.history;
-    if (metadata.testAccuracy === undefined) delete metadata.testAccuracy;
-  }
   return { kind: 'ensemble', model, metadata, members, tta, fingerprint };
 }

@@ -265,6 +265,10 @@ export async function report(o: ReportOpts): Promise<void> {
   if (kind === 'csv' && sameAsTraining && training) {
     const split = num(run.metrics?.validationSplit) ?? 0;
     evaluation = validationEvaluation(model, metadata, training, split, run.validationSeeds);
+    if (!evaluation && loaded.kind === 'ensemble') {
+      throw new DigitsError(`--data ${evalSpec}: no row of it was held out by every member (each trained on the others' ` +
+        'validation rows), so the ensemble has no unseen rows there; pass --data with other labelled data');
+    }
   }
   if (!evaluation) {
     const limit = o.limit ?? (sameAsTraining ? num(run.metrics?.testLimit) : undefined);
