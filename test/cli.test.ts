@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs, existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -49,6 +49,16 @@ test('summary --preset seed: the layer table with 135,114 parameters', () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /135,114/);
   assert.match(r.stdout, /conv2d_2/);
+});
+
+test('a reader that closes the pipe early (digits summary | head) ends the command quietly, exit 0', async () => {
+  const child = spawn(process.execPath, [cli, 'summary', '--preset', 'seed'], { cwd: tmp, env: { ...process.env, CI: '1' } });
+  child.stdout.destroy(); // the reader is gone before the first write: every write meets EPIPE
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, '');
 });
 
 test('the Kaggle workflow: train, evaluate, predict a test.csv, score the submission', async () => {
