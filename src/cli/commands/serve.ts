@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { DigitsError } from '../../errors.js';
 import { BACKEND_NAMES, createBackend, type BackendName } from '../../engine/index.js';
 import { loadModel, MODEL_JSON } from '../../io/model-files.js';
-import { buildServer } from '../../server/app.js';
+import { buildServer, SERVER_LIMITS } from '../../server/app.js';
 import { Predictor } from '../../server/predictor.js';
 import { nonNegativeInt, positiveInt } from '../options.js';
 
@@ -21,12 +21,39 @@ export interface ServeOpts {
   backend: BackendName;
   threads?: number;
   log?: boolean;
+  /** milliseconds (defaults: SERVER_LIMITS) */
+  connectionTimeout?: number;
+  requestTimeout?: number;
+  headersTimeout?: number;
+  keepAliveTimeout?: number;
+  maxPending?: number;
+  /** origins allowed by CORS (--cors a,b) */
+  cors?: string[];
 }
 
 function port(value: string): number {
   const n = nonNegativeInt('--port')(value);
   if (n > 65535) throw new InvalidArgumentError(`--port expects 0..65535 (0: any free port), got "${value}".`);
   return n;
+}
+
+/** --cors: comma-separated origins (scheme://host[:port]) or "*". */
+function corsOrigins(value: string): string[] {
+  const list = value.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  if (list.length === 0) throw new InvalidArgumentError('--cors expects origins such as http://localhost:3000 (comma-separated) or "*".');
+  for (const o of list) {
+    if (o === '*') continue;
+    let origin: string | null = null;
+    try {
+      origin = new URL(o).origin;
+    } catch {
+      // reported below
+    }
+    if (origin !== o.replace(/\/$/, '') || !/^https?:/.test(o)) {
+      throw new InvalidArgumentError(`--cors expects origins such as http://localhost:3000 (scheme://host[:port], no path) or "*", got "${o}".`);
+    }
+  }
+  return list.map((o) => o.replace(/\/$/, ''));
 }
 
 /** Load the model folder and start listening; resolves with the running server and its URL. */
@@ -46,7 +73,11 @@ export async function startServer(o: ServeOpts): Promise<{ app: FastifyInstance;
   if (choice.warning) process.stderr.write(`digits: warning: ${choice.warning}\n`);
   model.setBackend(choice.backend);
   const predictor = new Predictor(model, metadata, o.model, text);
-  const app = buildServer({ predictor, logger: o.log ?? false });
+  const app = buildServer({
+    predictor, logger: o.log ?? false, corsOrigins: o.cors,
+    connectionTimeout: o.connectionTimeout, requestTimeout: o.requestTimeout, headersTimeout: o.headersTimeout,
+    keepAliveTimeout: o.keepAliveTimeout, maxPending: o.maxPending,
+  });
   let address: string;
   try {
     address = await app.listen({ port: o.port, host: o.host });
@@ -89,8 +120,23 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('auto'))
     .addOption(new Option('--threads <n>', 'worker threads for the native backend (default: all cores)').argParser(positiveInt('--threads')))
     .option('--log', 'log every request as a JSON line (Fastify/pino) on stdout')
-    .addHelpText('after', '\nExamples:\n  digits serve                          # runs/seed on http://127.0.0.1:8080/\n' +
+    .option('--cors <origins>', 'allow these origins (comma-separated, e.g. http://localhost:3000; "*" for any) to call the API ' +
+      'from a browser (default: no CORS headers)', corsOrigins)
+    .option('--max-pending <n>', 'prediction requests in flight or queued; past it, 503 with Retry-After', positiveInt('--max-pending'),
+      SERVER_LIMITS.maxPending)
+    .option('--request-timeout <ms>', 'a request (headers and body) must arrive within this, else 408', nonNegativeInt('--request-timeout'),
+      SERVER_LIMITS.requestTimeout)
+    .option('--headers-timeout <ms>', 'the request headers must arrive within this, else 408 (<= --request-timeout)',
+      nonNegativeInt('--headers-timeout'), SERVER_LIMITS.headersTimeout)
+    .option('--connection-timeout <ms>', 'close a socket with no traffic for this long', nonNegativeInt('--connection-timeout'),
+      SERVER_LIMITS.connectionTimeout)
+    .option('--keep-alive-timeout <ms>', 'how long an idle keep-alive socket waits for the next request', nonNegativeInt('--keep-alive-timeout'),
+      SERVER_LIMITS.keepAliveTimeout)
+    .addHelpText('after', '\nSlow clients (a byte at a time, or silent sockets) are cut off by the timeouts; bodies over 4 MiB\n' +
+      '(16 MiB for /api/predict/batch) get 413; only the files of web/ are served.\n' +
+      '\nExamples:\n  digits serve                          # runs/seed on http://127.0.0.1:8080/\n' +
       '  digits serve --model runs/small --port 3000\n' +
+      '  digits serve --cors http://localhost:3000 --max-pending 64\n' +
       '  curl -s -X POST --data-binary @digit.png -H "Content-Type: image/png" http://127.0.0.1:8080/api/predict')
     .action(serve);
 }
