@@ -64,8 +64,11 @@ after(async () => {
   if (tmp) await fs.rm(tmp, { recursive: true, force: true });
 });
 
-/** Load `text` as the folder's model.json: 'loaded' (and the model predicts finite numbers) or 'refused' (a DigitsError naming a file). */
-async function load(text: string | Uint8Array): Promise<'loaded' | 'refused'> {
+/**
+ * Load `text` as the folder's model.json: 'loaded' (every weight finite and, with `finitePredictions`,
+ * finite predictions) or 'refused' (a DigitsError naming a file).
+ */
+async function load(text: string | Uint8Array, finitePredictions = true): Promise<'loaded' | 'refused'> {
   await fs.writeFile(path.join(dir, 'model.json'), text);
   let loaded;
   try {
@@ -78,6 +81,7 @@ async function load(text: string | Uint8Array): Promise<'loaded' | 'refused'> {
   }
   const { model } = loaded;
   for (const w of model.namedWeights()) assert.ok(w.tensor.data.every(Number.isFinite), `weight ${w.name} is not finite`);
+  if (!finitePredictions) return 'loaded';
   const shape = model.inputShape!;
   const out = model.predict(new Tensor([1, ...shape])).data;
   assert.ok(out.length > 0 && out.every(Number.isFinite), `a loaded model predicts [${Array.from(out.slice(0, 10)).join(', ')}]`);
@@ -158,16 +162,38 @@ test('model.json text mutated byte by byte: loads or DigitsError', async (t) => 
   });
 });
 
-test('shard bytes flipped: loads (and predicts finite numbers) or DigitsError', async (t) => {
+// Finite weights can still be extreme enough (±3e38) to overflow a prediction to NaN: the loader
+// guarantees finite weights, not that every finite weight makes sense.
+test('shard bytes flipped: loads (every weight finite) or DigitsError', async (t) => {
   const arb = fc.array(fc.tuple(position, fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 });
   try {
     await fuzz(t, arb, 400, async (flips) => {
       const bytes = Buffer.from(shard);
       for (const [at, v] of flips) bytes[Math.floor(at * bytes.length)] = v;
       await fs.writeFile(path.join(dir, SHARD), bytes);
-      await load(baseText);
+      await load(baseText, false);
     });
   } finally {
     await fs.writeFile(path.join(dir, SHARD), shard);
   }
+});
+
+test('what the fuzzing found, pinned: escaping paths, a FIFO, no shard files, a NaN weight', async () => {
+  const withPaths = async (paths: string[]): Promise<string> => {
+    const json = structuredClone(baseJson) as { weightsManifest: { paths: string[] }[] };
+    json.weightsManifest[0]!.paths = paths;
+    await fs.writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
+    const err = await loadModel(dir).then(() => null, (e: unknown) => e);
+    assert.ok(err instanceof DigitsError, `${JSON.stringify(paths)} loaded, or threw ${String(err)}`);
+    return err.message;
+  };
+  const json = path.join(dir, 'model.json');
+  assert.equal(await withPaths(['../outside.bin']),
+    `${json}: weightsManifest path "../outside.bin": expected a shard file inside the model folder`);
+  assert.equal(await withPaths(['/etc/passwd']), `${json}: weightsManifest path "/etc/passwd": expected a shard file inside the model folder`);
+  assert.equal(await withPaths(['fifo.bin']),
+    `${path.join(dir, 'fifo.bin')}: weight shard is not a regular file (listed in ${json} weightsManifest)`);
+  assert.match(await withPaths([]), new RegExp(`^${json.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: weightsManifest\\[0\\]\\.paths: ` +
+    `expected shard files holding ${shard.length} bytes \\(\\d+ weights listed in weightsManifest\\[0\\]`));
+  assert.match(await withPaths(['nan.bin']), /weightsManifest\[0\] \(nan\.bin\) weight "[^"]+": value 2 is NaN; expected finite numbers$/);
 });
