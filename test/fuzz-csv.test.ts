@@ -112,11 +112,12 @@ const layoutArb = fc.record({
 test('valid files of random values, cell styles, line ends, blank lines and chunking parse exactly', async (t) => {
   await fuzz(t, layoutArb, 300, (c) => {
     const header = kaggleHeader(c.labelled).map((h) => (c.quotedHeader ? `"${h}"` : h)).join(',');
-    const cells = c.rows.map(([label, px]) => [...(c.labelled ? [String(label)] : []), ...px.map(String)]);
+    const values = c.rows.map(([label, px]) => [...(c.labelled ? [label] : []), ...px]);
+    const cells = values.map((row) => row.map(String));
     for (const [at, style] of c.styled) {
       const r = at % cells.length;
       const k = Math.floor(at / cells.length) % cells[r]!.length;
-      cells[r]![k] = STYLES[style]!(Number(cells[r]![k]));
+      cells[r]![k] = STYLES[style]!(values[r]![k]!); // a cell styled twice keeps the last style
     }
     const lines = [header];
     cells.forEach((row, i) => {
