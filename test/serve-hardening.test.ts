@@ -155,8 +155,9 @@ test('no path reaches a file outside web/: traversal, encodings, backslashes, NU
     assert.ok(!webFiles.includes(body), `${p} served a page file`);
     if (a.statuses[0] === 404) assert.match(body, /"statusCode":404/);
   }
-  // a raw NUL or a raw backslash-dot path in the request line: Node's parser or the router refuses it
-  for (const p of ['/index.html\0', '/..\\..\\package.json']) {
+  // a raw NUL, raw backslashes, absolute-form and relative request targets: Node's parser or the router refuses them
+  for (const p of ['/index.html\0', '/..\\..\\package.json', 'http://x/../package.json', 'http://x/%2e%2e/package.json', '../package.json',
+    'package.json']) {
     const a = await raw(Buffer.from(`GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 'latin1'));
     assert.ok(a.statuses[0] === 404 || a.statuses[0] === 400, `${JSON.stringify(p)}: ${a.text.slice(0, 200)}`);
   }
