@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildServer, defaultWebDir } from '../src/server/app.js';
 import type { Predictor } from '../src/server/predictor.js';
-import { untrainedPredictor } from './serve-fixtures.js';
+import { canvas, drawRing, encodePng, untrainedPredictor } from './serve-fixtures.js';
 
 let predictor: Predictor;
 let app: FastifyInstance;
@@ -177,7 +177,13 @@ test('past maxPending predictions: 503 with Retry-After and a JSON message; /hea
       method: 'POST', url: '/api/predict/batch', headers: { 'content-type': 'application/json' },
       payload: JSON.stringify({ inputs: [pixels, pixels], scale: 255 }),
     });
-    const burst = [...Array.from({ length: 30 }, predict), ...Array.from({ length: 5 }, batch)];
+    const ring = canvas(20, 20);
+    drawRing(ring, 10, 10, 5, 7, 2, 255);
+    const png = encodePng(ring);
+    const image = (): Promise<LightMyRequestResponse> => busy.inject({
+      method: 'POST', url: '/api/predict', headers: { 'content-type': 'image/png' }, payload: png,
+    });
+    const burst = [...Array.from({ length: 30 }, predict), ...Array.from({ length: 5 }, batch), ...Array.from({ length: 5 }, image)];
     const healthDuring = busy.inject({ method: 'GET', url: '/health' });
     const answers = await Promise.all(burst);
     const counts = new Map<number, number>();
@@ -194,6 +200,7 @@ test('past maxPending predictions: 503 with Retry-After and a JSON message; /hea
     // the count went back to zero: one at a time, all are served
     for (let i = 0; i < 5; i++) assert.equal((await predict()).statusCode, 200);
     assert.equal((await batch()).statusCode, 200);
+    assert.equal((await image()).statusCode, 200);
   } finally {
     await busy.close();
   }

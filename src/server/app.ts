@@ -266,22 +266,24 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       if (body.length === 0) {
         throw new RequestError(400, `empty body: send a PNG or JPEG image (Content-Type ${request.headers['content-type']})`);
       }
-      let pre;
-      try {
-        pre = preprocessImage(body, 'request body');
-      } catch (err) {
-        if (err instanceof ImageError) throw new RequestError(err.message.includes('blank') ? 422 : 400, err.message);
-        throw err;
-      }
-      const x = new Float32Array(FIELD * FIELD);
-      for (let i = 0; i < x.length; i++) x[i] = pre.pixels[i]! / 255;
-      const p = await admitted(() => predictor.predict(x));
-      return {
-        ...p,
-        model: predictor.info,
-        polarity: pre.polarity,
-        preprocessed: { width: FIELD, height: FIELD, pixels: Array.from(pre.pixels, (v) => Math.round(v)) },
-      };
+      // admitted before decoding, so that a busy server does not decode images it will not predict
+      return admitted(async () => {
+        let pre;
+        try {
+          pre = preprocessImage(body, 'request body');
+        } catch (err) {
+          if (err instanceof ImageError) throw new RequestError(err.message.includes('blank') ? 422 : 400, err.message);
+          throw err;
+        }
+        const x = new Float32Array(FIELD * FIELD);
+        for (let i = 0; i < x.length; i++) x[i] = pre.pixels[i]! / 255;
+        return {
+          ...await predictor.predict(x),
+          model: predictor.info,
+          polarity: pre.polarity,
+          preprocessed: { width: FIELD, height: FIELD, pixels: Array.from(pre.pixels, (v) => Math.round(v)) },
+        };
+      });
     }
     if (body === undefined || body === null) {
       throw new RequestError(400, 'empty body: send JSON {"pixels": [784 numbers], "scale": 255 | 1} or a PNG/JPEG image');
