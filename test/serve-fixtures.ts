@@ -13,6 +13,7 @@ import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { buildPreset } from '../src/nn/index.js';
 import { makeMetadata, saveModel } from '../src/io/model-files.js';
+import { Predictor } from '../src/server/predictor.js';
 
 /** A grayscale canvas [h, w], 0..255. */
 export interface Canvas {
@@ -117,4 +118,15 @@ export async function trainTinyModel(opts: { images?: number; epochs?: number } 
   await model.fit(x, y, { epochs: opts.epochs ?? 1, batchSize: 32, shuffle: true, seed: 0 });
   await saveModel(model, dir, makeMetadata(model, { testAccuracy: 0.9, trainedAt: new Date().toISOString(), preset: 'seed', seed: 0 }));
   return dir;
+}
+
+/**
+ * A Predictor over the seed CNN as initialised (no training, no files): for
+ * tests of the HTTP layer that need answers, not accurate ones.
+ */
+export function untrainedPredictor(seed = 0): Predictor {
+  const { model } = buildPreset('seed', seed);
+  if (model.inputShape === null) model.build([28, 28, 1], seed);
+  model.setBackend(createBackend('auto').backend);
+  return new Predictor(model, makeMetadata(model), 'untrained-seed', `untrained seed ${seed}`);
 }

@@ -392,10 +392,18 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
 }
 
 async function readShard(folder: string, file: string, jsonPath: string): Promise<Uint8Array> {
-  const p = path.join(folder, file);
+  // A shard is a file in the model folder (or below it): a manifest must not make the loader read
+  // elsewhere, nor wait forever on a FIFO or read a device such as /dev/zero without end.
+  const p = path.resolve(folder, file);
+  const rel = path.relative(path.resolve(folder), p);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+    throw new DigitsError(`${jsonPath}: weightsManifest path ${describe(file)}: expected a shard file inside the model folder`);
+  }
   try {
+    if (!(await fs.stat(p)).isFile()) throw new DigitsError(`${p}: weight shard is not a regular file (listed in ${jsonPath} weightsManifest)`);
     return new Uint8Array(await fs.readFile(p));
   } catch (err) {
+    if (err instanceof DigitsError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new DigitsError(`${p}: weight shard not found (listed in ${jsonPath} weightsManifest)`);
     }
@@ -617,6 +625,10 @@ async function readWeights(
       const values = new Float32Array(s.bytes / 4);
       new Uint8Array(values.buffer).set(all.subarray(off, off + s.bytes));
       off += s.bytes;
+      const bad = values.findIndex((v) => !Number.isFinite(v)); // a NaN or infinite weight makes every prediction meaningless
+      if (bad >= 0) {
+        throw new DigitsError(`${where}: ${at} (${paths.join(', ')}) weight "${s.name}": value ${bad} is ${values[bad]}; expected finite numbers`);
+      }
       out.push({ name: s.name, shape: s.shape, values, source: `${at} (${paths.join(', ')})` });
     }
   }
@@ -631,6 +643,7 @@ async function readWeights(
 function shardLengthError(where: string, at: string, paths: string[], sizes: number[], need: number, weightCount: number): DigitsError {
   const dir = path.dirname(where);
   const what = `${weightCount} weights listed in ${at} of ${where}`;
+  if (paths.length === 0) return new DigitsError(`${where}: ${at}.paths: expected shard files holding ${need} bytes (${what}), got none`);
   if (paths.length === 1) {
     return new DigitsError(`${path.join(dir, paths[0]!)}: weight shard has the wrong length: expected ${need} bytes ` +
       `(${what}), got ${sizes[0]} bytes`);

@@ -18,12 +18,28 @@
  * Predictor.predict); batches run in chunks that yield to the event loop.
  * Every bad request gets a 4xx JSON body {statusCode, error, message}; the
  * error handler turns anything unexpected into a 500 that is logged, but the
- * tests hold that no bad input gets there.
+ * tests (and the fuzz tests, test/fuzz-api.test.ts) hold that no bad input gets there.
+ *
+ * Abuse (each limit has a default in SERVER_LIMITS and a `digits serve` option):
+ *   - slow clients: a request must bring its headers within headersTimeout and
+ *     all of itself within requestTimeout (Node answers 408 and closes); a
+ *     socket idle for connectionTimeout is closed; keep-alive sockets wait
+ *     keepAliveTimeout for the next request. So sockets that send nothing, or
+ *     a byte at a time, are cut off instead of piling up.
+ *   - body size: 413 past the route's limit, whether the Content-Length says so
+ *     up front or a chunked body grows past it.
+ *   - predictions in flight or queued (maxPending requests): past it, 503 with
+ *     Retry-After; /health and the page do not count.
+ *   - static files: only the files found in web/ at start have routes; any
+ *     other path, traversal attempts included, is a 404.
+ *   - CORS: no Access-Control-* headers unless corsOrigins names origins.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import cors from '@fastify/cors';
 import { ImageError, FIELD, preprocessImage } from '../preprocess/image.js';
 import { DigitsError } from '../errors.js';
 import { MAX_BATCH, type Predictor } from './predictor.js';
@@ -32,6 +48,23 @@ import { MAX_BATCH, type Predictor } from './predictor.js';
 export const PREDICT_BODY_LIMIT = 4 * 1024 * 1024;
 /** Body limit of POST /api/predict/batch: 1,000 inputs of 784 numbers written with ~8 digits fit. */
 export const BATCH_BODY_LIMIT = 16 * 1024 * 1024;
+
+/** Defaults of the abuse limits (milliseconds, and prediction requests for maxPending). */
+export const SERVER_LIMITS = {
+  /** a socket with no traffic for this long is closed */
+  connectionTimeout: 30_000,
+  /** the whole request (headers and body) must arrive within this */
+  requestTimeout: 30_000,
+  /** the request's headers must arrive within this (<= requestTimeout) */
+  headersTimeout: 10_000,
+  /** an idle keep-alive socket waits this long for the next request */
+  keepAliveTimeout: 5_000,
+  /** prediction requests in flight or queued; past it, 503 with Retry-After */
+  maxPending: 256,
+} as const;
+
+/** Seconds a client told 503 is asked to wait (Retry-After). */
+export const RETRY_AFTER_SECONDS = 1;
 
 export const IMAGE_CONTENT_TYPES = ['image/png', 'image/jpeg'];
 
@@ -58,6 +91,15 @@ export interface ServerOptions {
   predictBodyLimit?: number;
   batchBodyLimit?: number;
   maxBatch?: number;
+  /** milliseconds; defaults in SERVER_LIMITS */
+  connectionTimeout?: number;
+  requestTimeout?: number;
+  headersTimeout?: number;
+  keepAliveTimeout?: number;
+  /** prediction requests in flight or queued before /api/predict* answer 503 (default SERVER_LIMITS.maxPending) */
+  maxPending?: number;
+  /** origins allowed to call the API from a browser (CORS); none or empty: no CORS headers. "*": any origin */
+  corsOrigins?: string[];
 }
 
 const pixelArray = {
@@ -96,7 +138,7 @@ const STATIC_TYPES: Record<string, string> = {
 };
 
 class RequestError extends Error {
-  constructor(readonly statusCode: number, message: string) {
+  constructor(readonly statusCode: number, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
   }
 }
@@ -118,8 +160,19 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const { predictor } = opts;
   const maxBatch = opts.maxBatch ?? MAX_BATCH;
   const started = Date.now();
+  const limits = { ...SERVER_LIMITS, ...definedOnly(opts) };
+  if (limits.requestTimeout > 0 && limits.headersTimeout > limits.requestTimeout) {
+    throw new DigitsError(`headersTimeout (${limits.headersTimeout} ms) must not exceed requestTimeout (${limits.requestTimeout} ms)`);
+  }
   const app = Fastify({
     logger: opts.logger ?? false,
+    connectionTimeout: limits.connectionTimeout,
+    requestTimeout: limits.requestTimeout,
+    keepAliveTimeout: limits.keepAliveTimeout,
+    // Node checks the headers and request timeouts every connectionsCheckingInterval (default 30 s):
+    // check often enough that a timeout means about what it says.
+    http: { headersTimeout: limits.headersTimeout, connectionsCheckingInterval: checkingInterval(limits.headersTimeout, limits.requestTimeout) },
+    clientErrorHandler: (err, socket) => clientError(err, socket, limits),
     bodyLimit: Math.max(opts.predictBodyLimit ?? PREDICT_BODY_LIMIT, opts.batchBodyLimit ?? BATCH_BODY_LIMIT),
     // no type coercion ("12" stays a string and is refused), no silent removal of unknown keys
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
@@ -131,11 +184,32 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   const limitOf = (url: string): number => (url.startsWith('/api/predict/batch')
     ? opts.batchBodyLimit ?? BATCH_BODY_LIMIT : opts.predictBodyLimit ?? PREDICT_BODY_LIMIT);
+  if (opts.corsOrigins && opts.corsOrigins.length > 0) {
+    void app.register(cors, { origin: opts.corsOrigins.includes('*') ? '*' : opts.corsOrigins, methods: ['GET', 'POST'] });
+  }
+
+  // Prediction requests in flight or queued in the predictor: past maxPending, 503 (load shedding).
+  let pending = 0;
+  const admitted = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (pending >= limits.maxPending) {
+      throw new RequestError(503, `the server is busy: ${pending} predictions are in flight or queued (limit ${limits.maxPending}); ` +
+        `retry in ${RETRY_AFTER_SECONDS} s`, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+    }
+    pending++;
+    try {
+      return await work();
+    } finally {
+      pending--;
+    }
+  };
+
   app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof RequestError) void reply.headers(err.headers);
     let status = err.statusCode ?? 500;
     if (err instanceof DigitsError) status = 400; // ImageError included
-    if (status >= 500) request.log.error(err);
-    let message = status >= 500 ? 'internal error (logged on the server)' : err.message;
+    const known = status < 500 || err instanceof RequestError; // a 503 says why
+    if (!known) request.log.error(err);
+    let message = known ? err.message : 'internal error (logged on the server)';
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       message = `Content-Type ${request.headers['content-type'] ?? '(none)'} is not accepted here: send application/json ` +
         `or a PNG/JPEG image as ${IMAGE_CONTENT_TYPES.join(' or ')}`;
@@ -192,22 +266,24 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       if (body.length === 0) {
         throw new RequestError(400, `empty body: send a PNG or JPEG image (Content-Type ${request.headers['content-type']})`);
       }
-      let pre;
-      try {
-        pre = preprocessImage(body, 'request body');
-      } catch (err) {
-        if (err instanceof ImageError) throw new RequestError(err.message.includes('blank') ? 422 : 400, err.message);
-        throw err;
-      }
-      const x = new Float32Array(FIELD * FIELD);
-      for (let i = 0; i < x.length; i++) x[i] = pre.pixels[i]! / 255;
-      const p = await predictor.predict(x);
-      return {
-        ...p,
-        model: predictor.info,
-        polarity: pre.polarity,
-        preprocessed: { width: FIELD, height: FIELD, pixels: Array.from(pre.pixels, (v) => Math.round(v)) },
-      };
+      // admitted before decoding, so that a busy server does not decode images it will not predict
+      return admitted(async () => {
+        let pre;
+        try {
+          pre = preprocessImage(body, 'request body');
+        } catch (err) {
+          if (err instanceof ImageError) throw new RequestError(err.message.includes('blank') ? 422 : 400, err.message);
+          throw err;
+        }
+        const x = new Float32Array(FIELD * FIELD);
+        for (let i = 0; i < x.length; i++) x[i] = pre.pixels[i]! / 255;
+        return {
+          ...await predictor.predict(x),
+          model: predictor.info,
+          polarity: pre.polarity,
+          preprocessed: { width: FIELD, height: FIELD, pixels: Array.from(pre.pixels, (v) => Math.round(v)) },
+        };
+      });
     }
     if (body === undefined || body === null) {
       throw new RequestError(400, 'empty body: send JSON {"pixels": [784 numbers], "scale": 255 | 1} or a PNG/JPEG image');
@@ -215,7 +291,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const { pixels, scale } = body as { pixels: number[]; scale: number };
     const x = new Float32Array(FIELD * FIELD);
     toUnit(pixels, scale, 'body/pixels', x, 0);
-    return { ...await predictor.predict(x), model: predictor.info };
+    return { ...await admitted(() => predictor.predict(x)), model: predictor.info };
   });
 
   app.post('/api/predict/batch', {
@@ -251,7 +327,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const per = FIELD * FIELD;
     const x = new Float32Array(body.inputs.length * per);
     body.inputs.forEach((pixels, i) => toUnit(pixels, body.scale, `body/inputs/${i}`, x, i * per));
-    const predictions = await predictor.predictBatch(x, body.inputs.length);
+    const predictions = await admitted(() => predictor.predictBatch(x, body.inputs.length));
     return { predictions, model: predictor.info };
   });
 
@@ -263,11 +339,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     uptimeSeconds: Math.round((Date.now() - started) / 1000),
   }));
 
-  // the drawing page: every file of web/ read once at start
+  // the drawing page: every file of web/ read once at start, one route each (no path is ever
+  // mapped to the disk, so there is nothing to traverse)
   const webDir = opts.webDir ?? defaultWebDir();
   let files: string[] = [];
   try {
-    files = readdirSync(webDir).filter((f) => STATIC_TYPES[path.extname(f)] !== undefined);
+    files = readdirSync(webDir, { withFileTypes: true })
+      .filter((f) => f.isFile() && STATIC_TYPES[path.extname(f.name)] !== undefined).map((f) => f.name);
   } catch {
     app.log.warn(`${webDir}: no drawing page there; the API works without it`);
   }
@@ -281,10 +359,55 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   return app;
 }
 
+/**
+ * What Node's HTTP parser refuses before Fastify sees a request (a timeout, a
+ * malformed request line or headers): the same JSON shape as every other error,
+ * then the socket is closed (as Fastify's default handler does).
+ */
+function clientError(err: NodeJS.ErrnoException & { reason?: string }, socket: Duplex, limits: Record<keyof typeof SERVER_LIMITS, number>): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  let status = 400;
+  let message = `malformed HTTP request (${err.code ?? 'error'}${err.reason ? `: ${err.reason}` : ''})`;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = 408;
+    message = `the request did not arrive in time: headers are expected within ${limits.headersTimeout} ms ` +
+      `and the whole request within ${limits.requestTimeout} ms`;
+  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431;
+    message = 'the request headers are over the size limit (16 KiB)';
+  }
+  const body = JSON.stringify({ statusCode: status, error: httpReason(status), message });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${httpReason(status)}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
+/** Half the shortest of the headers/request timeouts (0: off), between 10 ms and 1 s. */
+function checkingInterval(...timeouts: number[]): number {
+  const on = timeouts.filter((t) => t > 0);
+  return on.length === 0 ? 1000 : Math.max(10, Math.min(1000, Math.floor(Math.min(...on) / 2)));
+}
+
+/** The options that were given (undefined ones fall back to the defaults). */
+function definedOnly(opts: ServerOptions): Partial<Record<keyof typeof SERVER_LIMITS, number>> {
+  const out: Partial<Record<keyof typeof SERVER_LIMITS, number>> = {};
+  for (const key of Object.keys(SERVER_LIMITS) as (keyof typeof SERVER_LIMITS)[]) {
+    const v = opts[key];
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v < (key === 'maxPending' ? 1 : 0)) {
+      throw new DigitsError(`${key}: expected a whole number >= ${key === 'maxPending' ? 1 : 0}, got ${v}`);
+    }
+    out[key] = v;
+  }
+  return out;
+}
+
 function httpReason(status: number): string {
   const reasons: Record<number, string> = {
-    400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large',
-    415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 500: 'Internal Server Error',
+    400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout', 413: 'Payload Too Large',
+    415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable',
   };
   return reasons[status] ?? (status < 500 ? 'Client Error' : 'Server Error');
 }

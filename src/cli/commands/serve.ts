@@ -10,7 +10,7 @@ import { BACKEND_NAMES, createBackend, type BackendName } from '../../engine/ind
 import { MODEL_JSON } from '../../io/model-files.js';
 import { ENSEMBLE_JSON, loadClassifier } from '../../io/ensemble.js';
 import { noTtaOption, ttaOption } from './ensemble.js';
-import { buildServer } from '../../server/app.js';
+import { buildServer, SERVER_LIMITS } from '../../server/app.js';
 import { Predictor } from '../../server/predictor.js';
 import { nonNegativeInt, positiveInt } from '../options.js';
 
@@ -24,12 +24,39 @@ export interface ServeOpts {
   threads?: number;
   log?: boolean;
   tta?: boolean;
+  /** milliseconds (defaults: SERVER_LIMITS) */
+  connectionTimeout?: number;
+  requestTimeout?: number;
+  headersTimeout?: number;
+  keepAliveTimeout?: number;
+  maxPending?: number;
+  /** origins allowed by CORS (--cors a,b) */
+  cors?: string[];
 }
 
 function port(value: string): number {
   const n = nonNegativeInt('--port')(value);
   if (n > 65535) throw new InvalidArgumentError(`--port expects 0..65535 (0: any free port), got "${value}".`);
   return n;
+}
+
+/** --cors: comma-separated origins (scheme://host[:port]) or "*". */
+function corsOrigins(value: string): string[] {
+  const list = value.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  if (list.length === 0) throw new InvalidArgumentError('--cors expects origins such as http://localhost:3000 (comma-separated) or "*".');
+  for (const o of list) {
+    if (o === '*') continue;
+    let origin: string | null = null;
+    try {
+      origin = new URL(o).origin;
+    } catch {
+      // reported below
+    }
+    if (origin !== o.replace(/\/$/, '') || !/^https?:/.test(o)) {
+      throw new InvalidArgumentError(`--cors expects origins such as http://localhost:3000 (scheme://host[:port], no path) or "*", got "${o}".`);
+    }
+  }
+  return list.map((o) => o.replace(/\/$/, ''));
 }
 
 /** Load the model (or ensemble) folder and start listening; resolves with the running server and its URL. */
@@ -47,7 +74,11 @@ export async function startServer(o: ServeOpts): Promise<{ app: FastifyInstance;
   if (choice.warning) process.stderr.write(`digits: warning: ${choice.warning}\n`);
   loaded.model.setBackend(choice.backend);
   const predictor = new Predictor(loaded.model, loaded.metadata, o.model, loaded.fingerprint, loaded);
-  const app = buildServer({ predictor, logger: o.log ?? false });
+  const app = buildServer({
+    predictor, logger: o.log ?? false, corsOrigins: o.cors,
+    connectionTimeout: o.connectionTimeout, requestTimeout: o.requestTimeout, headersTimeout: o.headersTimeout,
+    keepAliveTimeout: o.keepAliveTimeout, maxPending: o.maxPending,
+  });
   let address: string;
   try {
     address = await app.listen({ port: o.port, host: o.host });
@@ -94,8 +125,23 @@ export function registerServe(program: Command): void {
     .option('--log', 'log every request as a JSON line (Fastify/pino) on stdout')
     .addOption(ttaOption())
     .addOption(noTtaOption())
-    .addHelpText('after', '\nExamples:\n  digits serve                          # runs/seed on http://127.0.0.1:8080/\n' +
+    .option('--cors <origins>', 'allow these origins (comma-separated, e.g. http://localhost:3000; "*" for any) to call the API ' +
+      'from a browser (default: no CORS headers)', corsOrigins)
+    .option('--max-pending <n>', 'prediction requests in flight or queued; past it, 503 with Retry-After', positiveInt('--max-pending'),
+      SERVER_LIMITS.maxPending)
+    .option('--request-timeout <ms>', 'a request (headers and body) must arrive within this, else 408', nonNegativeInt('--request-timeout'),
+      SERVER_LIMITS.requestTimeout)
+    .option('--headers-timeout <ms>', 'the request headers must arrive within this, else 408 (<= --request-timeout)',
+      nonNegativeInt('--headers-timeout'), SERVER_LIMITS.headersTimeout)
+    .option('--connection-timeout <ms>', 'close a socket with no traffic for this long', nonNegativeInt('--connection-timeout'),
+      SERVER_LIMITS.connectionTimeout)
+    .option('--keep-alive-timeout <ms>', 'how long an idle keep-alive socket waits for the next request', nonNegativeInt('--keep-alive-timeout'),
+      SERVER_LIMITS.keepAliveTimeout)
+    .addHelpText('after', '\nSlow clients (a byte at a time, or silent sockets) are cut off by the timeouts; bodies over 4 MiB\n' +
+      '(16 MiB for /api/predict/batch) get 413; only the files of web/ are served.\n' +
+      '\nExamples:\n  digits serve                          # runs/seed on http://127.0.0.1:8080/\n' +
       '  digits serve --model runs/small --port 3000\n' +
+      '  digits serve --cors http://localhost:3000 --max-pending 64\n' +
       '  curl -s -X POST --data-binary @digit.png -H "Content-Type: image/png" http://127.0.0.1:8080/api/predict')
     .action(serve);
 }
