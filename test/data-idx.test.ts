@@ -138,6 +138,17 @@ describe('IDX: bad input names the file and what was expected', () => {
     await fs.writeFile(file, gz.subarray(0, gz.length - 12));
     await rejectsWith(readIdxImages(file), file, [/does not decompress/]);
   });
+  test('a gzip file that decompresses past the cap is refused before it fills memory', async () => {
+    const dir = await freshDir();
+    const file = path.join(dir, 'bomb.gz');
+    // 16 MB of zeros after a valid header compresses to ~16 KB: a small "gzip bomb"
+    const big = new Uint8Array(16 + 16 * 1024 * 1024);
+    big.set(encodeIdx([1, 4, 4], new Uint8Array(16)).subarray(0, 16));
+    await fs.writeFile(file, gzipSync(big));
+    await rejectsWith(readIdx(file, { maxDecompressedBytes: 1024 * 1024 }), file, [/decompresses to more than 1,048,576 bytes/]);
+    // under the cap the same reader gets as far as the header check (the size does not match it)
+    await rejectsWith(readIdx(file, { maxDecompressedBytes: 64 * 1024 * 1024 }), file, [/extra bytes after the data/]);
+  });
   test('label count differs from image count', async () => {
     const dir = await freshDir();
     await writeSet(dir, 'train', 6, false);

@@ -61,11 +61,21 @@ function fileError(file: string, err: unknown): unknown {
   return err;
 }
 
-async function maybeGunzip(file: string, bytes: Uint8Array): Promise<Uint8Array> {
+/**
+ * The most a gzipped IDX file may decompress to: 1 GiB, about 1.3 million 28x28 images (MNIST's
+ * training images are 47 MB). A few-MB "gzip bomb" would otherwise take gigabytes of memory.
+ */
+export const IDX_MAX_DECOMPRESSED_BYTES = 1 << 30;
+
+async function maybeGunzip(file: string, bytes: Uint8Array, maxBytes: number): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
   try {
-    return await gunzip(bytes);
+    return await gunzip(bytes, { maxOutputLength: maxBytes });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new DigitsError(`${file}: decompresses to more than ${maxBytes.toLocaleString('en-US')} bytes, ` +
+        'more than an IDX file of digits should hold (refused rather than filling memory)');
+    }
     throw new DigitsError(
       `${file}: the file starts like gzip (1f 8b) but does not decompress: ${(err as Error).message}`,
     );
@@ -150,7 +160,10 @@ export function parseIdx(
  * file with a `limit`, only the header and the first `limit` items are read;
  * the file size is still checked against the header.
  */
-export async function readIdx(file: string, opts: { expectMagic?: number; limit?: number } = {}): Promise<IdxRead> {
+export async function readIdx(
+  file: string,
+  opts: { expectMagic?: number; limit?: number; maxDecompressedBytes?: number } = {},
+): Promise<IdxRead> {
   if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit >= 1)) {
     throw invalidParameter('limit', 'a whole number >= 1', opts.limit);
   }
@@ -170,7 +183,7 @@ export async function readIdx(file: string, opts: { expectMagic?: number; limit?
       const raw = new Uint8Array(size);
       raw.set(head);
       await readFully(handle, raw.subarray(head.length), head.length);
-      const bytes = await maybeGunzip(file, raw);
+      const bytes = await maybeGunzip(file, raw, opts.maxDecompressedBytes ?? IDX_MAX_DECOMPRESSED_BYTES);
       const arr = parseIdx(file, bytes, opts);
       // Copy a kept prefix so the whole file's buffer can be collected.
       return arr.dims[0] === arr.total ? arr : { ...arr, data: arr.data.slice() };
