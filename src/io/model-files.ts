@@ -466,10 +466,14 @@ export async function fromModelJson(
     metadata = parseMetadata(udm.digits, `${where}: userDefinedMetadata.digits`);
     checkAgainstModel(metadata, model, `${where}: userDefinedMetadata.digits`);
   }
+  // Verify the shards when the digests describe this manifest's files; a model.json another tool
+  // rewrote (TF.js saving a Digits model again as weights.bin, keeping its metadata) is read unchecked.
   const digests = metadata?.weightFiles;
-  const read = digests === undefined ? readShardBytes : async (file: string): Promise<Uint8Array> => {
+  const listed = manifestPaths(json.weightsManifest);
+  const checked = digests !== undefined && listed.length === Object.keys(digests).length && listed.every((p) => digests[p] !== undefined);
+  const read = !checked ? readShardBytes : async (file: string): Promise<Uint8Array> => {
     const bytes = await readShardBytes(file);
-    verifyShard(bytes, digests[file], path.join(path.dirname(where), file), where);
+    verifyShard(bytes, digests![file]!, path.join(path.dirname(where), file), where);
     return bytes;
   };
   const weights = await readWeights(json.weightsManifest, where, read);
@@ -477,16 +481,23 @@ export async function fromModelJson(
   return { model, metadata };
 }
 
+/** The shard files a weightsManifest names (nothing for a malformed one: readWeights reports that). */
+function manifestPaths(manifest: unknown): string[] {
+  if (!Array.isArray(manifest)) return [];
+  return manifest.flatMap((g: unknown) => (isObject(g) && Array.isArray(g.paths) ? g.paths.filter((p): p is string => typeof p === 'string') : []));
+}
+
 /** A shard must have the length and SHA-256 its model.json recorded; otherwise it is refused, never loaded. */
-function verifyShard(bytes: Uint8Array, want: WeightFileDigest | undefined, file: string, where: string): void {
+function verifyShard(bytes: Uint8Array, want: WeightFileDigest, file: string, where: string): void {
   const refuse = (what: string): never => {
-    throw new DigitsError(`${file}: weight shard refused: ${what}; the file was truncated or changed after it was saved ` +
+    throw new DigitsError(`${file}: ${what}; refused: the file was truncated or changed after it was saved ` +
       '(restore it from a copy, or train the model again)');
   };
-  if (want === undefined) refuse(`${where} records no SHA-256 for it (userDefinedMetadata.digits.weightFiles)`);
-  if (bytes.byteLength !== want!.bytes) refuse(`expected ${want!.bytes} bytes (recorded in ${where}), got ${bytes.byteLength} bytes`);
+  if (bytes.byteLength !== want.bytes) {
+    refuse(`weight shard has the wrong length: expected ${want.bytes} bytes (recorded in ${where}), got ${bytes.byteLength} bytes`);
+  }
   const actual = sha256Hex(bytes);
-  if (actual !== want!.sha256) refuse(`SHA-256 is ${actual}, expected ${want!.sha256} (recorded in ${where})`);
+  if (actual !== want.sha256) refuse(`weight shard does not match its SHA-256: expected ${want.sha256} (recorded in ${where}), got ${actual}`);
 }
 
 /** Find the Sequential config under the wrappers TF.js and the converter use. */
