@@ -38,8 +38,29 @@ function reason(err: unknown, dir: string): string {
     case 'EEXIST': return `${dir} exists and is not a folder`;
     case 'ENOSPC': return 'no space left on the device';
     case 'EDQUOT': return 'disk quota exceeded';
-    case 'ENOENT': return 'a part of the path does not exist and cannot be created';
+    case 'ENOENT': return 'the file system there does not allow creating it';
     default: return e.code ?? String(err);
+  }
+}
+
+/**
+ * mkdir -p, one level at a time: Node's recursive mkdir never returns on a
+ * path such as /proc/x (mkdir says ENOENT there while the parent exists).
+ */
+async function makeDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let cur = path.resolve(dir); ; cur = path.dirname(cur)) {
+    const exists = await fs.stat(cur).then(() => true, (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      throw err;
+    });
+    if (exists || path.dirname(cur) === cur) break;
+    missing.push(cur);
+  }
+  for (const d of missing.reverse()) {
+    await fs.mkdir(d).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
   }
 }
 
@@ -50,7 +71,7 @@ function reason(err: unknown, dir: string): string {
  */
 export async function checkOutputFolder(dir: string, label: string, opts: FolderCheckOptions = {}): Promise<{ freeBytes: number | null }> {
   try {
-    await fs.mkdir(dir, { recursive: true });
+    await makeDirs(dir);
   } catch (err) {
     throw new DigitsError(`${label}: cannot create the folder (${reason(err, dir)})`);
   }
