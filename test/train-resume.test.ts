@@ -129,7 +129,7 @@ test('SIGKILL between epochs: the epoch-end checkpoint is intact and resuming wo
   await resumeMatchesReference(out);
 });
 
-test('SIGKILL mid-epoch: the last epoch-end checkpoint is intact; conflicting options are refused; resuming works', async () => {
+test('SIGKILL mid-epoch: the last epoch-end checkpoint is intact; conflicting options are refused; a failed write keeps it; resuming works', async () => {
   const out = path.join(tmp, 'kill-mid');
   const child = start(run(out));
   await child.until(/^epoch 2\/2 batch 50\/100 /);
@@ -138,11 +138,24 @@ test('SIGKILL mid-epoch: the last epoch-end checkpoint is intact; conflicting op
   const ck = await readCheckpoint((await findCheckpoint(out))!);
   assert.deepEqual([ck.state.epoch, ck.state.batch], [1, 0]);
   assert.deepEqual(await fs.readdir(out), ['checkpoint'], 'no staging folder or half-written file beside it');
+  const stateBefore = await fs.readFile(path.join(out, 'checkpoint', 'state.json'), 'utf8');
 
   const bad = digits('train', '--resume', out, '--epochs', '3', '--seed', '5', '--batch-size', '16');
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /--resume .*these options conflict with them: --epochs 3 \(the run has 2\), --batch-size 16 \(the run has 8\)\. Drop them/);
   assert.doesNotMatch(bad.stderr, /--seed/, '--seed 5 agrees with the checkpoint');
+
+  // a write that fails for real (the checkpoint's state.bin is over a 1000 KiB file-size limit): one message,
+  // the checkpoint it resumed from is untouched, nothing half-written beside it
+  const limited = spawnSync('/bin/sh', ['-c', 'ulimit -f 1000 && exec "$0" "$@"', process.execPath, cli, 'train', '--resume', out],
+    { cwd: tmp, encoding: 'utf8', env });
+  assert.equal(limited.status, 1, limited.stderr);
+  assert.match(limited.stderr, new RegExp(`^digits: error: cannot write the checkpoint ${out}/checkpoint: file too large .*; ` +
+    `the checkpoint of the end of epoch 1 in ${out}/checkpoint is intact: free some space, then resume with: digits train --resume ${out}$`, 'm'));
+  assert.doesNotMatch(limited.stderr, /\n\s+at .+:\d+:\d+/);
+  assert.deepEqual(await fs.readdir(out), ['checkpoint']);
+  assert.deepEqual(await fs.readFile(path.join(out, 'checkpoint', 'state.json'), 'utf8'), stateBefore);
+
   await resumeMatchesReference(out);
 });
 
@@ -161,6 +174,8 @@ test('a second signal quits at once; whichever checkpoint is left loads and veri
 });
 
 test('bad starts end at once with exit 1 and one message: unwritable --out, nothing to resume, a tampered model', async () => {
+  const help = digits('train', '--help');
+  assert.match(help.stdout, /--resume <dir>/);
   const file = path.join(tmp, 'a-file');
   await fs.writeFile(file, 'x');
   let r = digits(...run(path.join(file, 'out')));

@@ -103,16 +103,7 @@ function formatSeconds(s: number): string {
 
 // ------------------------------------------------------------------------------------------- train
 
-interface TrainOpts extends BackendOpts {
-  data: string;
-  preset: string;
-  epochs?: number;
-  batchSize?: number;
-  validationSplit?: number;
-  seed: number;
-  limit?: number;
-  testLimit?: number;
-  out: string;
+interface TrainOpts extends RunOptions {
   /** train N members (seeds seed..seed+N-1) into out/model-i and write out/ensemble.json */
   ensemble?: number;
   /** with --ensemble: also report the ensemble's test accuracy with test-time augmentation */
@@ -218,6 +209,7 @@ async function runTraining(o: RunOptions, resume: LoadedCheckpoint | null): Prom
   // The checkpointer comes after the callbacks whose state it saves, and before the progress
   // callback: an epoch's line is printed once its checkpoint is on disk.
   const checkpointer = new Checkpointer(o.out, settings, elapsed);
+  if (resume !== null) checkpointer.last = { epoch: resume.state.epoch, batch: resume.state.batch };
   const callbacks: Callback[] = [
     ...presetCallbacks(training, { validation: validationSplit > 0 }),
     checkpointer,

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { DigitsError, describe } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { Sequential, TrainingState } from '../nn/index.js';
-import { loadModel, sha256Hex, toModelJson, MODEL_JSON, type DigitsMetadata } from './model-files.js';
+import { concatBytes, loadModel, sha256Hex, toModelJson, MODEL_JSON, type DigitsMetadata } from './model-files.js';
 import { previousFolder, writeFolderAtomic } from '../util/atomic.js';
 
 export const CHECKPOINT_DIR = 'checkpoint';
@@ -59,7 +59,7 @@ export async function writeCheckpoint(
   const blobs: Uint8Array[] = [];
   const offset = { bytes: 0 };
   const encoded = encode(data.state, blobs, offset, 'state');
-  const bin = concat(blobs, offset.bytes);
+  const bin = concatBytes(blobs, offset.bytes);
   const s = data.state;
   const stateJson = {
     format: FORMAT,
@@ -231,14 +231,4 @@ function checkState(v: unknown, at: string): TrainingState {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.byteLength;
-  }
-  return out;
 }

@@ -663,7 +663,7 @@ async function readWeights(
     const have = sizes.reduce((a, b) => a + b, 0);
     if (have !== need) throw shardLengthError(where, at, paths, sizes, need, specs.length);
 
-    const all = concat(buffers, have);
+    const all = concatBytes(buffers, have);
     let off = 0;
     for (const s of specs) {
       if (s.skip) {
@@ -754,7 +754,8 @@ function isShape(v: unknown, allowZero = false): v is number[] {
   return Array.isArray(v) && v.every((d) => Number.isInteger(d) && (allowZero ? d >= 0 : d > 0));
 }
 
-function concat(parts: Uint8Array[], total: number): Uint8Array {
+/** The parts back to back (the part itself when there is one). */
+export function concatBytes(parts: Uint8Array[], total: number): Uint8Array {
   if (parts.length === 1) return parts[0]!;
   const out = new Uint8Array(total);
   let off = 0;

@@ -28,16 +28,16 @@ async function statfsFree(dir: string): Promise<number> {
   return s.bavail * s.bsize;
 }
 
-function reason(err: unknown, dir: string): string {
+function reason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   switch (e.code) {
     case 'EROFS': return 'the file system is read-only';
     case 'EACCES':
     case 'EPERM': return 'permission denied';
     case 'ENOTDIR': return `a part of the path is a file, not a folder`;
-    case 'EEXIST': return `${dir} exists and is not a folder`;
     case 'ENOSPC': return 'no space left on the device';
     case 'EDQUOT': return 'disk quota exceeded';
+    case 'EFBIG': return 'file too large for the file-size limit';
     case 'ENOENT': return 'the file system there does not allow creating it';
     default: return e.code ?? String(err);
   }
@@ -73,7 +73,7 @@ export async function checkOutputFolder(dir: string, label: string, opts: Folder
   try {
     await makeDirs(dir);
   } catch (err) {
-    throw new DigitsError(`${label}: cannot create the folder (${reason(err, dir)})`);
+    throw new DigitsError(`${label}: cannot create the folder (${reason(err)})`);
   }
   const st = await fs.stat(dir);
   if (!st.isDirectory()) throw new DigitsError(`${label}: expected a folder, but it is a file`);
@@ -89,7 +89,7 @@ export async function checkOutputFolder(dir: string, label: string, opts: Folder
     await fs.rm(probe);
   } catch (err) {
     await fs.rm(probe, { force: true }).catch(() => undefined);
-    throw new DigitsError(`${label}: cannot write there (${reason(err, dir)})`);
+    throw new DigitsError(`${label}: cannot write there (${reason(err)})`);
   }
   const need = opts.needBytes ?? 0;
   if (need <= 0) return { freeBytes: null };
@@ -109,5 +109,5 @@ export async function checkOutputFolder(dir: string, label: string, opts: Folder
 /** Name a write failure that happened after the start (ENOSPC and the like) in a sentence. */
 export function writeFailure(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
-  return typeof e?.code === 'string' ? `${reason(err, e.path ?? '')}${e.path ? ` (${e.path})` : ''}` : String((err as Error)?.message ?? err);
+  return typeof e?.code === 'string' ? `${reason(err)}${e.path ? ` (${e.path})` : ''}` : String((err as Error)?.message ?? err);
 }

@@ -152,7 +152,7 @@ export function runBytes(params: number, trainImages: number): number {
  */
 export class Checkpointer implements Callback {
   private model: Sequential | null = null;
-  /** 1-based epoch and batch of the last checkpoint written (null: none yet) */
+  /** position (as in TrainingState) of the last checkpoint written or resumed from (null: none) */
   last: { epoch: number; batch: number } | null = null;
 
   constructor(
