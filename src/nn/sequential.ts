@@ -12,6 +12,10 @@
  * fixes a run on a given backend. Buffers (the batch, the layers' outputs and
  * gradients) are allocated once per batch size and reused; the engine prints
  * nothing, progress goes through callbacks.
+ *
+ * A fit can be stopped between batches (its `signal`) and continued later
+ * from `trainingState()` (its `resume` option), ending with the same weights
+ * as an uninterrupted fit: see io/checkpoint.ts for the files.
  */
 import { DigitsError } from '../errors.js';
 import type { Backend } from '../engine/backend.js';
