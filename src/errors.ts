@@ -10,6 +10,18 @@ export class DigitsError extends Error {
   }
 }
 
+/**
+ * A run stopped on request (SIGINT/SIGTERM) after saving what it needs to go
+ * on: the CLI prints the message as is (not as an error) and exits with
+ * `exitCode` (130 for SIGINT, 143 for SIGTERM, as a shell reports them).
+ */
+export class Interrupted extends DigitsError {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+    this.name = 'Interrupted';
+  }
+}
+
 /** `name` was `actual` but `expected` was expected. */
 export function invalidParameter(name: string, expected: string, actual: unknown): DigitsError {
   return new DigitsError(`${name}: expected ${expected}, got ${describe(actual)}`);

@@ -5,6 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -111,13 +112,17 @@ test('save writes the TF.js layers-model layout', async () => {
   assert.equal(bin.byteLength, 4 * model.countParams());
   assert.equal(result.weightBytes, bin.byteLength);
 
-  assert.deepEqual(json.userDefinedMetadata, { digits: metadata });
+  // the metadata as given, plus the length and SHA-256 of every shard
+  const digest = { bytes: bin.byteLength, sha256: createHash('sha256').update(bin).digest('hex') };
+  assert.deepEqual(json.userDefinedMetadata, { digits: { ...metadata, weightFiles: { 'group1-shard1of1.bin': digest } } });
 });
 
 test('round trip: identical predictions, layers and metadata', async () => {
   const dir = await savedCopy();
   const loaded = await loadModel(dir);
-  assert.deepEqual(loaded.metadata, metadata);
+  const { weightFiles, ...rest } = loaded.metadata!;
+  assert.deepEqual(rest, metadata);
+  assert.deepEqual(Object.keys(weightFiles!), ['group1-shard1of1.bin']);
   assert.equal(loaded.model.name, model.name);
   assert.deepEqual(loaded.model.inputShape, model.inputShape);
   assert.deepEqual(loaded.model.outputShape, model.outputShape);
@@ -276,6 +281,7 @@ test('skips optimizer state that TF.js saves with includeOptimizer, keeping the 
     { name: `${specs[1].name}/m`, shape: specs[1].shape, dtype: 'float32', group: 'optimizer' });
   await fs.writeFile(file, Buffer.concat([bin.subarray(0, cut), Buffer.alloc(4 + 4 * specs[1].shape[0], 0x7f), bin.subarray(cut)]));
   json.weightsManifest[0].weights = specs;
+  delete json.userDefinedMetadata.digits.weightFiles; // a file TF.js wrote: no digests of Digits'
   await writeJson(dir, json);
   assert.deepEqual(predict((await loadModel(dir)).model, x), expected);
 });
@@ -357,7 +363,7 @@ test('bad: one of several shards of the wrong length is named', async () => {
   const second = path.join(dir, `group1-shard2of${n}.bin`);
   await fs.truncate(second, 99_000);
   await assertLoadFails(dir, second, 'expected 100000 bytes', 'got 99000 bytes');
-  await fs.truncate(second, 100_000);
+  await saveModel(model, dir, metadata, { shardBytes: 100_000 });
   const last = path.join(dir, `group1-shard${n}of${n}.bin`);
   const lastBytes = 4 * model.countParams() - (n - 1) * 100_000;
   await fs.truncate(last, lastBytes - 40);
@@ -368,6 +374,7 @@ test('bad: a manifest weight the model does not have', async () => {
   const dir = await savedCopy();
   const json = await readJson(dir);
   json.weightsManifest[0].weights.push({ name: 'dense_99/kernel', shape: [2], dtype: 'float32' });
+  delete json.userDefinedMetadata.digits.weightFiles; // a file another tool wrote: no digests of Digits'
   await writeJson(dir, json);
   await fs.appendFile(path.join(dir, 'group1-shard1of1.bin'), new Uint8Array(8));
   await assertLoadFails(dir, 'model.json', 'weight "dense_99/kernel"', 'which the model does not have');
@@ -377,6 +384,7 @@ test('bad: a model weight missing from the manifest', async () => {
   const dir = await savedCopy();
   const json = await readJson(dir);
   const dropped = json.weightsManifest[0].weights.pop();
+  delete json.userDefinedMetadata.digits.weightFiles; // a file another tool wrote: no digests of Digits'
   await writeJson(dir, json);
   const bytes = 4 * (model.countParams() - dropped.shape.reduce((a: number, b: number) => a * b, 1));
   await fs.truncate(path.join(dir, 'group1-shard1of1.bin'), bytes);

@@ -13,10 +13,18 @@ import type { Dataset } from '../data/dataset.js';
 import {
   loadMnist, loadTestData, loadTrainingData, loadUnlabelled, prepareKaggle, resolveDataSpec, scoreSubmission, writeSubmission,
 } from '../data/index.js';
-import { buildPreset, presetCallbacks, presetFitOptions, ProgressCallback, oneHot, type Callback, type Classifier } from '../nn/index.js';
+import { buildPreset, presetCallbacks, presetFitOptions, ProgressCallback, oneHot, type Callback, type Classifier, type Sequential } from '../nn/index.js';
 import { saveModel, unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
 import { loadClassifier } from '../io/ensemble.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkOutputFolder, writeFailure } from '../util/disk.js';
+import { Interrupted } from '../errors.js';
+import { findCheckpoint, removeCheckpoint, type LoadedCheckpoint } from '../io/checkpoint.js';
+import {
+  Checkpointer, catchInterrupts, checkResumedData, dataSpecForCheckpoint, interruptExitCode, labelsDigest, resumeOptions, runBytes,
+  type RunOptions, type RunSettings,
+} from './commands/checkpoint.js';
+import type { Command } from 'commander';
 import {
   argmaxRows, classificationReport, formatConfusionMatrix, formatPerClass, mostConfusedPairs,
 } from '../report/metrics.js';
@@ -46,17 +54,12 @@ const info = (line: string): void => {
   process.stderr.write(line + '\n');
 };
 
-/** Check early that `dir` can be created and written, before any long work. */
-export async function ensureWritableDir(dir: string, option: string): Promise<void> {
-  try {
-    await fs.mkdir(dir, { recursive: true });
-    const probe = path.join(dir, `.digits-write-test-${process.pid}`);
-    await fs.writeFile(probe, 'ok');
-    await fs.rm(probe);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new DigitsError(`${option} ${dir}: cannot write there (${code})`);
-  }
+/**
+ * Check early that `dir` can be created and written (and, given `needBytes`,
+ * that its file system has room), before any long work.
+ */
+export async function ensureWritableDir(dir: string, option: string, needBytes = 0, needFor = ''): Promise<void> {
+  await checkOutputFolder(dir, `${option} ${dir}`, { needBytes, needFor });
 }
 
 /** Images as the model expects them: data is raw/255; the model wants raw * inputScale. */
@@ -101,28 +104,40 @@ function formatSeconds(s: number): string {
 
 // ------------------------------------------------------------------------------------------- train
 
-export interface TrainOpts extends BackendOpts {
-  data: string;
-  preset: string;
-  epochs?: number;
-  batchSize?: number;
-  validationSplit?: number;
-  seed: number;
-  limit?: number;
-  testLimit?: number;
-  out: string;
+export interface TrainOpts extends RunOptions {
   /** train N members (seeds seed..seed+N-1) into out/model-i and write out/ensemble.json */
   ensemble?: number;
   /** with --ensemble: the ensemble averages over test-time augmentation views by default (recorded in ensemble.json) */
   tta?: boolean;
+  /** continue the interrupted run whose --out folder this is (its settings come from the checkpoint) */
+  resume?: string;
 }
 
-export async function train(o: TrainOpts): Promise<void> {
+export async function train(o: TrainOpts, cmd?: Command): Promise<void> {
+  if (o.resume !== undefined) {
+    const { opts, checkpoint } = await resumeOptions(o.resume, { ...o }, cmd);
+    return runTraining(opts, checkpoint);
+  }
   if (o.ensemble !== undefined && o.ensemble > 1) return trainEnsemble(o); // src/cli/commands/ensemble.ts
   if (o.tta) throw new DigitsError('--tta on train needs --ensemble N (N >= 2): it is recorded in ensemble.json; for one model, use --tta on evaluate, predict or serve');
+  return runTraining(o, null);
+}
+
+/** One training run (a fresh one, or the rest of an interrupted one), then its evaluation, model, report and summary. */
+async function runTraining(o: RunOptions, resume: LoadedCheckpoint | null): Promise<void> {
   const started = Date.now();
   const { model, training } = buildPreset(o.preset, o.seed);
-  await ensureWritableDir(o.out, '--out');
+  const epochs = o.epochs ?? training.epochs;
+  const batchSize = o.batchSize ?? training.batchSize;
+  const validationSplit = o.validationSplit ?? training.validationSplit;
+  await ensureWritableDir(o.out, '--out', runBytes(model.countParams(), o.limit ?? 60000), 'the model, its checkpoints and the report');
+  if (resume === null) {
+    const stale = await findCheckpoint(o.out);
+    if (stale !== null) {
+      info(`digits: warning: ${stale} is the checkpoint of an interrupted run; this new run replaces it ` +
+        `(to continue that run instead: digits train --resume ${o.out})`);
+    }
+  }
   const backend = pickBackend(o);
   model.setBackend(backend);
 
@@ -132,9 +147,24 @@ export async function train(o: TrainOpts): Promise<void> {
   readBar.stop();
   if (data.labels === null) throw new DigitsError(`--data ${o.data}: training data must be labelled`);
 
-  const epochs = o.epochs ?? training.epochs;
-  const batchSize = o.batchSize ?? training.batchSize;
-  const validationSplit = o.validationSplit ?? training.validationSplit;
+  const settings: RunSettings = {
+    preset: o.preset, data: dataSpecForCheckpoint(o.data), epochs, batchSize, validationSplit, seed: o.seed,
+    limit: o.limit ?? null, testLimit: o.testLimit ?? null, backend: backend.name as RunSettings['backend'], threads: backend.threads,
+    trainImages: data.count, labelsSha256: labelsDigest(data.labels),
+  };
+  const before = { trainSeconds: 0, wallSeconds: 0 };
+  if (resume !== null) {
+    checkResumedData(resume.settings as unknown as RunSettings, data.count, data.labels, o.out);
+    const weights = new Map(resume.model.namedWeights().map((w) => [w.name, w.tensor.data]));
+    model.setNamedWeights(weights);
+    for (const k of ['trainSeconds', 'wallSeconds'] as const) {
+      const v = resume.extra?.[k];
+      if (typeof v === 'number' && Number.isFinite(v)) before[k] = v;
+    }
+    const p = resume.state;
+    info(`resuming ${o.out} from ${resume.dir} (written ${resume.writtenAt}) at ` +
+      (p.epoch >= p.epochs ? 'the end of training' : `epoch ${p.epoch + 1}/${p.epochs}, batch ${p.batch}/${p.steps}`));
+  }
   info(`training preset ${o.preset} on ${data.count.toLocaleString('en-US')} images from ${data.source}` +
     ` (${Math.round((1 - validationSplit) * 100)}/${Math.round(validationSplit * 100)} train/validation split, seed ${o.seed}),` +
     ` ${epochs} epochs, batch ${batchSize}, ${backend.name} backend${backend.threads > 1 ? ` (${backend.threads} threads)` : ''}`);
@@ -142,7 +172,18 @@ export async function train(o: TrainOpts): Promise<void> {
   const x = modelInput(data, null, model.inputShape);
   const y = oneHot(data.labels);
   const progress = new TrainingProgress();
+  const trainStart = Date.now();
+  const elapsed = (): { trainSeconds: number; wallSeconds: number } => ({
+    trainSeconds: before.trainSeconds + (Date.now() - trainStart) / 1000,
+    wallSeconds: before.wallSeconds + (Date.now() - started) / 1000,
+  });
+  // The checkpointer comes after the callbacks whose state it saves, and before the progress
+  // callback: an epoch's line is printed once its checkpoint is on disk.
+  const checkpointer = new Checkpointer(o.out, settings, elapsed);
+  if (resume !== null) checkpointer.last = { epoch: resume.state.epoch, batch: resume.state.batch };
   const callbacks: Callback[] = [
+    ...presetCallbacks(training, { validation: validationSplit > 0 }),
+    checkpointer,
     new ProgressCallback((e) => {
       if (e.type === 'batch') {
         progress.batch({
@@ -158,12 +199,57 @@ export async function train(o: TrainOpts): Promise<void> {
       }
     }),
   ];
-  callbacks.push(...presetCallbacks(training, { validation: validationSplit > 0 }));
-  const trainStart = Date.now();
-  const history = await model.fit(x, y, { epochs, batchSize, validationSplit, shuffle: true, seed: o.seed, callbacks, ...presetFitOptions(training) });
-  progress.stop();
-  const trainSeconds = (Date.now() - trainStart) / 1000;
+  const interrupts = catchInterrupts((sig) => {
+    progress.stop();
+    info(`\ndigits: ${sig === 'SIGINT' ? 'Ctrl-C' : sig}: finishing the current batch, then writing a checkpoint ` +
+      '(Ctrl-C again quits at once; the last checkpoint stays)');
+  });
+  let history: Awaited<ReturnType<Sequential['fit']>>;
+  try {
+    history = await model.fit(x, y, {
+      epochs, batchSize, validationSplit, shuffle: true, seed: o.seed, callbacks, ...presetFitOptions(training),
+      signal: interrupts.signal, ...(resume !== null ? { resume: resume.state } : {}),
+    });
+    progress.stop();
+    if (history.interrupted) {
+      await checkpointer.write(model.trainingState());
+      const { epoch, batch } = history.interrupted;
+      const steps = Math.ceil(Math.floor(data.count * (1 - validationSplit)) / batchSize);
+      const at = batch === 0 ? `after epoch ${epoch} of ${epochs}` : `at epoch ${epoch + 1}, batch ${batch}/${steps}`;
+      const sig = interrupts.caught() ?? 'SIGINT';
+      throw new Interrupted(`interrupted ${at}: checkpoint written to ${checkpointer.dir}; resume with: digits train --resume ${o.out}`,
+        interruptExitCode(sig));
+    }
+  } finally {
+    interrupts.dispose();
+  }
+  const trainSeconds = elapsed().trainSeconds;
+  try {
+    await finishRun(o, { model, backend, spec, data, epochs, batchSize, validationSplit, history, trainSeconds, started: Date.now() - elapsed().wallSeconds * 1000 });
+  } catch (err) {
+    if (err instanceof DigitsError || typeof (err as NodeJS.ErrnoException)?.code !== 'string') throw err;
+    throw new DigitsError(`cannot write the outputs in ${o.out}: ${writeFailure(err)}; training is done and ${checkpointer.whatIsLeft()}`);
+  }
+  await removeCheckpoint(o.out);
+}
 
+interface FinishedRun {
+  model: Sequential;
+  backend: Backend;
+  spec: Awaited<ReturnType<typeof resolveDataSpec>>;
+  data: Dataset;
+  epochs: number;
+  batchSize: number;
+  validationSplit: number;
+  history: Awaited<ReturnType<Sequential['fit']>>;
+  trainSeconds: number;
+  /** Date.now() when the run (its first part, if resumed) started */
+  started: number;
+}
+
+/** After training: test evaluation, the model and its files, the report and the terminal summary. */
+async function finishRun(o: RunOptions, r: FinishedRun): Promise<void> {
+  const { model, backend, spec, data, epochs, batchSize, validationSplit, history, trainSeconds, started } = r;
   // Evaluate on the held-out test set when the data has one (bundled MNIST, an IDX folder with t10k files).
   let testAccuracy: number | undefined;
   let testReport: ReturnType<typeof classificationReport> | undefined;

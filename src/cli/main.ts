@@ -4,7 +4,7 @@
  * has --help; bad input ends with one clear message and exit code 1.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { DigitsError } from '../errors.js';
+import { DigitsError, Interrupted } from '../errors.js';
 import { BACKEND_NAMES } from '../engine/index.js';
 import { fraction, nonNegativeInt, positiveInt } from './options.js';
 import * as commands from './commands.js';
@@ -52,7 +52,12 @@ export function buildProgram(): Command {
     .addOption(backendOption())
     .addOption(threadsOption())
     .option('--out <dir>', 'output folder for the model and its files', 'runs/seed')
-    .addHelpText('after', '\nExamples:\n  digits train                                  # seed recipe on the bundled MNIST\n  digits train --data kaggle/train.csv --out runs/kaggle\n  digits train --limit 5000 --epochs 2 --backend reference\n  digits train --preset fast --ensemble 3 --out runs/fast3')
+    .option('--resume <dir>', 'continue the interrupted run whose --out folder is DIR, from DIR/checkpoint (its settings come from there: give no other option)')
+    .addHelpText('after', '\nExamples:\n  digits train                                  # seed recipe on the bundled MNIST\n  digits train --data kaggle/train.csv --out runs/kaggle\n  digits train --limit 5000 --epochs 2 --backend reference\n  digits train --preset fast --ensemble 3 --out runs/fast3\n  digits train --resume runs/seed               # after Ctrl-C, SIGTERM or a crash' +
+      '\n\nA checkpoint (weights, optimizer, random state, position) is written to <out>/checkpoint at every epoch end.' +
+      '\nCtrl-C or SIGTERM finishes the current batch, writes it and exits (130 / 143); a second Ctrl-C quits at once.' +
+      '\n--resume ends with exactly the weights an uninterrupted run would have (same backend and threads).' +
+      '\nThe checkpoint is removed when the run finishes.')
     .action(commands.train);
 
   program
@@ -138,6 +143,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       // commander has already printed its message (or the help / version)
       return err.exitCode === 0 ? 0 : 1;
+    }
+    if (err instanceof Interrupted) {
+      process.stderr.write(`digits: ${err.message}\n`);
+      return err.exitCode;
     }
     if (err instanceof DigitsError) {
       process.stderr.write(`digits: error: ${err.message}\n`);

@@ -39,10 +39,12 @@
  * Writes are atomic at the folder level: the files are written into a staging
  * folder, then moved into place with `model.json` last (see `saveModel`).
  */
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DigitsError, describe } from '../errors.js';
 import { VERSION } from '../version.js';
+import { writeFileSynced } from '../util/atomic.js';
 import { layerFactory, registeredLayerNames } from '../nn/layer.js';
 import type { Layer } from '../nn/layer.js';
 import { Sequential } from '../nn/index.js';
@@ -80,6 +82,21 @@ export interface DigitsMetadata {
   trainedAt: string | null;
   /** backend that trained it: 'reference' or 'native' (null: unknown) */
   backend: string | null;
+  /**
+   * Length and SHA-256 (hex) of every weight shard, by file name, written by
+   * saveModel; loading refuses a shard that does not match. Absent in models
+   * TF.js or older Digits versions wrote (their shards are loaded unchecked).
+   */
+  weightFiles?: Record<string, WeightFileDigest>;
+}
+
+export interface WeightFileDigest {
+  bytes: number;
+  sha256: string;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /**
@@ -172,6 +189,14 @@ export function parseMetadata(raw: unknown, where: string): DigitsMetadata {
     fail('trainedAt', 'an ISO 8601 time string or null', m.trainedAt);
   }
   if (m.backend !== null && m.backend !== undefined && typeof m.backend !== 'string') fail('backend', 'a string or null', m.backend);
+  if (m.weightFiles !== undefined) {
+    if (!isObject(m.weightFiles)) fail('weightFiles', 'an object {file: {bytes, sha256}}', m.weightFiles);
+    for (const [k, v] of Object.entries(m.weightFiles as Record<string, unknown>)) {
+      if (!isObject(v) || !Number.isInteger(v.bytes) || (v.bytes as number) < 0 || typeof v.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(v.sha256)) {
+        fail(`weightFiles[${JSON.stringify(k)}]`, '{bytes: integer, sha256: 64 hex digits}', v);
+      }
+    }
+  }
   return {
     version: m.version as string,
     inputScale: m.inputScale as number,
@@ -183,6 +208,7 @@ export function parseMetadata(raw: unknown, where: string): DigitsMetadata {
     ...(m.testAccuracy !== undefined ? { testAccuracy: m.testAccuracy as number } : {}),
     trainedAt: (m.trainedAt as string | null | undefined) ?? null,
     backend: (m.backend as string | null | undefined) ?? null,
+    ...(m.weightFiles !== undefined ? { weightFiles: structuredClone(m.weightFiles as Record<string, WeightFileDigest>) } : {}),
   };
 }
 
@@ -249,6 +275,8 @@ export function toModelJson(
     });
   }
 
+  meta.weightFiles = Object.fromEntries(shards.map((sh) => [sh.file, { bytes: sh.bytes.byteLength, sha256: sha256Hex(sh.bytes) }]));
+
   const json: Record<string, unknown> = {
     modelTopology: {
       class_name: 'Sequential',
@@ -306,8 +334,8 @@ export async function saveModel(
 
   try {
     await fs.mkdir(staging, { recursive: true });
-    for (const s of shards) await fs.writeFile(path.join(staging, s.file), s.bytes);
-    await fs.writeFile(path.join(staging, MODEL_JSON), text, 'utf8');
+    for (const s of shards) await writeFileSynced(path.join(staging, s.file), s.bytes);
+    await writeFileSynced(path.join(staging, MODEL_JSON), text);
     if (opts.beforeCommit) await opts.beforeCommit();
 
     if (existing === null) {
@@ -440,16 +468,44 @@ export async function fromModelJson(
     throw new DigitsError(`${where}: cannot build the model from modelTopology with input shape [${inputShape.join(', ')}]: ${(err as Error).message}`);
   }
 
-  const weights = await readWeights(json.weightsManifest, where, readShardBytes);
-  assignWeights(model, weights, where);
-
   let metadata: DigitsMetadata | null = null;
   const udm = json.userDefinedMetadata;
   if (isObject(udm) && udm.digits !== undefined) {
     metadata = parseMetadata(udm.digits, `${where}: userDefinedMetadata.digits`);
     checkAgainstModel(metadata, model, `${where}: userDefinedMetadata.digits`);
   }
+  // Verify the shards when the digests describe this manifest's files; a model.json another tool
+  // rewrote (TF.js saving a Digits model again as weights.bin, keeping its metadata) is read unchecked.
+  const digests = metadata?.weightFiles;
+  const listed = manifestPaths(json.weightsManifest);
+  const checked = digests !== undefined && listed.length === Object.keys(digests).length && listed.every((p) => digests[p] !== undefined);
+  const read = !checked ? readShardBytes : async (file: string): Promise<Uint8Array> => {
+    const bytes = await readShardBytes(file);
+    verifyShard(bytes, digests![file]!, path.join(path.dirname(where), file), where);
+    return bytes;
+  };
+  const weights = await readWeights(json.weightsManifest, where, read);
+  assignWeights(model, weights, where);
   return { model, metadata };
+}
+
+/** The shard files a weightsManifest names (nothing for a malformed one: readWeights reports that). */
+function manifestPaths(manifest: unknown): string[] {
+  if (!Array.isArray(manifest)) return [];
+  return manifest.flatMap((g: unknown) => (isObject(g) && Array.isArray(g.paths) ? g.paths.filter((p): p is string => typeof p === 'string') : []));
+}
+
+/** A shard must have the length and SHA-256 its model.json recorded; otherwise it is refused, never loaded. */
+function verifyShard(bytes: Uint8Array, want: WeightFileDigest, file: string, where: string): void {
+  const refuse = (what: string): never => {
+    throw new DigitsError(`${file}: ${what}; refused: the file was truncated or changed after it was saved ` +
+      '(restore it from a copy, or train the model again)');
+  };
+  if (bytes.byteLength !== want.bytes) {
+    refuse(`weight shard has the wrong length: expected ${want.bytes} bytes (recorded in ${where}), got ${bytes.byteLength} bytes`);
+  }
+  const actual = sha256Hex(bytes);
+  if (actual !== want.sha256) refuse(`weight shard does not match its SHA-256: expected ${want.sha256} (recorded in ${where}), got ${actual}`);
 }
 
 /** Find the Sequential config under the wrappers TF.js and the converter use. */
@@ -615,7 +671,7 @@ async function readWeights(
     const have = sizes.reduce((a, b) => a + b, 0);
     if (have !== need) throw shardLengthError(where, at, paths, sizes, need, specs.length);
 
-    const all = concat(buffers, have);
+    const all = concatBytes(buffers, have);
     let off = 0;
     for (const s of specs) {
       if (s.skip) {
@@ -711,7 +767,8 @@ function isShape(v: unknown, allowZero = false): v is number[] {
   return Array.isArray(v) && v.every((d) => Number.isInteger(d) && (allowZero ? d >= 0 : d > 0));
 }
 
-function concat(parts: Uint8Array[], total: number): Uint8Array {
+/** The parts back to back (the part itself when there is one). */
+export function concatBytes(parts: Uint8Array[], total: number): Uint8Array {
   if (parts.length === 1) return parts[0]!;
   const out = new Uint8Array(total);
   let off = 0;

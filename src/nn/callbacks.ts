@@ -3,7 +3,7 @@
  * progress or stop early gives `fit` a callback. Hooks may return a promise,
  * which fit awaits.
  */
-import { DigitsError } from '../errors.js';
+import { DigitsError, describe } from '../errors.js';
 import { boolean, finiteNumber, knownKeys, nonNegativeInt, oneOf } from './validate.js';
 
 /** What fit tells callbacks when training starts. */
@@ -51,7 +51,26 @@ export interface Callback {
   /** epoch: 0-based */
   onEpochEnd?(epoch: number, logs: EpochLogs): void | Promise<void>;
   onTrainEnd?(logs: { epochs: number }): void | Promise<void>;
+  /**
+   * What the callback keeps between events, for checkpoints: a copy made of
+   * plain data (numbers, strings, arrays, objects, Float32Array/Int32Array).
+   * fit restores it with setState after onTrainBegin when it resumes a run.
+   */
+  getState?(): unknown;
+  setState?(state: unknown): void;
 }
+
+/** A callback state field, checked (a checkpoint is read from disk). */
+export function stateField<T>(who: string, state: unknown, key: string, ok: (v: unknown) => boolean, expected: string): T {
+  const v = isRecord(state) ? state[key] : undefined;
+  if (!ok(v)) throw new DigitsError(`${who}.setState: ${key}: expected ${expected}, got ${describe(v)}`);
+  return v as T;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isNum = (v: unknown): boolean => typeof v === 'number';
+export const isInt = (v: unknown): boolean => Number.isInteger(v);
+export const isNumArray = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'number');
 
 // ---------------------------------------------------------------------------------------------
 
@@ -155,6 +174,25 @@ export class EarlyStopping implements Callback {
     }
   }
 
+  getState(): unknown {
+    return {
+      wait: this.wait, best: this.best, bestEpoch: this.bestEpoch, stoppedEpoch: this.stoppedEpoch,
+      bestWeights: this.bestWeights === null ? null : [...this.bestWeights].map(([name, data]) => ({ name, data: new Float32Array(data) })),
+    };
+  }
+
+  setState(state: unknown): void {
+    const who = 'EarlyStopping';
+    this.wait = stateField(who, state, 'wait', isInt, 'an integer');
+    this.best = stateField(who, state, 'best', isNum, 'a number');
+    this.bestEpoch = stateField(who, state, 'bestEpoch', isInt, 'an integer');
+    this.stoppedEpoch = stateField(who, state, 'stoppedEpoch', (v) => v === null || isInt(v), 'an integer or null');
+    const bw = stateField<{ name: string; data: Float32Array }[] | null>(who, state, 'bestWeights', (v) => v === null ||
+      (Array.isArray(v) && v.every((w) => isRecord(w) && typeof w.name === 'string' && w.data instanceof Float32Array)),
+    'null or [{name, data: Float32Array}]');
+    this.bestWeights = bw === null ? null : new Map(bw.map((w) => [w.name, new Float32Array(w.data)]));
+  }
+
   /** Copy the current weights into the snapshot buffers (allocated on the first snapshot only). */
   private snapshot(model: CallbackModel): void {
     const named = model.namedWeights();
@@ -220,6 +258,8 @@ export class ProgressCallback implements Callback {
   private correctSum = 0;
   private batches = 0;
   private epoch = 0;
+  /** samples of the epoch done before a resume (not counted in images/s) */
+  private seenBefore = 0;
 
   constructor(private readonly report: (event: ProgressEvent) => void, private readonly now: () => number = () => performance.now()) {
     if (typeof report !== 'function') throw new DigitsError('ProgressCallback: expected a function to report progress to');
@@ -239,6 +279,24 @@ export class ProgressCallback implements Callback {
     this.lossSum = 0;
     this.correctSum = 0;
     this.batches = 0;
+    this.seenBefore = 0;
+  }
+
+  getState(): unknown {
+    return { epoch: this.epoch, seen: this.seen, lossSum: this.lossSum, correctSum: this.correctSum, batches: this.batches };
+  }
+
+  /** A resumed run goes on with the epoch's running means; its throughput counts from now. */
+  setState(state: unknown): void {
+    const who = 'ProgressCallback';
+    this.epoch = stateField(who, state, 'epoch', isInt, 'an integer');
+    this.seen = stateField(who, state, 'seen', isInt, 'an integer');
+    this.lossSum = stateField(who, state, 'lossSum', isNum, 'a number');
+    this.correctSum = stateField(who, state, 'correctSum', isNum, 'a number');
+    this.batches = stateField(who, state, 'batches', isInt, 'an integer');
+    this.seenBefore = this.seen;
+    this.epochStart = this.now();
+    this.trainDone = this.epochStart;
   }
 
   onBatchEnd(_batch: number, logs: BatchLogs): void {
@@ -259,7 +317,7 @@ export class ProgressCallback implements Callback {
       samples: this.info?.samples ?? 0,
       loss: this.lossSum / this.seen,
       accuracy: this.correctSum / this.seen,
-      imagesPerSecond: elapsed > 0 ? this.seen / elapsed : 0,
+      imagesPerSecond: elapsed > 0 ? (this.seen - this.seenBefore) / elapsed : 0,
       elapsedSeconds: elapsed,
     });
   }
@@ -273,7 +331,7 @@ export class ProgressCallback implements Callback {
       epochs: this.info?.epochs ?? 0,
       logs,
       seconds: (t - this.epochStart) / 1000,
-      imagesPerSecond: trainSeconds > 0 ? this.seen / trainSeconds : 0,
+      imagesPerSecond: trainSeconds > 0 ? (this.seen - this.seenBefore) / trainSeconds : 0,
     });
   }
 

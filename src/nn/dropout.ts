@@ -30,7 +30,8 @@ export class Dropout extends BaseLayer {
   readonly defaultName = 'dropout';
   readonly rate: number;
   readonly seed: number | null;
-  private readonly ownRng: Rng | null;
+  /** the mask stream when the layer has its own seed (null: the model's Rng) */
+  readonly ownRng: Rng | null;
   /** what backward needs, written by forward: the mask, or null when forward was the identity */
   private saved: { mask: Tensor | null; n: number } | null = null;
 

@@ -23,7 +23,7 @@ export {
 } from './callbacks.js';
 export {
   Sequential, oneHot, datasetToTensors, layerFromConfig, validationSplitIndices,
-  type CompileOptions, type FitOptions, type History, type SequentialConfig,
+  type CompileOptions, type FitOptions, type History, type SequentialConfig, type TrainingState,
 } from './sequential.js';
 export {
   PRESETS, buildPreset, getPreset, presetNames, presetOptimizer, presetCallbacks, presetFitOptions,

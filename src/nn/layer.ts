@@ -53,6 +53,8 @@ export interface Layer {
   backward(dy: Tensor, ctx: RunContext): Tensor;
   params(): Param[];
   getConfig(): Record<string, unknown>;
+  /** a random stream of the layer's own (Dropout with a seed), saved and restored with the training state */
+  readonly ownRng?: Rng | null;
 }
 
 export type LayerFactory = (config: Record<string, unknown>) => Layer;

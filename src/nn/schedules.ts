@@ -10,7 +10,7 @@
  * Total steps = epochs * stepsPerEpoch from fit's onTrainBegin.
  */
 import { DigitsError } from '../errors.js';
-import type { BatchLogs, Callback, CallbackModel, EpochLogs, TrainBeginInfo } from './callbacks.js';
+import { isInt, isNum, isNumArray, stateField, type BatchLogs, type Callback, type CallbackModel, type EpochLogs, type TrainBeginInfo } from './callbacks.js';
 import { finiteNumber, knownKeys, nonNegativeInt, numberInRange, positiveNumber } from './validate.js';
 
 interface HasOptimizer {
@@ -47,6 +47,20 @@ abstract class BatchSchedule implements Callback {
   onBatchEnd(_batch: number, _logs: BatchLogs): void {
     this.step++;
     this.apply();
+  }
+
+  getState(): unknown {
+    return { step: this.step, total: this.total, history: [...this.history] };
+  }
+
+  setState(state: unknown): void {
+    const who = this.constructor.name;
+    this.step = stateField(who, state, 'step', isInt, 'an integer');
+    this.total = stateField(who, state, 'total', isInt, 'an integer');
+    const h = stateField<number[]>(who, state, 'history', isNumArray, 'an array of numbers');
+    this.history.length = 0;
+    this.history.push(...h);
+    optimizerOf(this.model, who).learningRate = this.lrAt(Math.min(this.step, this.total - 1), this.total);
   }
 
   private apply(): void {
@@ -145,6 +159,19 @@ export class ReduceLROnPlateau implements Callback {
     this.best = Infinity;
     this.wait = 0;
     this.reductions.length = 0;
+  }
+
+  getState(): unknown {
+    return { best: this.best, wait: this.wait, reductions: [...this.reductions] };
+  }
+
+  setState(state: unknown): void {
+    const who = 'ReduceLROnPlateau';
+    this.best = stateField(who, state, 'best', isNum, 'a number');
+    this.wait = stateField(who, state, 'wait', isInt, 'an integer');
+    const r = stateField<number[]>(who, state, 'reductions', isNumArray, 'an array of numbers');
+    this.reductions.length = 0;
+    this.reductions.push(...r);
   }
 
   onEpochEnd(epoch: number, logs: EpochLogs): void {

@@ -12,6 +12,10 @@
  * fixes a run on a given backend. Buffers (the batch, the layers' outputs and
  * gradients) are allocated once per batch size and reused; the engine prints
  * nothing, progress goes through callbacks.
+ *
+ * A fit can be stopped between batches (its `signal`) and continued later
+ * from `trainingState()` (its `resume` option), ending with the same weights
+ * as an uninterrupted fit: see io/checkpoint.ts for the files.
  */
 import { DigitsError } from '../errors.js';
 import type { Backend } from '../engine/backend.js';
@@ -66,6 +70,19 @@ export interface FitOptions {
   augment?: AugmentOptions;
   /** train on targets y * (1 - s) + s / classes (default 0) */
   labelSmoothing?: number;
+  /**
+   * Continue a run from where `trainingState()` left it: same x, y, options
+   * and callbacks (in the same order), and the model's weights as they were
+   * when the state was taken. The run then ends with exactly the weights of
+   * an uninterrupted one (same backend and threads).
+   */
+  resume?: TrainingState;
+  /**
+   * Checked before every batch: once aborted, fit stops at once (no epoch
+   * end, no onTrainEnd) and resolves with `interrupted` set;
+   * `trainingState()` then gives the state to resume from.
+   */
+  signal?: AbortSignal;
 }
 
 export interface History {
@@ -76,6 +93,52 @@ export interface History {
   stoppedEpoch?: number;
   /** 0-based epoch with EarlyStopping's best monitored value (absent without EarlyStopping) */
   bestEpoch?: number;
+  /** set when fit's signal stopped it: the 0-based epoch and the batches of it done */
+  interrupted?: { epoch: number; batch: number };
+}
+
+/**
+ * Where a fit stands, enough to continue it bit for bit (see
+ * `Sequential.trainingState`). The weights travel separately (a model file).
+ */
+export interface TrainingState {
+  /** 0-based epoch to continue with */
+  epoch: number;
+  /** batches of that epoch already done (0: it has not started) */
+  batch: number;
+  epochs: number;
+  batchSize: number;
+  /** batches per epoch */
+  steps: number;
+  /** the model's Rng, and the own Rngs of layers that have one (Dropout with a seed), by layer name */
+  rng: number[];
+  layerRngs: Record<string, number[]>;
+  /** the training rows in the current epoch's order (the next epoch's shuffle starts from it) */
+  order: Int32Array;
+  /** running sums of the unfinished epoch */
+  lossSum: number;
+  correct: number;
+  seen: number;
+  history: { epoch: number[]; history: History['history'] };
+  stopTraining: boolean;
+  optimizer: { className: string; learningRate: number; iterations: number; slots: { name: string; data: Float32Array }[] };
+  /** each callback's class name and getState() (null without one), in fit's order */
+  callbacks: { className: string; state: unknown }[];
+}
+
+/** The live position of a fit, read by trainingState(). */
+interface RunPosition {
+  epoch: number;
+  batch: number;
+  epochs: number;
+  batchSize: number;
+  steps: number;
+  order: Int32Array;
+  lossSum: number;
+  correct: number;
+  seen: number;
+  history: History;
+  callbacks: Callback[];
 }
 
 export interface SequentialConfig {
@@ -102,6 +165,8 @@ export class Sequential implements CallbackModel, Classifier {
   private weights: { name: string; param: Param }[] = [];
   private readonly ws = new Workspace();
   private training = false;
+  /** the running (or interrupted) fit's position, for trainingState() */
+  private run: RunPosition | null = null;
   private trainCtx: RunContext;
   private inferCtx: RunContext;
 
@@ -440,11 +505,14 @@ export class Sequential implements CallbackModel, Classifier {
    * Train. Per epoch: shuffle (with the Rng), run the batches (forward,
    * loss, backward, optimizer step), report loss/accuracy as the mean over the
    * epoch's samples (as Keras reports them), then validate with evaluate.
+   * With `resume`, continue a run from a `trainingState()`; with `signal`,
+   * stop cleanly before the next batch once it is aborted.
    */
   async fit(x: Tensor, y: Tensor, opts: FitOptions = {}): Promise<History> {
     if (this.training) throw new DigitsError('Sequential.fit: this model is already training (one fit at a time)');
     if (!isObject(opts as unknown)) throw new DigitsError(`Sequential.fit: options: expected an object, got ${showValue(opts)}`);
-    knownKeys('Sequential.fit options', opts as Record<string, unknown>, ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks', 'augment', 'labelSmoothing']);
+    knownKeys('Sequential.fit options', opts as Record<string, unknown>,
+      ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks', 'augment', 'labelSmoothing', 'resume', 'signal']);
     if (this.compiled === null) throw new DigitsError(`Sequential.fit: model "${this.name}" is not compiled (call compile({optimizer, loss, metrics}) first)`);
     const epochs = nonNegativeInt('Sequential.fit: epochs', opts.epochs ?? 1);
     const batchSize = positiveInt('Sequential.fit: batchSize', opts.batchSize ?? 32);
@@ -457,6 +525,7 @@ export class Sequential implements CallbackModel, Classifier {
     }
     const augment = opts.augment === undefined ? null : parseAugment('Sequential.fit: augment', opts.augment);
     const smoothing = numberInRange('Sequential.fit: labelSmoothing', opts.labelSmoothing ?? 0, 0, 1);
+    const signal = opts.signal ?? null;
     const total = this.checkData('Sequential.fit', x, y);
     if (augment !== null && x.shape.length !== 4) {
       throw new DigitsError(`Sequential.fit: augment needs images [N, H, W, C], got x of shape ${shapeToString(x.shape)}`);
@@ -487,28 +556,53 @@ export class Sequential implements CallbackModel, Classifier {
     const steps = Math.ceil(nTrain / batchSize);
     const { optimizer } = this.compiled;
     const updates = this.trainableUpdates();
-    const history: History = { epoch: [], history: { loss: [], accuracy: [] } };
+    let history: History = { epoch: [], history: { loss: [], accuracy: [] } };
     if (valX !== null) {
       history.history.val_loss = [];
       history.history.val_accuracy = [];
     }
+    const resume = opts.resume ?? null;
+    if (resume !== null) {
+      checkResume(resume, { epochs, batchSize, steps, total, trainIdx, callbacks, optimizer, layers: this.layers });
+      trainIdx = new Int32Array(resume.order);
+      history = { epoch: [...resume.history.epoch], history: copyHistory(resume.history.history) };
+    }
     const early = callbacks.filter((c): c is EarlyStopping => c instanceof EarlyStopping);
+    const run: RunPosition = {
+      epoch: resume?.epoch ?? 0, batch: resume?.batch ?? 0, epochs, batchSize, steps, order: trainIdx,
+      lossSum: resume?.lossSum ?? 0, correct: resume?.correct ?? 0, seen: resume?.seen ?? 0, history, callbacks,
+    };
 
     this.training = true;
+    this.run = run;
     this.stopTraining = false;
+    let interrupted = false;
     try {
       for (const cb of callbacks) cb.setModel?.(this);
       for (const cb of callbacks) await cb.onTrainBegin?.({
         epochs, batchSize, samples: nTrain, validationSamples: valX?.shape[0] ?? 0, stepsPerEpoch: steps,
       });
-      let ran = 0;
-      for (let epoch = 0; epoch < epochs && !this.stopTraining; epoch++) {
-        for (const cb of callbacks) await cb.onEpochBegin?.(epoch);
-        if (shuffle) this._rng.shuffle(trainIdx);
-        let lossSum = 0;
-        let correct = 0;
-        let seen = 0;
-        for (let b = 0; b < steps; b++) {
+      if (resume !== null) this.restoreState(resume, optimizer);
+      for (; run.epoch < epochs && !this.stopTraining; run.epoch++) {
+        const epoch = run.epoch;
+        if (run.batch === 0) {
+          // an epoch starts here (a resumed mid-epoch had its start before the state was taken)
+          if (signal?.aborted) {
+            interrupted = true;
+            break;
+          }
+          for (const cb of callbacks) await cb.onEpochBegin?.(epoch);
+          if (shuffle) this._rng.shuffle(trainIdx);
+          run.lossSum = 0;
+          run.correct = 0;
+          run.seen = 0;
+        }
+        while (run.batch < steps) {
+          if (signal?.aborted) {
+            interrupted = true;
+            break;
+          }
+          const b = run.batch;
           const from = b * batchSize;
           const n = Math.min(batchSize, nTrain - from);
           let xb = this.gather(x, trainIdx, from, n, 'x');
@@ -520,15 +614,17 @@ export class Sequential implements CallbackModel, Classifier {
             throw new DigitsError(`Sequential.fit: the loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} ` +
               '(training diverged: try a smaller learning rate)');
           }
-          lossSum += loss * n;
-          correct += c;
-          seen += n;
+          run.lossSum += loss * n;
+          run.correct += c;
+          run.seen += n;
+          run.batch++;
           for (const cb of callbacks) await cb.onBatchEnd?.(b, { loss, accuracy: c / n, size: n });
           // Let timers and signal handlers run between batches (fit is async for a reason).
           await yieldToEventLoop();
           if (this.stopTraining) break;
         }
-        const logs: EpochLogs = { loss: lossSum / seen, accuracy: correct / seen };
+        if (interrupted) break;
+        const logs: EpochLogs = { loss: run.lossSum / run.seen, accuracy: run.correct / run.seen };
         if (valX !== null && valY !== null) {
           const v = this.evaluate(valX, valY, { batchSize });
           logs.val_loss = v.loss;
@@ -541,18 +637,78 @@ export class Sequential implements CallbackModel, Classifier {
           history.history.val_loss!.push(logs.val_loss);
           history.history.val_accuracy!.push(logs.val_accuracy!);
         }
-        ran++;
-        for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs);
+        // the position callbacks see at the epoch's end: the next epoch, not started
+        run.epoch++;
+        run.batch = 0;
+        try {
+          for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs);
+        } finally {
+          run.epoch--;
+        }
       }
-      for (const cb of callbacks) await cb.onTrainEnd?.({ epochs: ran });
+      if (interrupted) {
+        history.interrupted = { epoch: run.epoch, batch: run.batch };
+      } else {
+        for (const cb of callbacks) await cb.onTrainEnd?.({ epochs: history.epoch.length });
+      }
     } finally {
       this.training = false;
+      if (!interrupted) this.run = null;
     }
     for (const es of early) {
       if (es.stoppedEpoch !== null) history.stoppedEpoch = es.stoppedEpoch;
       if (es.bestEpoch >= 0) history.bestEpoch = es.bestEpoch;
     }
     return history;
+  }
+
+  /**
+   * Everything but the weights that a fit needs to go on exactly where it
+   * stands: position, Rng states, the epoch's sample order, the epoch's
+   * running sums, history, optimizer state and the callbacks' states (copies).
+   * Call it from a callback's onBatchEnd/onEpochEnd (at an epoch end the
+   * position is the next epoch, not started), or after a fit its signal
+   * interrupted. Give it back to fit as `resume`.
+   */
+  trainingState(): TrainingState {
+    const r = this.run;
+    if (r === null || this.compiled === null) {
+      throw new DigitsError('Sequential.trainingState: no training state (call it from a fit callback, or after a fit that its signal interrupted)');
+    }
+    const opt = this.compiled.optimizer;
+    const layerRngs: Record<string, number[]> = {};
+    for (const l of this.layers) if (l.ownRng) layerRngs[l.name] = l.ownRng.getState();
+    return {
+      epoch: r.epoch,
+      batch: r.batch,
+      epochs: r.epochs,
+      batchSize: r.batchSize,
+      steps: r.steps,
+      rng: this._rng.getState(),
+      layerRngs,
+      order: new Int32Array(r.order),
+      lossSum: r.lossSum,
+      correct: r.correct,
+      seen: r.seen,
+      history: { epoch: [...r.history.epoch], history: copyHistory(r.history.history) },
+      stopTraining: this.stopTraining,
+      optimizer: { className: opt.className, learningRate: opt.learningRate, ...opt.getState() },
+      callbacks: r.callbacks.map((cb) => ({ className: cb.constructor.name, state: cb.getState?.() ?? null })),
+    };
+  }
+
+  /** The non-weight state of a resumed run, after onTrainBegin (which resets what callbacks keep). */
+  private restoreState(s: TrainingState, optimizer: Optimizer): void {
+    this._rng.setState(s.rng);
+    for (const l of this.layers) if (l.ownRng) l.ownRng.setState(s.layerRngs[l.name]!);
+    this.run!.callbacks.forEach((cb, i) => {
+      const st = s.callbacks[i]!.state;
+      if (st !== null) cb.setState?.(st);
+    });
+    // last: schedules set the rate from their restored step; the saved one is what the run had
+    optimizer.setState({ iterations: s.optimizer.iterations, slots: s.optimizer.slots });
+    optimizer.learningRate = s.optimizer.learningRate;
+    this.stopTraining = s.stopTraining;
   }
 
   /** A randomly rotated/zoomed/shifted copy of the image batch xb [N, H, W, C] (parameters from the model's Rng). */
@@ -666,6 +822,47 @@ export function layerFromConfig(className: string, config: Record<string, unknow
 function smoothTargets(t: Float32Array, classes: number, s: number): void {
   const add = s / classes;
   for (let i = 0; i < t.length; i++) t[i] = t[i]! * (1 - s) + add;
+}
+
+function copyHistory(h: History['history']): History['history'] {
+  const out: History['history'] = { loss: [...h.loss], accuracy: [...h.accuracy] };
+  if (h.val_loss !== undefined) out.val_loss = [...h.val_loss];
+  if (h.val_accuracy !== undefined) out.val_accuracy = [...h.val_accuracy];
+  return out;
+}
+
+/** A resume state must belong to this run: same settings, callbacks, optimizer, layers' Rngs and training rows. */
+function checkResume(s: TrainingState, run: {
+  epochs: number; batchSize: number; steps: number; total: number; trainIdx: Int32Array;
+  callbacks: Callback[]; optimizer: Optimizer; layers: readonly Layer[];
+}): void {
+  const where = 'Sequential.fit: resume';
+  if (!isObject(s as unknown) || !(s.order instanceof Int32Array) || !Array.isArray(s.callbacks) || !isObject(s.optimizer as unknown)) {
+    throw new DigitsError(`${where}: expected a state from trainingState(), got ${showValue(s)}`);
+  }
+  const same = (field: string, want: unknown, got: unknown): void => {
+    if (want !== got) throw new DigitsError(`${where}: ${field}: the run has ${showValue(want)}, the state ${showValue(got)} (resume with the settings it was taken with)`);
+  };
+  same('epochs', run.epochs, s.epochs);
+  same('batchSize', run.batchSize, s.batchSize);
+  same('training samples', run.trainIdx.length, s.order.length);
+  same('steps per epoch', run.steps, s.steps);
+  if (!Number.isInteger(s.epoch) || s.epoch < 0 || s.epoch > run.epochs || !Number.isInteger(s.batch) || s.batch < 0 ||
+      s.batch >= run.steps || (s.epoch === run.epochs && s.batch !== 0)) {
+    throw new DigitsError(`${where}: position: expected epoch 0..${run.epochs} and batch 0..${run.steps - 1}, got epoch ${showValue(s.epoch)}, batch ${showValue(s.batch)}`);
+  }
+  same('callbacks', run.callbacks.map((c) => c.constructor.name).join(', '), s.callbacks.map((c) => c.className).join(', '));
+  same('optimizer', run.optimizer.className, s.optimizer.className);
+  same('layers with their own Rng', run.layers.filter((l) => l.ownRng).map((l) => l.name).join(', '), Object.keys(s.layerRngs).join(', '));
+  // the order must be a permutation of this run's training rows (the same data and validation split)
+  const member = new Uint8Array(run.total);
+  for (const i of run.trainIdx) member[i] = 1;
+  for (const i of s.order) {
+    if (!(i >= 0 && i < run.total) || member[i] !== 1) {
+      throw new DigitsError(`${where}: its training rows differ from this run's (different data, seed or validation split)`);
+    }
+    member[i] = 2;
+  }
 }
 
 function identity(n: number): Int32Array {
