@@ -312,14 +312,17 @@ void conv2d_backward_filter(const float* x, const float* dy, float* dw, float* d
   }
   const int hs = (g.oh - 1) * g.sh + kh, ws = (g.ow - 1) * g.sw + kw;
   Source src = conv_source(x, g.n, g.h, g.w, C, g.pt, g.pl, hs, ws, sh.a);
-  // dy with rows padded to a multiple of 16 columns when K is not one.
+  // dy with rows padded to a multiple of 16 columns when K is not one (on every thread: for a
+  // narrow first layer, e.g. K = 8 over 28x28 images, this copy is a sizeable part of the kernel).
   const float* dyp = dy;
   if (Kp != K) {
     float* t = sh.c.get(size_t(m) * Kp);
-    for (int r = 0; r < m; r++) {
-      std::memcpy(t + size_t(r) * Kp, dy + size_t(r) * K, size_t(K) * sizeof(float));
-      std::memset(t + size_t(r) * Kp + K, 0, size_t(Kp - K) * sizeof(float));
-    }
+    parallel_chunks(size_t(m), size_t(Kp), [&](size_t b, size_t e) {
+      for (size_t r = b; r < e; r++) {
+        std::memcpy(t + r * Kp, dy + r * K, size_t(K) * sizeof(float));
+        std::memset(t + r * Kp + K, 0, size_t(Kp - K) * sizeof(float));
+      }
+    }, 1);
     dyp = t;
   }
   // Offset of kernel element kk = (i, j, c) from a window's top-left corner in src.
