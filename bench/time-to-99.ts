@@ -45,7 +45,8 @@ if (!skipPeer) {
   if (!existsSync(values.peer!)) fail(`the PyTorch peer is not at ${values.peer} (give --peer PATH)`);
   const probe = spawnSync(values.python!, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
   if (probe.status !== 0) {
-    fail(`${values.python} cannot import torch (${(probe.stderr || probe.error?.message || '').trim().split('\n').pop()}); ` +
+    const why = (probe.stderr || probe.error?.message || '').trim().split('\n').pop() || `exit code ${probe.status}`;
+    fail(`${values.python} cannot import torch (${why}); ` +
       'install Debian\'s python3-torch (apt-get install python3-torch libopenblas0-pthread) or give --python PATH');
   }
 }
