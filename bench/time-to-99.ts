@@ -64,6 +64,7 @@ const digits = {
   valAccuracy: metrics.valAccuracy, trainImagesPerSec: Math.round(metrics.trainImagesPerSec!), threads: metrics.threads,
   load1: [Number(loadBefore.toFixed(2)), Number(os.loadavg()[0]!.toFixed(2))],
 };
+process.stderr.write(`digits: ${JSON.stringify(digits)}\n`); // progress: the peer takes minutes more
 
 // 2. The peer, seed recipe, N epochs; one JSON line per epoch (cumulative trainSeconds, testAccuracy).
 interface PeerEpoch { epoch: number; trainSeconds: number; testAccuracy: number }
@@ -76,11 +77,11 @@ async function runPeer(): Promise<{ epochs: PeerEpoch[]; load1: number[] }> {
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => {
     stdout += b.toString();
-    process.stderr.write(b); // progress: one line per peer epoch
+    process.stderr.write(`pytorch: ${b.toString()}`); // progress: one line per peer epoch
   });
   child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) fail(`the PyTorch peer failed (exit ${code}): ${stderr.trim()}`);
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  if (code !== 0) fail(`the PyTorch peer failed (${signal !== null ? `killed by ${signal}` : `exit ${code}`}): ${stderr.trim()}`);
   const lines = stdout.split('\n').filter((l) => l.startsWith('{'));
   return { epochs: lines.map((l) => JSON.parse(l) as PeerEpoch), load1: [Number(before.toFixed(2)), Number(os.loadavg()[0]!.toFixed(2))] };
 }
