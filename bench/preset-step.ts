@@ -10,6 +10,7 @@
  * minimums on a shared, noisy machine), and `imagesPerSec` from the median
  * wall time of a whole step (trainOnBatch).
  */
+import { parseArgs } from 'node:util';
 import { loadNativeBackend } from '../src/engine/native.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
@@ -19,20 +20,21 @@ import type { Layer } from '../src/nn/layer.js';
 interface Args { preset: string; threads?: number; steps: number; batchSize?: number }
 
 function parse(argv: string[]): Args {
-  const a: Args = { preset: 'fast', steps: 200 };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i]!;
-    const int = (): number => {
-      const v = Number(argv[++i]);
-      if (!Number.isInteger(v) || v < 1) throw new Error(`${k}: expected a positive integer, got ${argv[i]}`);
-      return v;
-    };
-    if (k === '--preset') a.preset = argv[++i]!;
-    else if (k === '--threads') a.threads = int();
-    else if (k === '--steps') a.steps = int();
-    else if (k === '--batch-size') a.batchSize = int();
-    else throw new Error(`unknown option ${k}`);
-  }
+  const { values } = parseArgs({ args: argv, options: {
+    preset: { type: 'string', default: 'fast' }, threads: { type: 'string' }, steps: { type: 'string', default: '200' },
+    'batch-size': { type: 'string' },
+  } });
+  const positive = (name: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got ${v}`);
+    return n;
+  };
+  const a: Args = { preset: values.preset!, steps: positive('steps', values.steps)! };
+  const threads = positive('threads', values.threads);
+  const batchSize = positive('batch-size', values['batch-size']);
+  if (threads !== undefined) a.threads = threads;
+  if (batchSize !== undefined) a.batchSize = batchSize;
   return a;
 }
 
