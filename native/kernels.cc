@@ -517,6 +517,16 @@ void maxpool2d_forward(const float* x, float* y, int32_t* argmax, const PoolGeom
                                   _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(old),
                                                                        _mm256_castsi256_ps(at), gt)));
             }
+            // 4 more channels at once (C = 12, 20, ...): the same, in 128-bit lanes; cmpgt_ps is ordered (NaN: false)
+            for (; c + 4 <= C; c += 4) {
+              const __m128 v = _mm_loadu_ps(xv + c), best = _mm_loadu_ps(yv + c);
+              const __m128 gt = _mm_cmpgt_ps(v, best);
+              const __m128i at = _mm_add_epi32(_mm_set1_epi32(idx + c), _mm_setr_epi32(0, 1, 2, 3));
+              _mm_storeu_ps(yv + c, _mm_blendv_ps(best, v, gt));
+              const __m128i old = _mm_loadu_si128(reinterpret_cast<const __m128i*>(av + c));
+              _mm_storeu_si128(reinterpret_cast<__m128i*>(av + c),
+                               _mm_castps_si128(_mm_blendv_ps(_mm_castsi128_ps(old), _mm_castsi128_ps(at), gt)));
+            }
 #endif
             for (; c < C; c++) {
               const float v = xv[c], best = yv[c];
@@ -561,6 +571,12 @@ void maxpool2d_backward(const float* dy, const int32_t* argmax, float* dx, const
               const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(pos + c), lane);
               const __m256 hit = _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, at));
               _mm256_storeu_ps(d + c, _mm256_and_ps(hit, _mm256_loadu_ps(dy + yo + c)));
+            }
+            for (; c + 4 <= C; c += 4) {  // 4 more channels at once (C = 12, 20, ...)
+              const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(argmax + yo + c));
+              const __m128i at = _mm_add_epi32(_mm_set1_epi32(pos + c), _mm_setr_epi32(0, 1, 2, 3));
+              const __m128 hit = _mm_castsi128_ps(_mm_cmpeq_epi32(a, at));
+              _mm_storeu_ps(d + c, _mm_and_ps(hit, _mm_loadu_ps(dy + yo + c)));
             }
 #endif
             for (; c < C; c++) d[c] = argmax[yo + c] == pos + c ? dy[yo + c] : 0.0f;

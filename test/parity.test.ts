@@ -283,6 +283,8 @@ const poolCases: { x: [number, number, number, number]; pool: number; s: number 
   { x: [33, 7, 7, 17], pool: 2, s: 2 },
   { x: [3, 9, 9, 3], pool: 3, s: 2 },
   { x: [1, 5, 6, 1], pool: 2, s: 1 },
+  { x: [4, 28, 28, 12], pool: 2, s: 2 }, // the fast preset's first pool: 8 + 4 channels
+  { x: [2, 9, 9, 21], pool: 2, s: 2 }, // 8 + 8 + 4 + 1
 ];
 for (const pc of poolCases) {
   const [n, h, w, c] = pc.x;
