@@ -312,14 +312,17 @@ void conv2d_backward_filter(const float* x, const float* dy, float* dw, float* d
   }
   const int hs = (g.oh - 1) * g.sh + kh, ws = (g.ow - 1) * g.sw + kw;
   Source src = conv_source(x, g.n, g.h, g.w, C, g.pt, g.pl, hs, ws, sh.a);
-  // dy with rows padded to a multiple of 16 columns when K is not one.
+  // dy with rows padded to a multiple of 16 columns when K is not one (on every thread: for a
+  // narrow first layer, e.g. K = 8 over 28x28 images, this copy is a sizeable part of the kernel).
   const float* dyp = dy;
   if (Kp != K) {
     float* t = sh.c.get(size_t(m) * Kp);
-    for (int r = 0; r < m; r++) {
-      std::memcpy(t + size_t(r) * Kp, dy + size_t(r) * K, size_t(K) * sizeof(float));
-      std::memset(t + size_t(r) * Kp + K, 0, size_t(Kp - K) * sizeof(float));
-    }
+    parallel_chunks(size_t(m), size_t(Kp), [&](size_t b, size_t e) {
+      for (size_t r = b; r < e; r++) {
+        std::memcpy(t + r * Kp, dy + r * K, size_t(K) * sizeof(float));
+        std::memset(t + r * Kp + K, 0, size_t(Kp - K) * sizeof(float));
+      }
+    }, 1);
     dyp = t;
   }
   // Offset of kernel element kk = (i, j, c) from a window's top-left corner in src.
@@ -514,6 +517,16 @@ void maxpool2d_forward(const float* x, float* y, int32_t* argmax, const PoolGeom
                                   _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(old),
                                                                        _mm256_castsi256_ps(at), gt)));
             }
+            // 4 more channels at once (C = 12, 20, ...): the same, in 128-bit lanes; cmpgt_ps is ordered (NaN: false)
+            for (; c + 4 <= C; c += 4) {
+              const __m128 v = _mm_loadu_ps(xv + c), best = _mm_loadu_ps(yv + c);
+              const __m128 gt = _mm_cmpgt_ps(v, best);
+              const __m128i at = _mm_add_epi32(_mm_set1_epi32(idx + c), _mm_setr_epi32(0, 1, 2, 3));
+              _mm_storeu_ps(yv + c, _mm_blendv_ps(best, v, gt));
+              const __m128i old = _mm_loadu_si128(reinterpret_cast<const __m128i*>(av + c));
+              _mm_storeu_si128(reinterpret_cast<__m128i*>(av + c),
+                               _mm_castps_si128(_mm_blendv_ps(_mm_castsi128_ps(old), _mm_castsi128_ps(at), gt)));
+            }
 #endif
             for (; c < C; c++) {
               const float v = xv[c], best = yv[c];
@@ -558,6 +571,12 @@ void maxpool2d_backward(const float* dy, const int32_t* argmax, float* dx, const
               const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(pos + c), lane);
               const __m256 hit = _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, at));
               _mm256_storeu_ps(d + c, _mm256_and_ps(hit, _mm256_loadu_ps(dy + yo + c)));
+            }
+            for (; c + 4 <= C; c += 4) {  // 4 more channels at once (C = 12, 20, ...)
+              const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(argmax + yo + c));
+              const __m128i at = _mm_add_epi32(_mm_set1_epi32(pos + c), _mm_setr_epi32(0, 1, 2, 3));
+              const __m128 hit = _mm_castsi128_ps(_mm_cmpeq_epi32(a, at));
+              _mm_storeu_ps(d + c, _mm_and_ps(hit, _mm_loadu_ps(dy + yo + c)));
             }
 #endif
             for (; c < C; c++) d[c] = argmax[yo + c] == pos + c ? dy[yo + c] : 0.0f;

@@ -131,6 +131,10 @@ const convCases: ConvCase[] = [
   { x: [1, 5, 5, 17], f: [5, 5, 17, 1], s: [1, 1], p: 'valid', act: 'linear' },
   { x: [3, 8, 8, 3], f: [1, 1, 3, 17], s: [2, 2], p: 'valid', act: 'relu' },
   { x: [33, 12, 12, 1], f: [4, 4, 1, 3], s: [3, 3], p: 'same', act: 'relu' },
+  // the fast preset's convs: K not a multiple of 16, with enough pixels (>= 2,048) that dy's padding to 16 columns
+  // runs on every thread (a few images only: dw sums over every pixel, and float sums of ~50k terms drift past TOL)
+  { x: [4, 28, 28, 1], f: [3, 3, 1, 12], s: [1, 1], p: 'same', act: 'linear' },
+  { x: [16, 14, 14, 12], f: [3, 3, 12, 24], s: [1, 1], p: 'same', act: 'linear' },
 ];
 
 function convName(c: ConvCase): string {
@@ -279,6 +283,8 @@ const poolCases: { x: [number, number, number, number]; pool: number; s: number 
   { x: [33, 7, 7, 17], pool: 2, s: 2 },
   { x: [3, 9, 9, 3], pool: 3, s: 2 },
   { x: [1, 5, 6, 1], pool: 2, s: 1 },
+  { x: [4, 28, 28, 12], pool: 2, s: 2 }, // the fast preset's first pool: 8 + 4 channels
+  { x: [2, 9, 9, 21], pool: 2, s: 2 }, // 8 + 8 + 4 + 1
 ];
 for (const pc of poolCases) {
   const [n, h, w, c] = pc.x;

@@ -1,7 +1,7 @@
 /**
  * Presets: the architectures build with the expected parameter counts, the
- * schedules do what they say, and a short training run of the fast preset
- * (native backend, a few thousand images) reaches a reasonable accuracy.
+ * schedules do what they say, and a short training run of the fast preset's
+ * recipe (native backend, a few thousand images) reaches a reasonable accuracy.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,8 +21,8 @@ test('presets build with the expected parameter counts (trainable / non-trainabl
     return [tr, fr];
   };
   assert.deepEqual(count('seed'), [135_114, 0]);
-  // fast: conv 3x3x1x16 + BN(16) + conv 3x3x16x32 + BN(32) + dense 1568x10 + 10
-  assert.deepEqual(count('fast'), [144 + 32 + 4_608 + 64 + 15_690, 32 + 64]);
+  // fast: conv 3x3x1x12 + BN(12) + conv 3x3x12x24 + BN(24) + dense 1176x128 + 128 + dense 128x10 + 10
+  assert.deepEqual(count('fast'), [108 + 24 + 2_592 + 48 + 150_656 + 1_290, 24 + 48]);
   // best: 4 convs (no bias) + 4 BN + dense 3136x256 (no bias) + BN(256) + dense 256x10
   assert.deepEqual(count('best'), [288 + 9_216 + 18_432 + 36_864 + 802_816 + 2 * (32 + 32 + 64 + 64 + 256) + 2_570, 2 * (32 + 32 + 64 + 64 + 256)]);
   const { training } = buildPreset('best', 0);
@@ -54,7 +54,7 @@ test('ReduceLROnPlateau halves the rate after `patience` epochs without val_loss
   assert.equal(opt.learningRate, 0.005);
 });
 
-test('fast preset smoke test: 3 epochs (as the preset) on 4,000 images (native, one-cycle, BatchNorm) reaches >= 93% on 1,000 test images', async (t) => {
+test('fast preset smoke test: its recipe (epochs, batch, one-cycle, validation split) on 4,000 images (native) reaches >= 93% on validation and on 1,000 test images', async (t) => {
   const nat = loadNativeBackend(2);
   assert.ok(nat.ok, nat.ok ? '' : nat.reason);
   const train = await loadMnist('train', { limit: 4000 });
@@ -63,13 +63,31 @@ test('fast preset smoke test: 3 epochs (as the preset) on 4,000 images (native, 
   model.setBackend(nat.backend);
   const started = Date.now();
   const h = await model.fit(new Tensor([4000, 28, 28, 1], train.images), oneHot(train.labels!), {
-    epochs: training.epochs, batchSize: training.batchSize, validationSplit: 0, seed: 0,
-    callbacks: presetCallbacks(training, { validation: false }), ...presetFitOptions(training),
+    epochs: training.epochs, batchSize: training.batchSize, validationSplit: training.validationSplit, seed: 0,
+    callbacks: presetCallbacks(training), ...presetFitOptions(training),
   });
   const r = model.evaluate(new Tensor([1000, 28, 28, 1], testSet.images), oneHot(testSet.labels!), { batchSize: 500 });
-  t.diagnostic(`train loss ${h.history.loss[0]!.toFixed(3)}, test accuracy ${(r.accuracy * 100).toFixed(1)}% in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  assert.ok(r.accuracy >= 0.93, `accuracy ${r.accuracy}`);
+  const val = h.history.val_accuracy!;
+  t.diagnostic(`train loss ${h.history.loss.at(-1)!.toFixed(3)}, validation accuracy ${(val.at(-1)! * 100).toFixed(1)}% ` +
+    `(${Math.round(4000 * training.validationSplit)} images), test accuracy ${(r.accuracy * 100).toFixed(1)}% in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  assert.equal(val.length, training.epochs);
+  assert.ok(val.at(-1)! >= 0.93, `validation accuracy ${val.at(-1)}`);
+  assert.ok(r.accuracy >= 0.93, `test accuracy ${r.accuracy}`);
   // the BatchNorm moving statistics moved away from their initial values
   const mm = model.namedWeights().find((w) => w.name === 'batch_normalization/moving_mean')!;
   assert.ok(mm.tensor.data.some((v) => v !== 0));
+});
+
+test('fast preset: each conv block pools before BatchNorm and ReLU; the recipe holds out a validation split and never stops on it', () => {
+  const { model, training } = buildPreset('fast', 0);
+  assert.deepEqual(model.layers.map((l) => l.className), [
+    'Conv2D', 'MaxPooling2D', 'BatchNormalization', 'Activation',
+    'Conv2D', 'MaxPooling2D', 'BatchNormalization', 'Activation',
+    'Flatten', 'Dense', 'Dense',
+  ]);
+  assert.ok(training.validationSplit > 0);
+  assert.equal(training.earlyStopping, null);
+  const cbs = presetCallbacks(training);
+  assert.equal(cbs.length, 1);
+  assert.ok(cbs[0] instanceof OneCycle);
 });

@@ -97,25 +97,35 @@ function convBnRelu(filters: number, opts: { kernelSize?: number; inputShape?: r
   ];
 }
 
+/** conv (no bias) -> 2x2 max pool -> BatchNorm -> relu: the normalisation runs on a quarter of the values */
+function convPoolBnRelu(filters: number, opts: { inputShape?: readonly number[]; momentum?: number } = {}): Layer[] {
+  const [conv, bn, relu] = convBnRelu(filters, opts);
+  return [conv!, new MaxPooling2D({ poolSize: 2 }), bn!, relu!];
+}
+
 Object.assign(PRESETS as Record<string, Preset>, {
   fast: {
     name: 'fast',
-    description: 'quickest to 99%: two conv/BatchNorm/pool blocks (16, 32 filters), softmax; Adam with a one-cycle rate, 3 epochs, batch 128',
+    description: 'quickest to 99%: conv 12 and conv 24 (each max-pooled, then BatchNorm and ReLU), dense 128, softmax; ' +
+      'Adam with a one-cycle rate, 2 epochs, batch 64',
     inputShape: [28, 28, 1],
+    // Chosen on validation accuracy and training time only (docs/fast-preset.md): the cheapest candidate
+    // with >= 99.0% validation accuracy for each of three seeds. Pooling before BatchNorm/ReLU runs
+    // them on a quarter of the values; 12/24 filters and a dense 128 layer cost ~70% of the arithmetic
+    // of the earlier 16/32 filters, and 2 epochs at batch 64 do as well as 3 at batch 128.
     layers: (): Layer[] => [
-      ...convBnRelu(16, { inputShape: [28, 28, 1], momentum: 0.9 }),
-      new MaxPooling2D({ poolSize: 2 }),
-      ...convBnRelu(32, { momentum: 0.9 }),
-      new MaxPooling2D({ poolSize: 2 }),
+      ...convPoolBnRelu(12, { inputShape: [28, 28, 1], momentum: 0.9 }),
+      ...convPoolBnRelu(24, { momentum: 0.9 }),
       new Flatten(),
+      new Dense({ units: 128, activation: 'relu' }),
       new Dense({ units: 10, activation: 'softmax' }),
     ],
     training: {
       optimizer: { name: 'adam', learningRate: 0.01 },
       loss: 'categoricalCrossentropy',
       metrics: ['accuracy'],
-      batchSize: 128,
-      epochs: 3,
+      batchSize: 64,
+      epochs: 2,
       validationSplit: 0.1,
       earlyStopping: null,
       schedule: { name: 'oneCycle', maxLr: 0.01, pctStart: 0.25 },

