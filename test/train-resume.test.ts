@@ -203,3 +203,34 @@ test('bad starts end at once with exit 1 and one message: unwritable --out, noth
   assert.match(r.stderr, new RegExp(`^digits: error: ${shard}: weight shard does not match its SHA-256: expected [0-9a-f]{64} .*got [0-9a-f]{64}; refused`));
   assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+/);
 });
+
+test('train --ensemble interrupted in its second member: the same command again keeps the first and resumes the second', async () => {
+  const out = path.join(tmp, 'ensemble');
+  // seeds 4 and 5: member 1 is the reference run (seed 5, same settings)
+  const args = [...run(out).filter((a, i, all) => a !== '--seed' && all[i - 1] !== '--seed'), '--seed', '4', '--ensemble', '2'];
+  const child = start(args);
+  await child.until(/^ensemble member 2\/2 /);
+  await child.until(/^epoch 2\/2 batch 30\/100 /);
+  child.kill('SIGINT');
+  const r = await child.done;
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(r.stderr, new RegExp(`^digits: interrupted at epoch 2, batch \\d+/100: checkpoint written to ${out}/model-1/checkpoint; ` +
+    `resume with the same command \\(digits train --ensemble 2 \\.\\.\\. --out ${out}\\): finished members are kept, this one resumes$`, 'm'));
+  assert.ok(!existsSync(path.join(out, 'ensemble.json')), 'no ensemble.json before every member is trained');
+  const first = path.join(out, 'model-0', 'group1-shard1of1.bin');
+  const before = { bytes: await fs.readFile(first), mtime: (await fs.stat(first)).mtimeMs };
+
+  const again = digits(...args);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /^ensemble member 1\/2 \(seed 4\): already trained in .*model-0, kept$/m);
+  assert.match(again.stderr, /^ensemble member 2\/2 \(seed 5\): resuming its interrupted run in .*model-1$/m);
+  assert.ok((await fs.readFile(first)).equals(before.bytes) && (await fs.stat(first)).mtimeMs === before.mtime, 'member 0 is not trained again');
+  assert.ok((await weights(path.join(out, 'model-1'))).equals(reference), 'the resumed member ends with the uninterrupted weights');
+  assert.ok(existsSync(path.join(out, 'ensemble.json')));
+  assert.equal(await findCheckpoint(path.join(out, 'model-1')), null);
+
+  // a different recipe into the same folder trains the members afresh rather than keeping them
+  const other = digits(...args.map((a) => (a === '1000' ? '900' : a)));
+  assert.equal(other.code, 0, other.stderr);
+  assert.doesNotMatch(other.stderr, /kept$/m);
+});

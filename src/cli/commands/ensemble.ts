@@ -5,10 +5,15 @@
  * report.html in out/. And the --tta / --no-tta options of the commands that
  * predict.
  */
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Option } from 'commander';
 import { loadMnist, loadTestData, resolveDataSpec, writeSubmission } from '../../data/index.js';
-import { DEFAULT_TTA, Ensemble } from '../../nn/index.js';
+import { DEFAULT_TTA, Ensemble, getPreset } from '../../nn/index.js';
+import { Interrupted } from '../../errors.js';
+import { findCheckpoint } from '../../io/checkpoint.js';
+import { MODEL_JSON } from '../../io/model-files.js';
+import { dataSpecForCheckpoint } from './checkpoint.js';
 import { loadClassifier, writeEnsembleJson } from '../../io/ensemble.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { argmaxRows, classificationReport, formatConfusionMatrix } from '../../report/metrics.js';
@@ -31,6 +36,29 @@ export function noTtaOption(): Option {
 
 const pct = (v: number): string => `${(v * 100).toFixed(2)}%`;
 
+/** One member's run; an interruption tells how to go on with the whole ensemble, not just this member. */
+async function trainMember(member: TrainOpts, o: TrainOpts, n: number): Promise<void> {
+  try {
+    await train(member);
+  } catch (err) {
+    if (!(err instanceof Interrupted)) throw err;
+    throw new Interrupted(err.message.replace(/resume with: .*$/,
+      `resume with the same command (digits train --ensemble ${n} ... --out ${o.out}): finished members are kept, this one resumes`), err.exitCode);
+  }
+}
+
+/** Whether `dir` holds a finished run of this member's settings (a model and its metrics.json with the same recipe and seed). */
+async function finishedMember(dir: string, member: TrainOpts): Promise<boolean> {
+  const m = (await readRunInfo(dir)).metrics;
+  if (m === null || !(await fs.stat(path.join(dir, MODEL_JSON)).then((st) => st.isFile(), () => false))) return false;
+  const t = getPreset(member.preset).training;
+  return m.preset === member.preset && m.seed === member.seed &&
+    dataSpecForCheckpoint(String(m.dataSpec)) === dataSpecForCheckpoint(member.data) &&
+    m.epochs === (member.epochs ?? t.epochs) && m.batchSize === (member.batchSize ?? t.batchSize) &&
+    m.validationSplit === (member.validationSplit ?? t.validationSplit) &&
+    (member.limit === undefined || m.trainImages === member.limit);
+}
+
 export async function trainEnsemble(o: TrainOpts): Promise<void> {
   const started = Date.now();
   const n = o.ensemble!;
@@ -38,9 +66,19 @@ export async function trainEnsemble(o: TrainOpts): Promise<void> {
   const names = Array.from({ length: n }, (_, i) => `model-${i}`);
   const members: { name: string; seed: number; trainSeconds?: number; wallSeconds?: number; testAccuracy?: number; valAccuracy?: number }[] = [];
   for (let i = 0; i < n; i++) {
-    process.stderr.write(`ensemble member ${i + 1}/${n} (seed ${o.seed + i}) into ${path.join(o.out, names[i]!)}\n`);
-    await train({ ...o, ensemble: undefined, tta: undefined, seed: o.seed + i, out: path.join(o.out, names[i]!) });
-    const m = (await readRunInfo(path.join(o.out, names[i]!))).metrics;
+    const dir = path.join(o.out, names[i]!);
+    const member: TrainOpts = { ...o, ensemble: undefined, tta: undefined, seed: o.seed + i, out: dir };
+    // The same command run again after an interruption loses nothing: finished members are kept, the interrupted one resumes.
+    if (await findCheckpoint(dir) !== null) {
+      process.stderr.write(`ensemble member ${i + 1}/${n} (seed ${member.seed}): resuming its interrupted run in ${dir}\n`);
+      await trainMember({ ...member, resume: dir }, o, n);
+    } else if (await finishedMember(dir, member)) {
+      process.stderr.write(`ensemble member ${i + 1}/${n} (seed ${member.seed}): already trained in ${dir}, kept\n`);
+    } else {
+      process.stderr.write(`ensemble member ${i + 1}/${n} (seed ${member.seed}) into ${dir}\n`);
+      await trainMember(member, o, n);
+    }
+    const m = (await readRunInfo(dir)).metrics;
     members.push({
       name: names[i]!, seed: o.seed + i, trainSeconds: num(m?.trainSeconds), wallSeconds: num(m?.wallSeconds),
       testAccuracy: num(m?.testAccuracy), valAccuracy: num(m?.valAccuracy),
