@@ -21,6 +21,11 @@ import { loadModel } from '../src/io/model-files.js';
 import { loadClassifier } from '../src/io/ensemble.js';
 import { REPORT_SECTIONS } from '../src/report/report.js';
 import { startServer } from '../src/cli/commands/serve.js';
+import { buildPreset } from '../src/nn/presets.js';
+
+/** a `fast` member's parameter count (the preset's architecture may change; the ensemble must add them up) */
+const FAST_PARAMS = buildPreset('fast').model.countParams();
+const commas = (n: number): string => n.toLocaleString('en-US');
 
 const run = promisify(execFile);
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -130,7 +135,8 @@ test('train --ensemble 2: one artifact, its report and each member\'s, ensemble-
   const html = readFileSync(path.join(ens, 'report.html'), 'utf8');
   for (const id of REPORT_SECTIONS) assert.match(html, new RegExp(`id="${id}"`), `section ${id} missing`);
   assert.match(sectionText(html, 'learning-curves'), /ensemble of 2 models trained separately.*model-0\/report\.html.*model-1\/report\.html/s);
-  assert.match(sectionText(html, 'model-summary'), /Ensemble of 2 models.*Test-time augmentation: none.*model-0\s+5\s+20,634.*model-1\s+6\s+20,634.*Total\s+41,268/s);
+  assert.match(sectionText(html, 'model-summary'), new RegExp('Ensemble of 2 models.*Test-time augmentation: none.*' +
+    `model-0\\s+5\\s+${commas(FAST_PARAMS)}.*model-1\\s+6\\s+${commas(FAST_PARAMS)}.*Total\\s+${commas(2 * FAST_PARAMS)}`, 's'));
   assert.match(sectionText(html, 'settings'), /seeds\s+5, 6.*wall time/s);
   assert.match(html, /Predicted \d, Class \d/);
 });
@@ -199,8 +205,8 @@ test('serve --model <ensemble>: /api/predict answers the members\' mean, /api/mo
     }
     const m = await (await fetch(`${url}/api/model`)).json() as Record<string, unknown> & { members: Record<string, unknown>[] };
     assert.equal(m.kind, 'ensemble');
-    assert.equal(m.parameters, 41268);
-    assert.deepEqual(m.members.map((x) => [x.folder, x.seed, x.parameters]), [['model-0', 5, 20634], ['model-1', 6, 20634]]);
+    assert.equal(m.parameters, 2 * FAST_PARAMS);
+    assert.deepEqual(m.members.map((x) => [x.folder, x.seed, x.parameters]), [['model-0', 5, FAST_PARAMS], ['model-1', 6, FAST_PARAMS]]);
     assert.ok(Array.isArray(m.members[0]!.layers) && (m.members[0]!.layers as unknown[]).length > 0);
     assert.deepEqual(m.tta, { views: 0, description: 'none' });
     assert.equal(m.testAccuracy, JSON.parse(readFileSync(path.join(ens, 'ensemble.json'), 'utf8')).testAccuracy);
