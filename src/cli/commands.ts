@@ -15,7 +15,7 @@ import {
 } from '../data/index.js';
 import { buildPreset, presetCallbacks, presetFitOptions, ProgressCallback, oneHot, type Callback, type Classifier, type Sequential } from '../nn/index.js';
 import { saveModel, unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
-import { loadClassifier } from '../io/ensemble.js';
+import { loadClassifier, type LoadedClassifier } from '../io/ensemble.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkOutputFolder, writeFailure } from '../util/disk.js';
 import { Interrupted } from '../errors.js';
@@ -36,9 +36,16 @@ import { formatEpochTable } from '../report/text.js';
 import { imageInputFiles, loadImageFiles } from '../preprocess/files.js';
 import { trainEnsemble } from './commands/ensemble.js';
 
-interface BackendOpts {
+export interface BackendOpts {
   backend: BackendName;
   threads?: number;
+}
+
+/** The model or ensemble folder `o.model` (with `o.tta`), on the backend the options pick: what the predicting commands start with. */
+export async function openClassifier(o: BackendOpts & { model: string; tta?: boolean }): Promise<LoadedClassifier> {
+  const loaded = await loadClassifier(o.model, { tta: o.tta });
+  loaded.model.setBackend(pickBackend(o));
+  return loaded;
 }
 
 export function pickBackend(o: BackendOpts): Backend {
@@ -357,9 +364,8 @@ interface EvaluateOpts extends BackendOpts {
 }
 
 export async function evaluate(o: EvaluateOpts): Promise<void> {
-  const loaded = await loadClassifier(o.model, { tta: o.tta });
+  const loaded = await openClassifier(o);
   const { model, metadata } = loaded;
-  model.setBackend(pickBackend(o));
   const data = await loadTestData(o.data, { limit: o.limit });
   if (data.labels === null) throw new DigitsError(`--data ${o.data}: evaluation needs labelled data`);
   const probs = predictWithProgress(model, modelInput(data, metadata, model.inputShape), 'predicting');
@@ -403,9 +409,8 @@ interface PredictOpts extends BackendOpts {
 }
 
 export async function predict(o: PredictOpts): Promise<void> {
-  const loaded = await loadClassifier(o.model, { tta: o.tta }); // a model or an ensemble folder
+  const loaded = await openClassifier(o); // a model or an ensemble folder
   const { model, metadata } = loaded;
-  model.setBackend(pickBackend(o));
   const readBar = new CountProgress('reading');
   const imageFiles = await imageInputFiles(o.input); // PNG/JPEG file or folder: the server's preprocessing
   const data = imageFiles ? await loadImageFiles(imageFiles)

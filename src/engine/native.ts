@@ -18,8 +18,11 @@ import type { Activation, AdamParams, Backend, ConvGeometry, PoolGeometry, SgdPa
 
 export type NativeLoad = { ok: true; backend: Backend } | { ok: false; reason: string };
 
-/** The addon's exports (native/addon.cc); geometry is passed as positional numbers. */
-interface Addon {
+/**
+ * The addon's exports (native/addon.cc); geometry is passed as positional numbers. The BatchNorm and
+ * resampling kernels take exactly the Backend's arguments.
+ */
+interface Addon extends Pick<Backend, 'batchNormStats' | 'batchNormForward' | 'batchNormBackward' | 'affineResample'> {
   setThreads(n: number): void;
   hardwareThreads(): number;
   conv2dForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array,
@@ -47,12 +50,6 @@ interface Addon {
   adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
     lr: number, beta1: number, beta2: number, epsilon: number, step: number): void;
   sgdUpdate(p: Float32Array, g: Float32Array, vel: Float32Array, lr: number, momentum: number, nesterov: boolean): void;
-  batchNormStats(x: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, cols: number): void;
-  batchNormForward(x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, beta: Float32Array,
-    epsilon: number, y: Float32Array, rows: number, cols: number): void;
-  batchNormBackward(x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
-    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number): void;
-  affineResample(x: Float32Array, params: Float32Array, y: Float32Array, n: number, h: number, w: number, c: number): void;
 }
 
 /** Where node-gyp puts the addon, from dist/src/engine/native.js (or src/engine/native.ts). */

@@ -12,14 +12,14 @@ import { validationSplitIndices } from '../../nn/index.js';
 import type { Dataset } from '../../data/dataset.js';
 import { loadTestData, loadTrainingData, loadUnlabelled, resolveDataSpec } from '../../data/index.js';
 import type { DigitsMetadata } from '../../io/model-files.js';
-import { loadClassifier, type LoadedClassifier } from '../../io/ensemble.js';
+import type { LoadedClassifier } from '../../io/ensemble.js';
 import { describeTta } from '../../nn/index.js';
 // report.js pulls in Vega and resvg: imported when a report is written, not on every `digits` start
 import type { ReportEvaluation, ReportInput, ReportMember, ReportResult } from '../../report/report.js';
 import { positiveInt } from '../options.js';
 import { noTtaOption, ttaOption } from './ensemble.js';
-import { modelInput, pickBackend, predictWithProgress } from '../commands.js';
-import { BACKEND_NAMES, type BackendName } from '../../engine/index.js';
+import { modelInput, openClassifier, predictWithProgress, type BackendOpts } from '../commands.js';
+import { BACKEND_NAMES } from '../../engine/index.js';
 import { Option } from 'commander';
 
 /** What a training run left beside its model: metrics.json and history.json (each may be missing). */
@@ -236,21 +236,18 @@ export async function writeEvaluationReport(
 
 // ------------------------------------------------------------------------------------------ command
 
-export interface ReportOpts {
+export interface ReportOpts extends BackendOpts {
   model: string;
   data?: string;
   limit?: number;
   input?: string;
   out?: string;
-  backend: BackendName;
-  threads?: number;
   tta?: boolean;
 }
 
 export async function report(o: ReportOpts): Promise<void> {
-  const loaded = await loadClassifier(o.model, { tta: o.tta });
+  const loaded = await openClassifier(o);
   const { model, metadata } = loaded;
-  model.setBackend(pickBackend(o));
   const outDir = o.out ?? o.model;
   const run = await readArtifactRun(loaded, o.model, outDir);
   const trainSpec = runDataSpec(run.metrics);
