@@ -230,11 +230,19 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-// (x, params, y, n, h, w, c)
+// (x, params, y, n, h, w, c, disp | null)
 napi_value AffineResample(napi_env env, napi_callback_info info) {
   Args a(env, info);
   std::lock_guard<std::mutex> lock(g_mutex);
-  affine_resample(a.f32(0), a.f32(1), a.f32(2), a.num(3), a.num(4), a.num(5), a.num(6));
+  affine_resample(a.f32(0), a.f32(1), a.f32(2), a.num(3), a.num(4), a.num(5), a.num(6), a.f32(7));
+  return undefined(env);
+}
+
+// (noise, field, n, h, w, sigma, alpha)
+napi_value ElasticField(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  elastic_field(a.f32(0), a.f32(1), a.num(2), a.num(3), a.num(4), a.dbl(5), a.dbl(6));
   return undefined(env);
 }
 
@@ -260,6 +268,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"batchNormForward", nullptr, BatchNormForward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"affineResample", nullptr, AffineResample, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"elasticField", nullptr, ElasticField, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

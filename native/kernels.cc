@@ -799,28 +799,35 @@ void batchnorm_backward(const float* x, const float* dy, const float* mean, cons
 }
 
 // ---------------------------------------------------------------------------------------------
-// Augmentation: affine resampling with bilinear interpolation, zero outside
+// Augmentation: affine resampling with bilinear interpolation, zero outside, optionally displaced
+// per pixel by an elastic field; and the smoothing that makes such a field from noise.
 
-void affine_resample(const float* x, const float* params, float* y, int n, int h, int w, int c) {
+void affine_resample(const float* x, const float* params, float* y, int n, int h, int w, int c, const float* disp) {
   const size_t img = size_t(h) * w * c;
   parallel_chunks(size_t(n), img * 8, [&](size_t b0, size_t b1) {
     for (size_t b = b0; b < b1; b++) {
       const float* p = params + b * 6;
       const double p0 = p[0], p1 = p[1], p2 = p[2], p3 = p[3], p4 = p[4], p5 = p[5];
       const float* src = x + b * img;
+      const float* d = disp != nullptr ? disp + b * size_t(h) * w * 2 : nullptr;
       float* dst = y + b * img;
       for (int oy = 0; oy < h; oy++) {
         for (int ox = 0; ox < w; ox++) {
-          const double sx = p0 * ox + p1 * oy + p2;
-          const double sy = p3 * ox + p4 * oy + p5;
+          double sx = p0 * ox + p1 * oy + p2;
+          double sy = p3 * ox + p4 * oy + p5;
+          if (d != nullptr) {
+            const float* dd = d + (size_t(oy) * w + ox) * 2;
+            sx += dd[0];
+            sy += dd[1];
+          }
           const double fx0 = std::floor(sx), fy0 = std::floor(sy);
           const double fx = sx - fx0, fy = sy - fy0;
-          const int x0 = int(fx0), y0 = int(fy0);
           float* o = dst + (size_t(oy) * w + ox) * c;
-          if (fx0 < -2.0 || fy0 < -2.0 || fx0 > w + 1.0 || fy0 > h + 1.0) {
+          if (!(fx0 >= -2.0 && fy0 >= -2.0 && fx0 <= w + 1.0 && fy0 <= h + 1.0)) {
             for (int ch = 0; ch < c; ch++) o[ch] = 0.0f;
             continue;
           }
+          const int x0 = int(fx0), y0 = int(fy0);
           const bool inx0 = x0 >= 0 && x0 < w, inx1 = x0 + 1 >= 0 && x0 + 1 < w;
           const bool iny0 = y0 >= 0 && y0 < h, iny1 = y0 + 1 >= 0 && y0 + 1 < h;
           for (int ch = 0; ch < c; ch++) {
@@ -832,6 +839,53 @@ void affine_resample(const float* x, const float* params, float* y, int n, int h
             const double bottom = v10 * (1 - fx) + v11 * fx;
             o[ch] = float(top * (1 - fy) + bottom * fy);
           }
+        }
+      }
+    }
+  }, 1);
+}
+
+// Gaussian taps for elastic_field: radius ceil(3 sigma), normalised to sum 1, in double.
+static std::vector<double> gaussian_taps(double sigma) {
+  const int r = int(std::ceil(3.0 * sigma));
+  std::vector<double> t(size_t(2 * r + 1));
+  double sum = 0;
+  for (int i = -r; i <= r; i++) sum += (t[size_t(i + r)] = std::exp(-0.5 * (i * i) / (sigma * sigma)));
+  for (double& v : t) v /= sum;
+  return t;
+}
+
+void elastic_field(const float* noise, float* field, int n, int h, int w, double sigma, double alpha) {
+  const std::vector<double> taps = gaussian_taps(sigma);
+  const int r = int(taps.size() / 2);
+  const size_t plane = size_t(h) * w * 2;
+  parallel_chunks(size_t(n), plane * taps.size() * 2, [&](size_t b0, size_t b1) {
+    std::vector<double> rows(plane);  // the noise blurred along x
+    for (size_t b = b0; b < b1; b++) {
+      const float* src = noise + b * plane;
+      for (int yy = 0; yy < h; yy++) {
+        for (int xx = 0; xx < w; xx++) {
+          double s0 = 0, s1 = 0;
+          for (int k = std::max(-r, -xx); k <= std::min(r, w - 1 - xx); k++) {
+            const float* q = src + (size_t(yy) * w + xx + k) * 2;
+            s0 += taps[size_t(k + r)] * q[0];
+            s1 += taps[size_t(k + r)] * q[1];
+          }
+          rows[(size_t(yy) * w + xx) * 2] = s0;
+          rows[(size_t(yy) * w + xx) * 2 + 1] = s1;
+        }
+      }
+      float* dst = field + b * plane;
+      for (int yy = 0; yy < h; yy++) {
+        for (int xx = 0; xx < w; xx++) {
+          double s0 = 0, s1 = 0;
+          for (int k = std::max(-r, -yy); k <= std::min(r, h - 1 - yy); k++) {
+            const double* q = rows.data() + (size_t(yy + k) * w + xx) * 2;
+            s0 += taps[size_t(k + r)] * q[0];
+            s1 += taps[size_t(k + r)] * q[1];
+          }
+          dst[(size_t(yy) * w + xx) * 2] = float(alpha * s0);
+          dst[(size_t(yy) * w + xx) * 2 + 1] = float(alpha * s1);
         }
       }
     }

@@ -62,7 +62,11 @@ void batchnorm_forward(const float* x, const float* mean, const float* variance,
 // training-mode backward: dx, dgamma, dbeta   (overwrite)
 void batchnorm_backward(const float* x, const float* dy, const float* mean, const float* variance, const float* gamma,
                         double epsilon, float* dx, float* dgamma, float* dbeta, int rows, int cols);
-// y[N,H,W,C] = bilinear sample of x at the affine map params[N,6] of each output pixel, zero outside   (overwrite)
-void affine_resample(const float* x, const float* params, float* y, int n, int h, int w, int c);
+// y[N,H,W,C] = bilinear sample of x at the affine map params[N,6] of each output pixel, plus the displacement
+// disp[N,H,W,2] (dx, dy) of that pixel when disp is not null; zero outside   (overwrite)
+void affine_resample(const float* x, const float* params, float* y, int n, int h, int w, int c, const float* disp);
+// field[N,H,W,2] = alpha * (noise[N,H,W,2] blurred by a Gaussian of std sigma px per plane, radius ceil(3 sigma),
+// zero outside the image)   (overwrite)
+void elastic_field(const float* noise, float* field, int n, int h, int w, double sigma, double alpha);
 
 }  // namespace digits

@@ -524,3 +524,33 @@ for (const [n, h, w, c] of [[1, 5, 4, 1], [7, 28, 28, 1], [3, 9, 11, 3]] as cons
     }
   });
 }
+
+for (const [n, h, w, sigma, alpha] of [[1, 5, 4, 0.5, 3], [5, 28, 28, 5, 34], [3, 9, 13, 2.5, 8], [2, 28, 28, 40, 100]] as const) {
+  test(`elasticField noise=[${n},${h},${w},2] sigma ${sigma} alpha ${alpha} (taps wider than the image included)`, () => {
+    const noise = rand(n * h * w * 2, -1, 1);
+    const fr = new Float32Array(noise.length);
+    ref.elasticField(noise, fr, n, h, w, sigma, alpha);
+    for (const threads of [1, 2] as const) {
+      const fn = new Float32Array(noise.length);
+      native(threads).elasticField(noise, fn, n, h, w, sigma, alpha);
+      assertClose(`field t=${threads}`, fn, fr, 1e-5);
+    }
+  });
+}
+
+for (const [n, h, w, c] of [[1, 5, 4, 1], [7, 28, 28, 1], [3, 9, 11, 3]] as const) {
+  test(`affineResample with a displacement field x=[${n},${h},${w},${c}] (displacements up to 2x the image)`, () => {
+    const x = rand(n * h * w * c, 0, 1);
+    const params = new Float32Array(n * 6);
+    for (let i = 0; i < n; i++) params.set([1, 0.1, 0.5, -0.1, 1, -0.25], i * 6);
+    const disp = rand(n * h * w * 2, -2 * Math.max(h, w), 2 * Math.max(h, w));
+    for (let i = 0; i < disp.length; i += 3) disp[i]! *= 0.05;  // most displacements small, some large
+    const yr = new Float32Array(x.length);
+    ref.affineResample(x, params, yr, n, h, w, c, disp);
+    for (const threads of [1, 2] as const) {
+      const yn = new Float32Array(x.length);
+      native(threads).affineResample(x, params, yn, n, h, w, c, disp);
+      assertClose(`y t=${threads}`, yn, yr, 1e-5);
+    }
+  });
+}

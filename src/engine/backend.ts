@@ -170,9 +170,20 @@ export interface Backend {
    * Affine resampling of images (augmentation): x[N,H,W,C] -> y[N,H,W,C]. For image n,
    * output pixel (ox, oy) samples x at sx = p0*ox + p1*oy + p2, sy = p3*ox + p4*oy + p5
    * (p = params[6n .. 6n+6], pixel-index coordinates) by bilinear interpolation;
-   * neighbours outside the image read as zero. Coordinates are computed in double.   (overwrite y)
+   * neighbours outside the image read as zero. Coordinates are computed in double. With a displacement
+   * field disp[N,H,W,2], (dx, dy) = disp at (ox, oy) is added to (sx, sy) first (elastic distortion).
+   * (overwrite y)
    */
-  affineResample(x: Float32Array, params: Float32Array, y: Float32Array, n: number, h: number, w: number, c: number): void;
+  affineResample(x: Float32Array, params: Float32Array, y: Float32Array, n: number, h: number, w: number, c: number,
+    disp?: Float32Array | null): void;
+
+  /**
+   * The displacement field of an elastic distortion (Simard et al. 2003): each of the two planes of
+   * noise[N,H,W,2] (uniform noise, one (dx, dy) pair per pixel) is blurred by a Gaussian of standard
+   * deviation sigma pixels (taps -r..r, r = ceil(3 sigma), normalised to sum 1; values outside the
+   * image count as zero), separably along x then y in double, and scaled by alpha.   (overwrite field)
+   */
+  elasticField(noise: Float32Array, field: Float32Array, n: number, h: number, w: number, sigma: number, alpha: number): void;
 }
 
 /** Output size and padding for a conv or pool window, as TF computes them. */

@@ -22,7 +22,7 @@ export type NativeLoad = { ok: true; backend: Backend } | { ok: false; reason: s
  * The addon's exports (native/addon.cc); geometry is passed as positional numbers. The BatchNorm and
  * resampling kernels take exactly the Backend's arguments.
  */
-interface Addon extends Pick<Backend, 'batchNormStats' | 'batchNormForward' | 'batchNormBackward' | 'affineResample'> {
+interface Addon extends Pick<Backend, 'batchNormStats' | 'batchNormForward' | 'batchNormBackward' | 'affineResample' | 'elasticField'> {
   setThreads(n: number): void;
   hardwareThreads(): number;
   conv2dForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array,
@@ -243,12 +243,22 @@ export class NativeBackend implements Backend {
     this.use().batchNormBackward(x, dy, mean, variance, gamma, epsilon, dx, dgamma, dbeta, rows, cols);
   }
 
-  affineResample(x: Float32Array, params: Float32Array, y: Float32Array, n: number, h: number, w: number, c: number): void {
+  affineResample(x: Float32Array, params: Float32Array, y: Float32Array, n: number, h: number, w: number, c: number,
+    disp?: Float32Array | null): void {
     const len = n * h * w * c;
     if (x.length < len) short('affineResample', 'x', x, len);
     if (y.length < len) short('affineResample', 'y', y, len);
     if (params.length < n * 6) short('affineResample', 'params', params, n * 6);
-    this.use().affineResample(x, params, y, n, h, w, c);
+    if (disp != null && disp.length < n * h * w * 2) short('affineResample', 'disp', disp, n * h * w * 2);
+    this.use().affineResample(x, params, y, n, h, w, c, disp ?? null);
+  }
+
+  elasticField(noise: Float32Array, field: Float32Array, n: number, h: number, w: number, sigma: number, alpha: number): void {
+    const len = n * h * w * 2;
+    if (noise.length < len) short('elasticField', 'noise', noise, len);
+    if (field.length < len) short('elasticField', 'field', field, len);
+    if (!(sigma > 0) || !Number.isFinite(alpha)) throw new Error(`elasticField: expected sigma > 0 and a finite alpha, got ${sigma}, ${alpha}`);
+    this.use().elasticField(noise, field, n, h, w, sigma, alpha);
   }
 }
 

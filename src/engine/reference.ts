@@ -306,15 +306,17 @@ export class ReferenceBackend implements Backend {
   }
 
   // x[N,H,W,C], params[N,6] -> y[N,H,W,C]
-  affineResample(x: Float32Array, params: Float32Array, y: Float32Array, n: number, h: number, w: number, c: number): void {
+  affineResample(x: Float32Array, params: Float32Array, y: Float32Array, n: number, h: number, w: number, c: number,
+    disp: Float32Array | null = null): void {
     for (let b = 0; b < n; b++) {
       const p0 = params[b * 6]!, p1 = params[b * 6 + 1]!, p2 = params[b * 6 + 2]!;
       const p3 = params[b * 6 + 3]!, p4 = params[b * 6 + 4]!, p5 = params[b * 6 + 5]!;
       const img = b * h * w * c;
       for (let oy = 0; oy < h; oy++) {
         for (let ox = 0; ox < w; ox++) {
-          const sx = p0 * ox + p1 * oy + p2;
-          const sy = p3 * ox + p4 * oy + p5;
+          const d = (b * h * w + oy * w + ox) * 2;
+          const sx = p0 * ox + p1 * oy + p2 + (disp === null ? 0 : disp[d]!);
+          const sy = p3 * ox + p4 * oy + p5 + (disp === null ? 0 : disp[d + 1]!);
           const x0 = Math.floor(sx);
           const y0 = Math.floor(sy);
           const fx = sx - x0;
@@ -325,6 +327,36 @@ export class ReferenceBackend implements Backend {
             const top = at(y0, x0) * (1 - fx) + at(y0, x0 + 1) * fx;
             const bottom = at(y0 + 1, x0) * (1 - fx) + at(y0 + 1, x0 + 1) * fx;
             y[o + ch] = top * (1 - fy) + bottom * fy;
+          }
+        }
+      }
+    }
+  }
+
+  // noise[N,H,W,2] -> field[N,H,W,2]: separable Gaussian blur (zero outside), times alpha
+  elasticField(noise: Float32Array, field: Float32Array, n: number, h: number, w: number, sigma: number, alpha: number): void {
+    const r = Math.ceil(3 * sigma);
+    const taps = Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-0.5 * ((i - r) * (i - r)) / (sigma * sigma)));
+    const sum = taps.reduce((a, v) => a + v, 0);
+    for (let i = 0; i < taps.length; i++) taps[i]! /= sum;
+    const rows = new Float64Array(h * w * 2);
+    for (let b = 0; b < n; b++) {
+      const base = b * h * w * 2;
+      for (let yy = 0; yy < h; yy++) {
+        for (let xx = 0; xx < w; xx++) {
+          for (let p = 0; p < 2; p++) {
+            let s = 0;
+            for (let k = Math.max(-r, -xx); k <= Math.min(r, w - 1 - xx); k++) s += taps[k + r]! * noise[base + (yy * w + xx + k) * 2 + p]!;
+            rows[(yy * w + xx) * 2 + p] = s;
+          }
+        }
+      }
+      for (let yy = 0; yy < h; yy++) {
+        for (let xx = 0; xx < w; xx++) {
+          for (let p = 0; p < 2; p++) {
+            let s = 0;
+            for (let k = Math.max(-r, -yy); k <= Math.min(r, h - 1 - yy); k++) s += taps[k + r]! * rows[((yy + k) * w + xx) * 2 + p]!;
+            field[base + (yy * w + xx) * 2 + p] = alpha * s;
           }
         }
       }

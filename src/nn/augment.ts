@@ -1,6 +1,7 @@
 /**
  * Seeded on-the-fly augmentation: a random rotation, zoom and shift per image,
- * applied to training batches by fit (never to validation data).
+ * optionally an elastic distortion, applied to training batches by fit (never
+ * to validation data).
  *
  * The parameters are drawn in TypeScript from the model's Rng; the pixels are
  * moved by the backend kernel `affineResample` (bilinear, zero outside), so
@@ -11,6 +12,13 @@
  *              (tx, ty) ~ U(-shift, shift)^2 pixels
  *   forward map (content): out = s R(theta) (src - centre) + centre + (tx, ty)
  *   kernel map (inverse):  src = R(-theta) (out - centre - (tx, ty)) / s + centre
+ *
+ * Elastic distortion (Simard, Steinkraus and Platt 2003, "Best practices for
+ * convolutional neural networks applied to visual document analysis"): a
+ * uniform(-1, 1) displacement per pixel and axis, blurred by a Gaussian of
+ * `sigma` pixels and scaled by `alpha` (kernel `elasticField`), is added to the
+ * source position of each output pixel. The noise is drawn after the 4 affine
+ * uniforms of all images of the batch, 2*H*W per image.
  */
 import { DigitsError } from '../errors.js';
 import type { Rng } from '../engine/rng.js';
@@ -23,22 +31,50 @@ export interface AugmentOptions {
   zoom?: number;
   /** largest shift in pixels along each axis (default 0) */
   shift?: number;
+  /** elastic distortion: scale alpha (pixels) and smoothness sigma (pixels) of the displacement field (default none) */
+  elastic?: ElasticSettings | null;
+}
+
+export interface ElasticSettings {
+  alpha: number;
+  sigma: number;
 }
 
 export interface AugmentSettings {
   rotation: number;
   zoom: number;
   shift: number;
+  /** absent: no elastic distortion */
+  elastic?: ElasticSettings;
 }
 
 export function parseAugment(label: string, v: unknown): AugmentSettings {
-  if (!isObject(v)) throw new DigitsError(`${label}: expected {rotation?, zoom?, shift?}, got ${showValue(v)}`);
-  knownKeys(label, v, ['rotation', 'zoom', 'shift']);
-  return {
+  if (!isObject(v)) throw new DigitsError(`${label}: expected {rotation?, zoom?, shift?, elastic?}, got ${showValue(v)}`);
+  knownKeys(label, v, ['rotation', 'zoom', 'shift', 'elastic']);
+  const a: AugmentSettings = {
     rotation: numberInRange(`${label}.rotation`, v.rotation ?? 0, 0, 180, true),
     zoom: numberInRange(`${label}.zoom`, v.zoom ?? 0, 0, 1),
     shift: numberInRange(`${label}.shift`, v.shift ?? 0, 0, 1000, true),
   };
+  if (v.elastic !== undefined && v.elastic !== null) {
+    const e = v.elastic;
+    if (!isObject(e)) throw new DigitsError(`${label}.elastic: expected {alpha, sigma} (pixels), got ${showValue(e)}`);
+    knownKeys(`${label}.elastic`, e, ['alpha', 'sigma']);
+    const alpha = numberInRange(`${label}.elastic.alpha`, e.alpha, 0, 1000, true);
+    // sigma >= 0.5: below that the blurred field is nearly white noise; <= 100: taps stay few
+    const sigma = numberInRange(`${label}.elastic.sigma`, e.sigma, 0.5, 100, true);
+    if (alpha > 0) a.elastic = { alpha, sigma };
+  }
+  return a;
+}
+
+/**
+ * Draws n images' elastic noise from rng (2*h*w uniforms in (-1, 1) per image, in pixel order, dx then dy)
+ * into noise[n*h*w*2].
+ */
+export function randomElasticNoise(rng: Rng, n: number, h: number, w: number, noise: Float32Array): void {
+  const len = n * h * w * 2;
+  for (let i = 0; i < len; i++) noise[i] = 2 * rng.uniform() - 1;
 }
 
 /** One image's kernel parameters (6 numbers) for an explicit rotation (degrees), zoom factor and shift. */

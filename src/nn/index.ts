@@ -30,6 +30,6 @@ export {
   type Preset, type TrainingSettings,
 } from './presets.js';
 export { OneCycle, CosineDecay, ReduceLROnPlateau, type OneCycleOptions, type ReduceLROnPlateauOptions } from './schedules.js';
-export { affineParams, randomAffineParams, parseAugment, type AugmentOptions, type AugmentSettings } from './augment.js';
+export { affineParams, randomAffineParams, randomElasticNoise, parseAugment, type AugmentOptions, type AugmentSettings, type ElasticSettings } from './augment.js';
 export { Ensemble, DEFAULT_TTA, describeTta, parseTtaViews, type TtaView } from './ensemble.js';
 export type { Classifier } from './classifier.js';

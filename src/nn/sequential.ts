@@ -31,7 +31,7 @@ import { EarlyStopping, type Callback, type CallbackModel, type EpochLogs } from
 import { countCorrect, crossEntropyOnProbs, parseLoss, type LossName } from './losses.js';
 import { getOptimizer, type Optimizer, type WeightUpdate } from './optimizers.js';
 import { Workspace } from './workspace.js';
-import { parseAugment, randomAffineParams, type AugmentOptions, type AugmentSettings } from './augment.js';
+import { parseAugment, randomAffineParams, randomElasticNoise, type AugmentOptions, type AugmentSettings } from './augment.js';
 import type { Classifier } from './classifier.js';
 // The built-in layers register their classes for fromConfig when loaded.
 import './activation-layer.js';
@@ -711,13 +711,23 @@ export class Sequential implements CallbackModel, Classifier {
     this.stopTraining = s.stopTraining;
   }
 
-  /** A randomly rotated/zoomed/shifted copy of the image batch xb [N, H, W, C] (parameters from the model's Rng). */
+  /**
+   * A randomly rotated/zoomed/shifted (and, if asked, elastically distorted) copy of the image batch
+   * xb [N, H, W, C] (parameters from the model's Rng).
+   */
   private augmentBatch(xb: Tensor, a: AugmentSettings): Tensor {
     const [n, h, w, c] = xb.shape as [number, number, number, number];
     const params = this.ws.tensor('augParams', n, [6]);
     randomAffineParams(this._rng, n, h, w, a, params.data);
+    let disp: Float32Array | null = null;
+    if (a.elastic) {
+      const noise = this.ws.tensor('augNoise', n, [h, w, 2]);
+      randomElasticNoise(this._rng, n, h, w, noise.data);
+      disp = this.ws.tensor('augField', n, [h, w, 2]).data;
+      this._backend.elasticField(noise.data, disp, n, h, w, a.elastic.sigma, a.elastic.alpha);
+    }
     const out = this.ws.tensor('xAug', n, [h, w, c]);
-    this._backend.affineResample(xb.data, params.data, out.data, n, h, w, c);
+    this._backend.affineResample(xb.data, params.data, out.data, n, h, w, c, disp);
     return out;
   }
 

@@ -1,0 +1,88 @@
+/**
+ * Recipe selection for the `best` preset, on validation only: trains the preset's
+ * architecture with some training settings changed, on the 60,000 MNIST training
+ * images with the preset's seeded validation split held out, and prints one JSON
+ * line with the settings, the validation accuracy and loss after every epoch, the
+ * training seconds and the machine's load. The MNIST test images are never loaded.
+ *
+ *   node dist/bench/best-select.js [--seed 0] [--epochs 18] [--elastic-alpha 0] [--elastic-sigma 5]
+ *        [--rotation 10] [--zoom 0.1] [--shift 2] [--max-lr 0.003] [--split 0.1] [--threads N]
+ *
+ * Unset options keep the preset's values. `--out DIR` also saves the trained model there.
+ */
+import os from 'node:os';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadNativeBackend } from '../src/engine/native.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { loadMnist } from '../src/data/mnist.js';
+import { buildPreset, oneHot, presetCallbacks, presetFitOptions } from '../src/nn/index.js';
+import { saveModel } from '../src/io/model-files.js';
+import { VERSION } from '../src/version.js';
+
+const num = (lo: number, hi: number) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < lo || n > hi) throw new InvalidArgumentError(`expected a number in [${lo}, ${hi}]`);
+  return n;
+};
+const int = (lo: number) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < lo) throw new InvalidArgumentError(`expected an integer >= ${lo}`);
+  return n;
+};
+
+const opts = new Command('best-select')
+  .description('train a variant of the best preset and print its validation accuracy (test set never loaded)')
+  .addOption(new Option('--preset <name>', 'preset to start from').default('best'))
+  .addOption(new Option('--seed <n>', 'seed').argParser(int(0)).default(0))
+  .addOption(new Option('--epochs <n>', 'epochs').argParser(int(1)))
+  .addOption(new Option('--elastic-alpha <px>', 'elastic distortion scale (0: none)').argParser(num(0, 1000)))
+  .addOption(new Option('--elastic-sigma <px>', 'elastic distortion smoothness').argParser(num(0.5, 100)).default(5))
+  .addOption(new Option('--rotation <deg>', 'largest rotation').argParser(num(0, 180)))
+  .addOption(new Option('--zoom <f>', 'largest zoom').argParser(num(0, 0.99)))
+  .addOption(new Option('--shift <px>', 'largest shift').argParser(num(0, 100)))
+  .addOption(new Option('--max-lr <lr>', 'one-cycle maximum rate').argParser(num(1e-6, 10)))
+  .addOption(new Option('--split <f>', 'validation split').argParser(num(0.01, 0.5)))
+  .addOption(new Option('--threads <n>', 'engine threads').argParser(int(1)))
+  .addOption(new Option('--out <dir>', 'save the trained model here'))
+  .parse()
+  .opts<{ preset: string; seed: number; epochs?: number; elasticAlpha?: number; elasticSigma: number; rotation?: number;
+    zoom?: number; shift?: number; maxLr?: number; split?: number; threads?: number; out?: string }>();
+
+const nat = loadNativeBackend(opts.threads);
+if (!nat.ok) throw new Error(`native backend: ${nat.reason}`);
+const { model, training } = buildPreset(opts.preset, opts.seed);
+model.setBackend(nat.backend);
+if (opts.epochs !== undefined) training.epochs = opts.epochs;
+if (opts.split !== undefined) training.validationSplit = opts.split;
+if (opts.maxLr !== undefined && training.schedule?.name === 'oneCycle') training.schedule.maxLr = opts.maxLr;
+const aug = training.augment ?? { rotation: 0, zoom: 0, shift: 0 };
+if (opts.rotation !== undefined) aug.rotation = opts.rotation;
+if (opts.zoom !== undefined) aug.zoom = opts.zoom;
+if (opts.shift !== undefined) aug.shift = opts.shift;
+if (opts.elasticAlpha !== undefined) {
+  if (opts.elasticAlpha > 0) aug.elastic = { alpha: opts.elasticAlpha, sigma: opts.elasticSigma };
+  else delete aug.elastic;
+}
+training.augment = aug;
+
+const train = await loadMnist('train');
+const x = new Tensor([train.count, 28, 28, 1], train.images);
+const y = oneHot(train.labels!);
+const loadBefore = os.loadavg()[0]!;
+const t0 = Date.now();
+const h = await model.fit(x, y, {
+  epochs: training.epochs, batchSize: training.batchSize, validationSplit: training.validationSplit, seed: opts.seed,
+  shuffle: true, callbacks: presetCallbacks(training), ...presetFitOptions(training),
+});
+const trainSeconds = (Date.now() - t0) / 1000;
+if (opts.out !== undefined) {
+  await saveModel(model, opts.out, {
+    version: VERSION, inputScale: 1 / 255, inputShape: [28, 28, 1], classNames: [...'0123456789'], seed: opts.seed,
+    preset: null, history: h.history as Record<string, number[]>, trainedAt: new Date().toISOString(), backend: 'native',
+  });
+}
+console.log(JSON.stringify({
+  preset: opts.preset, seed: opts.seed, threads: nat.backend.threads, training,
+  valAccuracy: h.history.val_accuracy, valLoss: h.history.val_loss, trainSeconds,
+  load1: [Number(loadBefore.toFixed(2)), Number(os.loadavg()[0]!.toFixed(2))],
+}));
