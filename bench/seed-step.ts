@@ -19,6 +19,7 @@ import { convGeometry, poolGeometry } from '../src/engine/backend.js';
 import { ReferenceBackend } from '../src/engine/reference.js';
 import { loadNativeBackend } from '../src/engine/native.js';
 import { Rng } from '../src/engine/rng.js';
+import { benchProgram, intArg, oneOfArg } from './options.js';
 
 /** Hook around every kernel call (for per-kernel timing); the default just calls. */
 export type CallHook = (label: string, fn: () => void) => void;
@@ -209,32 +210,16 @@ export interface BenchArgs {
   profile: boolean;
 }
 
-export function parseArgs(argv: string[]): BenchArgs {
-  const args: BenchArgs = { backend: 'native', batchSize: 32, inferBatch: 1000, profile: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a}: expected a value`);
-      return v;
-    };
-    const int = (v: string): number => {
-      const x = Number(v);
-      if (!Number.isInteger(x) || x < 1) throw new Error(`${a}: expected a positive integer, got ${v}`);
-      return x;
-    };
-    if (a === '--backend') {
-      const v = next();
-      if (v !== 'native' && v !== 'reference') throw new Error(`--backend: expected native or reference, got ${v}`);
-      args.backend = v;
-    } else if (a === '--threads') args.threads = int(next());
-    else if (a === '--steps') args.steps = int(next());
-    else if (a === '--batch-size') args.batchSize = int(next());
-    else if (a === '--infer-batch') args.inferBatch = int(next());
-    else if (a === '--profile') args.profile = true;
-    else throw new Error(`unknown option ${a}`);
-  }
-  return args;
+function parseArgs(): BenchArgs {
+  return benchProgram('seed-step', 'one training step of the seed model, timed; prints one JSON object')
+    .option('--backend <name>', 'native or reference', oneOfArg('native', 'reference'), 'native')
+    .option('--threads <n>', 'engine threads', intArg(1))
+    .option('--steps <n>', 'steps (default: 300 native, 3 reference)', intArg(1))
+    .option('--batch-size <n>', 'batch size', intArg(1), 32)
+    .option('--infer-batch <n>', 'inference batch size', intArg(1), 1000)
+    .option('--profile', 'time each group of kernel calls', false)
+    .parse()
+    .opts<BenchArgs>();
 }
 
 export function makeBackend(name: 'native' | 'reference', threads?: number): Backend {
@@ -245,7 +230,7 @@ export function makeBackend(name: 'native' | 'reference', threads?: number): Bac
 }
 
 function main(): void {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseArgs();
   const backend = makeBackend(args.backend, args.threads);
   const steps = args.steps ?? (args.backend === 'native' ? 300 : 3);
   const net = new SeedNet(backend, args.batchSize);

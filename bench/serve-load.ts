@@ -20,22 +20,26 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { PNG } from 'pngjs';
 import { loadMnist } from '../src/data/mnist.js';
+import { benchProgram, intArg, oneOfArg } from './options.js';
 import { buildPreset } from '../src/nn/index.js';
 import { makeMetadata, saveModel } from '../src/io/model-files.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
 
 async function main(): Promise<void> {
-  const duration = Number(arg('duration', '10'));
-  const connections = Number(arg('connections', '10'));
-  const threads = arg('threads', '');
-  const bodyKind = arg('body', 'json');
-  let model = arg('model', 'runs/seed');
+  const o = benchProgram('serve-load', 'load test of POST /api/predict on loopback with autocannon; prints one JSON object')
+    .option('--model <dir>', 'model folder (default runs/seed, else fresh seed-preset weights)', 'runs/seed')
+    .option('--duration <s>', 'seconds of load', intArg(1), 10)
+    .option('--connections <n>', 'concurrent connections', intArg(1), 10)
+    .option('--threads <n>', 'engine threads of the server', intArg(1))
+    .option('--body <kind>', 'json pixels or a png upload', oneOfArg('json', 'png'), 'json')
+    .parse()
+    .opts<{ model: string; duration: number; connections: number; threads?: number; body: 'json' | 'png' }>();
+  const { duration, connections } = o;
+  const threads = o.threads !== undefined ? String(o.threads) : '';
+  const bodyKind = o.body;
+  let model = o.model;
   let tmp: string | null = null;
   if (!existsSync(path.join(model, 'model.json'))) {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'digits-serve-load-'));
