@@ -28,6 +28,9 @@ test('presets build with the expected parameter counts (trainable / non-trainabl
   const { training } = buildPreset('best', 0);
   assert.deepEqual(presetFitOptions(training), { augment: { rotation: 10, zoom: 0.1, shift: 2 } });
   assert.ok(presetCallbacks(training).some((c) => c instanceof OneCycle));
+  // nothing in best's recipe watches validation data, so the final model trains on every image
+  assert.equal(training.validationSplit, 0);
+  assert.equal(training.earlyStopping, null);
 });
 
 test('OneCycle: warms up to maxLr, then anneals to maxLr / finalDivFactor', () => {

@@ -134,7 +134,7 @@ Object.assign(PRESETS as Record<string, Preset>, {
   best: {
     name: 'best',
     description: 'VGG-like: 2x(conv 32) pool 2x(conv 64) pool, each conv with BatchNorm, dense 256 with BatchNorm and dropout 0.4; ' +
-      'augmentation (rotation 10 deg, zoom 0.1, shift 2 px), AdamW with a one-cycle rate, 18 epochs, batch 64',
+      'augmentation (rotation 10 deg, zoom 0.1, shift 2 px), AdamW with a one-cycle rate, 18 epochs, batch 64, all 60,000 images',
     inputShape: [28, 28, 1],
     layers: (): Layer[] => [
       ...convBnRelu(32, { inputShape: [28, 28, 1], momentum: 0.9 }),
@@ -156,7 +156,10 @@ Object.assign(PRESETS as Record<string, Preset>, {
       metrics: ['accuracy'],
       batchSize: 64,
       epochs: 18,
-      validationSplit: 0.1,
+      // All 60,000 training images: nothing in this recipe watches a validation split (a fixed
+      // one-cycle schedule, no early stopping), so holding 10% out only takes data from the final
+      // model. The recipe itself was chosen with the 10% split held out (docs/best-preset.md).
+      validationSplit: 0,
       earlyStopping: null,
       schedule: { name: 'oneCycle', maxLr: 0.003, pctStart: 0.2 },
       weightDecay: 1e-4,
