@@ -201,6 +201,57 @@ static inline void ukernel_offs(const float* x, const int* poff, int kc, const p
   }
 }
 
+// c (ld = ldc, 24 columns, mr <= 4 valid rows) += sum_p x[poff[p] + aoff[r]] * dy[p*lddy + 0..24)
+// (conv backward-filter when K is a multiple of 24: no column padding, dy read in place)
+constexpr int MR24 = 4;
+static inline void ukernel_offs24(const float* x, const int* poff, int kc, const ptrdiff_t* aoff, const float* dy,
+                                  ptrdiff_t lddy, float* c, ptrdiff_t ldc, int mr) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c32 = _mm256_setzero_ps();
+  const float* x0 = x + aoff[0];
+  const float* x1 = x + aoff[1];
+  const float* x2 = x + aoff[2];
+  const float* x3 = x + aoff[3];
+  for (int p = 0; p < kc; p++) {
+    const ptrdiff_t o = poff[p];
+    const __m256 b0 = _mm256_loadu_ps(dy);
+    const __m256 b1 = _mm256_loadu_ps(dy + 8);
+    const __m256 b2 = _mm256_loadu_ps(dy + 16);
+    dy += lddy;
+    __m256 a;
+    a = _mm256_broadcast_ss(x0 + o);
+    c00 = _mm256_fmadd_ps(a, b0, c00);
+    c01 = _mm256_fmadd_ps(a, b1, c01);
+    c02 = _mm256_fmadd_ps(a, b2, c02);
+    a = _mm256_broadcast_ss(x1 + o);
+    c10 = _mm256_fmadd_ps(a, b0, c10);
+    c11 = _mm256_fmadd_ps(a, b1, c11);
+    c12 = _mm256_fmadd_ps(a, b2, c12);
+    a = _mm256_broadcast_ss(x2 + o);
+    c20 = _mm256_fmadd_ps(a, b0, c20);
+    c21 = _mm256_fmadd_ps(a, b1, c21);
+    c22 = _mm256_fmadd_ps(a, b2, c22);
+    a = _mm256_broadcast_ss(x3 + o);
+    c30 = _mm256_fmadd_ps(a, b0, c30);
+    c31 = _mm256_fmadd_ps(a, b1, c31);
+    c32 = _mm256_fmadd_ps(a, b2, c32);
+  }
+#define DIGITS_ADD_ROW(r, v0, v1, v2)                                  \
+  if ((r) < mr) {                                                      \
+    float* cr = c + (r) * ldc;                                         \
+    _mm256_storeu_ps(cr, _mm256_add_ps(_mm256_loadu_ps(cr), v0));      \
+    _mm256_storeu_ps(cr + 8, _mm256_add_ps(_mm256_loadu_ps(cr + 8), v1)); \
+    _mm256_storeu_ps(cr + 16, _mm256_add_ps(_mm256_loadu_ps(cr + 16), v2)); \
+  }
+  DIGITS_ADD_ROW(0, c00, c01, c02)
+  DIGITS_ADD_ROW(1, c10, c11, c12)
+  DIGITS_ADD_ROW(2, c20, c21, c22)
+  DIGITS_ADD_ROW(3, c30, c31, c32)
+#undef DIGITS_ADD_ROW
+}
+
 #else  // portable fallback
 
 static inline void ukernel_rows(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
@@ -231,6 +282,21 @@ static inline void ukernel_offs(const float* x, const int* poff, int kc, const p
   }
   for (int r = 0; r < mr; r++)
     for (int j = 0; j < NR; j++) c[r * ldc + j] += acc[r * NR + j];
+}
+
+constexpr int MR24 = 4;
+static inline void ukernel_offs24(const float* x, const int* poff, int kc, const ptrdiff_t* aoff, const float* dy,
+                                  ptrdiff_t lddy, float* c, ptrdiff_t ldc, int mr) {
+  float acc[MR24 * 24] = {};
+  for (int p = 0; p < kc; p++) {
+    for (int r = 0; r < MR24; r++) {
+      const float a = x[poff[p] + aoff[r]];
+      for (int j = 0; j < 24; j++) acc[r * 24 + j] += a * dy[j];
+    }
+    dy += lddy;
+  }
+  for (int r = 0; r < mr; r++)
+    for (int j = 0; j < 24; j++) c[r * ldc + j] += acc[r * 24 + j];
 }
 
 #endif

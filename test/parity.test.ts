@@ -135,6 +135,9 @@ const convCases: ConvCase[] = [
   // runs on every thread (a few images only: dw sums over every pixel, and float sums of ~50k terms drift past TOL)
   { x: [4, 28, 28, 1], f: [3, 3, 1, 12], s: [1, 1], p: 'same', act: 'linear' },
   { x: [16, 14, 14, 12], f: [3, 3, 12, 24], s: [1, 1], p: 'same', act: 'linear' },
+  // K a multiple of 24 (the filter gradient's 4 x 24 tiles): depth 27 and 45 end in a partial tile, odd batches
+  { x: [5, 9, 7, 3], f: [3, 3, 3, 24], s: [1, 1], p: 'same', act: 'relu' },
+  { x: [3, 8, 9, 5], f: [3, 3, 5, 48], s: [2, 1], p: 'valid', act: 'linear' },
 ];
 
 function convName(c: ConvCase): string {
