@@ -71,20 +71,21 @@ void parallel_chunks(size_t len, size_t cost, F&& fn, size_t align = 16) {
 
 // Packs B (depth x n) into 16-column panels [ceil(n/16)][depth][16], zero-padded.
 // pack_b_rows: B(p, j) = src[p * ld + j] (row-major), 16-float row copies.
-float* pack_b_rows(Buffer& buf, const float* src, size_t ld, int depth, int n) {
-  const int np = ceil_div(n, NR);
-  float* out = buf.get(size_t(np) * depth * NR + NR);
+// pw: panel width, NR or 24 (the 4 x 24 kernels).
+float* pack_b_rows(Buffer& buf, const float* src, size_t ld, int depth, int n, int pw = NR) {
+  const int np = ceil_div(n, pw);
+  float* out = buf.get(size_t(np) * depth * pw + pw);
   for (int jp = 0; jp < np; jp++) {
-    float* panel = out + size_t(jp) * depth * NR;
-    const int j0 = jp * NR, nr = std::min(NR, n - j0);
+    float* panel = out + size_t(jp) * depth * pw;
+    const int j0 = jp * pw, nr = std::min(pw, n - j0);
     for (int p = 0; p < depth; p++) {
-      float* row = panel + size_t(p) * NR;
+      float* row = panel + size_t(p) * pw;
       const float* s = src + size_t(p) * ld + j0;
-      if (nr == NR) {
-        std::memcpy(row, s, NR * sizeof(float));
+      if (nr == pw) {
+        std::memcpy(row, s, size_t(pw) * sizeof(float));
       } else {
         for (int j = 0; j < nr; j++) row[j] = s[j];
-        for (int j = nr; j < NR; j++) row[j] = 0.0f;
+        for (int j = nr; j < pw; j++) row[j] = 0.0f;
       }
     }
   }
@@ -145,8 +146,9 @@ Source conv_source(const float* x, int n, int h, int w, int c, int pt, int pl, i
 
 // Implicit-im2col GEMM: y[M = n*oh*ow, kout] = rows(src) @ B (+bias, relu), overwrite.
 // Row r = pixel (img, oy, ox) reads src[img, oy*sh + i, ox*sw .. ox*sw + kw, :] for i < kh.
+// pw = 24: B is packed in 24-column panels and kout is a multiple of 24 (4 x 24 tiles); else pw = NR.
 void conv_gemm(Source src, int cs, int n, int oh, int ow, int sh, int sw, int kh, int kw, const float* packed_b,
-               int kout, float* y, const float* bias, bool relu) {
+               int kout, float* y, const float* bias, bool relu, int pw = NR) {
   const int m = n * oh * ow;
   if (m == 0 || kout == 0) return;
   const int depth = kh * kw * cs;
@@ -171,6 +173,17 @@ void conv_gemm(Source src, int cs, int n, int oh, int ow, int sh, int sw, int kh
       }
       const int rows = r1 - r0;
       for (int r = rows; r < ceil_div(rows, MR) * MR; r++) rp[r] = rp[rows - 1];
+      if (pw == 24) {
+        for (int jp = 0; jp < kout / 24; jp++) {
+          const int j0 = jp * 24;
+          const float* bp = packed_b + size_t(jp) * depth * 24;
+          for (int t = r0; t < r1; t += MR24) {
+            ukernel_rows24(rp + (t - r0), kh, segstride, kw * cs, bp, y + size_t(t) * kout + j0, kout,
+                           std::min(MR24, r1 - t), bias != nullptr ? bias + j0 : nullptr, relu);
+          }
+        }
+        continue;
+      }
       for (int jp = 0; jp < np; jp++) {
         const int j0 = jp * NR, nr = std::min(NR, kout - j0);
         const float* bp = packed_b + size_t(jp) * depth * NR;
@@ -200,8 +213,9 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
   if (g.oh <= 0 || g.ow <= 0) return;
   Source src = conv_source(x, g.n, g.h, g.w, g.c, g.pt, g.pl, hs, ws, sh.a);
   const int k = g.k;
-  const float* pb = pack_b_rows(sh.b, w, size_t(k), g.kh * g.kw * g.c, k);
-  conv_gemm(src, g.c, g.n, g.oh, g.ow, g.sh, g.sw, g.kh, g.kw, pb, k, y, b, relu);
+  const int pw = k % 24 == 0 ? 24 : NR;  // 24 filters: 4 x 24 tiles, no padding to 32 columns
+  const float* pb = pack_b_rows(sh.b, w, size_t(k), g.kh * g.kw * g.c, k, pw);
+  conv_gemm(src, g.c, g.n, g.oh, g.ow, g.sh, g.sw, g.kh, g.kw, pb, k, y, b, relu, pw);
 }
 
 // dy[N,OH,OW,K] w[kh,kw,C,K] -> dx[N,H,W,C]

@@ -201,6 +201,75 @@ static inline void ukernel_offs(const float* x, const int* poff, int kc, const p
   }
 }
 
+// ukernel_rows for 24-column panels (B packed [depth][24]), tiles of MR24 x 24, all 24 columns valid,
+// mr <= MR24 valid rows; epilogue as ukernel_rows (no accumulate).
+static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
+                                  float* c, ptrdiff_t ldc, int mr, const float* bias, bool relu) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c32 = _mm256_setzero_ps();
+  const float* a0 = rp[0];
+  const float* a1 = rp[1];
+  const float* a2 = rp[2];
+  const float* a3 = rp[3];
+  for (int s = 0; s < nseg; s++) {
+    for (int q = 0; q < seglen; q++) {
+      const __m256 b0 = _mm256_load_ps(b);
+      const __m256 b1 = _mm256_load_ps(b + 8);
+      const __m256 b2 = _mm256_load_ps(b + 16);
+      b += 24;
+      __m256 a;
+      a = _mm256_broadcast_ss(a0 + q);
+      c00 = _mm256_fmadd_ps(a, b0, c00);
+      c01 = _mm256_fmadd_ps(a, b1, c01);
+      c02 = _mm256_fmadd_ps(a, b2, c02);
+      a = _mm256_broadcast_ss(a1 + q);
+      c10 = _mm256_fmadd_ps(a, b0, c10);
+      c11 = _mm256_fmadd_ps(a, b1, c11);
+      c12 = _mm256_fmadd_ps(a, b2, c12);
+      a = _mm256_broadcast_ss(a2 + q);
+      c20 = _mm256_fmadd_ps(a, b0, c20);
+      c21 = _mm256_fmadd_ps(a, b1, c21);
+      c22 = _mm256_fmadd_ps(a, b2, c22);
+      a = _mm256_broadcast_ss(a3 + q);
+      c30 = _mm256_fmadd_ps(a, b0, c30);
+      c31 = _mm256_fmadd_ps(a, b1, c31);
+      c32 = _mm256_fmadd_ps(a, b2, c32);
+    }
+    a0 += segstride;
+    a1 += segstride;
+    a2 += segstride;
+    a3 += segstride;
+  }
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 bias0 = zero, bias1 = zero, bias2 = zero;
+  if (bias != nullptr) {
+    bias0 = _mm256_loadu_ps(bias);
+    bias1 = _mm256_loadu_ps(bias + 8);
+    bias2 = _mm256_loadu_ps(bias + 16);
+  }
+#define DIGITS_STORE_ROW24(r, v0, v1, v2)                                       \
+  if ((r) < mr) {                                                               \
+    float* cr = c + (r) * ldc;                                                  \
+    __m256 x0 = _mm256_add_ps(v0, bias0), x1 = _mm256_add_ps(v1, bias1),        \
+           x2 = _mm256_add_ps(v2, bias2);                                       \
+    if (relu) {                                                                 \
+      x0 = _mm256_max_ps(x0, zero);                                             \
+      x1 = _mm256_max_ps(x1, zero);                                             \
+      x2 = _mm256_max_ps(x2, zero);                                             \
+    }                                                                           \
+    _mm256_storeu_ps(cr, x0);                                                   \
+    _mm256_storeu_ps(cr + 8, x1);                                               \
+    _mm256_storeu_ps(cr + 16, x2);                                              \
+  }
+  DIGITS_STORE_ROW24(0, c00, c01, c02)
+  DIGITS_STORE_ROW24(1, c10, c11, c12)
+  DIGITS_STORE_ROW24(2, c20, c21, c22)
+  DIGITS_STORE_ROW24(3, c30, c31, c32)
+#undef DIGITS_STORE_ROW24
+}
+
 // c (ld = ldc, 24 columns, mr <= 4 valid rows) += sum_p x[poff[p] + aoff[r]] * dy[p*lddy + 0..24)
 // (conv backward-filter when K is a multiple of 24: no column padding, dy read in place)
 constexpr int MR24 = 4;
@@ -282,6 +351,28 @@ static inline void ukernel_offs(const float* x, const int* poff, int kc, const p
   }
   for (int r = 0; r < mr; r++)
     for (int j = 0; j < NR; j++) c[r * ldc + j] += acc[r * NR + j];
+}
+
+static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
+                                  float* c, ptrdiff_t ldc, int mr, const float* bias, bool relu) {
+  float acc[4 * 24] = {};
+  for (int s = 0; s < nseg; s++) {
+    for (int q = 0; q < seglen; q++) {
+      for (int r = 0; r < 4; r++) {
+        const float a = rp[r][s * segstride + q];
+        for (int j = 0; j < 24; j++) acc[r * 24 + j] += a * b[j];
+      }
+      b += 24;
+    }
+  }
+  for (int r = 0; r < mr; r++) {
+    for (int j = 0; j < 24; j++) {
+      float v = acc[r * 24 + j];
+      if (bias != nullptr) v += bias[j];
+      if (relu && !(v > 0.0f)) v = 0.0f;
+      c[r * ldc + j] = v;
+    }
+  }
 }
 
 constexpr int MR24 = 4;
