@@ -22,8 +22,8 @@ std::mutex g_mutex;
 
 struct Args {
   napi_env env;
-  napi_value argv[20];
-  size_t argc = 20;
+  napi_value argv[32];
+  size_t argc = 32;
   Args(napi_env e, napi_callback_info info) : env(e) { napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr); }
 
   template <class T>
@@ -160,6 +160,22 @@ napi_value MaxPool2dBackward(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// (x, w, b, y, argmax, conv geom..., pool geom..., relu)
+napi_value Conv2dMaxPoolForward(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  conv2d_maxpool_forward(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.i32(4), a.conv(5), a.pool(18), a.flag(28));
+  return undefined(env);
+}
+
+// (x, dy, argmax, dw, db, conv geom..., pool geom...)
+napi_value Conv2dMaxPoolBackwardFilter(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  conv2d_maxpool_backward_filter(a.f32(0), a.f32(1), a.i32(2), a.f32(3), a.f32(4), a.conv(5), a.pool(18));
+  return undefined(env);
+}
+
 // (a, b, out); length = a.length
 napi_value Mul(napi_env env, napi_callback_info info) {
   Args a(env, info);
@@ -251,6 +267,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"activationBackward", nullptr, ActivationBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"maxPool2dForward", nullptr, MaxPool2dForward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"maxPool2dBackward", nullptr, MaxPool2dBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"conv2dMaxPoolForward", nullptr, Conv2dMaxPoolForward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"conv2dMaxPoolBackwardFilter", nullptr, Conv2dMaxPoolBackwardFilter, nullptr, nullptr, nullptr, napi_enumerable,
+       nullptr},
       {"mul", nullptr, Mul, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"softmaxCrossEntropy", nullptr, SoftmaxCrossEntropy, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

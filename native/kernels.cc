@@ -156,6 +156,7 @@ void conv_gemm(Source src, int cs, int n, int oh, int ow, int sh, int sw, int kh
   // Tiles per task: up to 16 (96 rows), fewer so that there are >= 8 tasks
   // per thread when the layer is small (load balance on a busy machine).
   constexpr int TBMAX = 16;
+  static_assert((TBMAX * MR) % (MR * MR24) == 0, "row pointers padded to whole tiles");
   const int T = pool().threads();
   const int TB = std::max(1, std::min(TBMAX, ceil_div(m, MR * 8 * T)));
   const int nblocks = ceil_div(ceil_div(m, MR), TB);
@@ -172,7 +173,8 @@ void conv_gemm(Source src, int cs, int n, int oh, int ow, int sh, int sw, int kh
         rp[r - r0] = src.data + ((size_t(img) * src.hs + size_t(oy) * sh) * src.ws + size_t(ox) * sw) * cs;
       }
       const int rows = r1 - r0;
-      for (int r = rows; r < ceil_div(rows, MR) * MR; r++) rp[r] = rp[rows - 1];
+      // pad to whole tiles of MR and of MR24 rows (TBMAX * MR is a multiple of both)
+      for (int r = rows; r < ceil_div(rows, MR * MR24) * MR * MR24; r++) rp[r] = rp[rows - 1];
       if (pw == 24) {
         for (int jp = 0; jp < kout / 24; jp++) {
           const int j0 = jp * 24;
@@ -623,6 +625,233 @@ void maxpool2d_backward(const float* dy, const int32_t* argmax, float* dx, const
     std::memset(dx + b * in_img, 0, (e - b) * in_img * sizeof(float));
     for (size_t i = b * out_img; i < e * out_img; i++) dx[argmax[i]] += dy[i];
   }, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution + max pooling, fused (a conv whose output only feeds a non-overlapping max pool)
+
+namespace {
+
+// The direct kernels below: one input channel, 3x3 window, stride 1 (any padding), then 2x2/2 pooling
+// (the first conv of an MNIST net: K = 12 filters over 28x28x1). A pooled output's four conv outputs
+// read a 4x4 patch of the (padded) input; 8 filters per AVX2 vector.
+bool conv_pool_direct(const ConvGeom& g, const PoolGeom& p) {
+#ifdef DIGITS_AVX2
+  return g.c == 1 && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && p.ph == 2 && p.pw == 2 && p.sh == 2 &&
+         p.sw == 2;
+#else
+  (void)g;
+  (void)p;
+  return false;
+#endif
+}
+
+// The unpooled conv output / gradient of the general path (the conv kernels use the shared scratch).
+Buffer& conv_pool_scratch() {
+  static Buffer buf;
+  return buf;
+}
+
+#ifdef DIGITS_AVX2
+inline __m256i tail_mask(int valid) {  // lanes < valid set
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#endif
+
+}  // namespace
+
+void conv2d_maxpool_forward(const float* x, const float* w, const float* b, float* y, int32_t* argmax,
+                            const ConvGeom& g, const PoolGeom& p, bool relu) {
+  if (!conv_pool_direct(g, p)) {
+    float* z = conv_pool_scratch().get(size_t(g.n) * g.oh * g.ow * g.k);
+    conv2d_forward(x, w, b, z, g, relu);
+    maxpool2d_forward(z, y, argmax, p);
+    return;
+  }
+#ifdef DIGITS_AVX2
+  if (g.n <= 0 || p.oh <= 0 || p.ow <= 0) return;
+  Scratch& sh = pool().shared();
+  const int hs = g.oh + 2, ws = g.ow + 2;
+  Source src = conv_source(x, g.n, g.h, g.w, 1, g.pt, g.pl, hs, ws, sh.a);
+  const int K = g.k, K8 = ceil_div(K, 8) * 8;
+  float* wp = sh.b.get(size_t(10) * K8);  // 9 taps, then the bias; zero past K
+  for (int t = 0; t < 10; t++)
+    for (int k = 0; k < K8; k++) wp[size_t(t) * K8 + k] = k < K ? (t < 9 ? w[size_t(t) * K + k] : b[k]) : 0.0f;
+  const int32_t off01 = K, off10 = g.ow * K, off11 = g.ow * K + K;
+  parallel_chunks(size_t(g.n) * p.oh, size_t(p.ow) * K8 * 48, [&](size_t rb, size_t re) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 zero = _mm256_setzero_ps();
+    for (size_t row = rb; row < re; row++) {  // row = image * POH + py
+      const int img = int(row / p.oh), py = int(row % p.oh);
+      const float* s0 = src.data + (size_t(img) * hs + 2 * py) * ws;
+      for (int px = 0; px < p.ow; px++) {
+        const float* r0 = s0 + 2 * px;
+        const float* r1 = r0 + ws;
+        const float* r2 = r1 + ws;
+        const float* r3 = r2 + ws;
+        const size_t yo = (row * p.ow + px) * K;
+        const int32_t base = int32_t(((size_t(img) * g.oh + 2 * py) * g.ow + 2 * px) * K);
+        for (int k0 = 0; k0 < K8; k0 += 8) {
+          const float* wk = wp + k0;
+          __m256 z00 = zero, z01 = zero, z10 = zero, z11 = zero;
+          // tap (i, j): z_ab += R[a+i][b+j] * w[i][j]
+#define DIGITS_TAP(i, j, ra, rb_)                                            \
+  {                                                                          \
+    const __m256 wv = _mm256_load_ps(wk + ((i) * 3 + (j)) * K8);             \
+    z00 = _mm256_fmadd_ps(_mm256_broadcast_ss(ra + (j)), wv, z00);           \
+    z01 = _mm256_fmadd_ps(_mm256_broadcast_ss(ra + (j) + 1), wv, z01);       \
+    z10 = _mm256_fmadd_ps(_mm256_broadcast_ss(rb_ + (j)), wv, z10);          \
+    z11 = _mm256_fmadd_ps(_mm256_broadcast_ss(rb_ + (j) + 1), wv, z11);      \
+  }
+          DIGITS_TAP(0, 0, r0, r1)
+          DIGITS_TAP(0, 1, r0, r1)
+          DIGITS_TAP(0, 2, r0, r1)
+          DIGITS_TAP(1, 0, r1, r2)
+          DIGITS_TAP(1, 1, r1, r2)
+          DIGITS_TAP(1, 2, r1, r2)
+          DIGITS_TAP(2, 0, r2, r3)
+          DIGITS_TAP(2, 1, r2, r3)
+          DIGITS_TAP(2, 2, r2, r3)
+#undef DIGITS_TAP
+          const __m256 bv = _mm256_load_ps(wk + 9 * K8);
+          z00 = _mm256_add_ps(z00, bv);
+          z01 = _mm256_add_ps(z01, bv);
+          z10 = _mm256_add_ps(z10, bv);
+          z11 = _mm256_add_ps(z11, bv);
+          if (relu) {  // max(NaN, 0) = 0, as the conv's epilogue
+            z00 = _mm256_max_ps(z00, zero);
+            z01 = _mm256_max_ps(z01, zero);
+            z10 = _mm256_max_ps(z10, zero);
+            z11 = _mm256_max_ps(z11, zero);
+          }
+          // window order (0,0), (0,1), (1,0), (1,1); strict >: the first maximum wins, NaN never replaces
+          const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(base + k0), lane);
+          __m256 best = z00;
+          __m256i idx = at;
+#define DIGITS_CMP(zv, off)                                                                        \
+  {                                                                                                \
+    const __m256 gt = _mm256_cmp_ps(zv, best, _CMP_GT_OQ);                                          \
+    best = _mm256_blendv_ps(best, zv, gt);                                                         \
+    idx = _mm256_castps_si256(_mm256_blendv_ps(                                                    \
+        _mm256_castsi256_ps(idx), _mm256_castsi256_ps(_mm256_add_epi32(at, _mm256_set1_epi32(off))), gt)); \
+  }
+          DIGITS_CMP(z01, off01)
+          DIGITS_CMP(z10, off10)
+          DIGITS_CMP(z11, off11)
+#undef DIGITS_CMP
+          if (k0 + 8 <= K) {
+            _mm256_storeu_ps(y + yo + k0, best);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax + yo + k0), idx);
+          } else {
+            const __m256i m = tail_mask(K - k0);
+            _mm256_maskstore_ps(y + yo + k0, m, best);
+            _mm256_maskstore_epi32(reinterpret_cast<int*>(argmax + yo + k0), m, idx);
+          }
+        }
+      }
+    }
+  }, 1);
+#endif
+}
+
+void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32_t* argmax, float* dw, float* db,
+                                    const ConvGeom& g, const PoolGeom& p) {
+  if (!conv_pool_direct(g, p)) {
+    float* dz = conv_pool_scratch().get(size_t(g.n) * g.oh * g.ow * g.k);
+    maxpool2d_backward(dy, argmax, dz, p);
+    conv2d_backward_filter(x, dz, dw, db, g);
+    return;
+  }
+#ifdef DIGITS_AVX2
+  const int K = g.k, K8 = ceil_div(K, 8) * 8;
+  const int nrows = g.n * p.oh;
+  if (nrows <= 0 || p.ow <= 0) {
+    std::memset(dw, 0, size_t(9) * K * sizeof(float));
+    std::memset(db, 0, size_t(K) * sizeof(float));
+    return;
+  }
+  ThreadPool& P = pool();
+  Scratch& sh = P.shared();
+  const int hs = g.oh + 2, ws = g.ow + 2;
+  Source src = conv_source(x, g.n, g.h, g.w, 1, g.pt, g.pl, hs, ws, sh.a);
+  // Pooled rows split into chunks (a count fixed by the thread count), each with its own partial
+  // dw (9 rows) and db (1 row) of K8 columns; the partials are summed in chunk order.
+  const int T = P.threads();
+  const int nchunks = T <= 1 ? 1 : std::max(1, std::min(4 * T, nrows / 4));
+  const size_t part_len = size_t(10) * K8;
+  float* parts = sh.b.get(part_len * nchunks);
+  const int32_t rowK = g.ow * K;
+  P.run(nchunks, [&](int chunk, int) {
+    float* part = parts + part_len * chunk;
+    std::memset(part, 0, part_len * sizeof(float));
+    const int rb = int((long long)nrows * chunk / nchunks), re = int((long long)nrows * (chunk + 1) / nchunks);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int k0 = 0; k0 < K8; k0 += 8) {
+      const __m256i m = tail_mask(K - k0);
+      const __m256i vrowK = _mm256_set1_epi32(rowK), vK = _mm256_set1_epi32(K), vrowK1 = _mm256_set1_epi32(rowK - 1);
+      for (int row = rb; row < re; row++) {  // one pooled row: its sums stay in registers
+        const int img = row / p.oh, py = row % p.oh;
+        const float* s0 = src.data + (size_t(img) * hs + 2 * py) * ws;
+        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00, a20 = a00,
+               a21 = a00, a22 = a00, ab = a00;
+        for (int px = 0; px < p.ow; px++) {
+          const size_t yo = (size_t(row) * p.ow + px) * K + k0;
+          const __m256 d = _mm256_maskload_ps(dy + yo, m);
+          const __m256i am = _mm256_maskload_epi32(reinterpret_cast<const int*>(argmax + yo), m);
+          const int32_t base = int32_t(((size_t(img) * g.oh + 2 * py) * g.ow + 2 * px) * K + k0);
+          // where in the 2x2 window each filter's maximum was: row a (diff >= rowK), column b
+          const __m256i diff = _mm256_sub_epi32(am, _mm256_add_epi32(_mm256_set1_epi32(base), lane));
+          const __m256i ai = _mm256_cmpgt_epi32(diff, vrowK1);
+          const __m256i bi = _mm256_cmpeq_epi32(_mm256_sub_epi32(diff, _mm256_and_si256(ai, vrowK)), vK);
+          const __m256 am_ = _mm256_castsi256_ps(ai), bm = _mm256_castsi256_ps(bi);
+          const float* r = s0 + 2 * px;
+          // column select on patch row q: c_j = b ? R[q][j+1] : R[q][j]
+#define DIGITS_COLS(q, c0, c1, c2)                                                                      \
+  const __m256 c0 = _mm256_blendv_ps(_mm256_broadcast_ss(r + (q) * ws), _mm256_broadcast_ss(r + (q) * ws + 1), bm);     \
+  const __m256 c1 = _mm256_blendv_ps(_mm256_broadcast_ss(r + (q) * ws + 1), _mm256_broadcast_ss(r + (q) * ws + 2), bm); \
+  const __m256 c2 = _mm256_blendv_ps(_mm256_broadcast_ss(r + (q) * ws + 2), _mm256_broadcast_ss(r + (q) * ws + 3), bm);
+          DIGITS_COLS(0, c_0, c_1, c_2)
+          DIGITS_COLS(1, c_3, c_4, c_5)
+          DIGITS_COLS(2, c_6, c_7, c_8)
+          DIGITS_COLS(3, c_9, c_10, c_11)
+#undef DIGITS_COLS
+          // row select: tap (i, j) = a ? c[i+1][j] : c[i][j]
+          a00 = _mm256_fmadd_ps(_mm256_blendv_ps(c_0, c_3, am_), d, a00);
+          a01 = _mm256_fmadd_ps(_mm256_blendv_ps(c_1, c_4, am_), d, a01);
+          a02 = _mm256_fmadd_ps(_mm256_blendv_ps(c_2, c_5, am_), d, a02);
+          a10 = _mm256_fmadd_ps(_mm256_blendv_ps(c_3, c_6, am_), d, a10);
+          a11 = _mm256_fmadd_ps(_mm256_blendv_ps(c_4, c_7, am_), d, a11);
+          a12 = _mm256_fmadd_ps(_mm256_blendv_ps(c_5, c_8, am_), d, a12);
+          a20 = _mm256_fmadd_ps(_mm256_blendv_ps(c_6, c_9, am_), d, a20);
+          a21 = _mm256_fmadd_ps(_mm256_blendv_ps(c_7, c_10, am_), d, a21);
+          a22 = _mm256_fmadd_ps(_mm256_blendv_ps(c_8, c_11, am_), d, a22);
+          ab = _mm256_add_ps(ab, d);
+        }
+        float* pk = part + k0;
+#define DIGITS_FLUSH(t, v) _mm256_storeu_ps(pk + (t) * K8, _mm256_add_ps(_mm256_loadu_ps(pk + (t) * K8), v));
+        DIGITS_FLUSH(0, a00)
+        DIGITS_FLUSH(1, a01)
+        DIGITS_FLUSH(2, a02)
+        DIGITS_FLUSH(3, a10)
+        DIGITS_FLUSH(4, a11)
+        DIGITS_FLUSH(5, a12)
+        DIGITS_FLUSH(6, a20)
+        DIGITS_FLUSH(7, a21)
+        DIGITS_FLUSH(8, a22)
+        DIGITS_FLUSH(9, ab)
+#undef DIGITS_FLUSH
+      }
+    }
+  });
+  for (int t = 0; t < 10; t++) {
+    float* out = t < 9 ? dw + size_t(t) * K : db;
+    for (int k = 0; k < K; k++) {
+      float v = parts[size_t(t) * K8 + k];
+      for (int c = 1; c < nchunks; c++) v += parts[part_len * c + size_t(t) * K8 + k];
+      out[k] = v;
+    }
+  }
+#endif
 }
 
 void mul(const float* a, const float* b, float* out, size_t len) {

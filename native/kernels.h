@@ -43,6 +43,13 @@ void activation_backward(const float* dy, const float* y, float* dx, size_t len,
 void maxpool2d_forward(const float* x, float* y, int32_t* argmax, const PoolGeom& g);
 // dx = scatter-add of dy at argmax   (overwrite)
 void maxpool2d_backward(const float* dy, const int32_t* argmax, float* dx, const PoolGeom& g);
+// conv then max pool with non-overlapping windows, fused: y[N,POH,POW,K] = maxpool(act(conv(x, w) + b)),
+// argmax = flat index into the conv output [N,OH,OW,K] (first on ties)   (overwrite)
+void conv2d_maxpool_forward(const float* x, const float* w, const float* b, float* y, int32_t* argmax,
+                            const ConvGeom& g, const PoolGeom& p, bool relu);
+// dw, db of that conv from dy of the pooled output: conv2d_backward_filter(x, maxpool2d_backward(dy))   (overwrite)
+void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32_t* argmax, float* dw, float* db,
+                                    const ConvGeom& g, const PoolGeom& p);
 // out = a * b, length len (out may alias a)
 void mul(const float* a, const float* b, float* out, size_t len);
 void softmax(const float* logits, float* probs, int rows, int cols);

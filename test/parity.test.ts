@@ -138,6 +138,8 @@ const convCases: ConvCase[] = [
   // K a multiple of 24 (the filter gradient's 4 x 24 tiles): depth 27 and 45 end in a partial tile, odd batches
   { x: [5, 9, 7, 3], f: [3, 3, 3, 24], s: [1, 1], p: 'same', act: 'relu' },
   { x: [3, 8, 9, 5], f: [3, 3, 5, 48], s: [2, 1], p: 'valid', act: 'linear' },
+  // 588 output pixels: the row blocks of the 4 x 24 forward tiles end in a partial tile
+  { x: [3, 14, 14, 12], f: [3, 3, 12, 24], s: [1, 1], p: 'same', act: 'relu' },
 ];
 
 function convName(c: ConvCase): string {
@@ -332,6 +334,71 @@ for (const pc of poolCases) {
     nb.maxPool2dBackward(dy, am, dxn, g);
     assertClose('dx', dxn, dxr);
   });
+}
+
+// ---------------------------------------------------------------- conv + max pool, fused
+
+const convPoolCases: { c: ConvCase; pool: number }[] = [
+  // the fast preset's first conv (the direct kernel: one channel, 3x3, stride 1, 2x2 pool), odd batch
+  { c: { x: [5, 28, 28, 1], f: [3, 3, 1, 12], s: [1, 1], p: 'same', act: 'linear' }, pool: 2 },
+  // direct kernel: 'valid' with an odd conv output (the last row and column are not pooled), ReLU, K not a multiple of 8
+  { c: { x: [3, 9, 12, 1], f: [3, 3, 1, 20], s: [1, 1], p: 'valid', act: 'relu' }, pool: 2 },
+  { c: { x: [1, 7, 7, 1], f: [3, 3, 1, 5], s: [1, 1], p: 'same', act: 'relu' }, pool: 2 },
+  // the general path (conv, then pool)
+  { c: { x: [3, 14, 14, 12], f: [3, 3, 12, 24], s: [1, 1], p: 'same', act: 'linear' }, pool: 2 },
+  { c: { x: [2, 11, 10, 2], f: [2, 3, 2, 7], s: [1, 1], p: 'same', act: 'relu' }, pool: 3 },
+];
+
+for (const { c, pool } of convPoolCases) {
+  const g = geom(c);
+  const p = poolGeometry(g.n, g.outH, g.outW, g.k, pool, pool, pool, pool);
+  const name = `${convName(c)} ${c.act} pool=${pool}`;
+  const xLen = g.n * g.h * g.w * g.c;
+  const wLen = g.kh * g.kw * g.c * g.k;
+  const yLen = p.n * p.outH * p.outW * p.c;
+  for (const threads of [1, 2] as const) {
+    test(`conv2dMaxPoolForward ${name} threads=${threads}`, () => {
+      const nb = native(threads);
+      const x = sparse(xLen);
+      const w = rand(wLen);
+      const b = rand(g.k);
+      const yr = fill(yLen, NaN);
+      const yn = fill(yLen, NaN);
+      const ar = new Int32Array(yLen).fill(-1);
+      const an = new Int32Array(yLen).fill(-1);
+      ref.conv2dMaxPoolForward(x, w, b, yr, ar, g, p, c.act);
+      nb.conv2dMaxPoolForward(x, w, b, yn, an, g, p, c.act);
+      assertClose('y', yn, yr);
+      assertEqualArrays('argmax', an, ar);
+      // and the reference's fused kernel is the two kernels
+      const z = new Float32Array(g.n * g.outH * g.outW * g.k);
+      ref.conv2dForward(x, w, b, z, g, c.act);
+      const y2 = new Float32Array(yLen);
+      const a2 = new Int32Array(yLen);
+      ref.maxPool2dForward(z, y2, a2, p);
+      assertEqualArrays('reference y', yr, y2);
+      assertEqualArrays('reference argmax', ar, a2);
+    });
+
+    test(`conv2dMaxPoolBackwardFilter ${name} threads=${threads}`, () => {
+      const nb = native(threads);
+      const x = sparse(xLen);
+      const w = rand(wLen);
+      const b = rand(g.k);
+      const y = new Float32Array(yLen);
+      const argmax = new Int32Array(yLen);
+      ref.conv2dMaxPoolForward(x, w, b, y, argmax, g, p, c.act);
+      const dy = rand(yLen);
+      const dwr = fill(wLen, NaN);
+      const dwn = fill(wLen, NaN);
+      const dbr = fill(g.k, NaN);
+      const dbn = fill(g.k, NaN);
+      ref.conv2dMaxPoolBackwardFilter(x, dy, argmax, dwr, dbr, g, p);
+      nb.conv2dMaxPoolBackwardFilter(x, dy, argmax, dwn, dbn, g, p);
+      assertClose('dw', dwn, dwr);
+      assertClose('db', dbn, dbr);
+    });
+  }
 }
 
 // ---------------------------------------------------------------- softmax and loss

@@ -116,6 +116,23 @@ export interface Backend {
   /** dx[N,H,W,C] = scatter-add of dy[N,OH,OW,C] to the argmax positions, zero elsewhere   (overwrite dx) */
   maxPool2dBackward(dy: Float32Array, argmax: Int32Array, dx: Float32Array, g: PoolGeometry): void;
 
+  /**
+   * A convolution whose output only feeds a max pool with non-overlapping windows (poolH == strideH,
+   * poolW == strideW), fused: y[N,POH,POW,K] and argmax[N,POH,POW,K] are exactly what
+   * conv2dForward(x, w, b, z, g, act) then maxPool2dForward(z, y, argmax, p) give (argmax indexes the
+   * conv output z [N,OH,OW,K]), without writing z.   (overwrite y, argmax)
+   */
+  conv2dMaxPoolForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, argmax: Int32Array,
+    g: ConvGeometry, p: PoolGeometry, act: Activation): void;
+
+  /**
+   * The filter gradient of that conv from the gradient dy[N,POH,POW,K] of the pooled output (the
+   * conv's activation derivative already applied): dw, db as conv2dBackwardFilter(x, dz, dw, db, g)
+   * with dz = maxPool2dBackward(dy, argmax, p).   (overwrite dw, db)
+   */
+  conv2dMaxPoolBackwardFilter(x: Float32Array, dy: Float32Array, argmax: Int32Array, dw: Float32Array, db: Float32Array,
+    g: ConvGeometry, p: PoolGeometry): void;
+
   /** out = a * b elementwise, length n (out may alias a)   (dropout masks) */
   mul(a: Float32Array, b: Float32Array, out: Float32Array): void;
 

@@ -187,6 +187,21 @@ export class ReferenceBackend implements Backend {
     for (let i = 0; i < len; i++) dx[argmax[i]!] += dy[i]!;
   }
 
+  // The fused conv + max pool, by definition: the two kernels through a temporary conv output.
+  conv2dMaxPoolForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, argmax: Int32Array,
+    g: ConvGeometry, p: PoolGeometry, act: Activation): void {
+    const z = new Float32Array(g.n * g.outH * g.outW * g.k);
+    this.conv2dForward(x, w, b, z, g, act);
+    this.maxPool2dForward(z, y, argmax, p);
+  }
+
+  conv2dMaxPoolBackwardFilter(x: Float32Array, dy: Float32Array, argmax: Int32Array, dw: Float32Array, db: Float32Array,
+    g: ConvGeometry, p: PoolGeometry): void {
+    const dz = new Float32Array(g.n * g.outH * g.outW * g.k);
+    this.maxPool2dBackward(dy, argmax, dz, p);
+    this.conv2dBackwardFilter(x, dz, dw, db, g);
+  }
+
   mul(a: Float32Array, b: Float32Array, out: Float32Array): void {
     const len = a.length;
     for (let i = 0; i < len; i++) out[i] = a[i]! * b[i]!;
