@@ -678,41 +678,50 @@ void conv2d_maxpool_forward(const float* x, const float* w, const float* b, floa
   for (int t = 0; t < 10; t++)
     for (int k = 0; k < K8; k++) wp[size_t(t) * K8 + k] = k < K ? (t < 9 ? w[size_t(t) * K + k] : b[k]) : 0.0f;
   const int32_t off01 = K, off10 = g.ow * K, off11 = g.ow * K + K;
-  parallel_chunks(size_t(g.n) * p.oh, size_t(p.ow) * K8 * 48, [&](size_t rb, size_t re) {
+  const int poh = p.oh, pow_ = p.ow, ow = g.ow, oh = g.oh;
+  parallel_chunks(size_t(g.n) * poh, size_t(pow_) * K8 * 48, [=](size_t rb, size_t re) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 zero = _mm256_setzero_ps();
+    const float* sdata = src.data;
     for (size_t row = rb; row < re; row++) {  // row = image * POH + py
-      const int img = int(row / p.oh), py = int(row % p.oh);
-      const float* s0 = src.data + (size_t(img) * hs + 2 * py) * ws;
-      for (int px = 0; px < p.ow; px++) {
-        const float* r0 = s0 + 2 * px;
-        const float* r1 = r0 + ws;
-        const float* r2 = r1 + ws;
-        const float* r3 = r2 + ws;
-        const size_t yo = (row * p.ow + px) * K;
-        const int32_t base = int32_t(((size_t(img) * g.oh + 2 * py) * g.ow + 2 * px) * K);
-        for (int k0 = 0; k0 < K8; k0 += 8) {
-          const float* wk = wp + k0;
+      const int img = int(row / poh), py = int(row % poh);
+      const float* s0 = sdata + (size_t(img) * hs + 2 * py) * ws;
+      const int32_t rowbase = int32_t(((size_t(img) * oh + 2 * py) * ow) * K);
+      // 8 filters at a time, their weights held in registers across the row
+      for (int k0 = 0; k0 < K8; k0 += 8) {
+        const float* wk = wp + k0;
+        const __m256 w0 = _mm256_load_ps(wk), w1 = _mm256_load_ps(wk + K8), w2 = _mm256_load_ps(wk + 2 * K8);
+        const __m256 w3 = _mm256_load_ps(wk + 3 * K8), w4 = _mm256_load_ps(wk + 4 * K8), w5 = _mm256_load_ps(wk + 5 * K8);
+        const __m256 w6 = _mm256_load_ps(wk + 6 * K8), w7 = _mm256_load_ps(wk + 7 * K8), w8 = _mm256_load_ps(wk + 8 * K8);
+        const __m256i m = tail_mask(K - k0);
+        const bool full = k0 + 8 <= K;
+        for (int px = 0; px < pow_; px++) {
+          const float* r0 = s0 + 2 * px;
           __m256 z00 = zero, z01 = zero, z10 = zero, z11 = zero;
-          // tap (i, j): z_ab += R[a+i][b+j] * w[i][j]
-#define DIGITS_TAP(i, j, ra, rb_)                                            \
-  {                                                                          \
-    const __m256 wv = _mm256_load_ps(wk + ((i) * 3 + (j)) * K8);             \
-    z00 = _mm256_fmadd_ps(_mm256_broadcast_ss(ra + (j)), wv, z00);           \
-    z01 = _mm256_fmadd_ps(_mm256_broadcast_ss(ra + (j) + 1), wv, z01);       \
-    z10 = _mm256_fmadd_ps(_mm256_broadcast_ss(rb_ + (j)), wv, z10);          \
-    z11 = _mm256_fmadd_ps(_mm256_broadcast_ss(rb_ + (j) + 1), wv, z11);      \
+          // each patch value R[r][q] once; it meets tap (r - a, q - b) of window (a, b). Per window the
+          // taps still come in (i, j) order.
+#define DIGITS_PATCH_ROW(r, wa0, wa1, wa2, wb0, wb1, wb2, A, B)                       \
+  {                                                                                 \
+    const float* rr = r0 + (r) * ws;                                                \
+    __m256 v = _mm256_broadcast_ss(rr);                                             \
+    if (A) z00 = _mm256_fmadd_ps(v, wa0, z00);                                      \
+    if (B) z10 = _mm256_fmadd_ps(v, wb0, z10);                                      \
+    v = _mm256_broadcast_ss(rr + 1);                                                \
+    if (A) { z00 = _mm256_fmadd_ps(v, wa1, z00); z01 = _mm256_fmadd_ps(v, wa0, z01); } \
+    if (B) { z10 = _mm256_fmadd_ps(v, wb1, z10); z11 = _mm256_fmadd_ps(v, wb0, z11); } \
+    v = _mm256_broadcast_ss(rr + 2);                                                \
+    if (A) { z00 = _mm256_fmadd_ps(v, wa2, z00); z01 = _mm256_fmadd_ps(v, wa1, z01); } \
+    if (B) { z10 = _mm256_fmadd_ps(v, wb2, z10); z11 = _mm256_fmadd_ps(v, wb1, z11); } \
+    v = _mm256_broadcast_ss(rr + 3);                                                \
+    if (A) z01 = _mm256_fmadd_ps(v, wa2, z01);                                      \
+    if (B) z11 = _mm256_fmadd_ps(v, wb2, z11);                                      \
   }
-          DIGITS_TAP(0, 0, r0, r1)
-          DIGITS_TAP(0, 1, r0, r1)
-          DIGITS_TAP(0, 2, r0, r1)
-          DIGITS_TAP(1, 0, r1, r2)
-          DIGITS_TAP(1, 1, r1, r2)
-          DIGITS_TAP(1, 2, r1, r2)
-          DIGITS_TAP(2, 0, r2, r3)
-          DIGITS_TAP(2, 1, r2, r3)
-          DIGITS_TAP(2, 2, r2, r3)
-#undef DIGITS_TAP
+          // patch row r: windows a = 0 use kernel row i = r, windows a = 1 use i = r - 1
+          DIGITS_PATCH_ROW(0, w0, w1, w2, w0, w1, w2, true, false)
+          DIGITS_PATCH_ROW(1, w3, w4, w5, w0, w1, w2, true, true)
+          DIGITS_PATCH_ROW(2, w6, w7, w8, w3, w4, w5, true, true)
+          DIGITS_PATCH_ROW(3, w6, w7, w8, w6, w7, w8, false, true)
+#undef DIGITS_PATCH_ROW
           const __m256 bv = _mm256_load_ps(wk + 9 * K8);
           z00 = _mm256_add_ps(z00, bv);
           z01 = _mm256_add_ps(z01, bv);
@@ -725,7 +734,7 @@ void conv2d_maxpool_forward(const float* x, const float* w, const float* b, floa
             z11 = _mm256_max_ps(z11, zero);
           }
           // window order (0,0), (0,1), (1,0), (1,1); strict >: the first maximum wins, NaN never replaces
-          const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(base + k0), lane);
+          const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(rowbase + 2 * px * K + k0), lane);
           __m256 best = z00;
           __m256i idx = at;
 #define DIGITS_CMP(zv, off)                                                                        \
@@ -739,13 +748,13 @@ void conv2d_maxpool_forward(const float* x, const float* w, const float* b, floa
           DIGITS_CMP(z10, off10)
           DIGITS_CMP(z11, off11)
 #undef DIGITS_CMP
-          if (k0 + 8 <= K) {
-            _mm256_storeu_ps(y + yo + k0, best);
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax + yo + k0), idx);
+          const size_t yo = (row * pow_ + px) * K + k0;
+          if (full) {
+            _mm256_storeu_ps(y + yo, best);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax + yo), idx);
           } else {
-            const __m256i m = tail_mask(K - k0);
-            _mm256_maskstore_ps(y + yo + k0, m, best);
-            _mm256_maskstore_epi32(reinterpret_cast<int*>(argmax + yo + k0), m, idx);
+            _mm256_maskstore_ps(y + yo, m, best);
+            _mm256_maskstore_epi32(reinterpret_cast<int*>(argmax + yo), m, idx);
           }
         }
       }

@@ -36,11 +36,11 @@ import type { Classifier } from './classifier.js';
 // The built-in layers register their classes for fromConfig when loaded.
 import './activation-layer.js';
 import './batchnorm.js';
-import './conv2d.js';
+import { Conv2D } from './conv2d.js';
 import './dense.js';
 import './dropout.js';
 import './flatten.js';
-import './pooling.js';
+import { MaxPooling2D } from './pooling.js';
 import { batchInputShape, isObject, knownKeys, numberInRange, positiveInt, nonNegativeInt, shape as checkShape, showValue, boolean } from './validate.js';
 
 export interface CompileOptions {
@@ -426,9 +426,29 @@ export class Sequential implements CallbackModel, Classifier {
     return dst;
   }
 
+  /**
+   * The Conv2D at index i when the next layer is a MaxPooling2D it computes fused with itself
+   * (Conv2D.forwardPooled: the conv's own output is never written), else null. Forward and backward
+   * both ask, so a batch runs fused both ways or not at all.
+   */
+  private pooledConv(i: number): Conv2D | null {
+    const conv = this.layers[i];
+    const pool = this.layers[i + 1];
+    return conv instanceof Conv2D && pool instanceof MaxPooling2D && conv.canFusePool(pool) ? conv : null;
+  }
+
   private forwardAll(x: Tensor, ctx: RunContext): Tensor {
     let h = x;
-    for (const layer of this.layers) h = layer.forward(h, ctx);
+    const layers = this.layers;
+    for (let i = 0; i < layers.length; i++) {
+      const conv = this.pooledConv(i);
+      if (conv !== null) {
+        h = conv.forwardPooled(h, layers[i + 1] as MaxPooling2D, ctx);
+        i++;
+      } else {
+        h = layers[i]!.forward(h, ctx);
+      }
+    }
     return h;
   }
 
@@ -453,10 +473,22 @@ export class Sequential implements CallbackModel, Classifier {
   }
 
   private backwardAll(dout: Tensor, fused: boolean, ctx: RunContext): void {
-    const last = this.layers[this.layers.length - 1]!;
-    let d = fused && isSoftmaxOutputLayer(last) ? last.backwardFromLogits(dout, ctx) : last.backward(dout, ctx);
-    for (let i = this.layers.length - 2; i >= 1; i--) d = this.layers[i]!.backward(d, ctx);
-    if (this.layers.length > 1) this.layers[0]!.backward(d, { ...ctx, inputGradient: false });
+    const layers = this.layers;
+    const last = layers.length - 1;
+    // the first layer's input gradient is not needed (unless it is the only layer, as before)
+    const firstCtx = layers.length > 1 ? { ...ctx, inputGradient: false } : ctx;
+    let d = dout;
+    for (let i = last; i >= 0; i--) {
+      const conv = i >= 1 ? this.pooledConv(i - 1) : null;
+      if (conv !== null) {
+        d = conv.backwardPooled(d, i - 1 === 0 ? firstCtx : ctx);
+        i--;
+        continue;
+      }
+      const layer = layers[i]!;
+      const c = i === 0 ? firstCtx : ctx;
+      d = i === last && fused && isSoftmaxOutputLayer(layer) ? layer.backwardFromLogits(d, c) : layer.backward(d, c);
+    }
   }
 
   /** Check x [N, ...inputShape] and y [N, classes]; build from x if needed. */
