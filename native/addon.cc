@@ -52,6 +52,21 @@ struct Args {
     napi_get_value_bool(env, argv[i], &v);
     return v;
   }
+  // an optional activation name (Backend's Activation): true for "relu"
+  bool is_relu(size_t i) const {
+    if (i >= argc) return false;
+    char buf[8] = {0};
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, argv[i], buf, sizeof(buf), &len) != napi_ok) return false;
+    return len == 4 && buf[0] == 'r' && buf[1] == 'e' && buf[2] == 'l' && buf[3] == 'u';
+  }
+  // an optional Float32Array: nullptr when undefined
+  float* f32_or_null(size_t i) const {
+    if (i >= argc) return nullptr;
+    napi_valuetype t;
+    if (napi_typeof(env, argv[i], &t) != napi_ok || t != napi_object) return nullptr;
+    return f32(i);
+  }
   ConvGeom conv(size_t i) const {
     return ConvGeom{num(i),     num(i + 1), num(i + 2), num(i + 3),  num(i + 4),  num(i + 5), num(i + 6),
                     num(i + 7), num(i + 8), num(i + 9), num(i + 10), num(i + 11), num(i + 12)};
@@ -233,16 +248,17 @@ napi_value BatchNormStats(napi_env env, napi_callback_info info) {
 napi_value BatchNormForward(napi_env env, napi_callback_info info) {
   Args a(env, info);
   std::lock_guard<std::mutex> lock(g_mutex);
-  batchnorm_forward(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.f32(4), a.dbl(5), a.f32(6), a.num(7), a.num(8));
+  batchnorm_forward(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.f32(4), a.dbl(5), a.f32(6), a.num(7), a.num(8),
+                    a.is_relu(9));
   return undefined(env);
 }
 
-// (x, dy, mean, variance, gamma, epsilon, dx, dgamma, dbeta, rows, cols)
+// (x, dy, mean, variance, gamma, epsilon, dx, dgamma, dbeta, rows, cols[, reluY])
 napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
   Args a(env, info);
   std::lock_guard<std::mutex> lock(g_mutex);
   batchnorm_backward(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.f32(4), a.dbl(5), a.f32(6), a.f32(7), a.f32(8), a.num(9),
-                     a.num(10));
+                     a.num(10), a.f32_or_null(11));
   return undefined(env);
 }
 

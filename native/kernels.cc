@@ -983,25 +983,66 @@ void channel_reduce(int rows, int width, size_t cost_per_row, double* out, F&& f
     for (int j = 0; j < width; j++) out[j] += partial[size_t(t) * width + j];
 }
 
+// x viewed as [rows, cols]: 8 consecutive rows are 8 * cols contiguous values, a multiple of 8, so
+// the loops below run over such blocks with the per-channel values repeated 8 times ("tiled"):
+// whole SIMD vectors, no per-row remainder loop (cols = 12 or 24 otherwise costs more in loop
+// overhead than in arithmetic). Rows that do not fill a block run one by one.
+constexpr int BNR = 8;
+
+// y > 0 ? d : 0 (ReLU backward) as a bit mask, so that loops vectorise to compare + and (a ternary
+// here became a branch per element: half of them mispredicted on a ReLU's output)
+inline float relu_keep(float y, float d) {
+  uint32_t bits;
+  std::memcpy(&bits, &d, sizeof bits);
+  bits &= 0u - uint32_t(y > 0.0f);
+  float out;
+  std::memcpy(&out, &bits, sizeof out);
+  return out;
+}
+
+template <class T, class U>
+std::vector<T> tile_rows(const U* v, int cols) {
+  std::vector<T> t(size_t(BNR) * cols);
+  for (int r = 0; r < BNR; r++)
+    for (int j = 0; j < cols; j++) t[size_t(r) * cols + j] = T(v[j]);
+  return t;
+}
+
+// Per-channel sums over rows [rb, re): fn(off, len, p) adds the values x[off .. off + len) (whole
+// rows, starting at a row start) into p[0 .. len) (p has 8 * cols slots); the block partials are then
+// folded into acc[0 .. cols) in a fixed order. `width` partial arrays side by side (p, p + B, ...).
+template <class F>
+void block_sums(int rb, int re, int cols, int width, double* acc, F&& fn) {
+  const size_t B = size_t(BNR) * cols;
+  std::vector<double> part(B * width, 0.0);
+  int r = rb;
+  for (; r + BNR <= re; r += BNR) fn(size_t(r) * cols, B, part.data());
+  for (; r < re; r++) fn(size_t(r) * cols, size_t(cols), part.data());
+  for (int w = 0; w < width; w++)
+    for (size_t i = 0; i < B; i++) acc[size_t(w) * cols + i % cols] += part[size_t(w) * B + i];
+}
+
 }  // namespace
 
 void batchnorm_stats(const float* x, float* mean, float* variance, int rows, int cols) {
   std::vector<double> s(cols), m(cols);
   channel_reduce(rows, cols, size_t(cols), s.data(), [&](int rb, int re, double* acc) {
-    for (int r = rb; r < re; r++) {
-      const float* xr = x + size_t(r) * cols;
-      for (int j = 0; j < cols; j++) acc[j] += xr[j];
-    }
+    block_sums(rb, re, cols, 1, acc, [&](size_t off, size_t len, double* __restrict p) {
+      const float* __restrict xr = x + off;
+      for (size_t i = 0; i < len; i++) p[i] += xr[i];
+    });
   });
   for (int j = 0; j < cols; j++) m[j] = s[j] / rows;
+  const std::vector<double> mt = tile_rows<double>(m.data(), cols);
+  const double* __restrict mp = mt.data();
   channel_reduce(rows, cols, size_t(cols), s.data(), [&](int rb, int re, double* acc) {
-    for (int r = rb; r < re; r++) {
-      const float* xr = x + size_t(r) * cols;
-      for (int j = 0; j < cols; j++) {
-        const double d = double(xr[j]) - m[j];
-        acc[j] += d * d;
+    block_sums(rb, re, cols, 1, acc, [&](size_t off, size_t len, double* __restrict p) {
+      const float* __restrict xr = x + off;
+      for (size_t i = 0; i < len; i++) {
+        const double d = double(xr[i]) - mp[i];
+        p[i] += d * d;
       }
-    }
+    });
   });
   for (int j = 0; j < cols; j++) {
     mean[j] = float(m[j]);
@@ -1010,39 +1051,65 @@ void batchnorm_stats(const float* x, float* mean, float* variance, int rows, int
 }
 
 void batchnorm_forward(const float* x, const float* mean, const float* variance, const float* gamma, const float* beta,
-                       double epsilon, float* y, int rows, int cols) {
+                       double epsilon, float* y, int rows, int cols, bool relu) {
   std::vector<float> scale(cols), shift(cols);
   for (int j = 0; j < cols; j++) {
     const double sc = double(gamma[j]) / std::sqrt(double(variance[j]) + epsilon);
     scale[j] = float(sc);
     shift[j] = float(double(beta[j]) - double(mean[j]) * sc);
   }
-  parallel_chunks(size_t(rows), size_t(cols), [&](size_t rb, size_t re) {
-    for (size_t r = rb; r < re; r++) {
-      const float* xr = x + r * cols;
-      float* yr = y + r * cols;
-      for (int j = 0; j < cols; j++) yr[j] = xr[j] * scale[j] + shift[j];
+  const std::vector<float> sct = tile_rows<float>(scale.data(), cols), sht = tile_rows<float>(shift.data(), cols);
+  const float* __restrict sc = sct.data();
+  const float* __restrict sf = sht.data();
+  auto run = [&](size_t off, size_t len) {
+    const float* xr = x + off;  // y may alias x: element i is read before it is written
+    float* yr = y + off;
+    if (relu) {
+      for (size_t i = 0; i < len; i++) {
+        const float v = xr[i] * sc[i] + sf[i];
+        yr[i] = v > 0.0f ? v : 0.0f;
+      }
+    } else {
+      for (size_t i = 0; i < len; i++) yr[i] = xr[i] * sc[i] + sf[i];
     }
-  }, 1);
+  };
+  parallel_chunks(size_t(rows), size_t(cols), [&](size_t rb, size_t re) {
+    size_t r = rb;
+    for (; r + BNR <= re; r += BNR) run(r * cols, size_t(BNR) * cols);
+    for (; r < re; r++) run(r * cols, size_t(cols));
+  }, BNR);
 }
 
 void batchnorm_backward(const float* x, const float* dy, const float* mean, const float* variance, const float* gamma,
-                        double epsilon, float* dx, float* dgamma, float* dbeta, int rows, int cols) {
+                        double epsilon, float* dx, float* dgamma, float* dbeta, int rows, int cols,
+                        const float* relu_y) {
   std::vector<double> acc(size_t(2) * cols);
-  std::vector<float> istd(cols), mf(cols);
-  for (int j = 0; j < cols; j++) {
-    istd[j] = float(1.0 / std::sqrt(double(variance[j]) + epsilon));
-    mf[j] = mean[j];
-  }
+  std::vector<float> istd(cols);
+  for (int j = 0; j < cols; j++) istd[j] = float(1.0 / std::sqrt(double(variance[j]) + epsilon));
+  const std::vector<float> mt = tile_rows<float>(mean, cols), it = tile_rows<float>(istd.data(), cols);
+  const float* __restrict mfp = mt.data();
+  const float* __restrict istdp = it.data();
+  const size_t B = size_t(BNR) * cols;
+  // dy, masked by the fused ReLU's output when there is one: d(i) = relu_y[i] > 0 ? dy[i] : 0
   channel_reduce(rows, 2 * cols, size_t(cols) * 2, acc.data(), [&](int rb, int re, double* a) {
-    for (int r = rb; r < re; r++) {
-      const float* xr = x + size_t(r) * cols;
-      const float* dr = dy + size_t(r) * cols;
-      for (int j = 0; j < cols; j++) {
-        a[j] += dr[j];
-        a[cols + j] += double(dr[j]) * ((xr[j] - mf[j]) * istd[j]);
+    block_sums(rb, re, cols, 2, a, [&](size_t off, size_t len, double* __restrict p) {
+      const float* __restrict xr = x + off;
+      const float* __restrict dr = dy + off;
+      double* __restrict q = p + B;
+      if (relu_y != nullptr) {
+        const float* __restrict yr = relu_y + off;
+        for (size_t i = 0; i < len; i++) {
+          const float d = relu_keep(yr[i], dr[i]);
+          p[i] += d;
+          q[i] += double(d) * ((xr[i] - mfp[i]) * istdp[i]);
+        }
+      } else {
+        for (size_t i = 0; i < len; i++) {
+          p[i] += dr[i];
+          q[i] += double(dr[i]) * ((xr[i] - mfp[i]) * istdp[i]);
+        }
       }
-    }
+    });
   });
   std::vector<float> k(cols), sdy(cols), sdyx(cols);
   for (int j = 0; j < cols; j++) {
@@ -1053,17 +1120,34 @@ void batchnorm_backward(const float* x, const float* dy, const float* mean, cons
     sdyx[j] = float(acc[cols + j]);
   }
   const float fr = float(rows);
-  parallel_chunks(size_t(rows), size_t(cols) * 2, [&](size_t rb, size_t re) {
-    for (size_t r = rb; r < re; r++) {
-      const float* xr = x + r * cols;
-      const float* dr = dy + r * cols;
-      float* o = dx + r * cols;
-      for (int j = 0; j < cols; j++) {
-        const float xhat = (xr[j] - mf[j]) * istd[j];
-        o[j] = k[j] * (fr * dr[j] - sdy[j] - xhat * sdyx[j]);
+  const std::vector<float> kt = tile_rows<float>(k.data(), cols), st = tile_rows<float>(sdy.data(), cols),
+                           sxt = tile_rows<float>(sdyx.data(), cols);
+  const float* __restrict kp = kt.data();
+  const float* __restrict sdyp = st.data();
+  const float* __restrict sdyxp = sxt.data();
+  auto run = [&](size_t off, size_t len) {
+    const float* __restrict xr = x + off;
+    const float* __restrict dr = dy + off;
+    float* __restrict o = dx + off;
+    if (relu_y != nullptr) {
+      const float* __restrict yr = relu_y + off;
+      for (size_t i = 0; i < len; i++) {
+        const float xhat = (xr[i] - mfp[i]) * istdp[i];
+        const float d = relu_keep(yr[i], dr[i]);
+        o[i] = kp[i] * (fr * d - sdyp[i] - xhat * sdyxp[i]);
+      }
+    } else {
+      for (size_t i = 0; i < len; i++) {
+        const float xhat = (xr[i] - mfp[i]) * istdp[i];
+        o[i] = kp[i] * (fr * dr[i] - sdyp[i] - xhat * sdyxp[i]);
       }
     }
-  }, 1);
+  };
+  parallel_chunks(size_t(rows), size_t(cols) * 2, [&](size_t rb, size_t re) {
+    size_t r = rb;
+    for (; r + BNR <= re; r += BNR) run(r * cols, B);
+    for (; r < re; r++) run(r * cols, size_t(cols));
+  }, BNR);
 }
 
 // ---------------------------------------------------------------------------------------------

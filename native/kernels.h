@@ -63,12 +63,14 @@ void sgd_update(float* p, const float* g, float* vel, size_t len, double lr, dou
 
 // batch statistics per channel of x[rows,cols]: mean, biased variance (double accumulation)   (overwrite)
 void batchnorm_stats(const float* x, float* mean, float* variance, int rows, int cols);
-// y = gamma * (x - mean) / sqrt(variance + eps) + beta per channel   (overwrite; y may alias x)
+// y = act(gamma * (x - mean) / sqrt(variance + eps) + beta) per channel, act = relu or identity   (overwrite; y may alias x)
 void batchnorm_forward(const float* x, const float* mean, const float* variance, const float* gamma, const float* beta,
-                       double epsilon, float* y, int rows, int cols);
-// training-mode backward: dx, dgamma, dbeta   (overwrite)
+                       double epsilon, float* y, int rows, int cols, bool relu = false);
+// training-mode backward: dx, dgamma, dbeta   (overwrite); relu_y (may be null): the output of a fused
+// ReLU, dy is then masked by relu_y > 0 first
 void batchnorm_backward(const float* x, const float* dy, const float* mean, const float* variance, const float* gamma,
-                        double epsilon, float* dx, float* dgamma, float* dbeta, int rows, int cols);
+                        double epsilon, float* dx, float* dgamma, float* dbeta, int rows, int cols,
+                        const float* relu_y = nullptr);
 // y[N,H,W,C] = bilinear sample of x at the affine map params[N,6] of each output pixel, zero outside   (overwrite)
 void affine_resample(const float* x, const float* params, float* y, int n, int h, int w, int c);
 

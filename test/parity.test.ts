@@ -576,6 +576,52 @@ for (const [rows, cols] of [[1, 3], [37, 5], [6272, 16], [3000, 64]] as const) {
   });
 }
 
+// BatchNorm with the ReLU after it fused: forward with 'relu', backward with the ReLU's output (reluY)
+for (const [rows, cols] of [[1, 3], [37, 12], [6272, 24]] as const) {
+  test(`batchNormForward/Backward with a fused ReLU rows=${rows} cols=${cols}`, () => {
+    const x = rand(rows * cols, -2, 3);
+    const dy = rand(rows * cols);
+    const gamma = rand(cols, 0.5, 1.5);
+    const beta = rand(cols);
+    const eps = 1e-3;
+    const run = (b: Backend) => {
+      const mean = new Float32Array(cols), variance = new Float32Array(cols);
+      b.batchNormStats(x, mean, variance, rows, cols);
+      const y = fill(rows * cols, NaN);
+      b.batchNormForward(x, mean, variance, gamma, beta, eps, y, rows, cols, 'relu');
+      const dx = fill(rows * cols, NaN), dgamma = fill(cols, NaN), dbeta = fill(cols, NaN);
+      b.batchNormBackward(x, dy, mean, variance, gamma, eps, dx, dgamma, dbeta, rows, cols, y);
+      return { y, dx, dgamma, dbeta };
+    };
+    const r = run(ref);
+    // the reference's fused forms are the two steps: BN then ReLU; ReLU's backward then BN's
+    {
+      const mean = new Float32Array(cols), variance = new Float32Array(cols);
+      ref.batchNormStats(x, mean, variance, rows, cols);
+      const z = new Float32Array(rows * cols);
+      ref.batchNormForward(x, mean, variance, gamma, beta, eps, z, rows, cols);
+      const y = new Float32Array(rows * cols);
+      y.set(z);
+      ref.biasActivation(y, new Float32Array(cols), rows, cols, 'relu');
+      assertEqualArrays('reference y', r.y, y);
+      const dz = new Float32Array(rows * cols);
+      ref.activationBackward(dy, y, dz, 'relu');
+      const dx = new Float32Array(rows * cols), dgamma = new Float32Array(cols), dbeta = new Float32Array(cols);
+      ref.batchNormBackward(x, dz, mean, variance, gamma, eps, dx, dgamma, dbeta, rows, cols);
+      assertEqualArrays('reference dx', r.dx, dx);
+      assertEqualArrays('reference dgamma', r.dgamma, dgamma);
+    }
+    assert.ok(r.y.some((v) => v === 0) && r.y.some((v) => v > 0), 'the ReLU clips some values and keeps others');
+    for (const threads of [1, 2] as const) {
+      const nv = run(native(threads));
+      assertClose(`y t=${threads}`, nv.y, r.y);
+      assertClose(`dx t=${threads}`, nv.dx, r.dx);
+      assertClose(`dgamma t=${threads}`, nv.dgamma, r.dgamma, 1e-4 * Math.sqrt(rows));
+      assertClose(`dbeta t=${threads}`, nv.dbeta, r.dbeta, 1e-4 * Math.sqrt(rows));
+    }
+  });
+}
+
 for (const [n, h, w, c] of [[1, 5, 4, 1], [7, 28, 28, 1], [3, 9, 11, 3]] as const) {
   test(`affineResample x=[${n},${h},${w},${c}] random rotations/zooms/shifts (incl. far outside)`, () => {
     const x = rand(n * h * w * c, 0, 1);

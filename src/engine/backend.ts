@@ -169,19 +169,23 @@ export interface Backend {
   batchNormStats(x: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, cols: number): void;
 
   /**
-   * y[r,c] = gamma[c] * (x[r,c] - mean[c]) / sqrt(variance[c] + epsilon) + beta[c]   (overwrite y; y may alias x)
+   * y[r,c] = act(gamma[c] * (x[r,c] - mean[c]) / sqrt(variance[c] + epsilon) + beta[c])   (overwrite y; y may alias x)
+   * act (default 'linear'): 'relu' fuses a following ReLU (relu(v) = v > 0 ? v : 0).
    */
   batchNormForward(x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, beta: Float32Array,
-    epsilon: number, y: Float32Array, rows: number, cols: number): void;
+    epsilon: number, y: Float32Array, rows: number, cols: number, act?: Activation): void;
 
   /**
    * Backward of batchNormForward in training mode (mean and variance are the batch statistics of x):
    * xhat = (x - mean) * istd, istd = 1/sqrt(variance + epsilon);
    * dbeta[c] = sum_r dy; dgamma[c] = sum_r dy * xhat;
    * dx = gamma * istd / rows * (rows * dy - dbeta - xhat * dgamma).   (overwrite dx, dgamma, dbeta)
+   * With reluY (the output of a ReLU fused after the BatchNorm, batchNormForward with 'relu'), dy is the
+   * gradient of that output and is first masked: dy[i] = reluY[i] > 0 ? dy[i] : 0.
    */
   batchNormBackward(x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
-    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number): void;
+    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number,
+    reluY?: Float32Array): void;
 
   /**
    * Affine resampling of images (augmentation): x[N,H,W,C] -> y[N,H,W,C]. For image n,

@@ -257,24 +257,26 @@ export class NativeBackend implements Backend {
   }
 
   batchNormForward(x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, beta: Float32Array,
-    epsilon: number, y: Float32Array, rows: number, cols: number): void {
+    epsilon: number, y: Float32Array, rows: number, cols: number, act: Activation = 'linear'): void {
     const len = rows * cols;
     if (x.length < len) short('batchNormForward', 'x', x, len);
     if (y.length < len) short('batchNormForward', 'y', y, len);
     for (const [name, a] of [['mean', mean], ['variance', variance], ['gamma', gamma], ['beta', beta]] as const) {
       if (a.length < cols) short('batchNormForward', name, a, cols);
     }
-    this.use().batchNormForward(x, mean, variance, gamma, beta, epsilon, y, rows, cols);
+    this.use().batchNormForward(x, mean, variance, gamma, beta, epsilon, y, rows, cols, act);
   }
 
   batchNormBackward(x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
-    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number): void {
+    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number,
+    reluY?: Float32Array): void {
     const len = rows * cols;
     for (const [name, a] of [['x', x], ['dy', dy], ['dx', dx]] as const) if (a.length < len) short('batchNormBackward', name, a, len);
     for (const [name, a] of [['mean', mean], ['variance', variance], ['gamma', gamma], ['dgamma', dgamma], ['dbeta', dbeta]] as const) {
       if (a.length < cols) short('batchNormBackward', name, a, cols);
     }
-    this.use().batchNormBackward(x, dy, mean, variance, gamma, epsilon, dx, dgamma, dbeta, rows, cols);
+    if (reluY !== undefined && reluY.length < len) short('batchNormBackward', 'reluY', reluY, len);
+    this.use().batchNormBackward(x, dy, mean, variance, gamma, epsilon, dx, dgamma, dbeta, rows, cols, reluY);
   }
 
   affineResample(x: Float32Array, params: Float32Array, y: Float32Array, n: number, h: number, w: number, c: number): void {

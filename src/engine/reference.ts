@@ -288,18 +288,25 @@ export class ReferenceBackend implements Backend {
 
   // x[rows,cols], per-channel mean/variance/gamma/beta[cols] -> y[rows,cols]
   batchNormForward(x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, beta: Float32Array,
-    epsilon: number, y: Float32Array, rows: number, cols: number): void {
+    epsilon: number, y: Float32Array, rows: number, cols: number, act: Activation = 'linear'): void {
     for (let c = 0; c < cols; c++) {
       const scale = gamma[c]! / Math.sqrt(variance[c]! + epsilon);
       const m = mean[c]!;
       const b = beta[c]!;
       for (let r = 0; r < rows; r++) y[r * cols + c] = (x[r * cols + c]! - m) * scale + b;
     }
+    if (act === 'relu') this.biasActivation(y, new Float32Array(cols), rows, cols, 'relu');
   }
 
   // x, dy [rows,cols] -> dx [rows,cols], dgamma, dbeta [cols]
   batchNormBackward(x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
-    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number): void {
+    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number,
+    reluY?: Float32Array): void {
+    if (reluY !== undefined) {
+      const masked = new Float32Array(rows * cols);
+      this.activationBackward(dy.subarray(0, rows * cols), reluY, masked, 'relu');
+      dy = masked;
+    }
     for (let c = 0; c < cols; c++) {
       const istd = 1 / Math.sqrt(variance[c]! + epsilon);
       const m = mean[c]!;

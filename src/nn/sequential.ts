@@ -34,8 +34,8 @@ import { Workspace } from './workspace.js';
 import { parseAugment, randomAffineParams, type AugmentOptions, type AugmentSettings } from './augment.js';
 import type { Classifier } from './classifier.js';
 // The built-in layers register their classes for fromConfig when loaded.
-import './activation-layer.js';
-import './batchnorm.js';
+import { Activation } from './activation-layer.js';
+import { BatchNormalization } from './batchnorm.js';
 import { Conv2D } from './conv2d.js';
 import './dense.js';
 import './dropout.js';
@@ -427,23 +427,29 @@ export class Sequential implements CallbackModel, Classifier {
   }
 
   /**
-   * The Conv2D at index i when the next layer is a MaxPooling2D it computes fused with itself
-   * (Conv2D.forwardPooled: the conv's own output is never written), else null. Forward and backward
-   * both ask, so a batch runs fused both ways or not at all.
+   * Whether layers i and i + 1 run as one: a Conv2D and the MaxPooling2D it computes fused with itself
+   * (Conv2D.forwardPooled: the conv's own output is never written), or a BatchNormalization and the
+   * ReLU Activation after it (BatchNormalization.forwardRelu: one pass instead of three). Forward and
+   * backward both ask, so a batch runs fused both ways or not at all.
    */
-  private pooledConv(i: number): Conv2D | null {
-    const conv = this.layers[i];
-    const pool = this.layers[i + 1];
-    return conv instanceof Conv2D && pool instanceof MaxPooling2D && conv.canFusePool(pool) ? conv : null;
+  private fusedPair(i: number): FusedPair {
+    const a = this.layers[i];
+    const b = this.layers[i + 1];
+    if (a instanceof Conv2D && b instanceof MaxPooling2D && a.canFusePool(b)) return FusedPair.ConvPool;
+    if (a instanceof BatchNormalization && b instanceof Activation && b.activation === 'relu') return FusedPair.BatchNormRelu;
+    return FusedPair.None;
   }
 
   private forwardAll(x: Tensor, ctx: RunContext): Tensor {
     let h = x;
     const layers = this.layers;
     for (let i = 0; i < layers.length; i++) {
-      const conv = this.pooledConv(i);
-      if (conv !== null) {
-        h = conv.forwardPooled(h, layers[i + 1] as MaxPooling2D, ctx);
+      const pair = this.fusedPair(i);
+      if (pair === FusedPair.ConvPool) {
+        h = (layers[i] as Conv2D).forwardPooled(h, layers[i + 1] as MaxPooling2D, ctx);
+        i++;
+      } else if (pair === FusedPair.BatchNormRelu) {
+        h = (layers[i] as BatchNormalization).forwardRelu(h, ctx);
         i++;
       } else {
         h = layers[i]!.forward(h, ctx);
@@ -479,9 +485,11 @@ export class Sequential implements CallbackModel, Classifier {
     const firstCtx = layers.length > 1 ? { ...ctx, inputGradient: false } : ctx;
     let d = dout;
     for (let i = last; i >= 0; i--) {
-      const conv = i >= 1 ? this.pooledConv(i - 1) : null;
-      if (conv !== null) {
-        d = conv.backwardPooled(d, i - 1 === 0 ? firstCtx : ctx);
+      const pair = i >= 1 ? this.fusedPair(i - 1) : FusedPair.None;
+      if (pair !== FusedPair.None) {
+        const c = i - 1 === 0 ? firstCtx : ctx;
+        d = pair === FusedPair.ConvPool ? (layers[i - 1] as Conv2D).backwardPooled(d, c)
+          : (layers[i - 1] as BatchNormalization).backwardRelu(d, c);
         i--;
         continue;
       }
@@ -955,3 +963,6 @@ export function datasetToTensors(ds: Dataset, classes = NUM_CLASSES): { x: Tenso
   const y = ds.labels === null ? null : oneHot(ds.labels, classes);
   return { x, y };
 }
+
+/** Adjacent layers that Sequential runs as one (see fusedPair). */
+const enum FusedPair { None, ConvPool, BatchNormRelu }
