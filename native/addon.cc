@@ -191,6 +191,14 @@ napi_value Conv2dMaxPoolBackwardFilter(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// (dy, argmax, w, dx, conv geom..., pool geom...)
+napi_value Conv2dMaxPoolBackwardInput(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  conv2d_maxpool_backward_input(a.f32(0), a.i32(1), a.f32(2), a.f32(3), a.conv(4), a.pool(17));
+  return undefined(env);
+}
+
 // (a, b, out); length = a.length
 napi_value Mul(napi_env env, napi_callback_info info) {
   Args a(env, info);
@@ -285,6 +293,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"maxPool2dBackward", nullptr, MaxPool2dBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"conv2dMaxPoolForward", nullptr, Conv2dMaxPoolForward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"conv2dMaxPoolBackwardFilter", nullptr, Conv2dMaxPoolBackwardFilter, nullptr, nullptr, nullptr, napi_enumerable,
+       nullptr},
+      {"conv2dMaxPoolBackwardInput", nullptr, Conv2dMaxPoolBackwardInput, nullptr, nullptr, nullptr, napi_enumerable,
        nullptr},
       {"mul", nullptr, Mul, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -653,6 +653,102 @@ Buffer& conv_pool_scratch() {
 }
 
 #ifdef DIGITS_AVX2
+// The input gradient of a 3x3 stride-1 conv (C = 2 * NV channels) whose output feeds a 2x2/2 max
+// pool, straight from the pooled gradient: each dy[q, k] reaches one conv output (its argmax), whose
+// 3x3 input window lies in the 4x4-pixel patch of pooled output q. Per q, the patch's rows (4 pixels
+// x C floats = NV vectors) are summed in registers over k, two rows at a time, then added into a
+// zero-padded dx frame (patches of neighbouring q overlap), which is cropped into dx. A quarter of
+// the multiply-adds of the dense kernel over the scattered gradient (3/4 zeros), no scatter pass.
+template <int NV>
+void pooled_dx_3x3(const float* dy, const int32_t* argmax, const float* w, float* dx, const ConvGeom& g,
+                   const PoolGeom& p) {
+  constexpr int C = 2 * NV;  // a patch row (4 pixels x C floats) is NV vectors
+  const int K = g.k;
+  ThreadPool& P = pool();
+  Scratch& sh = P.shared();
+  // wt[b][k][i]: kernel row i of filter k (3 pixels x C) placed at pixel offset b of a patch row
+  // (4 pixels, zeros elsewhere), aligned; patch rows outside the window read a row of zeros.
+  // 2 x 3 x K rows of 4C floats (K = 24, C = 12: 27 KB, within L1).
+  constexpr int RL = 4 * C;
+  const size_t wt_len = size_t(2) * K * 3 * RL + RL;
+  float* wt = sh.b.get(wt_len);
+  std::memset(wt, 0, wt_len * sizeof(float));
+  for (int b = 0; b < 2; b++)
+    for (int k = 0; k < K; k++)
+      for (int i = 0; i < 3; i++) {
+        float* row = wt + ((size_t(b) * K + k) * 3 + i) * RL;
+        for (int j = 0; j < 3; j++)
+          for (int c = 0; c < C; c++) row[(b + j) * C + c] = w[((size_t(i) * 3 + j) * C + c) * K + k];
+      }
+  const float* zero_row = wt + size_t(2) * K * 3 * RL;
+  // rows[(b * K + k) * 5 + 1 + i]: kernel row i, or the zero row for i = -1 and 3 (a load, not a branch)
+  std::vector<const float*>& rows = sh.rows;
+  rows.resize(size_t(2) * K * 5);
+  for (int b = 0; b < 2; b++)
+    for (int k = 0; k < K; k++)
+      for (int t = 0; t < 5; t++)
+        rows[(size_t(b) * K + k) * 5 + t] = t == 0 || t == 4 ? zero_row : wt + ((size_t(b) * K + k) * 3 + t - 1) * RL;
+  const float* const* rp = rows.data();
+  const int hs = g.oh + 2, ws = g.ow + 2;  // the conv's padded input frame
+  const size_t fimg = size_t(hs) * ws * C;
+  float* frame = sh.a.get(size_t(g.n) * fimg + 8);
+  const int32_t rowK = g.ow * K;
+  P.run(g.n, [&](int img, int tid) {
+    std::vector<const float* const*>& rk_vec = P.scratch(tid).rowsets;
+    rk_vec.resize(size_t(K));
+    const float* const** rk_of = rk_vec.data();
+    float* fi = frame + size_t(img) * fimg;
+    std::memset(fi, 0, fimg * sizeof(float));
+    for (int py = 0; py < p.oh; py++) {
+      for (int px = 0; px < p.ow; px++) {
+        const size_t q = ((size_t(img) * p.oh + py) * p.ow + px) * K;
+        const int32_t base = int32_t(((size_t(img) * g.oh + 2 * py) * g.ow + 2 * px) * K);
+        float* f0 = fi + (size_t(2 * py) * ws + 2 * px) * C;
+        // first where each filter's gradient lands (independent of the sums, so the loads of the
+        // rows below are not held up behind the decoding)
+        for (int k = 0; k < K; k++) {
+          const int32_t diff = argmax[q + k] - base - k;  // a * ow * K + b * K
+          const int a = int(diff >= rowK);
+          const int b = int(diff - a * rowK >= K);
+          rk_of[k] = rp + (size_t(b) * K + k) * 5 + 1 - a;  // rk_of[k][r]: the row patch row r takes
+        }
+        for (int r0 = 0; r0 < 4; r0 += 2) {
+          __m256 A0[NV], A1[NV];
+          for (int v = 0; v < NV; v++) A0[v] = A1[v] = _mm256_setzero_ps();
+          for (int k = 0; k < K; k++) {
+            const __m256 d = _mm256_set1_ps(dy[q + k]);
+            const float* w0 = rk_of[k][r0];
+            const float* w1 = rk_of[k][r0 + 1];
+            for (int v = 0; v < NV; v++) {
+              A0[v] = _mm256_fmadd_ps(d, _mm256_load_ps(w0 + 8 * v), A0[v]);
+              A1[v] = _mm256_fmadd_ps(d, _mm256_load_ps(w1 + 8 * v), A1[v]);
+            }
+          }
+          float* fr0 = f0 + size_t(r0) * ws * C;
+          float* fr1 = fr0 + size_t(ws) * C;
+          for (int v = 0; v < NV; v++) {
+            _mm256_storeu_ps(fr0 + 8 * v, _mm256_add_ps(_mm256_loadu_ps(fr0 + 8 * v), A0[v]));
+            _mm256_storeu_ps(fr1 + 8 * v, _mm256_add_ps(_mm256_loadu_ps(fr1 + 8 * v), A1[v]));
+          }
+        }
+      }
+    }
+    float* di = dx + size_t(img) * g.h * g.w * C;
+    const int covered_h = std::min(g.h, hs - g.pt), covered_w = std::min(g.w, ws - g.pl);
+    for (int y = 0; y < g.h; y++) {
+      float* dr = di + size_t(y) * g.w * C;
+      int done = 0;
+      if (y < covered_h && covered_w > 0) {
+        std::memcpy(dr, fi + (size_t(y + g.pt) * ws + g.pl) * C, size_t(covered_w) * C * sizeof(float));
+        done = covered_w;
+      }
+      if (done < g.w) std::memset(dr + size_t(done) * C, 0, size_t(g.w - done) * C * sizeof(float));
+    }
+  });
+}
+#endif
+
+#ifdef DIGITS_AVX2
 inline __m256i tail_mask(int valid) {  // lanes < valid set
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
@@ -861,6 +957,20 @@ void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32
     }
   }
 #endif
+}
+
+void conv2d_maxpool_backward_input(const float* dy, const int32_t* argmax, const float* w, float* dx,
+                                   const ConvGeom& g, const PoolGeom& p) {
+#ifdef DIGITS_AVX2
+  if (g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2 &&
+      g.n > 0 && g.k > 0) {
+    if (g.c == 12) return pooled_dx_3x3<6>(dy, argmax, w, dx, g, p);
+    if (g.c == 8) return pooled_dx_3x3<4>(dy, argmax, w, dx, g, p);
+  }
+#endif
+  float* dz = conv_pool_scratch().get(size_t(g.n) * g.oh * g.ow * g.k);
+  maxpool2d_backward(dy, argmax, dz, p);
+  conv2d_backward_input(dz, w, dx, g);
 }
 
 void mul(const float* a, const float* b, float* out, size_t len) {

@@ -50,6 +50,9 @@ void conv2d_maxpool_forward(const float* x, const float* w, const float* b, floa
 // dw, db of that conv from dy of the pooled output: conv2d_backward_filter(x, maxpool2d_backward(dy))   (overwrite)
 void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32_t* argmax, float* dw, float* db,
                                     const ConvGeom& g, const PoolGeom& p);
+// dx of that conv from dy of the pooled output: conv2d_backward_input(maxpool2d_backward(dy), w)   (overwrite)
+void conv2d_maxpool_backward_input(const float* dy, const int32_t* argmax, const float* w, float* dx,
+                                   const ConvGeom& g, const PoolGeom& p);
 // out = a * b, length len (out may alias a)
 void mul(const float* a, const float* b, float* out, size_t len);
 void softmax(const float* logits, float* probs, int rows, int cols);

@@ -48,6 +48,8 @@ struct Scratch {
   Buffer c;  // column buffers
   std::vector<int> offs;
   std::vector<ptrdiff_t> loffs;
+  std::vector<const float*> rows;
+  std::vector<const float* const*> rowsets;
 };
 
 class ThreadPool {

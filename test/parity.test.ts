@@ -347,6 +347,14 @@ const convPoolCases: { c: ConvCase; pool: number }[] = [
   // the general path (conv, then pool)
   { c: { x: [3, 14, 14, 12], f: [3, 3, 12, 24], s: [1, 1], p: 'same', act: 'linear' }, pool: 2 },
   { c: { x: [2, 11, 10, 2], f: [2, 3, 2, 7], s: [1, 1], p: 'same', act: 'relu' }, pool: 3 },
+  // 2x2 pooling of convs with several input channels: 'valid' with an odd output, strides, an asymmetric
+  // kernel and padding
+  { c: { x: [5, 9, 11, 3], f: [3, 3, 3, 8], s: [1, 1], p: 'valid', act: 'relu' }, pool: 2 },
+  { c: { x: [3, 12, 13, 4], f: [2, 3, 4, 5], s: [2, 1], p: 'same', act: 'linear' }, pool: 2 },
+  { c: { x: [1, 5, 5, 2], f: [5, 5, 2, 3], s: [1, 1], p: 'same', act: 'linear' }, pool: 2 },
+  // the pooled input-gradient kernel (3x3, stride 1, 2x2 pool, 8 or 12 channels): odd sizes leave conv rows unpooled
+  { c: { x: [2, 7, 9, 12], f: [3, 3, 12, 24], s: [1, 1], p: 'same', act: 'linear' }, pool: 2 },
+  { c: { x: [3, 9, 10, 8], f: [3, 3, 8, 5], s: [1, 1], p: 'valid', act: 'relu' }, pool: 2 },
 ];
 
 for (const { c, pool } of convPoolCases) {
@@ -397,6 +405,17 @@ for (const { c, pool } of convPoolCases) {
       nb.conv2dMaxPoolBackwardFilter(x, dy, argmax, dwn, dbn, g, p);
       assertClose('dw', dwn, dwr);
       assertClose('db', dbn, dbr);
+      // and the input gradient (some of dy zero, as after a ReLU)
+      for (let i = 0; i < yLen; i += 3) dy[i] = 0;
+      const dxr = fill(xLen, NaN);
+      const dxn = fill(xLen, NaN);
+      ref.conv2dMaxPoolBackwardInput(dy, argmax, w, dxr, g, p);
+      nb.conv2dMaxPoolBackwardInput(dy, argmax, w, dxn, g, p);
+      assertClose('dx', dxn, dxr);
+      ref.conv2dMaxPoolBackwardFilter(x, dy, argmax, dwr, dbr, g, p);
+      nb.conv2dMaxPoolBackwardFilter(x, dy, argmax, dwn, dbn, g, p);
+      assertClose('dw (sparse dy)', dwn, dwr);
+      assertClose('db (sparse dy)', dbn, dbr);
     });
   }
 }
@@ -611,7 +630,7 @@ for (const [rows, cols] of [[1, 3], [37, 12], [6272, 24]] as const) {
       assertEqualArrays('reference dx', r.dx, dx);
       assertEqualArrays('reference dgamma', r.dgamma, dgamma);
     }
-    assert.ok(r.y.some((v) => v === 0) && r.y.some((v) => v > 0), 'the ReLU clips some values and keeps others');
+    if (rows > 1) assert.ok(r.y.some((v) => v === 0) && r.y.some((v) => v > 0), 'the ReLU clips some values and keeps others');
     for (const threads of [1, 2] as const) {
       const nv = run(native(threads));
       assertClose(`y t=${threads}`, nv.y, r.y);

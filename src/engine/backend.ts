@@ -133,6 +133,14 @@ export interface Backend {
   conv2dMaxPoolBackwardFilter(x: Float32Array, dy: Float32Array, argmax: Int32Array, dw: Float32Array, db: Float32Array,
     g: ConvGeometry, p: PoolGeometry): void;
 
+  /**
+   * The input gradient of that conv from the gradient dy[N,POH,POW,K] of the pooled output (the conv's
+   * activation derivative already applied): dx as conv2dBackwardInput(dz, w, dx, g) with
+   * dz = maxPool2dBackward(dy, argmax, p).   (overwrite dx)
+   */
+  conv2dMaxPoolBackwardInput(dy: Float32Array, argmax: Int32Array, w: Float32Array, dx: Float32Array,
+    g: ConvGeometry, p: PoolGeometry): void;
+
   /** out = a * b elementwise, length n (out may alias a)   (dropout masks) */
   mul(a: Float32Array, b: Float32Array, out: Float32Array): void;
 

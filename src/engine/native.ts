@@ -52,6 +52,10 @@ interface Addon extends Pick<Backend, 'batchNormStats' | 'batchNormForward' | 'b
     n: number, h: number, w_: number, c: number, kh: number, kw: number, k: number,
     sh: number, sw: number, pt: number, pl: number, oh: number, ow: number,
     pn: number, ph_: number, pw_: number, pc: number, ph: number, pw: number, psh: number, psw: number, poh: number, pow: number): void;
+  conv2dMaxPoolBackwardInput(dy: Float32Array, argmax: Int32Array, w: Float32Array, dx: Float32Array,
+    n: number, h: number, w_: number, c: number, kh: number, kw: number, k: number,
+    sh: number, sw: number, pt: number, pl: number, oh: number, ow: number,
+    pn: number, ph_: number, pw_: number, pc: number, ph: number, pw: number, psh: number, psw: number, poh: number, pow: number): void;
   mul(a: Float32Array, b: Float32Array, out: Float32Array): void;
   softmax(logits: Float32Array, probs: Float32Array, rows: number, cols: number): void;
   softmaxCrossEntropy(logits: Float32Array, targets: Float32Array, probs: Float32Array, dlogits: Float32Array,
@@ -211,6 +215,17 @@ export class NativeBackend implements Backend {
     if (dy.length < len) short('conv2dMaxPoolBackwardFilter', 'dy', dy, len);
     if (argmax.length < len) short('conv2dMaxPoolBackwardFilter', 'argmax', argmax, len);
     this.use().conv2dMaxPoolBackwardFilter(x, dy, argmax, dw, db, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
+      g.padTop, g.padLeft, g.outH, g.outW, p.n, p.h, p.w, p.c, p.poolH, p.poolW, p.strideH, p.strideW, p.outH, p.outW);
+  }
+
+  conv2dMaxPoolBackwardInput(dy: Float32Array, argmax: Int32Array, w: Float32Array, dx: Float32Array,
+    g: ConvGeometry, p: PoolGeometry): void {
+    checkConv('conv2dMaxPoolBackwardInput', g, dx, 'dx', w, 'w');
+    checkConvPool('conv2dMaxPoolBackwardInput', g, p);
+    const len = p.n * p.outH * p.outW * p.c;
+    if (dy.length < len) short('conv2dMaxPoolBackwardInput', 'dy', dy, len);
+    if (argmax.length < len) short('conv2dMaxPoolBackwardInput', 'argmax', argmax, len);
+    this.use().conv2dMaxPoolBackwardInput(dy, argmax, w, dx, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
       g.padTop, g.padLeft, g.outH, g.outW, p.n, p.h, p.w, p.c, p.poolH, p.poolW, p.strideH, p.strideW, p.outH, p.outW);
   }
 

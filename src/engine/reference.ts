@@ -202,6 +202,13 @@ export class ReferenceBackend implements Backend {
     this.conv2dBackwardFilter(x, dz, dw, db, g);
   }
 
+  conv2dMaxPoolBackwardInput(dy: Float32Array, argmax: Int32Array, w: Float32Array, dx: Float32Array,
+    g: ConvGeometry, p: PoolGeometry): void {
+    const dz = new Float32Array(g.n * g.outH * g.outW * g.k);
+    this.maxPool2dBackward(dy, argmax, dz, p);
+    this.conv2dBackwardInput(dz, w, dx, g);
+  }
+
   mul(a: Float32Array, b: Float32Array, out: Float32Array): void {
     const len = a.length;
     for (let i = 0; i < len; i++) out[i] = a[i]! * b[i]!;

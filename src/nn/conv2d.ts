@@ -202,9 +202,7 @@ export class Conv2D extends BaseLayer implements SoftmaxOutputLayer {
     ctx.backend.conv2dMaxPoolBackwardFilter(s.x.data, dzp.data, pooled.argmax, this.kernel!.grad.data, db, s.g, pooled.p);
     const dx = this.ws.tensor('dx', n, this.builtInput());
     if (ctx.inputGradient !== false) {
-      const dz = this.ws.tensor('dz', n, this.builtOutput());
-      ctx.backend.maxPool2dBackward(dzp.data, pooled.argmax, dz.data, pooled.p);
-      ctx.backend.conv2dBackwardInput(dz.data, this.kernel!.value.data, dx.data, s.g);
+      ctx.backend.conv2dMaxPoolBackwardInput(dzp.data, pooled.argmax, this.kernel!.value.data, dx.data, s.g, pooled.p);
     }
     return dx;
   }
