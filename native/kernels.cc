@@ -746,6 +746,96 @@ void pooled_dx_3x3(const float* dy, const int32_t* argmax, const float* w, float
     }
   });
 }
+
+// The filter gradient of the same conv from the pooled gradient: dw[:, :, :, k] += d * (the 3x3 input
+// window of the conv output that dy[q, k] = d came from). Per pooled row (its outputs' window
+// pointers and gradients gathered first), per filter k: the three window rows (3 pixels x C floats)
+// are summed in registers over the row's outputs, then added to the chunk's partial dw (kept
+// transposed, [k][i][j][c]). Chunks of pooled rows are summed in order (fixed by the thread count).
+template <int C>
+void pooled_dw_3x3(const float* x, const float* dy, const int32_t* argmax, float* dw, float* db, const ConvGeom& g,
+                   const PoolGeom& p) {
+  constexpr int RF = 3 * C, NF = RF / 8, TAIL = RF % 8;  // window row: NF vectors (+ 4 floats)
+  static_assert(TAIL == 0 || TAIL == 4, "window rows of whole vectors or half of one more");
+  const int K = g.k;
+  constexpr int depth = 3 * RF;
+  ThreadPool& P = pool();
+  Scratch& sh = P.shared();
+  const int hs = g.oh + 2, ws = g.ow + 2;
+  Source src = conv_source(x, g.n, g.h, g.w, C, g.pt, g.pl, hs, ws, sh.a);
+  const int nrows = g.n * p.oh;
+  const int T = P.threads();
+  const int nchunks = T <= 1 ? 1 : std::max(1, std::min(4 * T, nrows / 4));
+  const size_t part_len = size_t(K) * depth + K;  // acc, then db
+  float* parts = sh.b.get(part_len * nchunks);
+  const ptrdiff_t srow = ptrdiff_t(ws) * C;
+  const int32_t rowK = g.ow * K;
+  P.run(nchunks, [&](int chunk, int tid) {
+    float* acc = parts + part_len * chunk;
+    std::memset(acc, 0, part_len * sizeof(float));
+    float* dbp = acc + size_t(K) * depth;
+    Scratch& s = P.scratch(tid);
+    std::vector<const float*>& wp = s.rows;  // [px][k]: window of the conv output dy[q, k] came from
+    wp.resize(size_t(p.ow) * K);
+    float* dv = s.c.get(size_t(p.ow) * K);  // [k][px]: the gradients
+    const int rb = int((long long)nrows * chunk / nchunks), re = int((long long)nrows * (chunk + 1) / nchunks);
+    for (int row = rb; row < re; row++) {
+      const int img = row / p.oh, py = row % p.oh;
+      for (int px = 0; px < p.ow; px++) {
+        const size_t q = (size_t(row) * p.ow + px) * K;
+        const int32_t base = int32_t(((size_t(img) * g.oh + 2 * py) * g.ow + 2 * px) * K);
+        for (int k = 0; k < K; k++) {
+          const int32_t diff = argmax[q + k] - base - k;  // a * ow * K + b * K
+          const int a = int(diff >= rowK);
+          const int b = int(diff - a * rowK >= K);
+          wp[size_t(px) * K + k] = src.data + ((size_t(img) * hs + 2 * py + a) * ws + 2 * px + b) * C;
+          dv[size_t(k) * p.ow + px] = dy[q + k];
+        }
+      }
+      for (int k = 0; k < K; k++) {
+        float* ak = acc + size_t(k) * depth;
+        const float* dk = dv + size_t(k) * p.ow;
+        __m256 A[3][NF];
+        __m128 At[3];
+        for (int i = 0; i < 3; i++) {
+          for (int v = 0; v < NF; v++) A[i][v] = _mm256_setzero_ps();
+          At[i] = _mm_setzero_ps();
+        }
+        float dsum = 0.0f;
+        for (int px = 0; px < p.ow; px++) {
+          const float d = dk[px];
+          dsum += d;
+          const __m256 d8 = _mm256_set1_ps(d);
+          const float* w0 = wp[size_t(px) * K + k];
+          for (int i = 0; i < 3; i++) {
+            const float* wr = w0 + i * srow;
+            for (int v = 0; v < NF; v++) A[i][v] = _mm256_fmadd_ps(d8, _mm256_loadu_ps(wr + 8 * v), A[i][v]);
+            if (TAIL == 4) At[i] = _mm_fmadd_ps(_mm256_castps256_ps128(d8), _mm_loadu_ps(wr + 8 * NF), At[i]);
+          }
+        }
+        dbp[k] += dsum;
+        for (int i = 0; i < 3; i++) {
+          float* ar = ak + i * RF;
+          for (int v = 0; v < NF; v++) _mm256_storeu_ps(ar + 8 * v, _mm256_add_ps(_mm256_loadu_ps(ar + 8 * v), A[i][v]));
+          if (TAIL == 4) _mm_storeu_ps(ar + 8 * NF, _mm_add_ps(_mm_loadu_ps(ar + 8 * NF), At[i]));
+        }
+      }
+    }
+  });
+  for (int t = 0; t < depth; t++)
+    for (int k = 0; k < K; k++) {
+      const size_t at = size_t(k) * depth + t;
+      float v = parts[at];
+      for (int c = 1; c < nchunks; c++) v += parts[part_len * c + at];
+      dw[size_t(t) * K + k] = v;
+    }
+  for (int k = 0; k < K; k++) {
+    const size_t at = size_t(K) * depth + k;
+    float v = parts[at];
+    for (int c = 1; c < nchunks; c++) v += parts[part_len * c + at];
+    db[k] = v;
+  }
+}
 #endif
 
 #ifdef DIGITS_AVX2
@@ -861,6 +951,13 @@ void conv2d_maxpool_forward(const float* x, const float* w, const float* b, floa
 
 void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32_t* argmax, float* dw, float* db,
                                     const ConvGeom& g, const PoolGeom& p) {
+#ifdef DIGITS_AVX2
+  if (g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2 &&
+      g.n > 0 && g.k > 0 && p.oh > 0 && p.ow > 0) {
+    if (g.c == 12) return pooled_dw_3x3<12>(x, dy, argmax, dw, db, g, p);
+    if (g.c == 8) return pooled_dw_3x3<8>(x, dy, argmax, dw, db, g, p);
+  }
+#endif
   if (!conv_pool_direct(g, p)) {
     float* dz = conv_pool_scratch().get(size_t(g.n) * g.oh * g.ow * g.k);
     maxpool2d_backward(dy, argmax, dz, p);
