@@ -848,6 +848,43 @@ inline __m256i tail_mask(int valid) {  // lanes < valid set
 
 void conv2d_maxpool_forward(const float* x, const float* w, const float* b, float* y, int32_t* argmax,
                             const ConvGeom& g, const PoolGeom& p, bool relu) {
+#ifdef DIGITS_AVX2
+  if (!conv_pool_direct(g, p) && g.k % 24 == 0 && p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2) {
+    // The implicit GEMM with 4 x 24 tiles whose 4 rows are one pooling window: the epilogue pools
+    // (conv_gemm reads rows through pointers, so any pixel order is free). The conv output is never
+    // written, and the conv outputs the pool does not cover (odd sizes) are not computed.
+    const int nwin = g.n * p.oh * p.ow;
+    if (nwin <= 0) return;
+    Scratch& sh = pool().shared();
+    const int hs = (g.oh - 1) * g.sh + g.kh, ws = (g.ow - 1) * g.sw + g.kw;
+    Source src = conv_source(x, g.n, g.h, g.w, g.c, g.pt, g.pl, hs, ws, sh.a);
+    const int K = g.k, depth = g.kh * g.kw * g.c;
+    const float* pb = pack_b_rows(sh.b, w, size_t(K), depth, K, 24);
+    const ptrdiff_t segstride = ptrdiff_t(src.ws) * g.c;
+    constexpr int WB = 16;  // windows per task
+    const int ntasks = ceil_div(nwin, WB);
+    pool().run(ntasks, [&](int task, int) {
+      for (int wq = task * WB; wq < std::min(nwin, (task + 1) * WB); wq++) {
+        const int img = wq / (p.oh * p.ow), rem = wq - img * (p.oh * p.ow);
+        const int py = rem / p.ow, px = rem - py * p.ow;
+        const float* rp[4];
+        int32_t idx[4];
+        for (int r = 0; r < 4; r++) {
+          const int oy = 2 * py + (r >> 1), ox = 2 * px + (r & 1);
+          rp[r] = src.data + ((size_t(img) * src.hs + size_t(oy) * g.sh) * src.ws + size_t(ox) * g.sw) * g.c;
+          idx[r] = int32_t(((size_t(img) * g.oh + oy) * g.ow + ox) * K);
+        }
+        for (int jp = 0; jp < K / 24; jp++) {
+          const int j0 = jp * 24;
+          const int32_t idj[4] = {idx[0] + j0, idx[1] + j0, idx[2] + j0, idx[3] + j0};
+          ukernel_rows24_pool(rp, g.kh, segstride, g.kw * g.c, pb + size_t(jp) * depth * 24, y + size_t(wq) * K + j0,
+                              argmax + size_t(wq) * K + j0, idj, b + j0, relu);
+        }
+      }
+    });
+    return;
+  }
+#endif
   if (!conv_pool_direct(g, p)) {
     float* z = conv_pool_scratch().get(size_t(g.n) * g.oh * g.ow * g.k);
     conv2d_forward(x, w, b, z, g, relu);

@@ -270,6 +270,70 @@ static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t se
 #undef DIGITS_STORE_ROW24
 }
 
+// ukernel_rows24 whose 4 rows are the 4 conv outputs of one 2x2 pooling window, in the pool's scan
+// order: the epilogue (+ bias, relu) stores their maximum per column to y[0 .. 24) and its flat index
+// idx[r] + j (first on ties, strict >; NaN never replaces) to argmax[0 .. 24).
+static inline void ukernel_rows24_pool(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen,
+                                       const float* b, float* y, int32_t* argmax, const int32_t* idx,
+                                       const float* bias, bool relu) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c32 = _mm256_setzero_ps();
+  const float* a0 = rp[0];
+  const float* a1 = rp[1];
+  const float* a2 = rp[2];
+  const float* a3 = rp[3];
+  for (int s = 0; s < nseg; s++) {
+    for (int q = 0; q < seglen; q++) {
+      const __m256 b0 = _mm256_load_ps(b);
+      const __m256 b1 = _mm256_load_ps(b + 8);
+      const __m256 b2 = _mm256_load_ps(b + 16);
+      b += 24;
+      __m256 a;
+      a = _mm256_broadcast_ss(a0 + q);
+      c00 = _mm256_fmadd_ps(a, b0, c00);
+      c01 = _mm256_fmadd_ps(a, b1, c01);
+      c02 = _mm256_fmadd_ps(a, b2, c02);
+      a = _mm256_broadcast_ss(a1 + q);
+      c10 = _mm256_fmadd_ps(a, b0, c10);
+      c11 = _mm256_fmadd_ps(a, b1, c11);
+      c12 = _mm256_fmadd_ps(a, b2, c12);
+      a = _mm256_broadcast_ss(a2 + q);
+      c20 = _mm256_fmadd_ps(a, b0, c20);
+      c21 = _mm256_fmadd_ps(a, b1, c21);
+      c22 = _mm256_fmadd_ps(a, b2, c22);
+      a = _mm256_broadcast_ss(a3 + q);
+      c30 = _mm256_fmadd_ps(a, b0, c30);
+      c31 = _mm256_fmadd_ps(a, b1, c31);
+      c32 = _mm256_fmadd_ps(a, b2, c32);
+    }
+    a0 += segstride;
+    a1 += segstride;
+    a2 += segstride;
+    a3 += segstride;
+  }
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256 v[4][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32}};
+  for (int j = 0; j < 3; j++) {
+    const __m256 bj = bias != nullptr ? _mm256_loadu_ps(bias + 8 * j) : zero;
+    __m256 best = _mm256_add_ps(v[0][j], bj);
+    if (relu) best = _mm256_max_ps(best, zero);
+    __m256i at = _mm256_add_epi32(_mm256_set1_epi32(idx[0] + 8 * j), lane);
+    for (int r = 1; r < 4; r++) {
+      __m256 z = _mm256_add_ps(v[r][j], bj);
+      if (relu) z = _mm256_max_ps(z, zero);
+      const __m256 gt = _mm256_cmp_ps(z, best, _CMP_GT_OQ);
+      best = _mm256_blendv_ps(best, z, gt);
+      const __m256i ar = _mm256_add_epi32(_mm256_set1_epi32(idx[r] + 8 * j), lane);
+      at = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(at), _mm256_castsi256_ps(ar), gt));
+    }
+    _mm256_storeu_ps(y + 8 * j, best);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax + 8 * j), at);
+  }
+}
+
 // c (ld = ldc, 24 columns, mr <= 4 valid rows) += sum_p x[poff[p] + aoff[r]] * dy[p*lddy + 0..24)
 // (conv backward-filter when K is a multiple of 24: no column padding, dy read in place)
 constexpr int MR24 = 4;

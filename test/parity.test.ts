@@ -355,6 +355,8 @@ const convPoolCases: { c: ConvCase; pool: number }[] = [
   // the pooled input-gradient kernel (3x3, stride 1, 2x2 pool, 8 or 12 channels): odd sizes leave conv rows unpooled
   { c: { x: [2, 7, 9, 12], f: [3, 3, 12, 24], s: [1, 1], p: 'same', act: 'linear' }, pool: 2 },
   { c: { x: [3, 9, 10, 8], f: [3, 3, 8, 5], s: [1, 1], p: 'valid', act: 'relu' }, pool: 2 },
+  // the pooling GEMM epilogue (K a multiple of 24, 2x2 pool): strides, an asymmetric kernel, ReLU ties at 0
+  { c: { x: [3, 11, 12, 5], f: [2, 3, 5, 48], s: [2, 1], p: 'valid', act: 'relu' }, pool: 2 },
 ];
 
 for (const { c, pool } of convPoolCases) {
