@@ -975,6 +975,9 @@ void conv2d_maxpool_forward(const float* x, const float* w, const float* b, floa
           if (full) {
             _mm256_storeu_ps(y + yo, best);
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax + yo), idx);
+          } else if (K - k0 == 4) {  // (masked stores are slow on AMD: K = 12 ends in half a vector)
+            _mm_storeu_ps(y + yo, _mm256_castps256_ps128(best));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(argmax + yo), _mm256_castsi256_si128(idx));
           } else {
             _mm256_maskstore_ps(y + yo, m, best);
             _mm256_maskstore_epi32(reinterpret_cast<int*>(argmax + yo), m, idx);
