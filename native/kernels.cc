@@ -34,6 +34,7 @@
 #include <cmath>
 #include <cstring>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "microkernel.h"
@@ -775,7 +776,7 @@ void pooled_dw_3x3(const float* x, const float* dy, const int32_t* argmax, float
     std::memset(acc, 0, part_len * sizeof(float));
     float* dbp = acc + size_t(K) * depth;
     Scratch& s = P.scratch(tid);
-    std::vector<const float*>& wp = s.rows;  // [px][k]: window of the conv output dy[q, k] came from
+    std::vector<const float*>& wp = s.rows;  // [k][px]: window of the conv output dy[q, k] came from
     wp.resize(size_t(p.ow) * K);
     float* dv = s.c.get(size_t(p.ow) * K);  // [k][px]: the gradients
     const int rb = int((long long)nrows * chunk / nchunks), re = int((long long)nrows * (chunk + 1) / nchunks);
@@ -784,41 +785,48 @@ void pooled_dw_3x3(const float* x, const float* dy, const int32_t* argmax, float
       for (int px = 0; px < p.ow; px++) {
         const size_t q = (size_t(row) * p.ow + px) * K;
         const int32_t base = int32_t(((size_t(img) * g.oh + 2 * py) * g.ow + 2 * px) * K);
+        const float* win = src.data + ((size_t(img) * hs + 2 * py) * ws + 2 * px) * C;  // window (0, 0)
         for (int k = 0; k < K; k++) {
           const int32_t diff = argmax[q + k] - base - k;  // a * ow * K + b * K
           const int a = int(diff >= rowK);
           const int b = int(diff - a * rowK >= K);
-          wp[size_t(px) * K + k] = src.data + ((size_t(img) * hs + 2 * py + a) * ws + 2 * px + b) * C;
+          wp[size_t(k) * p.ow + px] = win + a * srow + b * C;
           dv[size_t(k) * p.ow + px] = dy[q + k];
         }
       }
       for (int k = 0; k < K; k++) {
         float* ak = acc + size_t(k) * depth;
         const float* dk = dv + size_t(k) * p.ow;
-        __m256 A[3][NF];
-        __m128 At[3];
-        for (int i = 0; i < 3; i++) {
-          for (int v = 0; v < NF; v++) A[i][v] = _mm256_setzero_ps();
-          At[i] = _mm_setzero_ps();
-        }
+        const float* const* wk = wp.data() + size_t(k) * p.ow;
         float dsum = 0.0f;
-        for (int px = 0; px < p.ow; px++) {
-          const float d = dk[px];
-          dsum += d;
-          const __m256 d8 = _mm256_set1_ps(d);
-          const float* w0 = wp[size_t(px) * K + k];
-          for (int i = 0; i < 3; i++) {
-            const float* wr = w0 + i * srow;
-            for (int v = 0; v < NF; v++) A[i][v] = _mm256_fmadd_ps(d8, _mm256_loadu_ps(wr + 8 * v), A[i][v]);
-            if (TAIL == 4) At[i] = _mm_fmadd_ps(_mm256_castps256_ps128(d8), _mm_loadu_ps(wr + 8 * NF), At[i]);
-          }
-        }
+        for (int px = 0; px < p.ow; px++) dsum += dk[px];
         dbp[k] += dsum;
-        for (int i = 0; i < 3; i++) {
-          float* ar = ak + i * RF;
-          for (int v = 0; v < NF; v++) _mm256_storeu_ps(ar + 8 * v, _mm256_add_ps(_mm256_loadu_ps(ar + 8 * v), A[i][v]));
-          if (TAIL == 4) _mm_storeu_ps(ar + 8 * NF, _mm_add_ps(_mm_loadu_ps(ar + 8 * NF), At[i]));
-        }
+        // window rows i0 .. i1 - 1 at a time (10 or 5 sums in registers: all 15 would spill)
+        auto rows_pass = [&](auto i0c, auto i1c) {
+          constexpr int i0 = decltype(i0c)::value, i1 = decltype(i1c)::value;
+          __m256 A[i1 - i0][NF];
+          __m128 At[i1 - i0];
+          for (int i = 0; i < i1 - i0; i++) {
+            for (int v = 0; v < NF; v++) A[i][v] = _mm256_setzero_ps();
+            At[i] = _mm_setzero_ps();
+          }
+          for (int px = 0; px < p.ow; px++) {
+            const __m256 d8 = _mm256_set1_ps(dk[px]);
+            const float* w0 = wk[px];
+            for (int i = 0; i < i1 - i0; i++) {
+              const float* wr = w0 + (i0 + i) * srow;
+              for (int v = 0; v < NF; v++) A[i][v] = _mm256_fmadd_ps(d8, _mm256_loadu_ps(wr + 8 * v), A[i][v]);
+              if (TAIL == 4) At[i] = _mm_fmadd_ps(_mm256_castps256_ps128(d8), _mm_loadu_ps(wr + 8 * NF), At[i]);
+            }
+          }
+          for (int i = 0; i < i1 - i0; i++) {
+            float* ar = ak + (i0 + i) * RF;
+            for (int v = 0; v < NF; v++) _mm256_storeu_ps(ar + 8 * v, _mm256_add_ps(_mm256_loadu_ps(ar + 8 * v), A[i][v]));
+            if (TAIL == 4) _mm_storeu_ps(ar + 8 * NF, _mm_add_ps(_mm_loadu_ps(ar + 8 * NF), At[i]));
+          }
+        };
+        rows_pass(std::integral_constant<int, 0>(), std::integral_constant<int, 2>());
+        rows_pass(std::integral_constant<int, 2>(), std::integral_constant<int, 3>());
       }
     }
   });
