@@ -16,10 +16,25 @@
 //                        chunks (a count fixed by the thread count), each accumulating a
 //                        private partial dw (+ db); partials are summed in chunk order
 //                        (deterministic for a given thread count).
+//                        K a multiple of 24: 4 x 24 tiles instead (no padding to 32 columns),
+//                        in forward and filter gradient.
+//   conv2dMaxPool*       a conv whose output only feeds a non-overlapping max pool (Sequential
+//                        fuses the pair). Forward: for one input channel, 3x3, stride 1, 2x2
+//                        pool a direct kernel (8 filters per vector, the 4 window outputs in
+//                        registers); for K a multiple of 24 the 4 x 24 GEMM tile takes one
+//                        window's 4 conv outputs as rows and pools in its epilogue; else conv
+//                        then pool through scratch. Backward from the pooled gradient: each
+//                        pooled value reaches one conv output (its argmax), so the filter and
+//                        input gradients of 3x3 stride-1 convs under 2x2 pools take a quarter
+//                        of the dense work and no scatter pass; other shapes scatter, then run
+//                        the dense kernels.
 //   matmul               packed-B GEMM over row blocks x column panels; transA transposes the
 //                        block's rows first.
 //   pooling              channel-vectorised max with first-wins argmax; backward for
 //                        non-overlapping windows writes dx in one pass (no zeroing + scatter).
+//   batchnorm            loops over blocks of 8 rows with the per-channel values tiled (whole
+//                        vectors for any channel count); an optional ReLU fused after it
+//                        (forward clamps, backward masks dy by the ReLU's output).
 //   the rest             vectorised loops; large elementwise ones split across threads.
 //
 // Parallel work is split into tasks that each write their own outputs in a
