@@ -683,10 +683,9 @@ void pooled_dx_3x3(const float* dy, const int32_t* argmax, const float* w, float
   ThreadPool& P = pool();
   Scratch& sh = P.shared();
   // wt[b][k][i]: kernel row i of filter k (3 pixels x C) placed at pixel offset b of a patch row
-  // (4 pixels, zeros elsewhere), aligned; patch rows outside the window read a row of zeros.
-  // 2 x 3 x K rows of 4C floats (K = 24, C = 12: 27 KB, within L1).
+  // (4 pixels, zeros elsewhere), aligned. 2 x 3 x K rows of 4C floats (K = 24, C = 12: 27 KB, in L1).
   constexpr int RL = 4 * C;
-  const size_t wt_len = size_t(2) * K * 3 * RL + RL;
+  const size_t wt_len = size_t(2) * K * 3 * RL;
   float* wt = sh.b.get(wt_len);
   std::memset(wt, 0, wt_len * sizeof(float));
   for (int b = 0; b < 2; b++)
@@ -696,23 +695,15 @@ void pooled_dx_3x3(const float* dy, const int32_t* argmax, const float* w, float
         for (int j = 0; j < 3; j++)
           for (int c = 0; c < C; c++) row[(b + j) * C + c] = w[((size_t(i) * 3 + j) * C + c) * K + k];
       }
-  const float* zero_row = wt + size_t(2) * K * 3 * RL;
-  // rows[(b * K + k) * 5 + 1 + i]: kernel row i, or the zero row for i = -1 and 3 (a load, not a branch)
-  std::vector<const float*>& rows = sh.rows;
-  rows.resize(size_t(2) * K * 5);
-  for (int b = 0; b < 2; b++)
-    for (int k = 0; k < K; k++)
-      for (int t = 0; t < 5; t++)
-        rows[(size_t(b) * K + k) * 5 + t] = t == 0 || t == 4 ? zero_row : wt + ((size_t(b) * K + k) * 3 + t - 1) * RL;
-  const float* const* rp = rows.data();
   const int hs = g.oh + 2, ws = g.ow + 2;  // the conv's padded input frame
   const size_t fimg = size_t(hs) * ws * C;
   float* frame = sh.a.get(size_t(g.n) * fimg + 8);
   const int32_t rowK = g.ow * K;
   P.run(g.n, [&](int img, int tid) {
-    std::vector<const float* const*>& rk_vec = P.scratch(tid).rowsets;
-    rk_vec.resize(size_t(K));
-    const float* const** rk_of = rk_vec.data();
+    Scratch& sc = P.scratch(tid);
+    sc.rows.resize(size_t(2) * K);
+    const float** lst = sc.rows.data();  // per filter: its kernel rows in wt (a = 0 list, then a = 1)
+    float* dl = sc.c.get(size_t(2) * K);  // and its gradient
     float* fi = frame + size_t(img) * fimg;
     std::memset(fi, 0, fimg * sizeof(float));
     for (int py = 0; py < p.oh; py++) {
@@ -720,24 +711,42 @@ void pooled_dx_3x3(const float* dy, const int32_t* argmax, const float* w, float
         const size_t q = ((size_t(img) * p.oh + py) * p.ow + px) * K;
         const int32_t base = int32_t(((size_t(img) * g.oh + 2 * py) * g.ow + 2 * px) * K);
         float* f0 = fi + (size_t(2 * py) * ws + 2 * px) * C;
-        // first where each filter's gradient lands (independent of the sums, so the loads of the
-        // rows below are not held up behind the decoding)
+        // first where each filter's gradient lands: its kernel rows (shifted to the window's column b)
+        // and the window's row a, filters with a = 0 and a = 1 listed apart (in k order)
+        int n0 = 0, n1 = 0;  // (written to both lists, kept by one: no branch on the random a)
         for (int k = 0; k < K; k++) {
           const int32_t diff = argmax[q + k] - base - k;  // a * ow * K + b * K
           const int a = int(diff >= rowK);
           const int b = int(diff - a * rowK >= K);
-          rk_of[k] = rp + (size_t(b) * K + k) * 5 + 1 - a;  // rk_of[k][r]: the row patch row r takes
+          const float* rows = wt + (size_t(b) * K + k) * 3 * RL;
+          const float d = dy[q + k];
+          lst[n0] = rows;
+          dl[n0] = d;
+          n0 += 1 - a;
+          lst[K + n1] = rows;
+          dl[K + n1] = d;
+          n1 += a;
         }
+        // patch rows (0, 1), then (2, 3): a = 0 puts kernel rows 0..2 on patch rows 0..2, a = 1 on 1..3,
+        // so only the rows that get something are summed
+        auto acc_row = [&](__m256* A, float d, const float* row) {
+          const __m256 dv = _mm256_set1_ps(d);
+          for (int v = 0; v < NV; v++) A[v] = _mm256_fmadd_ps(dv, _mm256_load_ps(row + 8 * v), A[v]);
+        };
         for (int r0 = 0; r0 < 4; r0 += 2) {
           __m256 A0[NV], A1[NV];
           for (int v = 0; v < NV; v++) A0[v] = A1[v] = _mm256_setzero_ps();
-          for (int k = 0; k < K; k++) {
-            const __m256 d = _mm256_set1_ps(dy[q + k]);
-            const float* w0 = rk_of[k][r0];
-            const float* w1 = rk_of[k][r0 + 1];
-            for (int v = 0; v < NV; v++) {
-              A0[v] = _mm256_fmadd_ps(d, _mm256_load_ps(w0 + 8 * v), A0[v]);
-              A1[v] = _mm256_fmadd_ps(d, _mm256_load_ps(w1 + 8 * v), A1[v]);
+          if (r0 == 0) {
+            for (int t = 0; t < n0; t++) {
+              acc_row(A0, dl[t], lst[t]);
+              acc_row(A1, dl[t], lst[t] + RL);
+            }
+            for (int t = K; t < K + n1; t++) acc_row(A1, dl[t], lst[t]);
+          } else {
+            for (int t = 0; t < n0; t++) acc_row(A0, dl[t], lst[t] + 2 * RL);
+            for (int t = K; t < K + n1; t++) {
+              acc_row(A0, dl[t], lst[t] + RL);
+              acc_row(A1, dl[t], lst[t] + 2 * RL);
             }
           }
           float* fr0 = f0 + size_t(r0) * ws * C;

@@ -49,7 +49,6 @@ struct Scratch {
   std::vector<int> offs;
   std::vector<ptrdiff_t> loffs;
   std::vector<const float*> rows;
-  std::vector<const float* const*> rowsets;
 };
 
 class ThreadPool {
