@@ -66,9 +66,11 @@ async function main(): Promise<void> {
   const layers = model.layers as (Layer & Record<string, unknown>)[];
   for (const layer of layers) {
     // a conv's backward calls its own backwardFromLogits: time that only where the model calls it (the softmax layer)
-    for (const m of ['forward', layer === layers[layers.length - 1] ? 'backwardFromLogits' : 'backward'] as const) {
+    // a conv fused with the max pool after it (forwardPooled/backwardPooled) is timed as the conv, pool included;
+    // a BatchNormalization fused with the ReLU after it (forwardRelu/backwardRelu) as the BatchNormalization
+    for (const m of ['forward', layer === layers[layers.length - 1] ? 'backwardFromLogits' : 'backward', 'forwardPooled', 'backwardPooled', 'forwardRelu', 'backwardRelu'] as const) {
       const f = layer[m];
-      if (typeof f === 'function') layer[m] = timed(`${layer.name}.${m === 'forward' ? 'forward' : 'backward'}`, f.bind(layer));
+      if (typeof f === 'function') layer[m] = timed(`${layer.name}.${m.startsWith('forward') ? 'forward' : 'backward'}`, f.bind(layer));
     }
   }
   const opt = model.optimizer!;

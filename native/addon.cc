@@ -22,8 +22,8 @@ std::mutex g_mutex;
 
 struct Args {
   napi_env env;
-  napi_value argv[20];
-  size_t argc = 20;
+  napi_value argv[32];
+  size_t argc = 32;
   Args(napi_env e, napi_callback_info info) : env(e) { napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr); }
 
   template <class T>
@@ -51,6 +51,21 @@ struct Args {
     bool v = false;
     napi_get_value_bool(env, argv[i], &v);
     return v;
+  }
+  // an optional activation name (Backend's Activation): true for "relu"
+  bool is_relu(size_t i) const {
+    if (i >= argc) return false;
+    char buf[8] = {0};
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, argv[i], buf, sizeof(buf), &len) != napi_ok) return false;
+    return len == 4 && buf[0] == 'r' && buf[1] == 'e' && buf[2] == 'l' && buf[3] == 'u';
+  }
+  // an optional Float32Array: nullptr when undefined
+  float* f32_or_null(size_t i) const {
+    if (i >= argc) return nullptr;
+    napi_valuetype t;
+    if (napi_typeof(env, argv[i], &t) != napi_ok || t != napi_object) return nullptr;
+    return f32(i);
   }
   ConvGeom conv(size_t i) const {
     return ConvGeom{num(i),     num(i + 1), num(i + 2), num(i + 3),  num(i + 4),  num(i + 5), num(i + 6),
@@ -160,6 +175,30 @@ napi_value MaxPool2dBackward(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// (x, w, b, y, argmax, conv geom..., pool geom..., relu)
+napi_value Conv2dMaxPoolForward(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  conv2d_maxpool_forward(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.i32(4), a.conv(5), a.pool(18), a.flag(28));
+  return undefined(env);
+}
+
+// (x, dy, argmax, dw, db, conv geom..., pool geom...)
+napi_value Conv2dMaxPoolBackwardFilter(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  conv2d_maxpool_backward_filter(a.f32(0), a.f32(1), a.i32(2), a.f32(3), a.f32(4), a.conv(5), a.pool(18));
+  return undefined(env);
+}
+
+// (dy, argmax, w, dx, conv geom..., pool geom...)
+napi_value Conv2dMaxPoolBackwardInput(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  conv2d_maxpool_backward_input(a.f32(0), a.i32(1), a.f32(2), a.f32(3), a.conv(4), a.pool(17));
+  return undefined(env);
+}
+
 // (a, b, out); length = a.length
 napi_value Mul(napi_env env, napi_callback_info info) {
   Args a(env, info);
@@ -217,16 +256,17 @@ napi_value BatchNormStats(napi_env env, napi_callback_info info) {
 napi_value BatchNormForward(napi_env env, napi_callback_info info) {
   Args a(env, info);
   std::lock_guard<std::mutex> lock(g_mutex);
-  batchnorm_forward(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.f32(4), a.dbl(5), a.f32(6), a.num(7), a.num(8));
+  batchnorm_forward(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.f32(4), a.dbl(5), a.f32(6), a.num(7), a.num(8),
+                    a.is_relu(9));
   return undefined(env);
 }
 
-// (x, dy, mean, variance, gamma, epsilon, dx, dgamma, dbeta, rows, cols)
+// (x, dy, mean, variance, gamma, epsilon, dx, dgamma, dbeta, rows, cols[, reluY])
 napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
   Args a(env, info);
   std::lock_guard<std::mutex> lock(g_mutex);
   batchnorm_backward(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.f32(4), a.dbl(5), a.f32(6), a.f32(7), a.f32(8), a.num(9),
-                     a.num(10));
+                     a.num(10), a.f32_or_null(11));
   return undefined(env);
 }
 
@@ -259,6 +299,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"activationBackward", nullptr, ActivationBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"maxPool2dForward", nullptr, MaxPool2dForward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"maxPool2dBackward", nullptr, MaxPool2dBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"conv2dMaxPoolForward", nullptr, Conv2dMaxPoolForward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"conv2dMaxPoolBackwardFilter", nullptr, Conv2dMaxPoolBackwardFilter, nullptr, nullptr, nullptr, napi_enumerable,
+       nullptr},
+      {"conv2dMaxPoolBackwardInput", nullptr, Conv2dMaxPoolBackwardInput, nullptr, nullptr, nullptr, napi_enumerable,
+       nullptr},
       {"mul", nullptr, Mul, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"softmaxCrossEntropy", nullptr, SoftmaxCrossEntropy, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -16,10 +16,25 @@
 //                        chunks (a count fixed by the thread count), each accumulating a
 //                        private partial dw (+ db); partials are summed in chunk order
 //                        (deterministic for a given thread count).
+//                        K a multiple of 24: 4 x 24 tiles instead (no padding to 32 columns),
+//                        in forward and filter gradient.
+//   conv2dMaxPool*       a conv whose output only feeds a non-overlapping max pool (Sequential
+//                        fuses the pair). Forward: for one input channel, 3x3, stride 1, 2x2
+//                        pool a direct kernel (8 filters per vector, the 4 window outputs in
+//                        registers); for K a multiple of 24 the 4 x 24 GEMM tile takes one
+//                        window's 4 conv outputs as rows and pools in its epilogue; else conv
+//                        then pool through scratch. Backward from the pooled gradient: each
+//                        pooled value reaches one conv output (its argmax), so the filter and
+//                        input gradients of 3x3 stride-1 convs under 2x2 pools take a quarter
+//                        of the dense work and no scatter pass; other shapes scatter, then run
+//                        the dense kernels.
 //   matmul               packed-B GEMM over row blocks x column panels; transA transposes the
 //                        block's rows first.
 //   pooling              channel-vectorised max with first-wins argmax; backward for
 //                        non-overlapping windows writes dx in one pass (no zeroing + scatter).
+//   batchnorm            loops over blocks of 8 rows with the per-channel values tiled (whole
+//                        vectors for any channel count); an optional ReLU fused after it
+//                        (forward clamps, backward masks dy by the ReLU's output).
 //   the rest             vectorised loops; large elementwise ones split across threads.
 //
 // Parallel work is split into tasks that each write their own outputs in a
@@ -34,6 +49,7 @@
 #include <cmath>
 #include <cstring>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "microkernel.h"
@@ -71,20 +87,21 @@ void parallel_chunks(size_t len, size_t cost, F&& fn, size_t align = 16) {
 
 // Packs B (depth x n) into 16-column panels [ceil(n/16)][depth][16], zero-padded.
 // pack_b_rows: B(p, j) = src[p * ld + j] (row-major), 16-float row copies.
-float* pack_b_rows(Buffer& buf, const float* src, size_t ld, int depth, int n) {
-  const int np = ceil_div(n, NR);
-  float* out = buf.get(size_t(np) * depth * NR + NR);
+// pw: panel width, NR or 24 (the 4 x 24 kernels).
+float* pack_b_rows(Buffer& buf, const float* src, size_t ld, int depth, int n, int pw = NR) {
+  const int np = ceil_div(n, pw);
+  float* out = buf.get(size_t(np) * depth * pw + pw);
   for (int jp = 0; jp < np; jp++) {
-    float* panel = out + size_t(jp) * depth * NR;
-    const int j0 = jp * NR, nr = std::min(NR, n - j0);
+    float* panel = out + size_t(jp) * depth * pw;
+    const int j0 = jp * pw, nr = std::min(pw, n - j0);
     for (int p = 0; p < depth; p++) {
-      float* row = panel + size_t(p) * NR;
+      float* row = panel + size_t(p) * pw;
       const float* s = src + size_t(p) * ld + j0;
-      if (nr == NR) {
-        std::memcpy(row, s, NR * sizeof(float));
+      if (nr == pw) {
+        std::memcpy(row, s, size_t(pw) * sizeof(float));
       } else {
         for (int j = 0; j < nr; j++) row[j] = s[j];
-        for (int j = nr; j < NR; j++) row[j] = 0.0f;
+        for (int j = nr; j < pw; j++) row[j] = 0.0f;
       }
     }
   }
@@ -145,8 +162,9 @@ Source conv_source(const float* x, int n, int h, int w, int c, int pt, int pl, i
 
 // Implicit-im2col GEMM: y[M = n*oh*ow, kout] = rows(src) @ B (+bias, relu), overwrite.
 // Row r = pixel (img, oy, ox) reads src[img, oy*sh + i, ox*sw .. ox*sw + kw, :] for i < kh.
+// pw = 24: B is packed in 24-column panels and kout is a multiple of 24 (4 x 24 tiles); else pw = NR.
 void conv_gemm(Source src, int cs, int n, int oh, int ow, int sh, int sw, int kh, int kw, const float* packed_b,
-               int kout, float* y, const float* bias, bool relu) {
+               int kout, float* y, const float* bias, bool relu, int pw = NR) {
   const int m = n * oh * ow;
   if (m == 0 || kout == 0) return;
   const int depth = kh * kw * cs;
@@ -154,6 +172,7 @@ void conv_gemm(Source src, int cs, int n, int oh, int ow, int sh, int sw, int kh
   // Tiles per task: up to 16 (96 rows), fewer so that there are >= 8 tasks
   // per thread when the layer is small (load balance on a busy machine).
   constexpr int TBMAX = 16;
+  static_assert((TBMAX * MR) % (MR * MR24) == 0, "row pointers padded to whole tiles");
   const int T = pool().threads();
   const int TB = std::max(1, std::min(TBMAX, ceil_div(m, MR * 8 * T)));
   const int nblocks = ceil_div(ceil_div(m, MR), TB);
@@ -170,7 +189,19 @@ void conv_gemm(Source src, int cs, int n, int oh, int ow, int sh, int sw, int kh
         rp[r - r0] = src.data + ((size_t(img) * src.hs + size_t(oy) * sh) * src.ws + size_t(ox) * sw) * cs;
       }
       const int rows = r1 - r0;
-      for (int r = rows; r < ceil_div(rows, MR) * MR; r++) rp[r] = rp[rows - 1];
+      // pad to whole tiles of MR and of MR24 rows (TBMAX * MR is a multiple of both)
+      for (int r = rows; r < ceil_div(rows, MR * MR24) * MR * MR24; r++) rp[r] = rp[rows - 1];
+      if (pw == 24) {
+        for (int jp = 0; jp < kout / 24; jp++) {
+          const int j0 = jp * 24;
+          const float* bp = packed_b + size_t(jp) * depth * 24;
+          for (int t = r0; t < r1; t += MR24) {
+            ukernel_rows24(rp + (t - r0), kh, segstride, kw * cs, bp, y + size_t(t) * kout + j0, kout,
+                           std::min(MR24, r1 - t), bias != nullptr ? bias + j0 : nullptr, relu);
+          }
+        }
+        continue;
+      }
       for (int jp = 0; jp < np; jp++) {
         const int j0 = jp * NR, nr = std::min(NR, kout - j0);
         const float* bp = packed_b + size_t(jp) * depth * NR;
@@ -200,8 +231,9 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
   if (g.oh <= 0 || g.ow <= 0) return;
   Source src = conv_source(x, g.n, g.h, g.w, g.c, g.pt, g.pl, hs, ws, sh.a);
   const int k = g.k;
-  const float* pb = pack_b_rows(sh.b, w, size_t(k), g.kh * g.kw * g.c, k);
-  conv_gemm(src, g.c, g.n, g.oh, g.ow, g.sh, g.sw, g.kh, g.kw, pb, k, y, b, relu);
+  const int pw = k % 24 == 0 ? 24 : NR;  // 24 filters: 4 x 24 tiles, no padding to 32 columns
+  const float* pb = pack_b_rows(sh.b, w, size_t(k), g.kh * g.kw * g.c, k, pw);
+  conv_gemm(src, g.c, g.n, g.oh, g.ow, g.sh, g.sw, g.kh, g.kw, pb, k, y, b, relu, pw);
 }
 
 // dy[N,OH,OW,K] w[kh,kw,C,K] -> dx[N,H,W,C]
@@ -302,8 +334,12 @@ void conv2d_backward_filter(const float* x, const float* dy, float* dw, float* d
   Scratch& sh = P.shared();
   const int C = g.c, K = g.k, kh = g.kh, kw = g.kw;
   const int depth = kh * kw * C;
-  const int Kp = ceil_div(K, NR) * NR;
-  const int np = Kp / NR;
+  // K a multiple of 24 (e.g. 24 filters): 4 x 24 tiles read dy in place; else 6 x 16 tiles over dy
+  // padded to a multiple of 16 columns (K = 24 would waste a quarter of the work on padding).
+  const bool w24 = K % 24 == 0;
+  const int PW = w24 ? 24 : NR;  // panel width
+  const int Kp = ceil_div(K, PW) * PW;
+  const int np = Kp / PW;
   const int m = g.n * g.oh * g.ow;
   if (m <= 0) {
     std::memset(dw, 0, size_t(depth) * K * sizeof(float));
@@ -359,7 +395,19 @@ void conv2d_backward_filter(const float* x, const float* dy, float* dw, float* d
         const float* d = dyp + size_t(r) * Kp;
         for (int k = 0; k < Kp; k++) dbp[k] += d[k];
       }
-      // jp outer: the block's 16-column slice of dy stays in L1 across all kernel rows.
+      // jp outer: the block's panel of dy stays in L1 across all kernel rows.
+      if (w24) {
+        for (int jp = 0; jp < np; jp++) {
+          for (int i0 = 0; i0 < depth; i0 += MR24) {
+            const int mr = std::min(MR24, depth - i0);
+            ptrdiff_t aoff[MR24];
+            for (int r = 0; r < MR24; r++) aoff[r] = aoff_all[size_t(i0 + std::min(r, mr - 1))];
+            ukernel_offs24(src.data, poff, kc, aoff, dyp + size_t(p0) * Kp + jp * 24, Kp,
+                           part + size_t(i0) * Kp + jp * 24, Kp, mr);
+          }
+        }
+        continue;
+      }
       for (int jp = 0; jp < np; jp++) {
         for (int i0 = 0; i0 < depth; i0 += MR) {
           const int mr = std::min(MR, depth - i0);
@@ -595,6 +643,505 @@ void maxpool2d_backward(const float* dy, const int32_t* argmax, float* dx, const
   }, 1);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Convolution + max pooling, fused (a conv whose output only feeds a non-overlapping max pool)
+
+namespace {
+
+// The direct kernels below: one input channel, 3x3 window, stride 1 (any padding), then 2x2/2 pooling
+// (the first conv of an MNIST net: K = 12 filters over 28x28x1). A pooled output's four conv outputs
+// read a 4x4 patch of the (padded) input; 8 filters per AVX2 vector.
+bool conv_pool_direct(const ConvGeom& g, const PoolGeom& p) {
+#ifdef DIGITS_AVX2
+  return g.c == 1 && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && p.ph == 2 && p.pw == 2 && p.sh == 2 &&
+         p.sw == 2;
+#else
+  (void)g;
+  (void)p;
+  return false;
+#endif
+}
+
+// The unpooled conv output / gradient of the general path (the conv kernels use the shared scratch).
+Buffer& conv_pool_scratch() {
+  static Buffer buf;
+  return buf;
+}
+
+#ifdef DIGITS_AVX2
+// The input gradient of a 3x3 stride-1 conv (C = 2 * NV channels) whose output feeds a 2x2/2 max
+// pool, straight from the pooled gradient: each dy[q, k] reaches one conv output (its argmax), whose
+// 3x3 input window lies in the 4x4-pixel patch of pooled output q. Per q, the patch's rows (4 pixels
+// x C floats = NV vectors) are summed in registers over k, two rows at a time, then added into a
+// zero-padded dx frame (patches of neighbouring q overlap), which is cropped into dx. A quarter of
+// the multiply-adds of the dense kernel over the scattered gradient (3/4 zeros), no scatter pass.
+template <int NV>
+void pooled_dx_3x3(const float* dy, const int32_t* argmax, const float* w, float* dx, const ConvGeom& g,
+                   const PoolGeom& p) {
+  constexpr int C = 2 * NV;  // a patch row (4 pixels x C floats) is NV vectors
+  const int K = g.k;
+  ThreadPool& P = pool();
+  Scratch& sh = P.shared();
+  // wt[b][k][i]: kernel row i of filter k (3 pixels x C) placed at pixel offset b of a patch row
+  // (4 pixels, zeros elsewhere), aligned. 2 x 3 x K rows of 4C floats (K = 24, C = 12: 27 KB, in L1).
+  constexpr int RL = 4 * C;
+  const size_t wt_len = size_t(2) * K * 3 * RL;
+  float* wt = sh.b.get(wt_len);
+  std::memset(wt, 0, wt_len * sizeof(float));
+  for (int b = 0; b < 2; b++)
+    for (int k = 0; k < K; k++)
+      for (int i = 0; i < 3; i++) {
+        float* row = wt + ((size_t(b) * K + k) * 3 + i) * RL;
+        for (int j = 0; j < 3; j++)
+          for (int c = 0; c < C; c++) row[(b + j) * C + c] = w[((size_t(i) * 3 + j) * C + c) * K + k];
+      }
+  const int hs = g.oh + 2, ws = g.ow + 2;  // the conv's padded input frame
+  const size_t fimg = size_t(hs) * ws * C;
+  float* frame = sh.a.get(size_t(g.n) * fimg + 8);
+  const int32_t rowK = g.ow * K;
+  P.run(g.n, [&](int img, int tid) {
+    Scratch& sc = P.scratch(tid);
+    sc.rows.resize(size_t(2) * K);
+    const float** lst = sc.rows.data();  // per filter: its kernel rows in wt (a = 0 list, then a = 1)
+    float* dl = sc.c.get(size_t(2) * K);  // and its gradient
+    float* fi = frame + size_t(img) * fimg;
+    std::memset(fi, 0, fimg * sizeof(float));
+    for (int py = 0; py < p.oh; py++) {
+      for (int px = 0; px < p.ow; px++) {
+        const size_t q = ((size_t(img) * p.oh + py) * p.ow + px) * K;
+        const int32_t base = int32_t(((size_t(img) * g.oh + 2 * py) * g.ow + 2 * px) * K);
+        float* f0 = fi + (size_t(2 * py) * ws + 2 * px) * C;
+        // first where each filter's gradient lands: its kernel rows (shifted to the window's column b)
+        // and the window's row a, filters with a = 0 and a = 1 listed apart (in k order)
+        int n0 = 0, n1 = 0;  // (written to both lists, kept by one: no branch on the random a)
+        for (int k = 0; k < K; k++) {
+          const int32_t diff = argmax[q + k] - base - k;  // a * ow * K + b * K
+          const int a = int(diff >= rowK);
+          const int b = int(diff - a * rowK >= K);
+          const float* rows = wt + (size_t(b) * K + k) * 3 * RL;
+          const float d = dy[q + k];
+          lst[n0] = rows;
+          dl[n0] = d;
+          n0 += 1 - a;
+          lst[K + n1] = rows;
+          dl[K + n1] = d;
+          n1 += a;
+        }
+        // patch rows (0, 1), then (2, 3): a = 0 puts kernel rows 0..2 on patch rows 0..2, a = 1 on 1..3,
+        // so only the rows that get something are summed
+        auto acc_row = [&](__m256* A, float d, const float* row) {
+          const __m256 dv = _mm256_set1_ps(d);
+          for (int v = 0; v < NV; v++) A[v] = _mm256_fmadd_ps(dv, _mm256_load_ps(row + 8 * v), A[v]);
+        };
+        for (int r0 = 0; r0 < 4; r0 += 2) {
+          __m256 A0[NV], A1[NV];
+          for (int v = 0; v < NV; v++) A0[v] = A1[v] = _mm256_setzero_ps();
+          if (r0 == 0) {
+            for (int t = 0; t < n0; t++) {
+              acc_row(A0, dl[t], lst[t]);
+              acc_row(A1, dl[t], lst[t] + RL);
+            }
+            for (int t = K; t < K + n1; t++) acc_row(A1, dl[t], lst[t]);
+          } else {
+            for (int t = 0; t < n0; t++) acc_row(A0, dl[t], lst[t] + 2 * RL);
+            for (int t = K; t < K + n1; t++) {
+              acc_row(A0, dl[t], lst[t] + RL);
+              acc_row(A1, dl[t], lst[t] + 2 * RL);
+            }
+          }
+          float* fr0 = f0 + size_t(r0) * ws * C;
+          float* fr1 = fr0 + size_t(ws) * C;
+          for (int v = 0; v < NV; v++) {
+            _mm256_storeu_ps(fr0 + 8 * v, _mm256_add_ps(_mm256_loadu_ps(fr0 + 8 * v), A0[v]));
+            _mm256_storeu_ps(fr1 + 8 * v, _mm256_add_ps(_mm256_loadu_ps(fr1 + 8 * v), A1[v]));
+          }
+        }
+      }
+    }
+    float* di = dx + size_t(img) * g.h * g.w * C;
+    const int covered_h = std::min(g.h, hs - g.pt), covered_w = std::min(g.w, ws - g.pl);
+    for (int y = 0; y < g.h; y++) {
+      float* dr = di + size_t(y) * g.w * C;
+      int done = 0;
+      if (y < covered_h && covered_w > 0) {
+        std::memcpy(dr, fi + (size_t(y + g.pt) * ws + g.pl) * C, size_t(covered_w) * C * sizeof(float));
+        done = covered_w;
+      }
+      if (done < g.w) std::memset(dr + size_t(done) * C, 0, size_t(g.w - done) * C * sizeof(float));
+    }
+  });
+}
+
+// The filter gradient of the same conv from the pooled gradient: dw[:, :, :, k] += d * (the 3x3 input
+// window of the conv output that dy[q, k] = d came from). Per pooled row (its outputs' window
+// pointers and gradients gathered first), per filter k: the three window rows (3 pixels x C floats)
+// are summed in registers over the row's outputs, then added to the chunk's partial dw (kept
+// transposed, [k][i][j][c]). Chunks of pooled rows are summed in order (fixed by the thread count).
+template <int C>
+void pooled_dw_3x3(const float* x, const float* dy, const int32_t* argmax, float* dw, float* db, const ConvGeom& g,
+                   const PoolGeom& p) {
+  constexpr int RF = 3 * C, NF = RF / 8, TAIL = RF % 8;  // window row: NF vectors (+ 4 floats)
+  static_assert(TAIL == 0 || TAIL == 4, "window rows of whole vectors or half of one more");
+  const int K = g.k;
+  constexpr int depth = 3 * RF;
+  ThreadPool& P = pool();
+  Scratch& sh = P.shared();
+  const int hs = g.oh + 2, ws = g.ow + 2;
+  Source src = conv_source(x, g.n, g.h, g.w, C, g.pt, g.pl, hs, ws, sh.a);
+  const int nrows = g.n * p.oh;
+  const int T = P.threads();
+  const int nchunks = T <= 1 ? 1 : std::max(1, std::min(4 * T, nrows / 4));
+  const size_t part_len = size_t(K) * depth + K;  // acc, then db
+  float* parts = sh.b.get(part_len * nchunks);
+  const ptrdiff_t srow = ptrdiff_t(ws) * C;
+  const int32_t rowK = g.ow * K;
+  P.run(nchunks, [&](int chunk, int tid) {
+    float* acc = parts + part_len * chunk;
+    std::memset(acc, 0, part_len * sizeof(float));
+    float* dbp = acc + size_t(K) * depth;
+    Scratch& s = P.scratch(tid);
+    std::vector<const float*>& wp = s.rows;  // [k][px]: window of the conv output dy[q, k] came from
+    wp.resize(size_t(p.ow) * K);
+    float* dv = s.c.get(size_t(p.ow) * K);  // [k][px]: the gradients
+    const int rb = int((long long)nrows * chunk / nchunks), re = int((long long)nrows * (chunk + 1) / nchunks);
+    for (int row = rb; row < re; row++) {
+      const int img = row / p.oh, py = row % p.oh;
+      for (int px = 0; px < p.ow; px++) {
+        const size_t q = (size_t(row) * p.ow + px) * K;
+        const int32_t base = int32_t(((size_t(img) * g.oh + 2 * py) * g.ow + 2 * px) * K);
+        const float* win = src.data + ((size_t(img) * hs + 2 * py) * ws + 2 * px) * C;  // window (0, 0)
+        for (int k = 0; k < K; k++) {
+          const int32_t diff = argmax[q + k] - base - k;  // a * ow * K + b * K
+          const int a = int(diff >= rowK);
+          const int b = int(diff - a * rowK >= K);
+          wp[size_t(k) * p.ow + px] = win + a * srow + b * C;
+          dv[size_t(k) * p.ow + px] = dy[q + k];
+        }
+      }
+      for (int k = 0; k < K; k++) {
+        float* ak = acc + size_t(k) * depth;
+        const float* dk = dv + size_t(k) * p.ow;
+        const float* const* wk = wp.data() + size_t(k) * p.ow;
+        float dsum = 0.0f;
+        for (int px = 0; px < p.ow; px++) dsum += dk[px];
+        dbp[k] += dsum;
+        // window rows i0 .. i1 - 1 at a time (10 or 5 sums in registers: all 15 would spill)
+        auto rows_pass = [&](auto i0c, auto i1c) {
+          constexpr int i0 = decltype(i0c)::value, i1 = decltype(i1c)::value;
+          __m256 A[i1 - i0][NF];
+          __m128 At[i1 - i0];
+          for (int i = 0; i < i1 - i0; i++) {
+            for (int v = 0; v < NF; v++) A[i][v] = _mm256_setzero_ps();
+            At[i] = _mm_setzero_ps();
+          }
+          for (int px = 0; px < p.ow; px++) {
+            const __m256 d8 = _mm256_set1_ps(dk[px]);
+            const float* w0 = wk[px];
+            for (int i = 0; i < i1 - i0; i++) {
+              const float* wr = w0 + (i0 + i) * srow;
+              for (int v = 0; v < NF; v++) A[i][v] = _mm256_fmadd_ps(d8, _mm256_loadu_ps(wr + 8 * v), A[i][v]);
+              if (TAIL == 4) At[i] = _mm_fmadd_ps(_mm256_castps256_ps128(d8), _mm_loadu_ps(wr + 8 * NF), At[i]);
+            }
+          }
+          for (int i = 0; i < i1 - i0; i++) {
+            float* ar = ak + (i0 + i) * RF;
+            for (int v = 0; v < NF; v++) _mm256_storeu_ps(ar + 8 * v, _mm256_add_ps(_mm256_loadu_ps(ar + 8 * v), A[i][v]));
+            if (TAIL == 4) _mm_storeu_ps(ar + 8 * NF, _mm_add_ps(_mm_loadu_ps(ar + 8 * NF), At[i]));
+          }
+        };
+        rows_pass(std::integral_constant<int, 0>(), std::integral_constant<int, 2>());
+        rows_pass(std::integral_constant<int, 2>(), std::integral_constant<int, 3>());
+      }
+    }
+  });
+  for (int t = 0; t < depth; t++)
+    for (int k = 0; k < K; k++) {
+      const size_t at = size_t(k) * depth + t;
+      float v = parts[at];
+      for (int c = 1; c < nchunks; c++) v += parts[part_len * c + at];
+      dw[size_t(t) * K + k] = v;
+    }
+  for (int k = 0; k < K; k++) {
+    const size_t at = size_t(K) * depth + k;
+    float v = parts[at];
+    for (int c = 1; c < nchunks; c++) v += parts[part_len * c + at];
+    db[k] = v;
+  }
+}
+#endif
+
+#ifdef DIGITS_AVX2
+inline __m256i tail_mask(int valid) {  // lanes < valid set
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#endif
+
+}  // namespace
+
+void conv2d_maxpool_forward(const float* x, const float* w, const float* b, float* y, int32_t* argmax,
+                            const ConvGeom& g, const PoolGeom& p, bool relu) {
+#ifdef DIGITS_AVX2
+  if (!conv_pool_direct(g, p) && g.k % 24 == 0 && p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2) {
+    // The implicit GEMM with 4 x 24 tiles whose 4 rows are one pooling window: the epilogue pools
+    // (conv_gemm reads rows through pointers, so any pixel order is free). The conv output is never
+    // written, and the conv outputs the pool does not cover (odd sizes) are not computed.
+    const int nwin = g.n * p.oh * p.ow;
+    if (nwin <= 0) return;
+    Scratch& sh = pool().shared();
+    const int hs = (g.oh - 1) * g.sh + g.kh, ws = (g.ow - 1) * g.sw + g.kw;
+    Source src = conv_source(x, g.n, g.h, g.w, g.c, g.pt, g.pl, hs, ws, sh.a);
+    const int K = g.k, depth = g.kh * g.kw * g.c;
+    const float* pb = pack_b_rows(sh.b, w, size_t(K), depth, K, 24);
+    const ptrdiff_t segstride = ptrdiff_t(src.ws) * g.c;
+    constexpr int WB = 16;  // windows per task
+    const int ntasks = ceil_div(nwin, WB);
+    pool().run(ntasks, [&](int task, int) {
+      for (int wq = task * WB; wq < std::min(nwin, (task + 1) * WB); wq++) {
+        const int img = wq / (p.oh * p.ow), rem = wq - img * (p.oh * p.ow);
+        const int py = rem / p.ow, px = rem - py * p.ow;
+        const float* rp[4];
+        int32_t idx[4];
+        for (int r = 0; r < 4; r++) {
+          const int oy = 2 * py + (r >> 1), ox = 2 * px + (r & 1);
+          rp[r] = src.data + ((size_t(img) * src.hs + size_t(oy) * g.sh) * src.ws + size_t(ox) * g.sw) * g.c;
+          idx[r] = int32_t(((size_t(img) * g.oh + oy) * g.ow + ox) * K);
+        }
+        for (int jp = 0; jp < K / 24; jp++) {
+          const int j0 = jp * 24;
+          const int32_t idj[4] = {idx[0] + j0, idx[1] + j0, idx[2] + j0, idx[3] + j0};
+          ukernel_rows24_pool(rp, g.kh, segstride, g.kw * g.c, pb + size_t(jp) * depth * 24, y + size_t(wq) * K + j0,
+                              argmax + size_t(wq) * K + j0, idj, b + j0, relu);
+        }
+      }
+    });
+    return;
+  }
+#endif
+  if (!conv_pool_direct(g, p)) {
+    float* z = conv_pool_scratch().get(size_t(g.n) * g.oh * g.ow * g.k);
+    conv2d_forward(x, w, b, z, g, relu);
+    maxpool2d_forward(z, y, argmax, p);
+    return;
+  }
+#ifdef DIGITS_AVX2
+  if (g.n <= 0 || p.oh <= 0 || p.ow <= 0) return;
+  Scratch& sh = pool().shared();
+  const int hs = g.oh + 2, ws = g.ow + 2;
+  Source src = conv_source(x, g.n, g.h, g.w, 1, g.pt, g.pl, hs, ws, sh.a);
+  const int K = g.k, K8 = ceil_div(K, 8) * 8;
+  float* wp = sh.b.get(size_t(10) * K8);  // 9 taps, then the bias; zero past K
+  for (int t = 0; t < 10; t++)
+    for (int k = 0; k < K8; k++) wp[size_t(t) * K8 + k] = k < K ? (t < 9 ? w[size_t(t) * K + k] : b[k]) : 0.0f;
+  const int32_t off01 = K, off10 = g.ow * K, off11 = g.ow * K + K;
+  const int poh = p.oh, pow_ = p.ow, ow = g.ow, oh = g.oh;
+  parallel_chunks(size_t(g.n) * poh, size_t(pow_) * K8 * 48, [=](size_t rb, size_t re) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 zero = _mm256_setzero_ps();
+    const float* sdata = src.data;
+    for (size_t row = rb; row < re; row++) {  // row = image * POH + py
+      const int img = int(row / poh), py = int(row % poh);
+      const float* s0 = sdata + (size_t(img) * hs + 2 * py) * ws;
+      const int32_t rowbase = int32_t(((size_t(img) * oh + 2 * py) * ow) * K);
+      // 8 filters at a time, their weights held in registers across the row
+      for (int k0 = 0; k0 < K8; k0 += 8) {
+        const float* wk = wp + k0;
+        const __m256 w0 = _mm256_load_ps(wk), w1 = _mm256_load_ps(wk + K8), w2 = _mm256_load_ps(wk + 2 * K8);
+        const __m256 w3 = _mm256_load_ps(wk + 3 * K8), w4 = _mm256_load_ps(wk + 4 * K8), w5 = _mm256_load_ps(wk + 5 * K8);
+        const __m256 w6 = _mm256_load_ps(wk + 6 * K8), w7 = _mm256_load_ps(wk + 7 * K8), w8 = _mm256_load_ps(wk + 8 * K8);
+        const __m256i m = tail_mask(K - k0);
+        const bool full = k0 + 8 <= K;
+        for (int px = 0; px < pow_; px++) {
+          const float* r0 = s0 + 2 * px;
+          __m256 z00 = zero, z01 = zero, z10 = zero, z11 = zero;
+          // each patch value R[r][q] once; it meets tap (r - a, q - b) of window (a, b). Per window the
+          // taps still come in (i, j) order.
+#define DIGITS_PATCH_ROW(r, wa0, wa1, wa2, wb0, wb1, wb2, A, B)                       \
+  {                                                                                 \
+    const float* rr = r0 + (r) * ws;                                                \
+    __m256 v = _mm256_broadcast_ss(rr);                                             \
+    if (A) z00 = _mm256_fmadd_ps(v, wa0, z00);                                      \
+    if (B) z10 = _mm256_fmadd_ps(v, wb0, z10);                                      \
+    v = _mm256_broadcast_ss(rr + 1);                                                \
+    if (A) { z00 = _mm256_fmadd_ps(v, wa1, z00); z01 = _mm256_fmadd_ps(v, wa0, z01); } \
+    if (B) { z10 = _mm256_fmadd_ps(v, wb1, z10); z11 = _mm256_fmadd_ps(v, wb0, z11); } \
+    v = _mm256_broadcast_ss(rr + 2);                                                \
+    if (A) { z00 = _mm256_fmadd_ps(v, wa2, z00); z01 = _mm256_fmadd_ps(v, wa1, z01); } \
+    if (B) { z10 = _mm256_fmadd_ps(v, wb2, z10); z11 = _mm256_fmadd_ps(v, wb1, z11); } \
+    v = _mm256_broadcast_ss(rr + 3);                                                \
+    if (A) z01 = _mm256_fmadd_ps(v, wa2, z01);                                      \
+    if (B) z11 = _mm256_fmadd_ps(v, wb2, z11);                                      \
+  }
+          // patch row r: windows a = 0 use kernel row i = r, windows a = 1 use i = r - 1
+          DIGITS_PATCH_ROW(0, w0, w1, w2, w0, w1, w2, true, false)
+          DIGITS_PATCH_ROW(1, w3, w4, w5, w0, w1, w2, true, true)
+          DIGITS_PATCH_ROW(2, w6, w7, w8, w3, w4, w5, true, true)
+          DIGITS_PATCH_ROW(3, w6, w7, w8, w6, w7, w8, false, true)
+#undef DIGITS_PATCH_ROW
+          const __m256 bv = _mm256_load_ps(wk + 9 * K8);
+          z00 = _mm256_add_ps(z00, bv);
+          z01 = _mm256_add_ps(z01, bv);
+          z10 = _mm256_add_ps(z10, bv);
+          z11 = _mm256_add_ps(z11, bv);
+          if (relu) {  // max(NaN, 0) = 0, as the conv's epilogue
+            z00 = _mm256_max_ps(z00, zero);
+            z01 = _mm256_max_ps(z01, zero);
+            z10 = _mm256_max_ps(z10, zero);
+            z11 = _mm256_max_ps(z11, zero);
+          }
+          // window order (0,0), (0,1), (1,0), (1,1); strict >: the first maximum wins, NaN never replaces
+          const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(rowbase + 2 * px * K + k0), lane);
+          __m256 best = z00;
+          __m256i idx = at;
+#define DIGITS_CMP(zv, off)                                                                        \
+  {                                                                                                \
+    const __m256 gt = _mm256_cmp_ps(zv, best, _CMP_GT_OQ);                                          \
+    best = _mm256_blendv_ps(best, zv, gt);                                                         \
+    idx = _mm256_castps_si256(_mm256_blendv_ps(                                                    \
+        _mm256_castsi256_ps(idx), _mm256_castsi256_ps(_mm256_add_epi32(at, _mm256_set1_epi32(off))), gt)); \
+  }
+          DIGITS_CMP(z01, off01)
+          DIGITS_CMP(z10, off10)
+          DIGITS_CMP(z11, off11)
+#undef DIGITS_CMP
+          const size_t yo = (row * pow_ + px) * K + k0;
+          if (full) {
+            _mm256_storeu_ps(y + yo, best);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax + yo), idx);
+          } else if (K - k0 == 4) {  // (masked stores are slow on AMD: K = 12 ends in half a vector)
+            _mm_storeu_ps(y + yo, _mm256_castps256_ps128(best));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(argmax + yo), _mm256_castsi256_si128(idx));
+          } else {
+            _mm256_maskstore_ps(y + yo, m, best);
+            _mm256_maskstore_epi32(reinterpret_cast<int*>(argmax + yo), m, idx);
+          }
+        }
+      }
+    }
+  }, 1);
+#endif
+}
+
+void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32_t* argmax, float* dw, float* db,
+                                    const ConvGeom& g, const PoolGeom& p) {
+#ifdef DIGITS_AVX2
+  if (g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2 &&
+      g.n > 0 && g.k > 0 && p.oh > 0 && p.ow > 0) {
+    if (g.c == 12) return pooled_dw_3x3<12>(x, dy, argmax, dw, db, g, p);
+    if (g.c == 8) return pooled_dw_3x3<8>(x, dy, argmax, dw, db, g, p);
+  }
+#endif
+  if (!conv_pool_direct(g, p)) {
+    float* dz = conv_pool_scratch().get(size_t(g.n) * g.oh * g.ow * g.k);
+    maxpool2d_backward(dy, argmax, dz, p);
+    conv2d_backward_filter(x, dz, dw, db, g);
+    return;
+  }
+#ifdef DIGITS_AVX2
+  const int K = g.k, K8 = ceil_div(K, 8) * 8;
+  const int nrows = g.n * p.oh;
+  if (nrows <= 0 || p.ow <= 0) {
+    std::memset(dw, 0, size_t(9) * K * sizeof(float));
+    std::memset(db, 0, size_t(K) * sizeof(float));
+    return;
+  }
+  ThreadPool& P = pool();
+  Scratch& sh = P.shared();
+  const int hs = g.oh + 2, ws = g.ow + 2;
+  Source src = conv_source(x, g.n, g.h, g.w, 1, g.pt, g.pl, hs, ws, sh.a);
+  // Pooled rows split into chunks (a count fixed by the thread count), each with its own partial
+  // dw (9 rows) and db (1 row) of K8 columns; the partials are summed in chunk order.
+  const int T = P.threads();
+  const int nchunks = T <= 1 ? 1 : std::max(1, std::min(4 * T, nrows / 4));
+  const size_t part_len = size_t(10) * K8;
+  float* parts = sh.b.get(part_len * nchunks);
+  const int32_t rowK = g.ow * K;
+  P.run(nchunks, [&](int chunk, int) {
+    float* part = parts + part_len * chunk;
+    std::memset(part, 0, part_len * sizeof(float));
+    const int rb = int((long long)nrows * chunk / nchunks), re = int((long long)nrows * (chunk + 1) / nchunks);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int k0 = 0; k0 < K8; k0 += 8) {
+      const __m256i m = tail_mask(K - k0);
+      const __m256i vrowK = _mm256_set1_epi32(rowK), vK = _mm256_set1_epi32(K), vrowK1 = _mm256_set1_epi32(rowK - 1);
+      for (int row = rb; row < re; row++) {  // one pooled row: its sums stay in registers
+        const int img = row / p.oh, py = row % p.oh;
+        const float* s0 = src.data + (size_t(img) * hs + 2 * py) * ws;
+        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00, a20 = a00,
+               a21 = a00, a22 = a00, ab = a00;
+        for (int px = 0; px < p.ow; px++) {
+          const size_t yo = (size_t(row) * p.ow + px) * K + k0;
+          const __m256 d = _mm256_maskload_ps(dy + yo, m);
+          const __m256i am = _mm256_maskload_epi32(reinterpret_cast<const int*>(argmax + yo), m);
+          const int32_t base = int32_t(((size_t(img) * g.oh + 2 * py) * g.ow + 2 * px) * K + k0);
+          // where in the 2x2 window each filter's maximum was: row a (diff >= rowK), column b
+          const __m256i diff = _mm256_sub_epi32(am, _mm256_add_epi32(_mm256_set1_epi32(base), lane));
+          const __m256i ai = _mm256_cmpgt_epi32(diff, vrowK1);
+          const __m256i bi = _mm256_cmpeq_epi32(_mm256_sub_epi32(diff, _mm256_and_si256(ai, vrowK)), vK);
+          const __m256 am_ = _mm256_castsi256_ps(ai), bm = _mm256_castsi256_ps(bi);
+          const float* r = s0 + 2 * px;
+          // column select on patch row q: c_j = b ? R[q][j+1] : R[q][j]
+#define DIGITS_COLS(q, c0, c1, c2)                                                                      \
+  const __m256 c0 = _mm256_blendv_ps(_mm256_broadcast_ss(r + (q) * ws), _mm256_broadcast_ss(r + (q) * ws + 1), bm);     \
+  const __m256 c1 = _mm256_blendv_ps(_mm256_broadcast_ss(r + (q) * ws + 1), _mm256_broadcast_ss(r + (q) * ws + 2), bm); \
+  const __m256 c2 = _mm256_blendv_ps(_mm256_broadcast_ss(r + (q) * ws + 2), _mm256_broadcast_ss(r + (q) * ws + 3), bm);
+          DIGITS_COLS(0, c_0, c_1, c_2)
+          DIGITS_COLS(1, c_3, c_4, c_5)
+          DIGITS_COLS(2, c_6, c_7, c_8)
+          DIGITS_COLS(3, c_9, c_10, c_11)
+#undef DIGITS_COLS
+          // row select: tap (i, j) = a ? c[i+1][j] : c[i][j]
+          a00 = _mm256_fmadd_ps(_mm256_blendv_ps(c_0, c_3, am_), d, a00);
+          a01 = _mm256_fmadd_ps(_mm256_blendv_ps(c_1, c_4, am_), d, a01);
+          a02 = _mm256_fmadd_ps(_mm256_blendv_ps(c_2, c_5, am_), d, a02);
+          a10 = _mm256_fmadd_ps(_mm256_blendv_ps(c_3, c_6, am_), d, a10);
+          a11 = _mm256_fmadd_ps(_mm256_blendv_ps(c_4, c_7, am_), d, a11);
+          a12 = _mm256_fmadd_ps(_mm256_blendv_ps(c_5, c_8, am_), d, a12);
+          a20 = _mm256_fmadd_ps(_mm256_blendv_ps(c_6, c_9, am_), d, a20);
+          a21 = _mm256_fmadd_ps(_mm256_blendv_ps(c_7, c_10, am_), d, a21);
+          a22 = _mm256_fmadd_ps(_mm256_blendv_ps(c_8, c_11, am_), d, a22);
+          ab = _mm256_add_ps(ab, d);
+        }
+        float* pk = part + k0;
+#define DIGITS_FLUSH(t, v) _mm256_storeu_ps(pk + (t) * K8, _mm256_add_ps(_mm256_loadu_ps(pk + (t) * K8), v));
+        DIGITS_FLUSH(0, a00)
+        DIGITS_FLUSH(1, a01)
+        DIGITS_FLUSH(2, a02)
+        DIGITS_FLUSH(3, a10)
+        DIGITS_FLUSH(4, a11)
+        DIGITS_FLUSH(5, a12)
+        DIGITS_FLUSH(6, a20)
+        DIGITS_FLUSH(7, a21)
+        DIGITS_FLUSH(8, a22)
+        DIGITS_FLUSH(9, ab)
+#undef DIGITS_FLUSH
+      }
+    }
+  });
+  for (int t = 0; t < 10; t++) {
+    float* out = t < 9 ? dw + size_t(t) * K : db;
+    for (int k = 0; k < K; k++) {
+      float v = parts[size_t(t) * K8 + k];
+      for (int c = 1; c < nchunks; c++) v += parts[part_len * c + size_t(t) * K8 + k];
+      out[k] = v;
+    }
+  }
+#endif
+}
+
+void conv2d_maxpool_backward_input(const float* dy, const int32_t* argmax, const float* w, float* dx,
+                                   const ConvGeom& g, const PoolGeom& p) {
+#ifdef DIGITS_AVX2
+  if (g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2 &&
+      g.n > 0 && g.k > 0) {
+    if (g.c == 12) return pooled_dx_3x3<6>(dy, argmax, w, dx, g, p);
+    if (g.c == 8) return pooled_dx_3x3<4>(dy, argmax, w, dx, g, p);
+  }
+#endif
+  float* dz = conv_pool_scratch().get(size_t(g.n) * g.oh * g.ow * g.k);
+  maxpool2d_backward(dy, argmax, dz, p);
+  conv2d_backward_input(dz, w, dx, g);
+}
+
 void mul(const float* a, const float* b, float* out, size_t len) {
   parallel_chunks(len, 1, [&](size_t s, size_t e) {
     for (size_t i = s; i < e; i++) out[i] = a[i] * b[i];
@@ -715,25 +1262,66 @@ void channel_reduce(int rows, int width, size_t cost_per_row, double* out, F&& f
     for (int j = 0; j < width; j++) out[j] += partial[size_t(t) * width + j];
 }
 
+// x viewed as [rows, cols]: 8 consecutive rows are 8 * cols contiguous values, a multiple of 8, so
+// the loops below run over such blocks with the per-channel values repeated 8 times ("tiled"):
+// whole SIMD vectors, no per-row remainder loop (cols = 12 or 24 otherwise costs more in loop
+// overhead than in arithmetic). Rows that do not fill a block run one by one.
+constexpr int BNR = 8;
+
+// y > 0 ? d : 0 (ReLU backward) as a bit mask, so that loops vectorise to compare + and (a ternary
+// here became a branch per element: half of them mispredicted on a ReLU's output)
+inline float relu_keep(float y, float d) {
+  uint32_t bits;
+  std::memcpy(&bits, &d, sizeof bits);
+  bits &= 0u - uint32_t(y > 0.0f);
+  float out;
+  std::memcpy(&out, &bits, sizeof out);
+  return out;
+}
+
+template <class T, class U>
+std::vector<T> tile_rows(const U* v, int cols) {
+  std::vector<T> t(size_t(BNR) * cols);
+  for (int r = 0; r < BNR; r++)
+    for (int j = 0; j < cols; j++) t[size_t(r) * cols + j] = T(v[j]);
+  return t;
+}
+
+// Per-channel sums over rows [rb, re): fn(off, len, p) adds the values x[off .. off + len) (whole
+// rows, starting at a row start) into p[0 .. len) (p has 8 * cols slots); the block partials are then
+// folded into acc[0 .. cols) in a fixed order. `width` partial arrays side by side (p, p + B, ...).
+template <class F>
+void block_sums(int rb, int re, int cols, int width, double* acc, F&& fn) {
+  const size_t B = size_t(BNR) * cols;
+  std::vector<double> part(B * width, 0.0);
+  int r = rb;
+  for (; r + BNR <= re; r += BNR) fn(size_t(r) * cols, B, part.data());
+  for (; r < re; r++) fn(size_t(r) * cols, size_t(cols), part.data());
+  for (int w = 0; w < width; w++)
+    for (size_t i = 0; i < B; i++) acc[size_t(w) * cols + i % cols] += part[size_t(w) * B + i];
+}
+
 }  // namespace
 
 void batchnorm_stats(const float* x, float* mean, float* variance, int rows, int cols) {
   std::vector<double> s(cols), m(cols);
   channel_reduce(rows, cols, size_t(cols), s.data(), [&](int rb, int re, double* acc) {
-    for (int r = rb; r < re; r++) {
-      const float* xr = x + size_t(r) * cols;
-      for (int j = 0; j < cols; j++) acc[j] += xr[j];
-    }
+    block_sums(rb, re, cols, 1, acc, [&](size_t off, size_t len, double* __restrict p) {
+      const float* __restrict xr = x + off;
+      for (size_t i = 0; i < len; i++) p[i] += xr[i];
+    });
   });
   for (int j = 0; j < cols; j++) m[j] = s[j] / rows;
+  const std::vector<double> mt = tile_rows<double>(m.data(), cols);
+  const double* __restrict mp = mt.data();
   channel_reduce(rows, cols, size_t(cols), s.data(), [&](int rb, int re, double* acc) {
-    for (int r = rb; r < re; r++) {
-      const float* xr = x + size_t(r) * cols;
-      for (int j = 0; j < cols; j++) {
-        const double d = double(xr[j]) - m[j];
-        acc[j] += d * d;
+    block_sums(rb, re, cols, 1, acc, [&](size_t off, size_t len, double* __restrict p) {
+      const float* __restrict xr = x + off;
+      for (size_t i = 0; i < len; i++) {
+        const double d = double(xr[i]) - mp[i];
+        p[i] += d * d;
       }
-    }
+    });
   });
   for (int j = 0; j < cols; j++) {
     mean[j] = float(m[j]);
@@ -742,39 +1330,65 @@ void batchnorm_stats(const float* x, float* mean, float* variance, int rows, int
 }
 
 void batchnorm_forward(const float* x, const float* mean, const float* variance, const float* gamma, const float* beta,
-                       double epsilon, float* y, int rows, int cols) {
+                       double epsilon, float* y, int rows, int cols, bool relu) {
   std::vector<float> scale(cols), shift(cols);
   for (int j = 0; j < cols; j++) {
     const double sc = double(gamma[j]) / std::sqrt(double(variance[j]) + epsilon);
     scale[j] = float(sc);
     shift[j] = float(double(beta[j]) - double(mean[j]) * sc);
   }
-  parallel_chunks(size_t(rows), size_t(cols), [&](size_t rb, size_t re) {
-    for (size_t r = rb; r < re; r++) {
-      const float* xr = x + r * cols;
-      float* yr = y + r * cols;
-      for (int j = 0; j < cols; j++) yr[j] = xr[j] * scale[j] + shift[j];
+  const std::vector<float> sct = tile_rows<float>(scale.data(), cols), sht = tile_rows<float>(shift.data(), cols);
+  const float* __restrict sc = sct.data();
+  const float* __restrict sf = sht.data();
+  auto run = [&](size_t off, size_t len) {
+    const float* xr = x + off;  // y may alias x: element i is read before it is written
+    float* yr = y + off;
+    if (relu) {
+      for (size_t i = 0; i < len; i++) {
+        const float v = xr[i] * sc[i] + sf[i];
+        yr[i] = v > 0.0f ? v : 0.0f;
+      }
+    } else {
+      for (size_t i = 0; i < len; i++) yr[i] = xr[i] * sc[i] + sf[i];
     }
-  }, 1);
+  };
+  parallel_chunks(size_t(rows), size_t(cols), [&](size_t rb, size_t re) {
+    size_t r = rb;
+    for (; r + BNR <= re; r += BNR) run(r * cols, size_t(BNR) * cols);
+    for (; r < re; r++) run(r * cols, size_t(cols));
+  }, BNR);
 }
 
 void batchnorm_backward(const float* x, const float* dy, const float* mean, const float* variance, const float* gamma,
-                        double epsilon, float* dx, float* dgamma, float* dbeta, int rows, int cols) {
+                        double epsilon, float* dx, float* dgamma, float* dbeta, int rows, int cols,
+                        const float* relu_y) {
   std::vector<double> acc(size_t(2) * cols);
-  std::vector<float> istd(cols), mf(cols);
-  for (int j = 0; j < cols; j++) {
-    istd[j] = float(1.0 / std::sqrt(double(variance[j]) + epsilon));
-    mf[j] = mean[j];
-  }
+  std::vector<float> istd(cols);
+  for (int j = 0; j < cols; j++) istd[j] = float(1.0 / std::sqrt(double(variance[j]) + epsilon));
+  const std::vector<float> mt = tile_rows<float>(mean, cols), it = tile_rows<float>(istd.data(), cols);
+  const float* __restrict mfp = mt.data();
+  const float* __restrict istdp = it.data();
+  const size_t B = size_t(BNR) * cols;
+  // dy, masked by the fused ReLU's output when there is one: d(i) = relu_y[i] > 0 ? dy[i] : 0
   channel_reduce(rows, 2 * cols, size_t(cols) * 2, acc.data(), [&](int rb, int re, double* a) {
-    for (int r = rb; r < re; r++) {
-      const float* xr = x + size_t(r) * cols;
-      const float* dr = dy + size_t(r) * cols;
-      for (int j = 0; j < cols; j++) {
-        a[j] += dr[j];
-        a[cols + j] += double(dr[j]) * ((xr[j] - mf[j]) * istd[j]);
+    block_sums(rb, re, cols, 2, a, [&](size_t off, size_t len, double* __restrict p) {
+      const float* __restrict xr = x + off;
+      const float* __restrict dr = dy + off;
+      double* __restrict q = p + B;
+      if (relu_y != nullptr) {
+        const float* __restrict yr = relu_y + off;
+        for (size_t i = 0; i < len; i++) {
+          const float d = relu_keep(yr[i], dr[i]);
+          p[i] += d;
+          q[i] += double(d) * ((xr[i] - mfp[i]) * istdp[i]);
+        }
+      } else {
+        for (size_t i = 0; i < len; i++) {
+          p[i] += dr[i];
+          q[i] += double(dr[i]) * ((xr[i] - mfp[i]) * istdp[i]);
+        }
       }
-    }
+    });
   });
   std::vector<float> k(cols), sdy(cols), sdyx(cols);
   for (int j = 0; j < cols; j++) {
@@ -785,17 +1399,34 @@ void batchnorm_backward(const float* x, const float* dy, const float* mean, cons
     sdyx[j] = float(acc[cols + j]);
   }
   const float fr = float(rows);
-  parallel_chunks(size_t(rows), size_t(cols) * 2, [&](size_t rb, size_t re) {
-    for (size_t r = rb; r < re; r++) {
-      const float* xr = x + r * cols;
-      const float* dr = dy + r * cols;
-      float* o = dx + r * cols;
-      for (int j = 0; j < cols; j++) {
-        const float xhat = (xr[j] - mf[j]) * istd[j];
-        o[j] = k[j] * (fr * dr[j] - sdy[j] - xhat * sdyx[j]);
+  const std::vector<float> kt = tile_rows<float>(k.data(), cols), st = tile_rows<float>(sdy.data(), cols),
+                           sxt = tile_rows<float>(sdyx.data(), cols);
+  const float* __restrict kp = kt.data();
+  const float* __restrict sdyp = st.data();
+  const float* __restrict sdyxp = sxt.data();
+  auto run = [&](size_t off, size_t len) {
+    const float* __restrict xr = x + off;
+    const float* __restrict dr = dy + off;
+    float* __restrict o = dx + off;
+    if (relu_y != nullptr) {
+      const float* __restrict yr = relu_y + off;
+      for (size_t i = 0; i < len; i++) {
+        const float xhat = (xr[i] - mfp[i]) * istdp[i];
+        const float d = relu_keep(yr[i], dr[i]);
+        o[i] = kp[i] * (fr * d - sdyp[i] - xhat * sdyxp[i]);
+      }
+    } else {
+      for (size_t i = 0; i < len; i++) {
+        const float xhat = (xr[i] - mfp[i]) * istdp[i];
+        o[i] = kp[i] * (fr * dr[i] - sdyp[i] - xhat * sdyxp[i]);
       }
     }
-  }, 1);
+  };
+  parallel_chunks(size_t(rows), size_t(cols) * 2, [&](size_t rb, size_t re) {
+    size_t r = rb;
+    for (; r + BNR <= re; r += BNR) run(r * cols, B);
+    for (; r < re; r++) run(r * cols, size_t(cols));
+  }, BNR);
 }
 
 // ---------------------------------------------------------------------------------------------

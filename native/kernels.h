@@ -43,6 +43,16 @@ void activation_backward(const float* dy, const float* y, float* dx, size_t len,
 void maxpool2d_forward(const float* x, float* y, int32_t* argmax, const PoolGeom& g);
 // dx = scatter-add of dy at argmax   (overwrite)
 void maxpool2d_backward(const float* dy, const int32_t* argmax, float* dx, const PoolGeom& g);
+// conv then max pool with non-overlapping windows, fused: y[N,POH,POW,K] = maxpool(act(conv(x, w) + b)),
+// argmax = flat index into the conv output [N,OH,OW,K] (first on ties)   (overwrite)
+void conv2d_maxpool_forward(const float* x, const float* w, const float* b, float* y, int32_t* argmax,
+                            const ConvGeom& g, const PoolGeom& p, bool relu);
+// dw, db of that conv from dy of the pooled output: conv2d_backward_filter(x, maxpool2d_backward(dy))   (overwrite)
+void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32_t* argmax, float* dw, float* db,
+                                    const ConvGeom& g, const PoolGeom& p);
+// dx of that conv from dy of the pooled output: conv2d_backward_input(maxpool2d_backward(dy), w)   (overwrite)
+void conv2d_maxpool_backward_input(const float* dy, const int32_t* argmax, const float* w, float* dx,
+                                   const ConvGeom& g, const PoolGeom& p);
 // out = a * b, length len (out may alias a)
 void mul(const float* a, const float* b, float* out, size_t len);
 void softmax(const float* logits, float* probs, int rows, int cols);
@@ -56,12 +66,14 @@ void sgd_update(float* p, const float* g, float* vel, size_t len, double lr, dou
 
 // batch statistics per channel of x[rows,cols]: mean, biased variance (double accumulation)   (overwrite)
 void batchnorm_stats(const float* x, float* mean, float* variance, int rows, int cols);
-// y = gamma * (x - mean) / sqrt(variance + eps) + beta per channel   (overwrite; y may alias x)
+// y = act(gamma * (x - mean) / sqrt(variance + eps) + beta) per channel, act = relu or identity   (overwrite; y may alias x)
 void batchnorm_forward(const float* x, const float* mean, const float* variance, const float* gamma, const float* beta,
-                       double epsilon, float* y, int rows, int cols);
-// training-mode backward: dx, dgamma, dbeta   (overwrite)
+                       double epsilon, float* y, int rows, int cols, bool relu = false);
+// training-mode backward: dx, dgamma, dbeta   (overwrite); relu_y (may be null): the output of a fused
+// ReLU, dy is then masked by relu_y > 0 first
 void batchnorm_backward(const float* x, const float* dy, const float* mean, const float* variance, const float* gamma,
-                        double epsilon, float* dx, float* dgamma, float* dbeta, int rows, int cols);
+                        double epsilon, float* dx, float* dgamma, float* dbeta, int rows, int cols,
+                        const float* relu_y = nullptr);
 // y[N,H,W,C] = bilinear sample of x at the affine map params[N,6] of each output pixel, plus the displacement
 // disp[N,H,W,2] (dx, dy) of that pixel when disp is not null; zero outside   (overwrite)
 void affine_resample(const float* x, const float* params, float* y, int n, int h, int w, int c, const float* disp);

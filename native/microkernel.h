@@ -201,6 +201,190 @@ static inline void ukernel_offs(const float* x, const int* poff, int kc, const p
   }
 }
 
+// ukernel_rows for 24-column panels (B packed [depth][24]), tiles of MR24 x 24, all 24 columns valid,
+// mr <= MR24 valid rows; epilogue as ukernel_rows (no accumulate).
+static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
+                                  float* c, ptrdiff_t ldc, int mr, const float* bias, bool relu) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c32 = _mm256_setzero_ps();
+  const float* a0 = rp[0];
+  const float* a1 = rp[1];
+  const float* a2 = rp[2];
+  const float* a3 = rp[3];
+  for (int s = 0; s < nseg; s++) {
+    for (int q = 0; q < seglen; q++) {
+      const __m256 b0 = _mm256_load_ps(b);
+      const __m256 b1 = _mm256_load_ps(b + 8);
+      const __m256 b2 = _mm256_load_ps(b + 16);
+      b += 24;
+      __m256 a;
+      a = _mm256_broadcast_ss(a0 + q);
+      c00 = _mm256_fmadd_ps(a, b0, c00);
+      c01 = _mm256_fmadd_ps(a, b1, c01);
+      c02 = _mm256_fmadd_ps(a, b2, c02);
+      a = _mm256_broadcast_ss(a1 + q);
+      c10 = _mm256_fmadd_ps(a, b0, c10);
+      c11 = _mm256_fmadd_ps(a, b1, c11);
+      c12 = _mm256_fmadd_ps(a, b2, c12);
+      a = _mm256_broadcast_ss(a2 + q);
+      c20 = _mm256_fmadd_ps(a, b0, c20);
+      c21 = _mm256_fmadd_ps(a, b1, c21);
+      c22 = _mm256_fmadd_ps(a, b2, c22);
+      a = _mm256_broadcast_ss(a3 + q);
+      c30 = _mm256_fmadd_ps(a, b0, c30);
+      c31 = _mm256_fmadd_ps(a, b1, c31);
+      c32 = _mm256_fmadd_ps(a, b2, c32);
+    }
+    a0 += segstride;
+    a1 += segstride;
+    a2 += segstride;
+    a3 += segstride;
+  }
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 bias0 = zero, bias1 = zero, bias2 = zero;
+  if (bias != nullptr) {
+    bias0 = _mm256_loadu_ps(bias);
+    bias1 = _mm256_loadu_ps(bias + 8);
+    bias2 = _mm256_loadu_ps(bias + 16);
+  }
+#define DIGITS_STORE_ROW24(r, v0, v1, v2)                                       \
+  if ((r) < mr) {                                                               \
+    float* cr = c + (r) * ldc;                                                  \
+    __m256 x0 = _mm256_add_ps(v0, bias0), x1 = _mm256_add_ps(v1, bias1),        \
+           x2 = _mm256_add_ps(v2, bias2);                                       \
+    if (relu) {                                                                 \
+      x0 = _mm256_max_ps(x0, zero);                                             \
+      x1 = _mm256_max_ps(x1, zero);                                             \
+      x2 = _mm256_max_ps(x2, zero);                                             \
+    }                                                                           \
+    _mm256_storeu_ps(cr, x0);                                                   \
+    _mm256_storeu_ps(cr + 8, x1);                                               \
+    _mm256_storeu_ps(cr + 16, x2);                                              \
+  }
+  DIGITS_STORE_ROW24(0, c00, c01, c02)
+  DIGITS_STORE_ROW24(1, c10, c11, c12)
+  DIGITS_STORE_ROW24(2, c20, c21, c22)
+  DIGITS_STORE_ROW24(3, c30, c31, c32)
+#undef DIGITS_STORE_ROW24
+}
+
+// ukernel_rows24 whose 4 rows are the 4 conv outputs of one 2x2 pooling window, in the pool's scan
+// order: the epilogue (+ bias, relu) stores their maximum per column to y[0 .. 24) and its flat index
+// idx[r] + j (first on ties, strict >; NaN never replaces) to argmax[0 .. 24).
+static inline void ukernel_rows24_pool(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen,
+                                       const float* b, float* y, int32_t* argmax, const int32_t* idx,
+                                       const float* bias, bool relu) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c32 = _mm256_setzero_ps();
+  const float* a0 = rp[0];
+  const float* a1 = rp[1];
+  const float* a2 = rp[2];
+  const float* a3 = rp[3];
+  for (int s = 0; s < nseg; s++) {
+    for (int q = 0; q < seglen; q++) {
+      const __m256 b0 = _mm256_load_ps(b);
+      const __m256 b1 = _mm256_load_ps(b + 8);
+      const __m256 b2 = _mm256_load_ps(b + 16);
+      b += 24;
+      __m256 a;
+      a = _mm256_broadcast_ss(a0 + q);
+      c00 = _mm256_fmadd_ps(a, b0, c00);
+      c01 = _mm256_fmadd_ps(a, b1, c01);
+      c02 = _mm256_fmadd_ps(a, b2, c02);
+      a = _mm256_broadcast_ss(a1 + q);
+      c10 = _mm256_fmadd_ps(a, b0, c10);
+      c11 = _mm256_fmadd_ps(a, b1, c11);
+      c12 = _mm256_fmadd_ps(a, b2, c12);
+      a = _mm256_broadcast_ss(a2 + q);
+      c20 = _mm256_fmadd_ps(a, b0, c20);
+      c21 = _mm256_fmadd_ps(a, b1, c21);
+      c22 = _mm256_fmadd_ps(a, b2, c22);
+      a = _mm256_broadcast_ss(a3 + q);
+      c30 = _mm256_fmadd_ps(a, b0, c30);
+      c31 = _mm256_fmadd_ps(a, b1, c31);
+      c32 = _mm256_fmadd_ps(a, b2, c32);
+    }
+    a0 += segstride;
+    a1 += segstride;
+    a2 += segstride;
+    a3 += segstride;
+  }
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256 v[4][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32}};
+  for (int j = 0; j < 3; j++) {
+    const __m256 bj = bias != nullptr ? _mm256_loadu_ps(bias + 8 * j) : zero;
+    __m256 best = _mm256_add_ps(v[0][j], bj);
+    if (relu) best = _mm256_max_ps(best, zero);
+    __m256i at = _mm256_add_epi32(_mm256_set1_epi32(idx[0] + 8 * j), lane);
+    for (int r = 1; r < 4; r++) {
+      __m256 z = _mm256_add_ps(v[r][j], bj);
+      if (relu) z = _mm256_max_ps(z, zero);
+      const __m256 gt = _mm256_cmp_ps(z, best, _CMP_GT_OQ);
+      best = _mm256_blendv_ps(best, z, gt);
+      const __m256i ar = _mm256_add_epi32(_mm256_set1_epi32(idx[r] + 8 * j), lane);
+      at = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(at), _mm256_castsi256_ps(ar), gt));
+    }
+    _mm256_storeu_ps(y + 8 * j, best);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax + 8 * j), at);
+  }
+}
+
+// c (ld = ldc, 24 columns, mr <= 4 valid rows) += sum_p x[poff[p] + aoff[r]] * dy[p*lddy + 0..24)
+// (conv backward-filter when K is a multiple of 24: no column padding, dy read in place)
+constexpr int MR24 = 4;
+static inline void ukernel_offs24(const float* x, const int* poff, int kc, const ptrdiff_t* aoff, const float* dy,
+                                  ptrdiff_t lddy, float* c, ptrdiff_t ldc, int mr) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c32 = _mm256_setzero_ps();
+  const float* x0 = x + aoff[0];
+  const float* x1 = x + aoff[1];
+  const float* x2 = x + aoff[2];
+  const float* x3 = x + aoff[3];
+  for (int p = 0; p < kc; p++) {
+    const ptrdiff_t o = poff[p];
+    const __m256 b0 = _mm256_loadu_ps(dy);
+    const __m256 b1 = _mm256_loadu_ps(dy + 8);
+    const __m256 b2 = _mm256_loadu_ps(dy + 16);
+    dy += lddy;
+    __m256 a;
+    a = _mm256_broadcast_ss(x0 + o);
+    c00 = _mm256_fmadd_ps(a, b0, c00);
+    c01 = _mm256_fmadd_ps(a, b1, c01);
+    c02 = _mm256_fmadd_ps(a, b2, c02);
+    a = _mm256_broadcast_ss(x1 + o);
+    c10 = _mm256_fmadd_ps(a, b0, c10);
+    c11 = _mm256_fmadd_ps(a, b1, c11);
+    c12 = _mm256_fmadd_ps(a, b2, c12);
+    a = _mm256_broadcast_ss(x2 + o);
+    c20 = _mm256_fmadd_ps(a, b0, c20);
+    c21 = _mm256_fmadd_ps(a, b1, c21);
+    c22 = _mm256_fmadd_ps(a, b2, c22);
+    a = _mm256_broadcast_ss(x3 + o);
+    c30 = _mm256_fmadd_ps(a, b0, c30);
+    c31 = _mm256_fmadd_ps(a, b1, c31);
+    c32 = _mm256_fmadd_ps(a, b2, c32);
+  }
+#define DIGITS_ADD_ROW(r, v0, v1, v2)                                  \
+  if ((r) < mr) {                                                      \
+    float* cr = c + (r) * ldc;                                         \
+    _mm256_storeu_ps(cr, _mm256_add_ps(_mm256_loadu_ps(cr), v0));      \
+    _mm256_storeu_ps(cr + 8, _mm256_add_ps(_mm256_loadu_ps(cr + 8), v1)); \
+    _mm256_storeu_ps(cr + 16, _mm256_add_ps(_mm256_loadu_ps(cr + 16), v2)); \
+  }
+  DIGITS_ADD_ROW(0, c00, c01, c02)
+  DIGITS_ADD_ROW(1, c10, c11, c12)
+  DIGITS_ADD_ROW(2, c20, c21, c22)
+  DIGITS_ADD_ROW(3, c30, c31, c32)
+#undef DIGITS_ADD_ROW
+}
+
 #else  // portable fallback
 
 static inline void ukernel_rows(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
@@ -231,6 +415,43 @@ static inline void ukernel_offs(const float* x, const int* poff, int kc, const p
   }
   for (int r = 0; r < mr; r++)
     for (int j = 0; j < NR; j++) c[r * ldc + j] += acc[r * NR + j];
+}
+
+static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
+                                  float* c, ptrdiff_t ldc, int mr, const float* bias, bool relu) {
+  float acc[4 * 24] = {};
+  for (int s = 0; s < nseg; s++) {
+    for (int q = 0; q < seglen; q++) {
+      for (int r = 0; r < 4; r++) {
+        const float a = rp[r][s * segstride + q];
+        for (int j = 0; j < 24; j++) acc[r * 24 + j] += a * b[j];
+      }
+      b += 24;
+    }
+  }
+  for (int r = 0; r < mr; r++) {
+    for (int j = 0; j < 24; j++) {
+      float v = acc[r * 24 + j];
+      if (bias != nullptr) v += bias[j];
+      if (relu && !(v > 0.0f)) v = 0.0f;
+      c[r * ldc + j] = v;
+    }
+  }
+}
+
+constexpr int MR24 = 4;
+static inline void ukernel_offs24(const float* x, const int* poff, int kc, const ptrdiff_t* aoff, const float* dy,
+                                  ptrdiff_t lddy, float* c, ptrdiff_t ldc, int mr) {
+  float acc[MR24 * 24] = {};
+  for (int p = 0; p < kc; p++) {
+    for (int r = 0; r < MR24; r++) {
+      const float a = x[poff[p] + aoff[r]];
+      for (int j = 0; j < 24; j++) acc[r * 24 + j] += a * dy[j];
+    }
+    dy += lddy;
+  }
+  for (int r = 0; r < mr; r++)
+    for (int j = 0; j < 24; j++) c[r * ldc + j] += acc[r * 24 + j];
 }
 
 #endif

@@ -48,6 +48,7 @@ struct Scratch {
   Buffer c;  // column buffers
   std::vector<int> offs;
   std::vector<ptrdiff_t> loffs;
+  std::vector<const float*> rows;
 };
 
 class ThreadPool {

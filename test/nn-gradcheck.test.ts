@@ -226,6 +226,87 @@ function randomisedBatchNorm(): Layer {
 
 for (const c of cases) test(`gradcheck ${c.name}`, () => gradcheckLayer(c));
 
+// A Conv2D followed by a non-overlapping MaxPooling2D runs fused in a Sequential (Conv2D.forwardPooled /
+// backwardPooled): the pair's gradients, checked like a layer's, and equal to the two layers run one by one.
+const fusedConvPoolCases: { name: string; input: number[]; conv: () => Conv2D; pool: number }[] = [
+  { name: 'x=[2,6,7,1] k=[3,3,1,5] p=same linear no bias, pool 2 (the direct native shape)', input: [2, 6, 7, 1],
+    conv: () => new Conv2D({ filters: 5, kernelSize: 3, padding: 'same', useBias: false }), pool: 2 },
+  { name: 'x=[2,7,6,3] k=[2,3,3,4] p=valid relu, pool 2 (odd conv output)', input: [2, 7, 6, 3],
+    conv: () => new Conv2D({ filters: 4, kernelSize: [2, 3], activation: 'relu' }), pool: 2 },
+  { name: 'x=[1,7,7,2] k=[3,3,2,3] p=same relu, pool 3', input: [1, 7, 7, 2],
+    conv: () => new Conv2D({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' }), pool: 3 },
+];
+
+for (const c of fusedConvPoolCases) {
+  test(`gradcheck fused Conv2D + MaxPooling2D ${c.name}`, () => {
+    const rng = new Rng(777);
+    const conv = c.conv();
+    conv.build(c.input.slice(1), rng);
+    const pool = new MaxPooling2D({ poolSize: c.pool });
+    pool.build(conv.outputShape!, rng);
+    assert.ok(conv.canFusePool(pool));
+    const ctx = (): RunContext => ({ backend, rng: new Rng(1), training: true });
+    const x = randomTensor(c.input, rng);
+    const y0 = new Float32Array(conv.forwardPooled(x, pool, ctx()).data);
+    const r = randomTensor([c.input[0]!, ...pool.outputShape!], rng);
+    const dx = new Float32Array(conv.backwardPooled(r, ctx()).data);
+    const grads = conv.params().map((p) => new Float32Array(p.grad.data));
+    // the same as the two layers one after the other
+    const yu = pool.forward(conv.forward(x, ctx()), ctx());
+    assert.deepEqual(Array.from(yu.data), Array.from(y0));
+    const dxu = conv.backward(pool.backward(r, ctx()), ctx());
+    dxu.data.forEach((v, i) => assert.ok(Math.abs(v - dx[i]!) <= 1e-6 * Math.max(1, Math.abs(v)), `dx[${i}] ${v} vs ${dx[i]}`));
+    conv.params().forEach((p, k) => p.grad.data.forEach((v, i) =>
+      assert.ok(Math.abs(v - grads[k]![i]!) <= 1e-6 * Math.max(1, Math.abs(v)), `${p.name}[${i}] ${v} vs ${grads[k]![i]}`)));
+    const run = (): Probe => {
+      const y = conv.forwardPooled(x, pool, ctx());
+      return { loss: dot64(y.data, r.data), linear: y.data };
+    };
+    const results = [compare('dx', x.data, dx, run, rng)];
+    conv.params().forEach((p, k) => results.push(compare(p.name, p.value.data, grads[k]!, run, rng)));
+    assertClean(c.name, results);
+    assert.ok(dx.some((v) => v !== 0), `${c.name}: dx is all zeros`);
+    grads.forEach((g, k) => assert.ok(g.some((v) => v !== 0), `${c.name}: ${conv.params()[k]!.name} gradient is all zeros`));
+  });
+}
+
+// A BatchNormalization followed by a ReLU Activation runs fused in a Sequential (forwardRelu / backwardRelu).
+for (const training of [true, false]) {
+  test(`gradcheck fused BatchNormalization + ReLU x=[3,4,3,5] ${training ? 'training (batch statistics)' : 'inference (moving statistics)'}`, () => {
+    const rng = new Rng(4242);
+    const bn = randomisedBatchNorm() as BatchNormalization;
+    bn.build([4, 3, 5], rng);
+    // random gamma, beta and moving statistics, so that the ReLU clips part of the output
+    for (const p of bn.params()) for (let i = 0; i < p.value.size; i++) {
+      p.value.data[i] = p.name === 'moving_variance' ? rng.range(0.5, 2) : rng.range(-1, 1);
+    }
+    const act = new Activation({ activation: 'relu' });
+    act.build([4, 3, 5], rng);
+    const ctx = (): RunContext => ({ backend, rng: new Rng(1), training });
+    const x = randomTensor([3, 4, 3, 5], rng);
+    const y0 = new Float32Array(bn.forwardRelu(x, ctx()).data);
+    assert.ok(y0.some((v) => v === 0) && y0.some((v) => v > 0), 'the ReLU clips some values and keeps others');
+    const r = randomTensor([3, 4, 3, 5], rng);
+    const dx = new Float32Array(bn.backwardRelu(r, ctx()).data);
+    const grads = bn.params().map((p) => new Float32Array(p.grad.data));
+    // the same as the two layers one after the other
+    const yu = act.forward(bn.forward(x, ctx()), ctx());
+    yu.data.forEach((v, i) => assert.ok(Math.abs(v - y0[i]!) <= 1e-6 * Math.max(1, Math.abs(v)), `y[${i}] ${v} vs ${y0[i]}`));
+    const dxu = bn.backward(act.backward(r, ctx()), ctx());
+    dxu.data.forEach((v, i) => assert.ok(Math.abs(v - dx[i]!) <= 1e-5 * Math.max(1, Math.abs(v)), `dx[${i}] ${v} vs ${dx[i]}`));
+    bn.params().forEach((p, k) => p.grad.data.forEach((v, i) =>
+      assert.ok(Math.abs(v - grads[k]![i]!) <= 1e-5 * Math.max(1, Math.abs(v)), `${p.name}[${i}] ${v} vs ${grads[k]![i]}`)));
+    // BatchNorm in training mode is smooth but not linear: the kink probe is which ReLUs are open
+    const run = (): Probe => {
+      const y = bn.forwardRelu(x, ctx());
+      return { loss: dot64(y.data, r.data), linear: Float32Array.from(y.data, (v) => (v > 0 ? 1 : 0)) };
+    };
+    const results = [compare('dx', x.data, dx, run, rng)];
+    bn.params().forEach((p, k) => { if (p.trainable) results.push(compare(p.name, p.value.data, grads[k]!, run, rng)); });
+    assertClean(`BatchNormalization + ReLU ${training}`, results);
+  });
+}
+
 test('gradcheck Dropout is the identity when not training (and its gradient too)', () => {
   const layer = new Dropout({ rate: 0.5 });
   layer.build([6], new Rng(0));

@@ -135,6 +135,11 @@ const convCases: ConvCase[] = [
   // runs on every thread (a few images only: dw sums over every pixel, and float sums of ~50k terms drift past TOL)
   { x: [4, 28, 28, 1], f: [3, 3, 1, 12], s: [1, 1], p: 'same', act: 'linear' },
   { x: [16, 14, 14, 12], f: [3, 3, 12, 24], s: [1, 1], p: 'same', act: 'linear' },
+  // K a multiple of 24 (the filter gradient's 4 x 24 tiles): depth 27 and 45 end in a partial tile, odd batches
+  { x: [5, 9, 7, 3], f: [3, 3, 3, 24], s: [1, 1], p: 'same', act: 'relu' },
+  { x: [3, 8, 9, 5], f: [3, 3, 5, 48], s: [2, 1], p: 'valid', act: 'linear' },
+  // 588 output pixels: the row blocks of the 4 x 24 forward tiles end in a partial tile
+  { x: [3, 14, 14, 12], f: [3, 3, 12, 24], s: [1, 1], p: 'same', act: 'relu' },
 ];
 
 function convName(c: ConvCase): string {
@@ -331,6 +336,92 @@ for (const pc of poolCases) {
   });
 }
 
+// ---------------------------------------------------------------- conv + max pool, fused
+
+const convPoolCases: { c: ConvCase; pool: number }[] = [
+  // the fast preset's first conv (the direct kernel: one channel, 3x3, stride 1, 2x2 pool), odd batch
+  { c: { x: [5, 28, 28, 1], f: [3, 3, 1, 12], s: [1, 1], p: 'same', act: 'linear' }, pool: 2 },
+  // direct kernel: 'valid' with an odd conv output (the last row and column are not pooled), ReLU, K not a multiple of 8
+  { c: { x: [3, 9, 12, 1], f: [3, 3, 1, 20], s: [1, 1], p: 'valid', act: 'relu' }, pool: 2 },
+  { c: { x: [1, 7, 7, 1], f: [3, 3, 1, 5], s: [1, 1], p: 'same', act: 'relu' }, pool: 2 },
+  // the general path (conv, then pool)
+  { c: { x: [3, 14, 14, 12], f: [3, 3, 12, 24], s: [1, 1], p: 'same', act: 'linear' }, pool: 2 },
+  { c: { x: [2, 11, 10, 2], f: [2, 3, 2, 7], s: [1, 1], p: 'same', act: 'relu' }, pool: 3 },
+  // 2x2 pooling of convs with several input channels: 'valid' with an odd output, strides, an asymmetric
+  // kernel and padding
+  { c: { x: [5, 9, 11, 3], f: [3, 3, 3, 8], s: [1, 1], p: 'valid', act: 'relu' }, pool: 2 },
+  { c: { x: [3, 12, 13, 4], f: [2, 3, 4, 5], s: [2, 1], p: 'same', act: 'linear' }, pool: 2 },
+  { c: { x: [1, 5, 5, 2], f: [5, 5, 2, 3], s: [1, 1], p: 'same', act: 'linear' }, pool: 2 },
+  // the pooled input-gradient kernel (3x3, stride 1, 2x2 pool, 8 or 12 channels): odd sizes leave conv rows unpooled
+  { c: { x: [2, 7, 9, 12], f: [3, 3, 12, 24], s: [1, 1], p: 'same', act: 'linear' }, pool: 2 },
+  { c: { x: [3, 9, 10, 8], f: [3, 3, 8, 5], s: [1, 1], p: 'valid', act: 'relu' }, pool: 2 },
+  // the pooling GEMM epilogue (K a multiple of 24, 2x2 pool): strides, an asymmetric kernel, ReLU ties at 0
+  { c: { x: [3, 11, 12, 5], f: [2, 3, 5, 48], s: [2, 1], p: 'valid', act: 'relu' }, pool: 2 },
+];
+
+for (const { c, pool } of convPoolCases) {
+  const g = geom(c);
+  const p = poolGeometry(g.n, g.outH, g.outW, g.k, pool, pool, pool, pool);
+  const name = `${convName(c)} ${c.act} pool=${pool}`;
+  const xLen = g.n * g.h * g.w * g.c;
+  const wLen = g.kh * g.kw * g.c * g.k;
+  const yLen = p.n * p.outH * p.outW * p.c;
+  for (const threads of [1, 2] as const) {
+    test(`conv2dMaxPoolForward ${name} threads=${threads}`, () => {
+      const nb = native(threads);
+      const x = sparse(xLen);
+      const w = rand(wLen);
+      const b = rand(g.k);
+      const yr = fill(yLen, NaN);
+      const yn = fill(yLen, NaN);
+      const ar = new Int32Array(yLen).fill(-1);
+      const an = new Int32Array(yLen).fill(-1);
+      ref.conv2dMaxPoolForward(x, w, b, yr, ar, g, p, c.act);
+      nb.conv2dMaxPoolForward(x, w, b, yn, an, g, p, c.act);
+      assertClose('y', yn, yr);
+      assertEqualArrays('argmax', an, ar);
+      // and the reference's fused kernel is the two kernels
+      const z = new Float32Array(g.n * g.outH * g.outW * g.k);
+      ref.conv2dForward(x, w, b, z, g, c.act);
+      const y2 = new Float32Array(yLen);
+      const a2 = new Int32Array(yLen);
+      ref.maxPool2dForward(z, y2, a2, p);
+      assertEqualArrays('reference y', yr, y2);
+      assertEqualArrays('reference argmax', ar, a2);
+    });
+
+    test(`conv2dMaxPoolBackwardFilter ${name} threads=${threads}`, () => {
+      const nb = native(threads);
+      const x = sparse(xLen);
+      const w = rand(wLen);
+      const b = rand(g.k);
+      const y = new Float32Array(yLen);
+      const argmax = new Int32Array(yLen);
+      ref.conv2dMaxPoolForward(x, w, b, y, argmax, g, p, c.act);
+      const dy = rand(yLen);
+      const dwr = fill(wLen, NaN);
+      const dwn = fill(wLen, NaN);
+      const dbr = fill(g.k, NaN);
+      const dbn = fill(g.k, NaN);
+      ref.conv2dMaxPoolBackwardFilter(x, dy, argmax, dwr, dbr, g, p);
+      nb.conv2dMaxPoolBackwardFilter(x, dy, argmax, dwn, dbn, g, p);
+      assertClose('dw', dwn, dwr);
+      assertClose('db', dbn, dbr);
+      // and the input gradient (some of dy zero, as after a ReLU)
+      for (let i = 0; i < yLen; i += 3) dy[i] = 0;
+      const dxr = fill(xLen, NaN);
+      const dxn = fill(xLen, NaN);
+      ref.conv2dMaxPoolBackwardInput(dy, argmax, w, dxr, g, p);
+      nb.conv2dMaxPoolBackwardInput(dy, argmax, w, dxn, g, p);
+      assertClose('dx', dxn, dxr);
+      ref.conv2dMaxPoolBackwardFilter(x, dy, argmax, dwr, dbr, g, p);
+      nb.conv2dMaxPoolBackwardFilter(x, dy, argmax, dwn, dbn, g, p);
+      assertClose('dw (sparse dy)', dwn, dwr);
+      assertClose('db (sparse dy)', dbn, dbr);
+    });
+  }
+}
+
 // ---------------------------------------------------------------- softmax and loss
 
 for (const [rows, cols] of [[1, 10], [33, 10], [3, 17], [1000, 10]] as const) {
@@ -503,6 +594,52 @@ for (const [rows, cols] of [[1, 3], [37, 5], [6272, 16], [3000, 64]] as const) {
     native().batchNormStats(xc, mean, variance, rows, cols);
     native().batchNormForward(xc, mean, variance, gamma, beta, eps, xc, rows, cols);
     assertClose('y in place', xc, r.y);
+  });
+}
+
+// BatchNorm with the ReLU after it fused: forward with 'relu', backward with the ReLU's output (reluY)
+for (const [rows, cols] of [[1, 3], [37, 12], [6272, 24]] as const) {
+  test(`batchNormForward/Backward with a fused ReLU rows=${rows} cols=${cols}`, () => {
+    const x = rand(rows * cols, -2, 3);
+    const dy = rand(rows * cols);
+    const gamma = rand(cols, 0.5, 1.5);
+    const beta = rand(cols);
+    const eps = 1e-3;
+    const run = (b: Backend) => {
+      const mean = new Float32Array(cols), variance = new Float32Array(cols);
+      b.batchNormStats(x, mean, variance, rows, cols);
+      const y = fill(rows * cols, NaN);
+      b.batchNormForward(x, mean, variance, gamma, beta, eps, y, rows, cols, 'relu');
+      const dx = fill(rows * cols, NaN), dgamma = fill(cols, NaN), dbeta = fill(cols, NaN);
+      b.batchNormBackward(x, dy, mean, variance, gamma, eps, dx, dgamma, dbeta, rows, cols, y);
+      return { y, dx, dgamma, dbeta };
+    };
+    const r = run(ref);
+    // the reference's fused forms are the two steps: BN then ReLU; ReLU's backward then BN's
+    {
+      const mean = new Float32Array(cols), variance = new Float32Array(cols);
+      ref.batchNormStats(x, mean, variance, rows, cols);
+      const z = new Float32Array(rows * cols);
+      ref.batchNormForward(x, mean, variance, gamma, beta, eps, z, rows, cols);
+      const y = new Float32Array(rows * cols);
+      y.set(z);
+      ref.biasActivation(y, new Float32Array(cols), rows, cols, 'relu');
+      assertEqualArrays('reference y', r.y, y);
+      const dz = new Float32Array(rows * cols);
+      ref.activationBackward(dy, y, dz, 'relu');
+      const dx = new Float32Array(rows * cols), dgamma = new Float32Array(cols), dbeta = new Float32Array(cols);
+      ref.batchNormBackward(x, dz, mean, variance, gamma, eps, dx, dgamma, dbeta, rows, cols);
+      assertEqualArrays('reference dx', r.dx, dx);
+      assertEqualArrays('reference dgamma', r.dgamma, dgamma);
+    }
+    if (rows > 1) assert.ok(r.y.some((v) => v === 0) && r.y.some((v) => v > 0), 'the ReLU clips some values and keeps others');
+    for (const threads of [1, 2] as const) {
+      const nv = run(native(threads));
+      assertClose(`y t=${threads}`, nv.y, r.y);
+      assertClose(`dx t=${threads}`, nv.dx, r.dx);
+      assertClose(`dgamma t=${threads}`, nv.dgamma, r.dgamma, 1e-4 * Math.sqrt(rows));
+      assertClose(`dbeta t=${threads}`, nv.dbeta, r.dbeta, 1e-4 * Math.sqrt(rows));
+    }
   });
 }
 

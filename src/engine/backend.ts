@@ -116,6 +116,31 @@ export interface Backend {
   /** dx[N,H,W,C] = scatter-add of dy[N,OH,OW,C] to the argmax positions, zero elsewhere   (overwrite dx) */
   maxPool2dBackward(dy: Float32Array, argmax: Int32Array, dx: Float32Array, g: PoolGeometry): void;
 
+  /**
+   * A convolution whose output only feeds a max pool with non-overlapping windows (poolH == strideH,
+   * poolW == strideW), fused: y[N,POH,POW,K] and argmax[N,POH,POW,K] are exactly what
+   * conv2dForward(x, w, b, z, g, act) then maxPool2dForward(z, y, argmax, p) give (argmax indexes the
+   * conv output z [N,OH,OW,K]), without writing z.   (overwrite y, argmax)
+   */
+  conv2dMaxPoolForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, argmax: Int32Array,
+    g: ConvGeometry, p: PoolGeometry, act: Activation): void;
+
+  /**
+   * The filter gradient of that conv from the gradient dy[N,POH,POW,K] of the pooled output (the
+   * conv's activation derivative already applied): dw, db as conv2dBackwardFilter(x, dz, dw, db, g)
+   * with dz = maxPool2dBackward(dy, argmax, p).   (overwrite dw, db)
+   */
+  conv2dMaxPoolBackwardFilter(x: Float32Array, dy: Float32Array, argmax: Int32Array, dw: Float32Array, db: Float32Array,
+    g: ConvGeometry, p: PoolGeometry): void;
+
+  /**
+   * The input gradient of that conv from the gradient dy[N,POH,POW,K] of the pooled output (the conv's
+   * activation derivative already applied): dx as conv2dBackwardInput(dz, w, dx, g) with
+   * dz = maxPool2dBackward(dy, argmax, p).   (overwrite dx)
+   */
+  conv2dMaxPoolBackwardInput(dy: Float32Array, argmax: Int32Array, w: Float32Array, dx: Float32Array,
+    g: ConvGeometry, p: PoolGeometry): void;
+
   /** out = a * b elementwise, length n (out may alias a)   (dropout masks) */
   mul(a: Float32Array, b: Float32Array, out: Float32Array): void;
 
@@ -152,19 +177,23 @@ export interface Backend {
   batchNormStats(x: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, cols: number): void;
 
   /**
-   * y[r,c] = gamma[c] * (x[r,c] - mean[c]) / sqrt(variance[c] + epsilon) + beta[c]   (overwrite y; y may alias x)
+   * y[r,c] = act(gamma[c] * (x[r,c] - mean[c]) / sqrt(variance[c] + epsilon) + beta[c])   (overwrite y; y may alias x)
+   * act (default 'linear'): 'relu' fuses a following ReLU (relu(v) = v > 0 ? v : 0).
    */
   batchNormForward(x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, beta: Float32Array,
-    epsilon: number, y: Float32Array, rows: number, cols: number): void;
+    epsilon: number, y: Float32Array, rows: number, cols: number, act?: Activation): void;
 
   /**
    * Backward of batchNormForward in training mode (mean and variance are the batch statistics of x):
    * xhat = (x - mean) * istd, istd = 1/sqrt(variance + epsilon);
    * dbeta[c] = sum_r dy; dgamma[c] = sum_r dy * xhat;
    * dx = gamma * istd / rows * (rows * dy - dbeta - xhat * dgamma).   (overwrite dx, dgamma, dbeta)
+   * With reluY (the output of a ReLU fused after the BatchNorm, batchNormForward with 'relu'), dy is the
+   * gradient of that output and is first masked: dy[i] = reluY[i] > 0 ? dy[i] : 0.
    */
   batchNormBackward(x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
-    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number): void;
+    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number,
+    reluY?: Float32Array): void;
 
   /**
    * Affine resampling of images (augmentation): x[N,H,W,C] -> y[N,H,W,C]. For image n,

@@ -43,6 +43,19 @@ interface Addon extends Pick<Backend, 'batchNormStats' | 'batchNormForward' | 'b
     n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number): void;
   maxPool2dBackward(dy: Float32Array, argmax: Int32Array, dx: Float32Array,
     n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number): void;
+  conv2dMaxPoolForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, argmax: Int32Array,
+    n: number, h: number, w_: number, c: number, kh: number, kw: number, k: number,
+    sh: number, sw: number, pt: number, pl: number, oh: number, ow: number,
+    pn: number, ph_: number, pw_: number, pc: number, ph: number, pw: number, psh: number, psw: number, poh: number, pow: number,
+    relu: boolean): void;
+  conv2dMaxPoolBackwardFilter(x: Float32Array, dy: Float32Array, argmax: Int32Array, dw: Float32Array, db: Float32Array,
+    n: number, h: number, w_: number, c: number, kh: number, kw: number, k: number,
+    sh: number, sw: number, pt: number, pl: number, oh: number, ow: number,
+    pn: number, ph_: number, pw_: number, pc: number, ph: number, pw: number, psh: number, psw: number, poh: number, pow: number): void;
+  conv2dMaxPoolBackwardInput(dy: Float32Array, argmax: Int32Array, w: Float32Array, dx: Float32Array,
+    n: number, h: number, w_: number, c: number, kh: number, kw: number, k: number,
+    sh: number, sw: number, pt: number, pl: number, oh: number, ow: number,
+    pn: number, ph_: number, pw_: number, pc: number, ph: number, pw: number, psh: number, psw: number, poh: number, pow: number): void;
   mul(a: Float32Array, b: Float32Array, out: Float32Array): void;
   softmax(logits: Float32Array, probs: Float32Array, rows: number, cols: number): void;
   softmaxCrossEntropy(logits: Float32Array, targets: Float32Array, probs: Float32Array, dlogits: Float32Array,
@@ -180,6 +193,42 @@ export class NativeBackend implements Backend {
     this.use().maxPool2dBackward(dy, argmax, dx, g.n, g.h, g.w, g.c, g.poolH, g.poolW, g.strideH, g.strideW, g.outH, g.outW);
   }
 
+  conv2dMaxPoolForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, argmax: Int32Array,
+    g: ConvGeometry, p: PoolGeometry, act: Activation): void {
+    checkConv('conv2dMaxPoolForward', g, x, 'x', w, 'w');
+    checkConvPool('conv2dMaxPoolForward', g, p);
+    if (b.length < g.k) short('conv2dMaxPoolForward', 'b', b, g.k);
+    const len = p.n * p.outH * p.outW * p.c;
+    if (y.length < len) short('conv2dMaxPoolForward', 'y', y, len);
+    if (argmax.length < len) short('conv2dMaxPoolForward', 'argmax', argmax, len);
+    this.use().conv2dMaxPoolForward(x, w, b, y, argmax, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
+      g.padTop, g.padLeft, g.outH, g.outW, p.n, p.h, p.w, p.c, p.poolH, p.poolW, p.strideH, p.strideW, p.outH, p.outW,
+      act === 'relu');
+  }
+
+  conv2dMaxPoolBackwardFilter(x: Float32Array, dy: Float32Array, argmax: Int32Array, dw: Float32Array, db: Float32Array,
+    g: ConvGeometry, p: PoolGeometry): void {
+    checkConv('conv2dMaxPoolBackwardFilter', g, x, 'x', dw, 'dw');
+    checkConvPool('conv2dMaxPoolBackwardFilter', g, p);
+    if (db.length < g.k) short('conv2dMaxPoolBackwardFilter', 'db', db, g.k);
+    const len = p.n * p.outH * p.outW * p.c;
+    if (dy.length < len) short('conv2dMaxPoolBackwardFilter', 'dy', dy, len);
+    if (argmax.length < len) short('conv2dMaxPoolBackwardFilter', 'argmax', argmax, len);
+    this.use().conv2dMaxPoolBackwardFilter(x, dy, argmax, dw, db, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
+      g.padTop, g.padLeft, g.outH, g.outW, p.n, p.h, p.w, p.c, p.poolH, p.poolW, p.strideH, p.strideW, p.outH, p.outW);
+  }
+
+  conv2dMaxPoolBackwardInput(dy: Float32Array, argmax: Int32Array, w: Float32Array, dx: Float32Array,
+    g: ConvGeometry, p: PoolGeometry): void {
+    checkConv('conv2dMaxPoolBackwardInput', g, dx, 'dx', w, 'w');
+    checkConvPool('conv2dMaxPoolBackwardInput', g, p);
+    const len = p.n * p.outH * p.outW * p.c;
+    if (dy.length < len) short('conv2dMaxPoolBackwardInput', 'dy', dy, len);
+    if (argmax.length < len) short('conv2dMaxPoolBackwardInput', 'argmax', argmax, len);
+    this.use().conv2dMaxPoolBackwardInput(dy, argmax, w, dx, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
+      g.padTop, g.padLeft, g.outH, g.outW, p.n, p.h, p.w, p.c, p.poolH, p.poolW, p.strideH, p.strideW, p.outH, p.outW);
+  }
+
   mul(a: Float32Array, b: Float32Array, out: Float32Array): void {
     if (b.length < a.length) short('mul', 'b', b, a.length);
     if (out.length < a.length) short('mul', 'out', out, a.length);
@@ -223,24 +272,26 @@ export class NativeBackend implements Backend {
   }
 
   batchNormForward(x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, beta: Float32Array,
-    epsilon: number, y: Float32Array, rows: number, cols: number): void {
+    epsilon: number, y: Float32Array, rows: number, cols: number, act: Activation = 'linear'): void {
     const len = rows * cols;
     if (x.length < len) short('batchNormForward', 'x', x, len);
     if (y.length < len) short('batchNormForward', 'y', y, len);
     for (const [name, a] of [['mean', mean], ['variance', variance], ['gamma', gamma], ['beta', beta]] as const) {
       if (a.length < cols) short('batchNormForward', name, a, cols);
     }
-    this.use().batchNormForward(x, mean, variance, gamma, beta, epsilon, y, rows, cols);
+    this.use().batchNormForward(x, mean, variance, gamma, beta, epsilon, y, rows, cols, act);
   }
 
   batchNormBackward(x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
-    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number): void {
+    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number,
+    reluY?: Float32Array): void {
     const len = rows * cols;
     for (const [name, a] of [['x', x], ['dy', dy], ['dx', dx]] as const) if (a.length < len) short('batchNormBackward', name, a, len);
     for (const [name, a] of [['mean', mean], ['variance', variance], ['gamma', gamma], ['dgamma', dgamma], ['dbeta', dbeta]] as const) {
       if (a.length < cols) short('batchNormBackward', name, a, cols);
     }
-    this.use().batchNormBackward(x, dy, mean, variance, gamma, epsilon, dx, dgamma, dbeta, rows, cols);
+    if (reluY !== undefined && reluY.length < len) short('batchNormBackward', 'reluY', reluY, len);
+    this.use().batchNormBackward(x, dy, mean, variance, gamma, epsilon, dx, dgamma, dbeta, rows, cols, reluY);
   }
 
   affineResample(x: Float32Array, params: Float32Array, y: Float32Array, n: number, h: number, w: number, c: number,
@@ -282,5 +333,13 @@ function checkPool(kernel: string, g: PoolGeometry, img: Float32Array, imgName: 
   if (argmax.length < outLen) short(kernel, 'argmax', argmax, outLen);
   if ((g.outH - 1) * g.strideH + g.poolH > g.h || (g.outW - 1) * g.strideW + g.poolW > g.w) {
     throw new Error(`${kernel}: pool windows leave the input: ${JSON.stringify(g)}`);
+  }
+}
+
+/** The pool of a fused conv + pool reads the conv's output, with windows that do not overlap (the C++ relies on both). */
+function checkConvPool(kernel: string, g: ConvGeometry, p: PoolGeometry): void {
+  if (p.n !== g.n || p.h !== g.outH || p.w !== g.outW || p.c !== g.k || p.poolH !== p.strideH || p.poolW !== p.strideW ||
+    p.outH < 0 || p.outW < 0 || p.outH * p.strideH > p.h || p.outW * p.strideW > p.w) {
+    throw new Error(`${kernel}: the pool ${JSON.stringify(p)} does not fit the conv ${JSON.stringify(g)}`);
   }
 }

@@ -187,6 +187,28 @@ export class ReferenceBackend implements Backend {
     for (let i = 0; i < len; i++) dx[argmax[i]!] += dy[i]!;
   }
 
+  // The fused conv + max pool, by definition: the two kernels through a temporary conv output.
+  conv2dMaxPoolForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, argmax: Int32Array,
+    g: ConvGeometry, p: PoolGeometry, act: Activation): void {
+    const z = new Float32Array(g.n * g.outH * g.outW * g.k);
+    this.conv2dForward(x, w, b, z, g, act);
+    this.maxPool2dForward(z, y, argmax, p);
+  }
+
+  conv2dMaxPoolBackwardFilter(x: Float32Array, dy: Float32Array, argmax: Int32Array, dw: Float32Array, db: Float32Array,
+    g: ConvGeometry, p: PoolGeometry): void {
+    const dz = new Float32Array(g.n * g.outH * g.outW * g.k);
+    this.maxPool2dBackward(dy, argmax, dz, p);
+    this.conv2dBackwardFilter(x, dz, dw, db, g);
+  }
+
+  conv2dMaxPoolBackwardInput(dy: Float32Array, argmax: Int32Array, w: Float32Array, dx: Float32Array,
+    g: ConvGeometry, p: PoolGeometry): void {
+    const dz = new Float32Array(g.n * g.outH * g.outW * g.k);
+    this.maxPool2dBackward(dy, argmax, dz, p);
+    this.conv2dBackwardInput(dz, w, dx, g);
+  }
+
   mul(a: Float32Array, b: Float32Array, out: Float32Array): void {
     const len = a.length;
     for (let i = 0; i < len; i++) out[i] = a[i]! * b[i]!;
@@ -273,18 +295,25 @@ export class ReferenceBackend implements Backend {
 
   // x[rows,cols], per-channel mean/variance/gamma/beta[cols] -> y[rows,cols]
   batchNormForward(x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, beta: Float32Array,
-    epsilon: number, y: Float32Array, rows: number, cols: number): void {
+    epsilon: number, y: Float32Array, rows: number, cols: number, act: Activation = 'linear'): void {
     for (let c = 0; c < cols; c++) {
       const scale = gamma[c]! / Math.sqrt(variance[c]! + epsilon);
       const m = mean[c]!;
       const b = beta[c]!;
       for (let r = 0; r < rows; r++) y[r * cols + c] = (x[r * cols + c]! - m) * scale + b;
     }
+    if (act === 'relu') this.biasActivation(y, new Float32Array(cols), rows, cols, 'relu');
   }
 
   // x, dy [rows,cols] -> dx [rows,cols], dgamma, dbeta [cols]
   batchNormBackward(x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
-    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number): void {
+    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number,
+    reluY?: Float32Array): void {
+    if (reluY !== undefined) {
+      const masked = new Float32Array(rows * cols);
+      this.activationBackward(dy.subarray(0, rows * cols), reluY, masked, 'relu');
+      dy = masked;
+    }
     for (let c = 0; c < cols; c++) {
       const istd = 1 / Math.sqrt(variance[c]! + epsilon);
       const m = mean[c]!;

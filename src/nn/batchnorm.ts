@@ -40,7 +40,7 @@ export class BatchNormalization extends BaseLayer {
   private batchMean = new Float32Array(0);
   private batchVar = new Float32Array(0);
   /** what backward needs, written by forward */
-  private saved: { x: Tensor; n: number; training: boolean } | null = null;
+  private saved: { x: Tensor; n: number; training: boolean; reluY: Tensor | null } | null = null;
 
   constructor(opts: BatchNormalizationOptions = {}) {
     super(opts, 'BatchNormalization');
@@ -103,6 +103,19 @@ export class BatchNormalization extends BaseLayer {
   }
 
   forward(x: Tensor, ctx: RunContext): Tensor {
+    return this.run(x, ctx, false);
+  }
+
+  /**
+   * forward of this layer then of a ReLU after it (Sequential: BatchNormalization followed by
+   * Activation('relu')), in one pass: returns relu(BN(x)) in this layer's output buffer.
+   */
+  forwardRelu(x: Tensor, ctx: RunContext): Tensor {
+    return this.run(x, ctx, true);
+  }
+
+  private run(x: Tensor, ctx: RunContext, relu: boolean): Tensor {
+    const act = relu ? 'relu' : 'linear';
     const n = this.batchOf(x);
     const rows = x.size / this.cols;
     const y = this.ws.tensor('y', n, this.builtOutput());
@@ -112,22 +125,35 @@ export class BatchNormalization extends BaseLayer {
     const mv = this.movingVar!.value.data;
     if (ctx.training) {
       ctx.backend.batchNormStats(x.data, this.batchMean, this.batchVar, rows, this.cols);
-      ctx.backend.batchNormForward(x.data, this.batchMean, this.batchVar, g, b, this.epsilon, y.data, rows, this.cols);
+      ctx.backend.batchNormForward(x.data, this.batchMean, this.batchVar, g, b, this.epsilon, y.data, rows, this.cols, act);
       const m = this.momentum;
       for (let c = 0; c < this.cols; c++) {
         mm[c] = m * mm[c]! + (1 - m) * this.batchMean[c]!;
         mv[c] = m * mv[c]! + (1 - m) * this.batchVar[c]!;
       }
     } else {
-      ctx.backend.batchNormForward(x.data, mm, mv, g, b, this.epsilon, y.data, rows, this.cols);
+      ctx.backend.batchNormForward(x.data, mm, mv, g, b, this.epsilon, y.data, rows, this.cols, act);
     }
-    this.saved = { x, n, training: ctx.training };
+    this.saved = { x, n, training: ctx.training, reluY: relu ? y : null };
     return y;
   }
 
   backward(dy: Tensor, ctx: RunContext): Tensor {
+    if (this.saved?.reluY) throw new DigitsError(`BatchNormalization "${this.name}": backward after forwardRelu: use backwardRelu`);
+    return this.backwardImpl(dy, ctx);
+  }
+
+  /** backward of the ReLU then of this layer, after forwardRelu: dy is the gradient of the ReLU's output. */
+  backwardRelu(dy: Tensor, ctx: RunContext): Tensor {
+    if (this.saved !== null && this.saved.reluY === null) {
+      throw new DigitsError(`BatchNormalization "${this.name}": backwardRelu after a plain forward`);
+    }
+    return this.backwardImpl(dy, ctx);
+  }
+
+  private backwardImpl(dy: Tensor, ctx: RunContext): Tensor {
     if (this.saved === null) throw new DigitsError(`BatchNormalization "${this.name}": backward called before forward`);
-    const { x, n, training } = this.saved;
+    const { x, n, training, reluY } = this.saved;
     this.checkGradShape(dy, n);
     const rows = x.size / this.cols;
     const dx = this.ws.tensor('dx', n, this.builtInput());
@@ -135,8 +161,14 @@ export class BatchNormalization extends BaseLayer {
     const dgamma = this.gamma!.grad.data;
     const dbeta = this.beta!.grad.data;
     if (training) {
-      ctx.backend.batchNormBackward(x.data, dy.data, this.batchMean, this.batchVar, g, this.epsilon, dx.data, dgamma, dbeta, rows, this.cols);
+      ctx.backend.batchNormBackward(x.data, dy.data, this.batchMean, this.batchVar, g, this.epsilon, dx.data, dgamma, dbeta,
+        rows, this.cols, reluY?.data);
     } else {
+      if (reluY !== null) { // the ReLU's backward first (not on the training path)
+        const masked = this.ws.tensor('dyRelu', n, this.builtOutput());
+        ctx.backend.activationBackward(dy.data, reluY.data, masked.data, 'relu');
+        dy = masked;
+      }
       // inference mode: an affine map per channel (reference arithmetic; not on the training path)
       const mm = this.movingMean!.value.data;
       const mv = this.movingVar!.value.data;

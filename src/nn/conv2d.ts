@@ -9,10 +9,11 @@
  * OH = ceil(H / stride), the extra row/column going below/right, as TF does.
  */
 import { DigitsError } from '../errors.js';
-import { convGeometry, type ConvGeometry } from '../engine/backend.js';
+import { convGeometry, type ConvGeometry, type PoolGeometry } from '../engine/backend.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import { registerLayer, type Param, type RunContext } from './layer.js';
+import type { MaxPooling2D } from './pooling.js';
 import { activationBackward, parseActivation, type ActivationName, type SoftmaxOutputLayer } from './activations.js';
 import { BaseLayer, COMMON_CONFIG_KEYS, parseCommonConfig, requireNull, type CommonLayerOptions } from './base.js';
 import { glorotUniformConfig, initialize, applyInitializers, zerosConfig, type InitializerConfig } from './initializers.js';
@@ -58,7 +59,11 @@ export class Conv2D extends BaseLayer implements SoftmaxOutputLayer {
   private dbSink = new Float32Array(0);
   private readonly geometries = new Map<number, ConvGeometry>();
   /** what backward needs, written by forward */
-  private saved: { x: Tensor; z: Tensor; y: Tensor; g: ConvGeometry } | null = null;
+  private saved: {
+    x: Tensor; z: Tensor; y: Tensor; g: ConvGeometry;
+    /** set by forwardPooled: the pool's output (y above is the same tensor), argmax and geometry */
+    pooled?: { argmax: Int32Array; p: PoolGeometry; out: readonly number[] };
+  } | null = null;
 
   constructor(opts: Conv2DOptions) {
     super(opts, 'Conv2D');
@@ -158,12 +163,57 @@ export class Conv2D extends BaseLayer implements SoftmaxOutputLayer {
     return this.backwardFromLogits(dz, ctx);
   }
 
+  /**
+   * Whether `pool`, when it directly follows this layer, may be computed fused with it (forwardPooled,
+   * backwardPooled): a linear or ReLU activation and non-overlapping pool windows.
+   */
+  canFusePool(pool: MaxPooling2D): boolean {
+    return (this.activation === 'linear' || this.activation === 'relu') && pool.nonOverlapping;
+  }
+
+  /**
+   * forward of this layer then of `pool` (the next layer) in one kernel: returns the pool's output
+   * (a tensor the pool owns) without writing this layer's own output. Only with canFusePool(pool).
+   */
+  forwardPooled(x: Tensor, pool: MaxPooling2D, ctx: RunContext): Tensor {
+    const n = this.batchOf(x);
+    const g = this.geometry(n);
+    const { y, argmax, g: p } = pool.fusedForward(n);
+    const b = this.bias ? this.bias.value.data : this.zeroBias;
+    ctx.backend.conv2dMaxPoolForward(x.data, this.kernel!.value.data, b, y.data, argmax, g, p,
+      this.activation === 'relu' ? 'relu' : 'linear');
+    this.saved = { x, z: y, y, g, pooled: { argmax, p, out: y.shape.slice(1) } };
+    return y;
+  }
+
+  /** backward of `pool` then of this layer, after forwardPooled: dy is the gradient of the pool's output. */
+  backwardPooled(dy: Tensor, ctx: RunContext): Tensor {
+    const s = this.requireSaved();
+    const pooled = s.pooled;
+    if (pooled === undefined) throw new DigitsError(`Conv2D "${this.name}": backwardPooled called after a plain forward`);
+    const n = s.g.n;
+    if (dy.shape.length !== 4 || dy.shape[0] !== n || pooled.out.some((d, i) => dy.shape[i + 1] !== d)) {
+      throw new DigitsError(`Conv2D "${this.name}": backward: expected a pooled output gradient of shape ` +
+        `[${n}, ${pooled.out.join(', ')}], got [${dy.shape.join(', ')}] (backward must follow forward on the same batch)`);
+    }
+    // ReLU: the pooled value is the conv output at the argmax, so its sign gives the derivative there.
+    const dzp = activationBackward(ctx.backend, this.activation, dy, s.y, this.ws.tensor('dzp', n, pooled.out), this.filters);
+    const db = this.bias ? this.bias.grad.data : this.dbSink;
+    ctx.backend.conv2dMaxPoolBackwardFilter(s.x.data, dzp.data, pooled.argmax, this.kernel!.grad.data, db, s.g, pooled.p);
+    const dx = this.ws.tensor('dx', n, this.builtInput());
+    if (ctx.inputGradient !== false) {
+      ctx.backend.conv2dMaxPoolBackwardInput(dzp.data, pooled.argmax, this.kernel!.value.data, dx.data, s.g, pooled.p);
+    }
+    return dx;
+  }
+
   logits(): Tensor {
     return this.requireSaved().z;
   }
 
   backwardFromLogits(dz: Tensor, ctx: RunContext): Tensor {
     const s = this.requireSaved();
+    if (s.pooled !== undefined) throw new DigitsError(`Conv2D "${this.name}": backward after forwardPooled: use backwardPooled`);
     this.checkGradShape(dz, s.g.n);
     const db = this.bias ? this.bias.grad.data : this.dbSink;
     ctx.backend.conv2dBackwardFilter(s.x.data, dz.data, this.kernel!.grad.data, db, s.g);

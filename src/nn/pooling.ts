@@ -89,6 +89,23 @@ export class MaxPooling2D extends BaseLayer {
     return y;
   }
 
+  /** Windows that do not overlap: the pooling a Conv2D may compute fused with itself (Conv2D.forwardPooled). */
+  get nonOverlapping(): boolean {
+    return this.poolSize[0] === this.strides[0] && this.poolSize[1] === this.strides[1];
+  }
+
+  /**
+   * For a Conv2D that computes this pooling fused with its convolution: the output and argmax
+   * buffers for a batch of n and the geometry, recorded as forward records them (backward then works as usual).
+   */
+  fusedForward(n: number): { y: Tensor; argmax: Int32Array; g: PoolGeometry } {
+    const g = this.geometry(n);
+    const y = this.ws.tensor('y', n, this.builtOutput());
+    const argmax = this.ws.int32('argmax', n, y.size / n);
+    this.saved = { argmax, g };
+    return { y, argmax, g };
+  }
+
   // dy [N,OH,OW,C] -> dx [N,H,W,C]
   backward(dy: Tensor, ctx: RunContext): Tensor {
     if (this.saved === null) throw new DigitsError(`MaxPooling2D "${this.name}": backward called before forward`);

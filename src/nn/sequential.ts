@@ -34,13 +34,13 @@ import { Workspace } from './workspace.js';
 import { parseAugment, randomAffineParams, randomElasticNoise, type AugmentOptions, type AugmentSettings } from './augment.js';
 import type { Classifier } from './classifier.js';
 // The built-in layers register their classes for fromConfig when loaded.
-import './activation-layer.js';
-import './batchnorm.js';
-import './conv2d.js';
+import { Activation } from './activation-layer.js';
+import { BatchNormalization } from './batchnorm.js';
+import { Conv2D } from './conv2d.js';
 import './dense.js';
 import './dropout.js';
 import './flatten.js';
-import './pooling.js';
+import { MaxPooling2D } from './pooling.js';
 import { batchInputShape, isObject, knownKeys, numberInRange, positiveInt, nonNegativeInt, shape as checkShape, showValue, boolean } from './validate.js';
 
 export interface CompileOptions {
@@ -426,9 +426,35 @@ export class Sequential implements CallbackModel, Classifier {
     return dst;
   }
 
+  /**
+   * Whether layers i and i + 1 run as one: a Conv2D and the MaxPooling2D it computes fused with itself
+   * (Conv2D.forwardPooled: the conv's own output is never written), or a BatchNormalization and the
+   * ReLU Activation after it (BatchNormalization.forwardRelu: one pass instead of three). Forward and
+   * backward both ask, so a batch runs fused both ways or not at all.
+   */
+  private fusedPair(i: number): FusedPair {
+    const a = this.layers[i];
+    const b = this.layers[i + 1];
+    if (a instanceof Conv2D && b instanceof MaxPooling2D && a.canFusePool(b)) return FusedPair.ConvPool;
+    if (a instanceof BatchNormalization && b instanceof Activation && b.activation === 'relu') return FusedPair.BatchNormRelu;
+    return FusedPair.None;
+  }
+
   private forwardAll(x: Tensor, ctx: RunContext): Tensor {
     let h = x;
-    for (const layer of this.layers) h = layer.forward(h, ctx);
+    const layers = this.layers;
+    for (let i = 0; i < layers.length; i++) {
+      const pair = this.fusedPair(i);
+      if (pair === FusedPair.ConvPool) {
+        h = (layers[i] as Conv2D).forwardPooled(h, layers[i + 1] as MaxPooling2D, ctx);
+        i++;
+      } else if (pair === FusedPair.BatchNormRelu) {
+        h = (layers[i] as BatchNormalization).forwardRelu(h, ctx);
+        i++;
+      } else {
+        h = layers[i]!.forward(h, ctx);
+      }
+    }
     return h;
   }
 
@@ -453,10 +479,24 @@ export class Sequential implements CallbackModel, Classifier {
   }
 
   private backwardAll(dout: Tensor, fused: boolean, ctx: RunContext): void {
-    const last = this.layers[this.layers.length - 1]!;
-    let d = fused && isSoftmaxOutputLayer(last) ? last.backwardFromLogits(dout, ctx) : last.backward(dout, ctx);
-    for (let i = this.layers.length - 2; i >= 1; i--) d = this.layers[i]!.backward(d, ctx);
-    if (this.layers.length > 1) this.layers[0]!.backward(d, { ...ctx, inputGradient: false });
+    const layers = this.layers;
+    const last = layers.length - 1;
+    // the first layer's input gradient is not needed (unless it is the only layer, as before)
+    const firstCtx = layers.length > 1 ? { ...ctx, inputGradient: false } : ctx;
+    let d = dout;
+    for (let i = last; i >= 0; i--) {
+      const pair = i >= 1 ? this.fusedPair(i - 1) : FusedPair.None;
+      if (pair !== FusedPair.None) {
+        const c = i - 1 === 0 ? firstCtx : ctx;
+        d = pair === FusedPair.ConvPool ? (layers[i - 1] as Conv2D).backwardPooled(d, c)
+          : (layers[i - 1] as BatchNormalization).backwardRelu(d, c);
+        i--;
+        continue;
+      }
+      const layer = layers[i]!;
+      const c = i === 0 ? firstCtx : ctx;
+      d = i === last && fused && isSoftmaxOutputLayer(layer) ? layer.backwardFromLogits(d, c) : layer.backward(d, c);
+    }
   }
 
   /** Check x [N, ...inputShape] and y [N, classes]; build from x if needed. */
@@ -933,3 +973,6 @@ export function datasetToTensors(ds: Dataset, classes = NUM_CLASSES): { x: Tenso
   const y = ds.labels === null ? null : oneHot(ds.labels, classes);
   return { x, y };
 }
+
+/** Adjacent layers that Sequential runs as one (see fusedPair). */
+const enum FusedPair { None, ConvPool, BatchNormRelu }
