@@ -10,32 +10,23 @@
  * minimums on a shared, noisy machine), and `imagesPerSec` from the median
  * wall time of a whole step (trainOnBatch).
  */
-import { parseArgs } from 'node:util';
 import { loadNativeBackend } from '../src/engine/native.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { buildPreset, oneHot } from '../src/nn/index.js';
 import type { Layer } from '../src/nn/layer.js';
+import { benchProgram, intArg } from './options.js';
 
 interface Args { preset: string; threads?: number; steps: number; batchSize?: number }
 
-function parse(argv: string[]): Args {
-  const { values } = parseArgs({ args: argv, options: {
-    preset: { type: 'string', default: 'fast' }, threads: { type: 'string' }, steps: { type: 'string', default: '200' },
-    'batch-size': { type: 'string' },
-  } });
-  const positive = (name: string, v: string | undefined): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got ${v}`);
-    return n;
-  };
-  const a: Args = { preset: values.preset!, steps: positive('steps', values.steps)! };
-  const threads = positive('threads', values.threads);
-  const batchSize = positive('batch-size', values['batch-size']);
-  if (threads !== undefined) a.threads = threads;
-  if (batchSize !== undefined) a.batchSize = batchSize;
-  return a;
+function parse(): Args {
+  return benchProgram('preset-step', 'where a preset\'s training step goes, per layer (native backend); prints one JSON object')
+    .option('--preset <name>', 'preset', 'fast')
+    .option('--threads <n>', 'engine threads (default: all cores)', intArg(1))
+    .option('--steps <n>', 'timed steps', intArg(1), 200)
+    .option('--batch-size <n>', 'batch size (default: the preset\'s)', intArg(1))
+    .parse()
+    .opts<Args>();
 }
 
 function median(a: number[]): number {
@@ -44,7 +35,7 @@ function median(a: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const args = parse(process.argv.slice(2));
+  const args = parse();
   const nat = loadNativeBackend(args.threads);
   if (!nat.ok) throw new Error(`native backend: ${nat.reason}`);
   const { model, training } = buildPreset(args.preset, 0);
