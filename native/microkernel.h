@@ -201,10 +201,15 @@ static inline void ukernel_offs(const float* x, const int* poff, int kc, const p
   }
 }
 
-// ukernel_rows for 24-column panels (B packed [depth][24]), tiles of MR24 x 24, all 24 columns valid,
-// mr <= MR24 valid rows; epilogue as ukernel_rows (no accumulate).
-static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
-                                  float* c, ptrdiff_t ldc, int mr, const float* bias, bool relu) {
+// The 4 x 24 accumulation shared by ukernel_rows24 and ukernel_rows24_pool: c[r][0..3) (8 columns each)
+// = sum over nseg segments of seglen values of row r (rp[r], advanced by segstride per segment) times
+// the matching 24-float row of b (packed [depth][24]).
+struct Acc24 {
+  __m256 c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
+};
+
+static inline Acc24 accumulate_rows24(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen,
+                                      const float* b) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps();
@@ -242,6 +247,14 @@ static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t se
     a2 += segstride;
     a3 += segstride;
   }
+  return Acc24{c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32};
+}
+
+// ukernel_rows for 24-column panels (B packed [depth][24]), tiles of MR24 x 24, all 24 columns valid,
+// mr <= MR24 valid rows; epilogue as ukernel_rows (no accumulate).
+static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
+                                  float* c, ptrdiff_t ldc, int mr, const float* bias, bool relu) {
+  const Acc24 acc = accumulate_rows24(rp, nseg, segstride, seglen, b);
   const __m256 zero = _mm256_setzero_ps();
   __m256 bias0 = zero, bias1 = zero, bias2 = zero;
   if (bias != nullptr) {
@@ -263,10 +276,10 @@ static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t se
     _mm256_storeu_ps(cr + 8, x1);                                               \
     _mm256_storeu_ps(cr + 16, x2);                                              \
   }
-  DIGITS_STORE_ROW24(0, c00, c01, c02)
-  DIGITS_STORE_ROW24(1, c10, c11, c12)
-  DIGITS_STORE_ROW24(2, c20, c21, c22)
-  DIGITS_STORE_ROW24(3, c30, c31, c32)
+  DIGITS_STORE_ROW24(0, acc.c00, acc.c01, acc.c02)
+  DIGITS_STORE_ROW24(1, acc.c10, acc.c11, acc.c12)
+  DIGITS_STORE_ROW24(2, acc.c20, acc.c21, acc.c22)
+  DIGITS_STORE_ROW24(3, acc.c30, acc.c31, acc.c32)
 #undef DIGITS_STORE_ROW24
 }
 
@@ -276,46 +289,11 @@ static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t se
 static inline void ukernel_rows24_pool(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen,
                                        const float* b, float* y, int32_t* argmax, const int32_t* idx,
                                        const float* bias, bool relu) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps();
-  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps();
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps();
-  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c32 = _mm256_setzero_ps();
-  const float* a0 = rp[0];
-  const float* a1 = rp[1];
-  const float* a2 = rp[2];
-  const float* a3 = rp[3];
-  for (int s = 0; s < nseg; s++) {
-    for (int q = 0; q < seglen; q++) {
-      const __m256 b0 = _mm256_load_ps(b);
-      const __m256 b1 = _mm256_load_ps(b + 8);
-      const __m256 b2 = _mm256_load_ps(b + 16);
-      b += 24;
-      __m256 a;
-      a = _mm256_broadcast_ss(a0 + q);
-      c00 = _mm256_fmadd_ps(a, b0, c00);
-      c01 = _mm256_fmadd_ps(a, b1, c01);
-      c02 = _mm256_fmadd_ps(a, b2, c02);
-      a = _mm256_broadcast_ss(a1 + q);
-      c10 = _mm256_fmadd_ps(a, b0, c10);
-      c11 = _mm256_fmadd_ps(a, b1, c11);
-      c12 = _mm256_fmadd_ps(a, b2, c12);
-      a = _mm256_broadcast_ss(a2 + q);
-      c20 = _mm256_fmadd_ps(a, b0, c20);
-      c21 = _mm256_fmadd_ps(a, b1, c21);
-      c22 = _mm256_fmadd_ps(a, b2, c22);
-      a = _mm256_broadcast_ss(a3 + q);
-      c30 = _mm256_fmadd_ps(a, b0, c30);
-      c31 = _mm256_fmadd_ps(a, b1, c31);
-      c32 = _mm256_fmadd_ps(a, b2, c32);
-    }
-    a0 += segstride;
-    a1 += segstride;
-    a2 += segstride;
-    a3 += segstride;
-  }
+  const Acc24 acc = accumulate_rows24(rp, nseg, segstride, seglen, b);
   const __m256 zero = _mm256_setzero_ps();
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  __m256 v[4][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32}};
+  __m256 v[4][3] = {{acc.c00, acc.c01, acc.c02}, {acc.c10, acc.c11, acc.c12}, {acc.c20, acc.c21, acc.c22},
+                    {acc.c30, acc.c31, acc.c32}};
   for (int j = 0; j < 3; j++) {
     const __m256 bj = bias != nullptr ? _mm256_loadu_ps(bias + 8 * j) : zero;
     __m256 best = _mm256_add_ps(v[0][j], bj);
