@@ -195,12 +195,8 @@ export class NativeBackend implements Backend {
 
   conv2dMaxPoolForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, argmax: Int32Array,
     g: ConvGeometry, p: PoolGeometry, act: Activation): void {
-    checkConv('conv2dMaxPoolForward', g, x, 'x', w, 'w');
-    checkConvPool('conv2dMaxPoolForward', g, p);
+    checkConvPool('conv2dMaxPoolForward', g, p, x, 'x', w, 'w', y, 'y', argmax);
     if (b.length < g.k) short('conv2dMaxPoolForward', 'b', b, g.k);
-    const len = p.n * p.outH * p.outW * p.c;
-    if (y.length < len) short('conv2dMaxPoolForward', 'y', y, len);
-    if (argmax.length < len) short('conv2dMaxPoolForward', 'argmax', argmax, len);
     this.use().conv2dMaxPoolForward(x, w, b, y, argmax, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
       g.padTop, g.padLeft, g.outH, g.outW, p.n, p.h, p.w, p.c, p.poolH, p.poolW, p.strideH, p.strideW, p.outH, p.outW,
       act === 'relu');
@@ -208,23 +204,15 @@ export class NativeBackend implements Backend {
 
   conv2dMaxPoolBackwardFilter(x: Float32Array, dy: Float32Array, argmax: Int32Array, dw: Float32Array, db: Float32Array,
     g: ConvGeometry, p: PoolGeometry): void {
-    checkConv('conv2dMaxPoolBackwardFilter', g, x, 'x', dw, 'dw');
-    checkConvPool('conv2dMaxPoolBackwardFilter', g, p);
+    checkConvPool('conv2dMaxPoolBackwardFilter', g, p, x, 'x', dw, 'dw', dy, 'dy', argmax);
     if (db.length < g.k) short('conv2dMaxPoolBackwardFilter', 'db', db, g.k);
-    const len = p.n * p.outH * p.outW * p.c;
-    if (dy.length < len) short('conv2dMaxPoolBackwardFilter', 'dy', dy, len);
-    if (argmax.length < len) short('conv2dMaxPoolBackwardFilter', 'argmax', argmax, len);
     this.use().conv2dMaxPoolBackwardFilter(x, dy, argmax, dw, db, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
       g.padTop, g.padLeft, g.outH, g.outW, p.n, p.h, p.w, p.c, p.poolH, p.poolW, p.strideH, p.strideW, p.outH, p.outW);
   }
 
   conv2dMaxPoolBackwardInput(dy: Float32Array, argmax: Int32Array, w: Float32Array, dx: Float32Array,
     g: ConvGeometry, p: PoolGeometry): void {
-    checkConv('conv2dMaxPoolBackwardInput', g, dx, 'dx', w, 'w');
-    checkConvPool('conv2dMaxPoolBackwardInput', g, p);
-    const len = p.n * p.outH * p.outW * p.c;
-    if (dy.length < len) short('conv2dMaxPoolBackwardInput', 'dy', dy, len);
-    if (argmax.length < len) short('conv2dMaxPoolBackwardInput', 'argmax', argmax, len);
+    checkConvPool('conv2dMaxPoolBackwardInput', g, p, dx, 'dx', w, 'w', dy, 'dy', argmax);
     this.use().conv2dMaxPoolBackwardInput(dy, argmax, w, dx, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
       g.padTop, g.padLeft, g.outH, g.outW, p.n, p.h, p.w, p.c, p.poolH, p.poolW, p.strideH, p.strideW, p.outH, p.outW);
   }
@@ -337,9 +325,18 @@ function checkPool(kernel: string, g: PoolGeometry, img: Float32Array, imgName: 
 }
 
 /** The pool of a fused conv + pool reads the conv's output, with windows that do not overlap (the C++ relies on both). */
-function checkConvPool(kernel: string, g: ConvGeometry, p: PoolGeometry): void {
+/**
+ * A fused conv + pool kernel's arguments: the conv's image and weights (checkConv), a pool that fits
+ * the conv's output, and the pooled map (y or dy) and its argmax, each of the pool's output size.
+ */
+function checkConvPool(kernel: string, g: ConvGeometry, p: PoolGeometry, img: Float32Array, imgName: string,
+  w: Float32Array, wName: string, pooled: Float32Array, pooledName: string, argmax: Int32Array): void {
+  checkConv(kernel, g, img, imgName, w, wName);
   if (p.n !== g.n || p.h !== g.outH || p.w !== g.outW || p.c !== g.k || p.poolH !== p.strideH || p.poolW !== p.strideW ||
     p.outH < 0 || p.outW < 0 || p.outH * p.strideH > p.h || p.outW * p.strideW > p.w) {
     throw new Error(`${kernel}: the pool ${JSON.stringify(p)} does not fit the conv ${JSON.stringify(g)}`);
   }
+  const len = p.n * p.outH * p.outW * p.c;
+  if (pooled.length < len) short(kernel, pooledName, pooled, len);
+  if (argmax.length < len) short(kernel, 'argmax', argmax, len);
 }
