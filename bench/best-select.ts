@@ -15,11 +15,9 @@ import os from 'node:os';
 import { Option } from 'commander';
 import { benchProgram, intArg, numberArg } from './options.js';
 import { loadNativeBackend } from '../src/engine/native.js';
-import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { buildPreset, oneHot, presetCallbacks, presetFitOptions } from '../src/nn/index.js';
-import { saveModel } from '../src/io/model-files.js';
-import { VERSION } from '../src/version.js';
+import { buildPreset, datasetToTensors, presetCallbacks, presetFitOptions } from '../src/nn/index.js';
+import { makeMetadata, saveModel } from '../src/io/model-files.js';
 
 const opts = benchProgram('best-select', 'train a variant of a preset (best by default) and print its validation accuracy (the test set is never loaded)')
   .addOption(new Option('--preset <name>', 'preset to start from').default('best'))
@@ -58,20 +56,18 @@ if (opts.elasticAlpha !== undefined) {
 training.augment = aug;
 
 const train = await loadMnist('train');
-const x = new Tensor([train.count, 28, 28, 1], train.images);
-const y = oneHot(train.labels!);
+const { x, y } = datasetToTensors(train);
 const loadBefore = os.loadavg()[0]!;
 const t0 = Date.now();
-const h = await model.fit(x, y, {
+const h = await model.fit(x, y!, {
   epochs: training.epochs, batchSize: training.batchSize, validationSplit: training.validationSplit, seed: opts.seed,
   shuffle: true, callbacks: presetCallbacks(training), ...presetFitOptions(training),
 });
 const trainSeconds = (Date.now() - t0) / 1000;
 if (opts.out !== undefined) {
-  await saveModel(model, opts.out, {
-    version: VERSION, inputScale: 1 / 255, inputShape: [28, 28, 1], classNames: [...'0123456789'], seed: opts.seed,
-    preset: null, history: h.history as Record<string, number[]>, trainedAt: new Date().toISOString(), backend: 'native',
-  });
+  await saveModel(model, opts.out, makeMetadata(model, {
+    seed: opts.seed, history: h.history as Record<string, number[]>, trainedAt: new Date().toISOString(), backend: 'native',
+  }));
 }
 console.log(JSON.stringify({
   preset: opts.preset, seed: opts.seed, threads: nat.backend.threads, training,

@@ -15,10 +15,9 @@
 import os from 'node:os';
 import { benchProgram, intArg, numberArg, oneOfArg } from './options.js';
 import { loadNativeBackend } from '../src/engine/native.js';
-import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
 import {
-  Activation, Adam, BatchNormalization, Conv2D, Dense, Flatten, MaxPooling2D, OneCycle, Sequential, oneHot, type Layer,
+  Activation, Adam, BatchNormalization, Conv2D, Dense, Flatten, MaxPooling2D, OneCycle, Sequential, datasetToTensors, type Layer,
 } from '../src/nn/index.js';
 
 interface Candidate {
@@ -63,11 +62,10 @@ async function main(): Promise<void> {
   model.compile({ optimizer: new Adam({ learningRate: c.maxLr }) });
   model.setBackend(nat.backend);
   const train = await loadMnist('train');
-  const x = new Tensor([train.count, 28, 28, 1], train.images);
-  const y = oneHot(train.labels!);
+  const { x, y } = datasetToTensors(train);
   const loadBefore = os.loadavg()[0]!;
   const t0 = Date.now();
-  const h = await model.fit(x, y, {
+  const h = await model.fit(x, y!, {
     epochs: c.epochs, batchSize: c.batch, validationSplit: c.split, seed: c.seed, shuffle: true,
     callbacks: [new OneCycle({ maxLr: c.maxLr, pctStart: c.pctStart })],
   });

@@ -13,7 +13,7 @@
 import { loadNativeBackend } from '../src/engine/native.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { buildPreset, oneHot } from '../src/nn/index.js';
+import { buildPreset, datasetToTensors } from '../src/nn/index.js';
 import type { Layer } from '../src/nn/layer.js';
 import { benchProgram, intArg } from './options.js';
 
@@ -42,8 +42,7 @@ async function main(): Promise<void> {
   model.setBackend(nat.backend);
   const batch = args.batchSize ?? training.batchSize;
   const data = await loadMnist('train', { limit: batch * 16 });
-  const x = new Tensor([data.count, 28, 28, 1], data.images);
-  const y = oneHot(data.labels!);
+  const { x, y } = datasetToTensors(data);
 
   // wrap each layer's forward/backward with a timer
   const current = new Map<string, number>();
@@ -72,7 +71,7 @@ async function main(): Promise<void> {
     const per = t.size / t.shape[0]!;
     return new Tensor([batch, ...t.shape.slice(1)], t.data.slice(from * per, (from + batch) * per));
   };
-  for (let b = 0; b < 16; b++) batches.push([rowsOf(x, b * batch), rowsOf(y, b * batch)]);
+  for (let b = 0; b < 16; b++) batches.push([rowsOf(x, b * batch), rowsOf(y!, b * batch)]);
   for (let s = 0; s < 10; s++) model.trainOnBatch(...batches[s % 16]!);
   const times = new Map<string, number[]>();
   for (let s = 0; s < args.steps; s++) {
