@@ -12,19 +12,12 @@
  * The model is runs/seed when it exists, else the seed preset with fresh
  * weights (the same arithmetic per request).
  */
-import { spawn } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { PNG } from 'pngjs';
 import { loadMnist } from '../src/data/mnist.js';
 import { benchProgram, intArg, oneOfArg } from './options.js';
-import { buildPreset } from '../src/nn/index.js';
-import { makeMetadata, saveModel } from '../src/io/model-files.js';
-
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
+import { startServeChild } from './serve-child.js';
 
 
 async function main(): Promise<void> {
@@ -39,15 +32,6 @@ async function main(): Promise<void> {
   const { duration, connections } = o;
   const threads = o.threads !== undefined ? String(o.threads) : '';
   const bodyKind = o.body;
-  let model = o.model;
-  let tmp: string | null = null;
-  if (!existsSync(path.join(model, 'model.json'))) {
-    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'digits-serve-load-'));
-    const { model: m } = buildPreset('seed', 0);
-    await saveModel(m, tmp, makeMetadata(m, { preset: 'seed', seed: 0 }));
-    model = tmp;
-  }
-
   const mnist = await loadMnist('test', { limit: 1 });
   const pixels = Array.from(mnist.images, (v) => Math.round(v * 255));
   let body: Buffer;
@@ -69,22 +53,9 @@ async function main(): Promise<void> {
     contentType = 'application/json';
   }
 
-  const args = [CLI, 'serve', '--model', model, '--port', '0', ...(threads ? ['--threads', threads] : [])];
-  const server = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = await startServeChild({ model: o.model, args: threads ? ['--threads', threads] : [] });
+  const url = server.url;
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000);
-      server.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /drawing page: (http:\/\/[^\s/]+)\//.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-      server.on('exit', (code) => reject(new Error(`server exited (${code}): ${out}`)));
-    });
     const target = { url: `${url}/api/predict`, method: 'POST' as const, headers: { 'content-type': contentType }, body };
     // warm-up: 2 s, not counted
     await autocannon({ ...target, connections, duration: 2 });
@@ -93,7 +64,7 @@ async function main(): Promise<void> {
       bench: 'serve-load',
       endpoint: 'POST /api/predict',
       body: bodyKind === 'png' ? 'PNG 140x140 (decode + preprocess + predict)' : 'JSON 784 pixels, scale 255',
-      model: tmp ? 'seed preset (fresh weights)' : path.resolve(model),
+      model: server.model,
       serverThreads: threads ? Number(threads) : 'all cores',
       cores: os.cpus().length,
       connections,
@@ -109,8 +80,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } finally {
-    server.kill('SIGTERM');
-    if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+    await server.stop();
   }
 }
 

@@ -40,9 +40,10 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
-import { ImageError, FIELD, preprocessImage } from '../preprocess/image.js';
+import { ImageError, FIELD } from '../preprocess/image.js';
 import { DigitsError } from '../errors.js';
 import { MAX_BATCH, type Predictor } from './predictor.js';
+import { ImageDecoder } from './image-decoder.js';
 
 /** Body limit of POST /api/predict (an image or one JSON input). */
 export const PREDICT_BODY_LIMIT = 4 * 1024 * 1024;
@@ -100,6 +101,8 @@ export interface ServerOptions {
   maxPending?: number;
   /** origins allowed to call the API from a browser (CORS); none or empty: no CORS headers. "*": any origin */
   corsOrigins?: string[];
+  /** worker threads that decode uploaded images (default: all cores but one, 1 to 4) */
+  imageThreads?: number;
 }
 
 const pixelArray = {
@@ -177,6 +180,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // no type coercion ("12" stays a string and is refused), no silent removal of unknown keys
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
+
+  // Images are decoded on worker threads, so a huge one does not stall the event loop.
+  const decoder = new ImageDecoder(opts.imageThreads);
+  app.addHook('onClose', async () => decoder.close());
 
   // Only JSON and images: text/plain (a Fastify default) gets a 415 like every other type.
   app.removeContentTypeParser('text/plain');
@@ -270,7 +277,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       return admitted(async () => {
         let pre;
         try {
-          pre = preprocessImage(body, 'request body');
+          pre = await decoder.decode(body, 'request body');
         } catch (err) {
           if (err instanceof ImageError) throw new RequestError(err.message.includes('blank') ? 422 : 400, err.message);
           throw err;

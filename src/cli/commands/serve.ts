@@ -12,6 +12,7 @@ import { ENSEMBLE_JSON, loadClassifier } from '../../io/ensemble.js';
 import { noTtaOption, ttaOption } from './ensemble.js';
 import { buildServer, SERVER_LIMITS } from '../../server/app.js';
 import { Predictor } from '../../server/predictor.js';
+import { defaultImageThreads } from '../../server/image-decoder.js';
 import { nonNegativeInt, positiveInt } from '../options.js';
 
 export const DEFAULT_MODEL_DIR = 'runs/seed';
@@ -32,6 +33,8 @@ export interface ServeOpts {
   maxPending?: number;
   /** origins allowed by CORS (--cors a,b) */
   cors?: string[];
+  /** worker threads that decode uploaded images */
+  imageThreads?: number;
 }
 
 function port(value: string): number {
@@ -77,7 +80,7 @@ export async function startServer(o: ServeOpts): Promise<{ app: FastifyInstance;
   const app = buildServer({
     predictor, logger: o.log ?? false, corsOrigins: o.cors,
     connectionTimeout: o.connectionTimeout, requestTimeout: o.requestTimeout, headersTimeout: o.headersTimeout,
-    keepAliveTimeout: o.keepAliveTimeout, maxPending: o.maxPending,
+    keepAliveTimeout: o.keepAliveTimeout, maxPending: o.maxPending, imageThreads: o.imageThreads,
   });
   let address: string;
   try {
@@ -127,6 +130,8 @@ export function registerServe(program: Command): void {
     .addOption(noTtaOption())
     .option('--cors <origins>', 'allow these origins (comma-separated, e.g. http://localhost:3000; "*" for any) to call the API ' +
       'from a browser (default: no CORS headers)', corsOrigins)
+    .addOption(new Option('--image-threads <n>', 'worker threads that decode uploaded PNG/JPEG images, off the event loop ' +
+      `(default: all cores but one, 1 to 4; here ${defaultImageThreads()})`).argParser(positiveInt('--image-threads')))
     .option('--max-pending <n>', 'prediction requests in flight or queued; past it, 503 with Retry-After', positiveInt('--max-pending'),
       SERVER_LIMITS.maxPending)
     .option('--request-timeout <ms>', 'a request (headers and body) must arrive within this, else 408', nonNegativeInt('--request-timeout'),
