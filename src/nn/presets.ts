@@ -88,7 +88,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = ({
 }) as Record<string, Preset>;
 
 /** conv (no bias: BatchNorm's beta plays its part) -> BatchNorm -> relu */
-function convBnRelu(filters: number, opts: { kernelSize?: number; inputShape?: readonly number[]; momentum?: number } = {}): Layer[] {
+export function convBnRelu(filters: number, opts: { kernelSize?: number; inputShape?: readonly number[]; momentum?: number } = {}): Layer[] {
   return [
     new Conv2D({ filters, kernelSize: opts.kernelSize ?? 3, padding: 'same', activation: 'linear', useBias: false,
       ...(opts.inputShape !== undefined ? { inputShape: opts.inputShape } : {}) }),
