@@ -11,6 +11,7 @@ import * as commands from './commands.js';
 import { VERSION } from '../version.js';
 import { registerExport } from './commands/export.js';
 import { registerImport } from './commands/import.js';
+import { registerCombine } from './commands/combine.js';
 import { registerServe } from './commands/serve.js';
 import { registerReport } from './commands/report.js';
 import { noTtaOption, ttaOption } from './commands/ensemble.js';
@@ -127,6 +128,7 @@ export function buildProgram(): Command {
 
   registerExport(program); // digits export: src/cli/commands/export.ts
   registerImport(program); // digits import: src/cli/commands/import.ts
+  registerCombine(program); // digits ensemble: src/cli/commands/combine.ts
 
   registerReport(program); // digits report: src/cli/commands/report.ts
 
