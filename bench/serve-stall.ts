@@ -1,6 +1,6 @@
 /**
  * Does a heavy upload stall the server? `digits serve` runs in a child process; N clients
- * each POST a 4096×4096 PNG (16 megapixels of paper with one dark bar: ~20 KB that take a
+ * each POST a 4096×4096 PNG (16 megapixels of paper with one dark bar: ~70 KB as RGBA, that take a
  * second or more to decode and preprocess) while another client polls GET /health every
  * 20 ms. Prints one JSON object: when each upload was answered, and the /health latencies
  * seen meanwhile. Decoded on the event loop, /health waits for every upload; decoded on
