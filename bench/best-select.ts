@@ -7,6 +7,11 @@
  *
  *   node dist/bench/best-select.js [--seed 0] [--epochs 18] [--elastic-alpha 0] [--elastic-sigma 5]
  *        [--rotation 10] [--zoom 0.1] [--shift 2] [--max-lr 0.003] [--label-smoothing 0] [--split 0.1] [--threads N]
+ *        [--ema 0.999,0.9998] [--swa-from EPOCH]
+ *
+ * --ema and --swa-from also keep averages of the weights during the same run (exponential moving averages
+ * with the given decays; the plain mean of the epoch-end weights from a 1-based epoch on) and score each on the
+ * same validation rows after training: a paired comparison with the raw weights, free of seed noise.
  *
  * Unset options keep the preset's values, except the split: 10% unless --split says otherwise (best itself
  * trains on all 60,000 images). `--out DIR` also saves the trained model there.
@@ -17,10 +22,11 @@ import { benchProgram, intArg, numberArg } from './options.js';
 import { loadNativeBackend } from '../src/engine/native.js';
 import { loadMnist } from '../src/data/mnist.js';
 import {
-  BatchNormalization, Activation, Dense, Dropout, Flatten, MaxPooling2D, Sequential,
+  BatchNormalization, WeightAveraging, takeRows, validationSplitIndices, Activation, Dense, Dropout, Flatten, MaxPooling2D, Sequential,
   buildPreset, datasetToTensors, presetCallbacks, presetFitOptions, presetOptimizer, type Layer,
 } from '../src/nn/index.js';
 import { convBnRelu } from '../src/nn/presets.js';
+import { Rng } from '../src/engine/rng.js';
 import { makeMetadata, saveModel } from '../src/io/model-files.js';
 
 const opts = benchProgram('best-select', 'train a variant of a preset (best by default) and print its validation accuracy (the test set is never loaded)')
@@ -37,11 +43,14 @@ const opts = benchProgram('best-select', 'train a variant of a preset (best by d
   .addOption(new Option('--label-smoothing <f>', 'label smoothing of the targets').argParser(numberArg(0, 0.5)))
   .addOption(new Option('--threads <n>', 'engine threads').argParser(intArg(1)))
   .addOption(new Option('--arch <name>', 'architecture: the preset\'s, or a candidate of docs/best-preset.md').choices(['preset', 'c128', 'c128-drop']).default('preset'))
-  .addOption(new Option('--out <dir>', 'save the trained model here'))
+  .addOption(new Option('--ema <decays>', 'also score exponential moving averages of the weights (comma-separated decays)')
+    .argParser((v: string) => v.split(',').map((d) => numberArg(0.5, 0.999999)(d))))
+  .addOption(new Option('--swa-from <epoch>', 'also score the mean of the epoch-end weights from this 1-based epoch on').argParser(intArg(1)))
+  .addOption(new Option('--out <dir>', 'save the trained model (raw weights) here'))
   .parse()
   .opts<{ preset: string; seed: number; epochs?: number; elasticAlpha?: number; elasticSigma: number; rotation?: number;
     zoom?: number; shift?: number; maxLr?: number; split?: number; labelSmoothing?: number; threads?: number; out?: string;
-    arch: 'preset' | 'c128' | 'c128-drop' }>();
+    ema?: number[]; swaFrom?: number; arch: 'preset' | 'c128' | 'c128-drop' }>();
 
 /**
  * Candidate architectures (docs/best-preset.md). c128: best's two blocks, then a third
@@ -92,13 +101,41 @@ training.augment = aug;
 
 const train = await loadMnist('train');
 const { x, y } = datasetToTensors(train);
+const averages = [
+  ...(opts.ema ?? []).map((decay) => ({ name: `ema ${decay}`, cb: new WeightAveraging({ decay, applyOnTrainEnd: false }) })),
+  ...(opts.swaFrom === undefined ? [] : [{
+    name: `swa from epoch ${opts.swaFrom}`, cb: new WeightAveraging({ mode: 'swa', startEpoch: opts.swaFrom - 1, applyOnTrainEnd: false }),
+  }]),
+];
 const loadBefore = os.loadavg()[0]!;
 const t0 = Date.now();
 const h = await model.fit(x, y!, {
   epochs: training.epochs, batchSize: training.batchSize, validationSplit: training.validationSplit, seed: opts.seed,
-  shuffle: true, callbacks: presetCallbacks(training), ...presetFitOptions(training),
+  shuffle: true, callbacks: [...presetCallbacks(training), ...averages.map((a) => a.cb)], ...presetFitOptions(training),
 });
 const trainSeconds = (Date.now() - t0) / 1000;
+
+/** The averaged weights scored on fit's validation rows (found again from the seed), then the raw weights put back. */
+function scoreAverages(): Record<string, { valAccuracy: number; valLoss: number }> {
+  const out: Record<string, { valAccuracy: number; valLoss: number }> = {};
+  if (averages.length === 0) return out;
+  const rows = validationSplitIndices(x.shape[0]!, training.validationSplit, new Rng(opts.seed)).validation;
+  const vx = takeRows(x, rows);
+  const vy = takeRows(y!, rows);
+  const raw = new Map(model.namedWeights().map(({ name, tensor }) => [name, new Float32Array(tensor.data)]));
+  const check = model.evaluate(vx, vy, { batchSize: training.batchSize });
+  if (check.accuracy !== h.history.val_accuracy!.at(-1)) throw new Error(`validation rows not found again: ${check.accuracy} vs ${h.history.val_accuracy!.at(-1)}`);
+  for (const a of averages) {
+    const w = a.cb.averagedWeights();
+    if (w === null) continue;
+    model.setNamedWeights(w);
+    const v = model.evaluate(vx, vy, { batchSize: training.batchSize });
+    out[a.name] = { valAccuracy: v.accuracy, valLoss: v.loss };
+  }
+  model.setNamedWeights(raw);
+  return out;
+}
+const averaged = scoreAverages();
 if (opts.out !== undefined) {
   await saveModel(model, opts.out, makeMetadata(model, {
     seed: opts.seed, history: h.history as Record<string, number[]>, trainedAt: new Date().toISOString(), backend: 'native',
@@ -106,6 +143,6 @@ if (opts.out !== undefined) {
 }
 console.log(JSON.stringify({
   preset: opts.preset, arch: opts.arch, params: model.countParams(), seed: opts.seed, threads: nat.backend.threads, training,
-  valAccuracy: h.history.val_accuracy, valLoss: h.history.val_loss, trainSeconds,
+  valAccuracy: h.history.val_accuracy, valLoss: h.history.val_loss, averaged, trainSeconds,
   load1: [Number(loadBefore.toFixed(2)), Number(os.loadavg()[0]!.toFixed(2))],
 }));

@@ -15,7 +15,7 @@ import { Rng } from '../src/engine/rng.js';
 import { Tensor } from '../src/engine/tensor.js';
 import {
   Activation, Adam, BatchNormalization, Conv2D, Dense, Dropout, EarlyStopping, Flatten, MaxPooling2D, OneCycle, ReduceLROnPlateau,
-  SGD, Sequential, oneHot, type Callback, type FitOptions, type History,
+  SGD, Sequential, WeightAveraging, oneHot, type Callback, type FitOptions, type History,
 } from '../src/nn/index.js';
 import { makeMetadata, saveModel, loadModel } from '../src/io/model-files.js';
 import { checkpointDir, findCheckpoint, readCheckpoint, writeCheckpoint } from '../src/io/checkpoint.js';
@@ -33,7 +33,8 @@ after(async () => {
 const freshDir = (): string => path.join(tmp, `d${++dirs}`);
 
 // --- a small run that uses every piece of state: BatchNorm statistics, dropout from the model's Rng and
-// from a layer's own, augmentation, label smoothing, AdamW, a one-cycle rate, early stopping with best weights
+// from a layer's own, augmentation, label smoothing, AdamW, a one-cycle rate, early stopping with best weights,
+// weight averaging (the epoch-end mean here, the moving average in the SGD recipe)
 
 const rng = new Rng(11);
 const N = 60;
@@ -66,7 +67,10 @@ const adamRecipe: Recipe = {
     m.compile({ optimizer: new Adam({ learningRate: 0.01, weightDecay: 1e-3 }) });
     return m;
   },
-  callbacks: () => [new OneCycle({ maxLr: 0.02 }), new EarlyStopping({ monitor: 'val_loss', patience: 3, restoreBestWeights: true })],
+  callbacks: () => [
+    new OneCycle({ maxLr: 0.02 }), new EarlyStopping({ monitor: 'val_loss', patience: 3, restoreBestWeights: true }),
+    new WeightAveraging({ mode: 'swa', startEpoch: 1 }),
+  ],
   fit: { epochs: 4, batchSize: 8, validationSplit: 0.2, seed: 7, augment: { rotation: 10, zoom: 0.1, shift: 1 }, labelSmoothing: 0.1 },
 };
 
@@ -77,7 +81,7 @@ const sgdRecipe: Recipe = {
     m.compile({ optimizer: new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true }) });
     return m;
   },
-  callbacks: () => [new ReduceLROnPlateau({ monitor: 'val_loss', patience: 1, factor: 0.5 })],
+  callbacks: () => [new ReduceLROnPlateau({ monitor: 'val_loss', patience: 1, factor: 0.5 }), new WeightAveraging({ decay: 0.8 })],
   fit: { epochs: 5, batchSize: 7, validationData: [X, Y], seed: 2 },
 };
 

@@ -21,8 +21,9 @@ export {
   EarlyStopping, ProgressCallback,
   type Callback, type CallbackModel, type TrainBeginInfo, type BatchLogs, type EpochLogs, type ProgressEvent, type EarlyStoppingOptions,
 } from './callbacks.js';
+export { WeightAveraging, type WeightAveragingOptions } from './averaging.js';
 export {
-  Sequential, oneHot, datasetToTensors, layerFromConfig, validationSplitIndices,
+  Sequential, oneHot, datasetToTensors, layerFromConfig, validationSplitIndices, takeRows,
   type CompileOptions, type FitOptions, type History, type SequentialConfig, type TrainingState,
 } from './sequential.js';
 export {

@@ -922,7 +922,7 @@ function identity(n: number): Int32Array {
 }
 
 /** A new tensor of the rows idx of t. */
-function takeRows(t: Tensor, idx: Int32Array): Tensor {
+export function takeRows(t: Tensor, idx: Int32Array): Tensor {
   const per = t.size / t.shape[0]!;
   const out = new Tensor([idx.length, ...t.shape.slice(1)]);
   for (let r = 0; r < idx.length; r++) out.data.set(t.data.subarray(idx[r]! * per, (idx[r]! + 1) * per), r * per);

@@ -1,0 +1,122 @@
+/**
+ * WeightAveraging: the exponential moving average and the epoch-end mean it
+ * keeps equal the same averages computed here, in float64, from the weights
+ * recorded after every batch and epoch; BatchNorm's moving statistics are
+ * averaged too; the average replaces the weights at the end (or not, when
+ * asked); bad options are refused by name. Resuming a run that averages is
+ * covered by test/checkpoint.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DigitsError } from '../src/errors.js';
+import { Rng } from '../src/engine/rng.js';
+import { Tensor } from '../src/engine/tensor.js';
+import {
+  Activation, Adam, BatchNormalization, Dense, Flatten, Sequential, WeightAveraging, oneHot, type Callback, type CallbackModel,
+} from '../src/nn/index.js';
+
+const rng = new Rng(3);
+const N = 40;
+const X = new Tensor([N, 4, 4, 1]);
+for (let i = 0; i < X.size; i++) X.data[i] = rng.uniform();
+const Y = oneHot(Array.from({ length: N }, () => rng.int(3)), 3);
+
+function model(): Sequential {
+  const m = new Sequential({
+    layers: [
+      new Flatten({ inputShape: [4, 4, 1] }),
+      new Dense({ units: 8, activation: 'linear', useBias: false }),
+      new BatchNormalization({ momentum: 0.8 }),
+      new Activation({ activation: 'relu' }),
+      new Dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
+  m.build([4, 4, 1], 5);
+  m.compile({ optimizer: new Adam({ learningRate: 0.02 }) });
+  return m;
+}
+
+/** Records every weight (as float64) after each batch and at each epoch's end. */
+class Recorder implements Callback {
+  model: CallbackModel | null = null;
+  batches: Map<string, Float64Array>[] = [];
+  epochEnds: Map<string, Float64Array>[] = [];
+  setModel(m: CallbackModel): void {
+    this.model = m;
+  }
+  private snap(): Map<string, Float64Array> {
+    return new Map(this.model!.namedWeights().map(({ name, tensor }) => [name, Float64Array.from(tensor.data)]));
+  }
+  onBatchEnd(): void {
+    this.batches.push(this.snap());
+  }
+  onEpochEnd(): void {
+    this.epochEnds.push(this.snap());
+  }
+}
+
+function maxDiff(a: Map<string, Float32Array>, b: Map<string, Float64Array>): number {
+  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+  let d = 0;
+  for (const [k, v] of a) v.forEach((x, i) => (d = Math.max(d, Math.abs(x - b.get(k)![i]!))));
+  return d;
+}
+
+const weightsOf = (m: Sequential): Map<string, Float32Array> => new Map(m.namedWeights().map(({ name, tensor }) => [name, new Float32Array(tensor.data)]));
+
+test('ema: the average after every batch is decay·avg + (1 − decay)·w, from the first averaged batch on; BatchNorm statistics included', async () => {
+  const m = model();
+  const rec = new Recorder();
+  const ema = new WeightAveraging({ decay: 0.9, startEpoch: 1, applyOnTrainEnd: false });
+  await m.fit(X, Y, { epochs: 3, batchSize: 8, seed: 1, callbacks: [rec, ema] });
+  const perEpoch = N / 8;
+  const used = rec.batches.slice(perEpoch);  // epoch 0 is before startEpoch
+  assert.equal(ema.count, used.length);
+  const want = new Map([...used[0]!].map(([k, v]) => [k, Float64Array.from(v)]));
+  for (const w of used.slice(1)) for (const [k, a] of want) a.forEach((x, i) => (a[i] = 0.9 * x + 0.1 * w.get(k)![i]!));
+  const got = ema.averagedWeights()!;
+  assert.ok(got.has('batch_normalization/moving_mean') && got.has('batch_normalization/moving_variance'), [...got.keys()].join(', '));
+  assert.ok(maxDiff(got, want) < 1e-5, `ema differs from the float64 average by ${maxDiff(got, want)}`);
+  // the average is not the last weights (they moved), and applyOnTrainEnd: false left the model as trained
+  assert.ok(maxDiff(got, rec.batches.at(-1)!) > 1e-3);
+  assert.equal(maxDiff(weightsOf(m), rec.batches.at(-1)!), 0);
+  // the copy handed out is the caller's: changing it does not change the average
+  got.get('dense/kernel')!.fill(0);
+  assert.notEqual(ema.averagedWeights()!.get('dense/kernel')![0], 0);
+});
+
+test('swa: the plain mean of the weights at the ends of epochs startEpoch.., and it replaces the weights when training ends', async () => {
+  const m = model();
+  const rec = new Recorder();
+  const swa = new WeightAveraging({ mode: 'swa', startEpoch: 2 });
+  await m.fit(X, Y, { epochs: 5, batchSize: 8, seed: 2, callbacks: [rec, swa] });
+  const ends = rec.epochEnds.slice(2);
+  assert.equal(swa.count, 3);
+  const want = new Map([...ends[0]!.keys()].map((k) => [k, ends[0]!.get(k)!.map((_, i) => ends.reduce((s, e) => s + e.get(k)![i]!, 0) / ends.length)]));
+  assert.ok(maxDiff(weightsOf(m), want) < 1e-6, `swa differs from the mean of epochs 3-5 by ${maxDiff(weightsOf(m), want)}`);
+  assert.ok(maxDiff(weightsOf(m), rec.epochEnds.at(-1)!) > 1e-4, 'the model now holds the average, not the last epoch');
+  // a model that holds the average still predicts probabilities
+  const p = m.predict(X);
+  for (let r = 0; r < N; r++) assert.ok(Math.abs(p.data[r * 3]! + p.data[r * 3 + 1]! + p.data[r * 3 + 2]! - 1) < 1e-5);
+});
+
+test('a run shorter than startEpoch averages nothing and leaves the weights alone', async () => {
+  const m = model();
+  const rec = new Recorder();
+  const ema = new WeightAveraging({ startEpoch: 5 });
+  await m.fit(X, Y, { epochs: 2, batchSize: 8, seed: 1, callbacks: [rec, ema] });
+  assert.equal(ema.count, 0);
+  assert.equal(ema.averagedWeights(), null);
+  assert.equal(maxDiff(weightsOf(m), rec.batches.at(-1)!), 0);
+});
+
+test('bad options and states are refused, naming the field', () => {
+  assert.throws(() => new WeightAveraging({ decay: 1 }), (e: Error) => e instanceof DigitsError && /WeightAveraging\.decay/.test(e.message));
+  assert.throws(() => new WeightAveraging({ decay: 0 }), /WeightAveraging\.decay: expected a number between 0 and 1 \(exclusive\), got 0/);
+  assert.throws(() => new WeightAveraging({ mode: 'swa', decay: 0.9 }), /WeightAveraging\.decay: only for mode "ema"/);
+  assert.throws(() => new WeightAveraging({ mode: 'mean' as never }), /WeightAveraging\.mode/);
+  assert.throws(() => new WeightAveraging({ startEpoch: -1 }), /WeightAveraging\.startEpoch/);
+  assert.throws(() => new WeightAveraging({ every: 2 } as never), /WeightAveraging options/);
+  assert.throws(() => new WeightAveraging().setState({ count: 1, avg: [{ name: 'x', data: [1] }] }), /WeightAveraging\.setState: avg: expected null or \[\{name, data: Float32Array\}\]/);
+  assert.throws(() => new WeightAveraging().onBatchEnd(), /WeightAveraging: not attached to a model/);
+});
