@@ -14,7 +14,9 @@
  * same validation rows after training: a paired comparison with the raw weights, free of seed noise.
  *
  * Unset options keep the preset's values, except the split: 10% unless --split says otherwise (best itself
- * trains on all 60,000 images). `--out DIR` also saves the trained model there.
+ * trains on all 60,000 images). `--out DIR` also saves the trained model there. valAccuracy is the raw weights'
+ * after each epoch; `averaged` holds the weight averages' scores after the last, the preset's own (best's EMA)
+ * as "preset".
  */
 import os from 'node:os';
 import { Option } from 'commander';
@@ -101,7 +103,11 @@ training.augment = aug;
 
 const train = await loadMnist('train');
 const { x, y } = datasetToTensors(train);
+// The preset's own averaging (best: an EMA) is scored like the others, beside the raw weights; the model saved
+// with --out is the one the preset gives (its average when it has one).
+const presetAveraging = training.averaging ?? null;
 const averages = [
+  ...(presetAveraging === null ? [] : [{ name: 'preset', cb: new WeightAveraging({ ...presetAveraging, applyOnTrainEnd: false }) }]),
   ...(opts.ema ?? []).map((decay) => ({ name: `ema ${decay}`, cb: new WeightAveraging({ decay, applyOnTrainEnd: false }) })),
   ...(opts.swaFrom === undefined ? [] : [{
     name: `swa from epoch ${opts.swaFrom}`, cb: new WeightAveraging({ mode: 'swa', startEpoch: opts.swaFrom - 1, applyOnTrainEnd: false }),
@@ -111,7 +117,7 @@ const loadBefore = os.loadavg()[0]!;
 const t0 = Date.now();
 const h = await model.fit(x, y!, {
   epochs: training.epochs, batchSize: training.batchSize, validationSplit: training.validationSplit, seed: opts.seed,
-  shuffle: true, callbacks: [...presetCallbacks(training), ...averages.map((a) => a.cb)], ...presetFitOptions(training),
+  shuffle: true, callbacks: [...presetCallbacks({ ...training, averaging: null }), ...averages.map((a) => a.cb)], ...presetFitOptions(training),
 });
 const trainSeconds = (Date.now() - t0) / 1000;
 
@@ -136,6 +142,7 @@ function scoreAverages(): Record<string, { valAccuracy: number; valLoss: number 
   return out;
 }
 const averaged = scoreAverages();
+if (presetAveraging !== null) model.setNamedWeights(averages[0]!.cb.averagedWeights()!);
 if (opts.out !== undefined) {
   await saveModel(model, opts.out, makeMetadata(model, {
     seed: opts.seed, history: h.history as Record<string, number[]>, trainedAt: new Date().toISOString(), backend: 'native',

@@ -12,6 +12,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadMnist } from '../src/data/mnist.js';
 import { writeKaggleCsv, writeLabelsCsv } from '../src/data/kaggle.js';
+import { Rng } from '../src/engine/rng.js';
+import { loadModel } from '../src/io/model-files.js';
+import { datasetToTensors, takeRows, validationSplitIndices } from '../src/nn/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = path.join(root, 'dist', 'src', 'cli', 'main.js');
@@ -107,6 +110,26 @@ test('the Kaggle workflow: train, evaluate, predict a test.csv, score the submis
   const sm = digits('summary', '--model', model);
   assert.equal(sm.code, 0, sm.stderr);
   assert.match(sm.stdout, /135,114/);
+});
+
+test('train --preset best: the saved model is the moving average of the weights; metrics.json and the summary score it on validation again', async () => {
+  const dir = path.join(tmp, 'best-ema');
+  const t = digits('train', '--preset', 'best', '--limit', '2000', '--epochs', '3', '--validation-split', '0.25', '--test-limit', '300',
+    '--seed', '2', '--out', dir);
+  assert.equal(t.code, 0, t.stderr);
+  const metrics = JSON.parse(await fs.readFile(path.join(dir, 'metrics.json'), 'utf8'));
+  assert.deepEqual(metrics.averaging, { mode: 'ema', decay: 0.999, startEpoch: 0 });
+  const line = /final model \(the weights' moving average, decay 0\.999\): validation (\d+\.\d\d)%, test (\d+\.\d\d)%/.exec(t.stdout);
+  assert.ok(line, t.stdout);
+  assert.equal(Number(line[1]), Number((metrics.modelValAccuracy * 100).toFixed(2)));
+  assert.equal(Number(line[2]), Number((metrics.testAccuracy * 100).toFixed(2)));
+  // the same held-out rows found independently, and the saved model scored on them
+  const { model } = await loadModel(dir);
+  const { x, y } = datasetToTensors(await loadMnist('train', { limit: 2000 }));
+  const rows = validationSplitIndices(2000, 0.25, new Rng(2)).validation;
+  const v = model.evaluate(takeRows(x, rows), takeRows(y!, rows));
+  assert.equal(v.accuracy, metrics.modelValAccuracy);
+  assert.ok(v.accuracy > 0.9, `the averaged model learnt: ${v.accuracy}`);
 });
 
 test('bad input: a CSV with a wrong header names the file and column, and no model is written', async () => {

@@ -64,16 +64,38 @@ function maxDiff(a: Map<string, Float32Array>, b: Map<string, Float64Array>): nu
 
 const weightsOf = (m: Sequential): Map<string, Float32Array> => new Map(m.namedWeights().map(({ name, tensor }) => [name, new Float32Array(tensor.data)]));
 
-test('ema: the average after every batch is decay·avg + (1 − decay)·w, from the first averaged batch on; BatchNorm statistics included', async () => {
+/** The EMA of the recorded weights in float64: the first copied, then d(n)·avg + (1 − d(n))·w for the n-th. */
+function emaOf(used: Map<string, Float64Array>[], d: (n: number) => number): Map<string, Float64Array> {
+  const want = new Map([...used[0]!].map(([k, v]) => [k, Float64Array.from(v)]));
+  used.slice(1).forEach((w, j) => {
+    const keep = d(j + 1);
+    for (const [k, a] of want) a.forEach((x, i) => (a[i] = keep * x + (1 - keep) * w.get(k)![i]!));
+  });
+  return want;
+}
+
+test('ema with warmup (the default): the n-th update keeps min(decay, (1 + n) / (10 + n)) of the average', async () => {
   const m = model();
   const rec = new Recorder();
-  const ema = new WeightAveraging({ decay: 0.9, startEpoch: 1, applyOnTrainEnd: false });
+  const ema = new WeightAveraging({ decay: 0.6, applyOnTrainEnd: false });
+  await m.fit(X, Y, { epochs: 2, batchSize: 8, seed: 1, callbacks: [rec, ema] });
+  assert.equal(ema.count, rec.batches.length);
+  const want = emaOf(rec.batches, (n) => Math.min(0.6, (1 + n) / (10 + n)));
+  const got = ema.averagedWeights()!;
+  assert.ok(maxDiff(got, want) < 1e-5, `ema differs from the float64 average by ${maxDiff(got, want)}`);
+  // the warm-up matters here: without it the average is another one
+  assert.ok(maxDiff(got, emaOf(rec.batches, () => 0.6)) > 1e-3);
+});
+
+test('ema without warmup: the average after every batch is decay·avg + (1 − decay)·w, from the first averaged batch on; BatchNorm statistics included', async () => {
+  const m = model();
+  const rec = new Recorder();
+  const ema = new WeightAveraging({ decay: 0.9, warmup: false, startEpoch: 1, applyOnTrainEnd: false });
   await m.fit(X, Y, { epochs: 3, batchSize: 8, seed: 1, callbacks: [rec, ema] });
   const perEpoch = N / 8;
   const used = rec.batches.slice(perEpoch);  // epoch 0 is before startEpoch
   assert.equal(ema.count, used.length);
-  const want = new Map([...used[0]!].map(([k, v]) => [k, Float64Array.from(v)]));
-  for (const w of used.slice(1)) for (const [k, a] of want) a.forEach((x, i) => (a[i] = 0.9 * x + 0.1 * w.get(k)![i]!));
+  const want = emaOf(used, () => 0.9);
   const got = ema.averagedWeights()!;
   assert.ok(got.has('batch_normalization/moving_mean') && got.has('batch_normalization/moving_variance'), [...got.keys()].join(', '));
   assert.ok(maxDiff(got, want) < 1e-5, `ema differs from the float64 average by ${maxDiff(got, want)}`);
@@ -114,6 +136,7 @@ test('bad options and states are refused, naming the field', () => {
   assert.throws(() => new WeightAveraging({ decay: 1 }), (e: Error) => e instanceof DigitsError && /WeightAveraging\.decay/.test(e.message));
   assert.throws(() => new WeightAveraging({ decay: 0 }), /WeightAveraging\.decay: expected a number between 0 and 1 \(exclusive\), got 0/);
   assert.throws(() => new WeightAveraging({ mode: 'swa', decay: 0.9 }), /WeightAveraging\.decay: only for mode "ema"/);
+  assert.throws(() => new WeightAveraging({ mode: 'swa', warmup: false }), /WeightAveraging\.warmup: only for mode "ema"/);
   assert.throws(() => new WeightAveraging({ mode: 'mean' as never }), /WeightAveraging\.mode/);
   assert.throws(() => new WeightAveraging({ startEpoch: -1 }), /WeightAveraging\.startEpoch/);
   assert.throws(() => new WeightAveraging({ every: 2 } as never), /WeightAveraging options/);

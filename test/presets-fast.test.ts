@@ -9,7 +9,7 @@ import { loadNativeBackend } from '../src/engine/native.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
 import {
-  buildPreset, presetCallbacks, presetFitOptions, presetNames, OneCycle, ReduceLROnPlateau, Adam, oneHot,
+  buildPreset, presetCallbacks, presetFitOptions, presetNames, OneCycle, ReduceLROnPlateau, Adam, WeightAveraging, oneHot,
 } from '../src/nn/index.js';
 
 test('presets build with the expected parameter counts (trainable / non-trainable)', () => {
@@ -27,7 +27,9 @@ test('presets build with the expected parameter counts (trainable / non-trainabl
   assert.deepEqual(count('best'), [288 + 9_216 + 18_432 + 36_864 + 802_816 + 2 * (32 + 32 + 64 + 64 + 256) + 2_570, 2 * (32 + 32 + 64 + 64 + 256)]);
   const { training } = buildPreset('best', 0);
   assert.deepEqual(presetFitOptions(training), { augment: { rotation: 10, zoom: 0.1, shift: 2 } });
-  assert.ok(presetCallbacks(training).some((c) => c instanceof OneCycle));
+  const bestCallbacks = presetCallbacks(training);
+  assert.deepEqual(bestCallbacks.map((c) => c.constructor.name), ['OneCycle', 'WeightAveraging']);
+  assert.equal((bestCallbacks[1] as WeightAveraging).decay, 0.999);
   // nothing in best's recipe watches validation data, so the final model trains on every image
   assert.equal(training.validationSplit, 0);
   assert.equal(training.earlyStopping, null);
@@ -93,4 +95,17 @@ test('fast preset: each conv block pools before BatchNorm and ReLU; the recipe h
   const cbs = presetCallbacks(training);
   assert.equal(cbs.length, 1);
   assert.ok(cbs[0] instanceof OneCycle);
+});
+
+test('a recipe with weight averaging gets a WeightAveraging callback, last, so that its average is the model fit leaves', () => {
+  const { training } = buildPreset('seed', 0);
+  training.averaging = { mode: 'ema', decay: 0.99, startEpoch: 2 };
+  const cbs = presetCallbacks(training);
+  assert.deepEqual(cbs.map((c) => c.constructor.name), ['EarlyStopping', 'WeightAveraging']);
+  const avg = cbs[1] as WeightAveraging;
+  assert.deepEqual([avg.mode, avg.decay, avg.startEpoch, avg.applyOnTrainEnd], ['ema', 0.99, 2, true]);
+  training.averaging = { mode: 'swa', startEpoch: 5 };
+  const swa = presetCallbacks(training, { validation: false });
+  assert.deepEqual(swa.map((c) => c.constructor.name), ['WeightAveraging']);
+  assert.equal((swa[0] as WeightAveraging).mode, 'swa');
 });

@@ -13,7 +13,7 @@ import type { Dataset } from '../data/dataset.js';
 import {
   loadMnist, loadTestData, loadTrainingData, loadUnlabelled, prepareKaggle, resolveDataSpec, scoreSubmission, writeSubmission,
 } from '../data/index.js';
-import { buildPreset, presetCallbacks, presetFitOptions, ProgressCallback, oneHot, type Callback, type Classifier, type Sequential } from '../nn/index.js';
+import { buildPreset, getPreset, presetCallbacks, presetFitOptions, ProgressCallback, oneHot, type Callback, type Classifier, type Sequential } from '../nn/index.js';
 import { saveModel, unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
 import { loadClassifier, type LoadedClassifier } from '../io/ensemble.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -274,6 +274,14 @@ async function finishRun(o: RunOptions, r: FinishedRun): Promise<void> {
   } else {
     evaluation = validationEvaluation(model, null, data, validationSplit, o.seed);
   }
+  // With weight averaging the saved model is the average, not any epoch's weights (the history's
+  // figures): its validation accuracy is measured again.
+  const averaging = getPreset(o.preset).training.averaging ?? null;
+  let modelValAccuracy: number | undefined;
+  if (averaging !== null) {
+    const v = evaluation?.kind === 'validation' ? evaluation : validationEvaluation(model, null, data, validationSplit, o.seed);
+    if (v !== null) modelValAccuracy = classificationReport(v.labels, argmaxRows(v.probs)).accuracy;
+  }
 
   const metadata: DigitsMetadata = {
     version: VERSION,
@@ -310,6 +318,7 @@ async function finishRun(o: RunOptions, r: FinishedRun): Promise<void> {
     accuracy: last('accuracy'),
     valLoss: last('val_loss'),
     valAccuracy: last('val_accuracy'),
+    ...(averaging !== null ? { averaging, ...(modelValAccuracy !== undefined ? { modelValAccuracy } : {}) } : {}),
     ...(testAccuracy !== undefined ? { testAccuracy, testImages: testReport!.total } : {}),
     seed: o.seed,
     backend: backend.name,
@@ -330,11 +339,17 @@ async function finishRun(o: RunOptions, r: FinishedRun): Promise<void> {
   out('');
   out(formatEpochTable(history.history, history.bestEpoch));
   out('');
-  out(`final accuracy (weights of epoch ${metrics.bestEpoch}): ` + [
-    metrics.accuracy !== undefined ? `training ${pct(metrics.accuracy)}` : '',
-    metrics.valAccuracy !== undefined ? `validation ${pct(metrics.valAccuracy)}` : '',
-    testReport ? `test ${pct(testReport.accuracy)}` : '',
-  ].filter(Boolean).join(', '));
+  if (averaging === null) {
+    out(`final accuracy (weights of epoch ${metrics.bestEpoch}): ` + [
+      metrics.accuracy !== undefined ? `training ${pct(metrics.accuracy)}` : '',
+      metrics.valAccuracy !== undefined ? `validation ${pct(metrics.valAccuracy)}` : '',
+      testReport ? `test ${pct(testReport.accuracy)}` : '',
+    ].filter(Boolean).join(', '));
+  } else {
+    const what = averaging.mode === 'ema' ? `the weights' moving average, decay ${averaging.decay}` : `the mean of the weights of epochs ${averaging.startEpoch + 1}-${history.epoch.length}`;
+    const scores = [modelValAccuracy !== undefined ? `validation ${pct(modelValAccuracy)}` : '', testReport ? `test ${pct(testReport.accuracy)}` : ''].filter(Boolean);
+    out(`final model (${what})${scores.length > 0 ? `: ${scores.join(', ')}` : ''}`);
+  }
   const shown = testReport ?? report?.metrics;
   if (shown) {
     out(`confusion matrix, ${testReport ? 'test' : 'validation'} set (${shown.total.toLocaleString('en-US')} images):`);

@@ -3,9 +3,13 @@
  * `torch.optim.swa_utils.AveragedModel` and TensorFlow's
  * `ExponentialMovingAverage`:
  *
- *   'ema'  after every batch, avg = decay·avg + (1 − decay)·w (Keras 3's
- *          `use_ema`, PyTorch's `get_ema_multi_avg_fn`), the average starting
- *          as a copy of the weights after the first batch averaged;
+ *   'ema'  after every batch, avg = d·avg + (1 − d)·w, the average starting
+ *          as a copy of the weights after the first batch averaged. With
+ *          `warmup` (the default, TensorFlow's `num_updates`), d is
+ *          min(decay, (1 + n) / (10 + n)) at the n-th update, so the average
+ *          never reaches back much further than the last ~10% of the updates
+ *          and a short run does not average in its untrained start; without
+ *          it, d = decay throughout (Keras 3's `use_ema`);
  *   'swa'  the plain mean of the weights at the end of each epoch from
  *          `startEpoch` on (stochastic weight averaging, Izmailov et al. 2018).
  *
@@ -25,10 +29,11 @@ export interface WeightAveragingOptions {
   mode?: 'ema' | 'swa';
   /**
    * ema only: weight of the old average, 0 < decay < 1 (default 0.999). The average
-   * reaches back about 1 / (1 − decay) batches and starts from the weights of its
-   * first batch, so a run much shorter than that averages in its early weights.
+   * reaches back about 1 / (1 − decay) batches (less early in training, with `warmup`).
    */
   decay?: number;
+  /** ema only: d = min(decay, (1 + n) / (10 + n)) at the n-th update (default true) */
+  warmup?: boolean;
   /** 0-based epoch from which averaging starts (default 0); earlier weights are not in the average */
   startEpoch?: number;
   /** put the averaged weights into the model when training ends (default true) */
@@ -38,6 +43,7 @@ export interface WeightAveragingOptions {
 export class WeightAveraging implements Callback {
   readonly mode: 'ema' | 'swa';
   readonly decay: number;
+  readonly warmup: boolean;
   readonly startEpoch: number;
   readonly applyOnTrainEnd: boolean;
   /** updates folded into the average so far */
@@ -48,11 +54,13 @@ export class WeightAveraging implements Callback {
   private avg: Map<string, Float32Array> | null = null;
 
   constructor(opts: WeightAveragingOptions = {}) {
-    knownKeys('WeightAveraging options', opts as Record<string, unknown>, ['mode', 'decay', 'startEpoch', 'applyOnTrainEnd']);
+    knownKeys('WeightAveraging options', opts as Record<string, unknown>, ['mode', 'decay', 'warmup', 'startEpoch', 'applyOnTrainEnd']);
     this.mode = oneOf('WeightAveraging.mode', opts.mode ?? 'ema', ['ema', 'swa']);
     if (opts.decay !== undefined && this.mode !== 'ema') throw new DigitsError('WeightAveraging.decay: only for mode "ema"');
     this.decay = numberInRange('WeightAveraging.decay', opts.decay ?? 0.999, 0, 1);
     if (this.decay === 0 || this.decay === 1) throw new DigitsError(`WeightAveraging.decay: expected a number between 0 and 1 (exclusive), got ${this.decay}`);
+    if (opts.warmup !== undefined && this.mode !== 'ema') throw new DigitsError('WeightAveraging.warmup: only for mode "ema"');
+    this.warmup = boolean('WeightAveraging.warmup', opts.warmup ?? true);
     this.startEpoch = nonNegativeInt('WeightAveraging.startEpoch', opts.startEpoch ?? 0);
     this.applyOnTrainEnd = boolean('WeightAveraging.applyOnTrainEnd', opts.applyOnTrainEnd ?? true);
   }
@@ -72,7 +80,8 @@ export class WeightAveraging implements Callback {
 
   onBatchEnd(): void {
     if (this.mode !== 'ema' || this.epoch < this.startEpoch) return;
-    this.fold(this.decay);
+    const n = this.count;
+    this.fold(this.warmup ? Math.min(this.decay, (1 + n) / (10 + n)) : this.decay);
   }
 
   onEpochEnd(epoch: number): void {

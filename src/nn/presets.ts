@@ -25,6 +25,7 @@ import { Activation } from './activation-layer.js';
 import { BatchNormalization } from './batchnorm.js';
 import type { AugmentSettings } from './augment.js';
 import { CosineDecay, OneCycle, ReduceLROnPlateau } from './schedules.js';
+import { WeightAveraging } from './averaging.js';
 
 /** How a preset is trained (plain data: it goes into model metadata as is). */
 export interface TrainingSettings {
@@ -45,6 +46,8 @@ export interface TrainingSettings {
   augment?: AugmentSettings | null;
   /** label smoothing of the training targets (absent: 0) */
   labelSmoothing?: number;
+  /** weight averaging whose result becomes the model (absent or null: none); see WeightAveraging */
+  averaging?: { mode: 'ema'; decay: number; startEpoch: number } | { mode: 'swa'; startEpoch: number } | null;
 }
 
 export interface Preset {
@@ -134,7 +137,8 @@ Object.assign(PRESETS as Record<string, Preset>, {
   best: {
     name: 'best',
     description: 'VGG-like: 2x(conv 32) pool 2x(conv 64) pool, each conv with BatchNorm, dense 256 with BatchNorm and dropout 0.4; ' +
-      'augmentation (rotation 10 deg, zoom 0.1, shift 2 px), AdamW with a one-cycle rate, 18 epochs, batch 64, all 60,000 images',
+      'augmentation (rotation 10 deg, zoom 0.1, shift 2 px), AdamW with a one-cycle rate, 18 epochs, batch 64, all 60,000 images; ' +
+      'the weights\' moving average (decay 0.999) is the model',
     inputShape: [28, 28, 1],
     layers: (): Layer[] => [
       ...convBnRelu(32, { inputShape: [28, 28, 1], momentum: 0.9 }),
@@ -165,6 +169,9 @@ Object.assign(PRESETS as Record<string, Preset>, {
       weightDecay: 1e-4,
       augment: { rotation: 10, zoom: 0.1, shift: 2 },
       labelSmoothing: 0,
+      // the model is the moving average of the weights (last ~1,000 batches): on validation it was
+      // never worse than the raw weights, 1-2 images of 6,000 better (docs/best-preset.md)
+      averaging: { mode: 'ema', decay: 0.999, startEpoch: 0 },
     },
   },
 });
@@ -210,6 +217,8 @@ export function presetCallbacks(training: TrainingSettings, opts: { validation?:
   else if (s?.name === 'cosine') out.push(new CosineDecay(lr, s.alpha));
   else if (s?.name === 'reduceOnPlateau' && validation) out.push(new ReduceLROnPlateau({ factor: s.factor, patience: s.patience }));
   if (training.earlyStopping !== null && validation) out.push(new EarlyStopping({ ...training.earlyStopping }));
+  // last: the averaged weights replace whatever the callbacks before it left at the end
+  if (training.averaging) out.push(new WeightAveraging({ ...training.averaging }));
   return out;
 }
 
