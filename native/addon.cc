@@ -210,6 +210,13 @@ void SgdUpdate(const Args& a) {
   sgd_update(p, a.f32(1), a.f32(2), len, a.dbl(3), a.dbl(4), a.flag(5));
 }
 
+// (avg, x, keep); length = avg.length
+void EmaUpdate(const Args& a) {
+  size_t len = 0;
+  float* avg = a.f32(0, &len);
+  ema_update(avg, a.f32(1), len, a.dbl(2));
+}
+
 // (x, mean, variance, rows, cols)
 void BatchNormStats(const Args& a) {
   batchnorm_stats(a.f32(0), a.f32(1), a.f32(2), a.num(3), a.num(4));
@@ -262,6 +269,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"softmaxCrossEntropy", bind_number<SoftmaxCrossEntropy>},
       {"adamUpdate", bind<AdamUpdate>},
       {"sgdUpdate", bind<SgdUpdate>},
+      {"emaUpdate", bind<EmaUpdate>},
       {"batchNormStats", bind<BatchNormStats>},
       {"batchNormForward", bind<BatchNormForward>},
       {"batchNormBackward", bind<BatchNormBackward>},

@@ -1234,6 +1234,13 @@ void sgd_update(float* p, const float* g, float* vel, size_t len, double lr, dou
   });
 }
 
+void ema_update(float* avg, const float* x, size_t len, double keep) {
+  const float k = float(keep), t = float(1 - keep);
+  parallel_chunks(len, 4, [&](size_t s, size_t e) {
+    for (size_t i = s; i < e; i++) avg[i] = k * avg[i] + t * x[i];
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Batch normalisation (x viewed as [rows, cols], rows = N*H*W, cols = C)
 

@@ -62,6 +62,8 @@ double softmax_cross_entropy(const float* logits, const float* targets, float* p
 void adam_update(float* p, const float* g, float* m, float* v, size_t len, double lr, double beta1, double beta2,
                  double epsilon, double step);
 void sgd_update(float* p, const float* g, float* vel, size_t len, double lr, double momentum, bool nesterov);
+// avg = keep avg + (1 - keep) x   (in place on avg)
+void ema_update(float* avg, const float* x, size_t len, double keep);
 
 
 // batch statistics per channel of x[rows,cols]: mean, biased variance (double accumulation)   (overwrite)

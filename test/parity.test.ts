@@ -476,6 +476,20 @@ for (const len of [1, 17, 73728]) {
     assertClose('m', mn, mr);
     assertClose('v', vn, vr);
   });
+  for (const keep of [0, 0.5, 0.999]) {
+    test(`emaUpdate len=${len} keep=${keep}`, () => {
+      const nb = native();
+      const avg = rand(len);
+      const ar = new Float32Array(avg), an = new Float32Array(avg);
+      for (let i = 0; i < 3; i++) {
+        const x = rand(len);
+        ref.emaUpdate(ar, x, keep);
+        nb.emaUpdate(an, x, keep);
+      }
+      assertClose('avg', an, ar);
+      if (keep === 0) assert.deepEqual(an, ar, 'keep 0 copies x');
+    });
+  }
   for (const [momentum, nesterov] of [[0, false], [0.9, false], [0.9, true]] as const) {
     test(`sgdUpdate len=${len} momentum=${momentum} nesterov=${nesterov}`, () => {
       const nb = native();

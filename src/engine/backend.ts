@@ -170,6 +170,12 @@ export interface Backend {
   sgdUpdate(p: Float32Array, g: Float32Array, vel: Float32Array, o: SgdParams): void;
 
   /**
+   * One step of an exponential moving average: avg = keep avg + (1 - keep) x, over
+   * avg.length values (weight averaging, nn/averaging.ts).   (in place on avg)
+   */
+  emaUpdate(avg: Float32Array, x: Float32Array, keep: number): void;
+
+  /**
    * Batch statistics per channel of x[rows, cols] (rows = N*H*W, cols = C):
    * mean[c] = 1/rows sum_r x[r,c]; variance[c] = 1/rows sum_r (x[r,c] - mean[c])^2 (biased,
    * as Keras/TF moments), both computed in double precision.   (overwrite mean, variance)

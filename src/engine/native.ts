@@ -63,6 +63,7 @@ interface Addon extends Pick<Backend, 'batchNormStats' | 'batchNormForward' | 'b
   adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
     lr: number, beta1: number, beta2: number, epsilon: number, step: number): void;
   sgdUpdate(p: Float32Array, g: Float32Array, vel: Float32Array, lr: number, momentum: number, nesterov: boolean): void;
+  emaUpdate(avg: Float32Array, x: Float32Array, keep: number): void;
 }
 
 /** Where node-gyp puts the addon, from dist/src/engine/native.js (or src/engine/native.ts). */
@@ -250,6 +251,11 @@ export class NativeBackend implements Backend {
     if (g.length < p.length) short('sgdUpdate', 'g', g, p.length);
     if (o.momentum !== 0 && vel.length < p.length) short('sgdUpdate', 'vel', vel, p.length);
     this.use().sgdUpdate(p, g, vel, o.lr, o.momentum, o.nesterov);
+  }
+
+  emaUpdate(avg: Float32Array, x: Float32Array, keep: number): void {
+    if (x.length < avg.length) short('emaUpdate', 'x', x, avg.length);
+    this.use().emaUpdate(avg, x, keep);
   }
 
   batchNormStats(x: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, cols: number): void {

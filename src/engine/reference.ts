@@ -277,6 +277,11 @@ export class ReferenceBackend implements Backend {
       p[i] = nesterov ? p[i]! + momentum * vi - lr * g[i]! : p[i]! + vi;
     }
   }
+  emaUpdate(avg: Float32Array, x: Float32Array, keep: number): void {
+    const take = 1 - keep;
+    for (let i = 0; i < avg.length; i++) avg[i] = keep * avg[i]! + take * x[i]!;
+  }
+
   // x[rows,cols] -> mean[cols], variance[cols]
   batchNormStats(x: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, cols: number): void {
     for (let c = 0; c < cols; c++) {

@@ -115,20 +115,20 @@ export class WeightAveraging implements Callback {
     this.avg = avg === null ? null : new Map(avg.map((w) => [w.name, new Float32Array(w.data)]));
   }
 
-  /** avg = keep·avg + (1 − keep)·w for every weight (a plain copy on the first update). */
+  /** avg = keep·avg + (1 − keep)·w for every weight (a plain copy on the first update), on the model's backend. */
   private fold(keep: number): void {
-    const named = this.requireModel().namedWeights();
+    const model = this.requireModel();
+    const named = model.namedWeights();
     if (this.avg === null) {
       this.avg = new Map(named.map(({ name, tensor }) => [name, new Float32Array(tensor.data)]));
     } else {
-      const take = 1 - keep;
       for (const { name, tensor } of named) {
         const a = this.avg.get(name);
         const w = tensor.data;
         if (a === undefined || a.length !== w.length) {
           throw new DigitsError(`WeightAveraging: weight "${name}" has ${w.length} values, its average ${a?.length ?? 'none'} (the model changed during training?)`);
         }
-        for (let i = 0; i < w.length; i++) a[i] = keep * a[i]! + take * w[i]!;
+        model.backend.emaUpdate(a, w, keep);
       }
     }
     this.count++;

@@ -4,6 +4,7 @@
  * which fit awaits.
  */
 import { DigitsError, describe } from '../errors.js';
+import type { Backend } from '../engine/backend.js';
 import { boolean, finiteNumber, knownKeys, nonNegativeInt, oneOf } from './validate.js';
 
 /** What fit tells callbacks when training starts. */
@@ -39,6 +40,8 @@ export interface CallbackModel {
   stopTraining: boolean;
   namedWeights(): { name: string; tensor: { data: Float32Array } }[];
   setNamedWeights(map: Map<string, Float32Array>): void;
+  /** the kernels the model runs on */
+  readonly backend: Backend;
 }
 
 export interface Callback {
