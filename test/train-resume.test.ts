@@ -229,6 +229,17 @@ test('train --ensemble interrupted in its second member: the same command again 
   assert.ok(existsSync(path.join(out, 'ensemble.json')));
   assert.equal(await findCheckpoint(path.join(out, 'model-1')), null);
 
+  // a member whose metrics say it kept another weight average (as runs of `best` from before its
+  // moving average did not) is not this recipe's model: trained again, the other kept
+  const metricsPath = path.join(out, 'model-0', 'metrics.json');
+  const metrics = JSON.parse(await fs.readFile(metricsPath, 'utf8')) as Record<string, unknown>;
+  await fs.writeFile(metricsPath, JSON.stringify({ ...metrics, averaging: { mode: 'ema', decay: 0.999, startEpoch: 0 } }));
+  const third = digits(...args);
+  assert.equal(third.code, 0, third.stderr);
+  assert.doesNotMatch(third.stderr, /^ensemble member 1\/2 .*kept$/m);
+  assert.match(third.stderr, /^ensemble member 2\/2 \(seed 5\): already trained in .*model-1, kept$/m);
+  assert.ok((await weights(path.join(out, 'model-0'))).equals(before.bytes), 'member 0 trained again ends with the same weights');
+
   // a different recipe into the same folder trains the members afresh rather than keeping them
   const other = digits(...args.map((a) => (a === '1000' ? '900' : a)));
   assert.equal(other.code, 0, other.stderr);
