@@ -7,11 +7,13 @@
  *
  *   node dist/bench/best-select.js [--seed 0] [--epochs 18] [--elastic-alpha 0] [--elastic-sigma 5]
  *        [--rotation 10] [--zoom 0.1] [--shift 2] [--max-lr 0.003] [--label-smoothing 0] [--split 0.1] [--threads N]
- *        [--ema 0.999,0.9998] [--swa-from EPOCH]
+ *        [--ema 0.999,0.9998] [--swa-from EPOCH] [--bn-pass]
  *
  * --ema and --swa-from also keep averages of the weights during the same run (exponential moving averages
  * with the given decays; the plain mean of the epoch-end weights from a 1-based epoch on) and score each on the
  * same validation rows after training: a paired comparison with the raw weights, free of seed noise.
+ * --bn-pass scores each of them (and the raw weights) a second time, as "… +bn", after a pass over the
+ * training rows recomputes BatchNorm's moving statistics (Sequential.recomputeBatchNormStatistics).
  *
  * Unset options keep the preset's values, except the split: 10% unless --split says otherwise (best itself
  * trains on all 60,000 images). `--out DIR` also saves the trained model there. valAccuracy is the raw weights'
@@ -48,11 +50,12 @@ const opts = benchProgram('best-select', 'train a variant of a preset (best by d
   .addOption(new Option('--ema <decays>', 'also score exponential moving averages of the weights (comma-separated decays)')
     .argParser((v: string) => v.split(',').map((d) => numberArg(0.5, 0.999999)(d))))
   .addOption(new Option('--swa-from <epoch>', 'also score the mean of the epoch-end weights from this 1-based epoch on').argParser(intArg(1)))
+  .addOption(new Option('--bn-pass', 'also score the raw weights and each average with BatchNorm\'s statistics recomputed over the training rows'))
   .addOption(new Option('--out <dir>', 'save the trained model (raw weights) here'))
   .parse()
   .opts<{ preset: string; seed: number; epochs?: number; elasticAlpha?: number; elasticSigma: number; rotation?: number;
     zoom?: number; shift?: number; maxLr?: number; split?: number; labelSmoothing?: number; threads?: number; out?: string;
-    ema?: number[]; swaFrom?: number; arch: 'preset' | 'c128' | 'c128-drop' }>();
+    ema?: number[]; swaFrom?: number; bnPass?: boolean; arch: 'preset' | 'c128' | 'c128-drop' }>();
 
 /**
  * Candidate architectures (docs/best-preset.md). c128: best's two blocks, then a third
@@ -124,19 +127,27 @@ const trainSeconds = (Date.now() - t0) / 1000;
 /** The averaged weights scored on fit's validation rows (found again from the seed), then the raw weights put back. */
 function scoreAverages(): Record<string, { valAccuracy: number; valLoss: number }> {
   const out: Record<string, { valAccuracy: number; valLoss: number }> = {};
-  if (averages.length === 0) return out;
+  if (averages.length === 0 && opts.bnPass !== true) return out;
   const rows = validationSplitIndices(x.shape[0]!, training.validationSplit, new Rng(opts.seed)).validation;
   const vx = takeRows(x, rows);
   const vy = takeRows(y!, rows);
   const raw = new Map(model.namedWeights().map(({ name, tensor }) => [name, new Float32Array(tensor.data)]));
   const check = model.evaluate(vx, vy, { batchSize: training.batchSize });
   if (check.accuracy !== h.history.val_accuracy!.at(-1)) throw new Error(`validation rows not found again: ${check.accuracy} vs ${h.history.val_accuracy!.at(-1)}`);
-  for (const a of averages) {
-    const w = a.cb.averagedWeights();
-    if (w === null) continue;
+  const tx = opts.bnPass ? takeRows(x, validationSplitIndices(x.shape[0]!, training.validationSplit, new Rng(opts.seed)).train) : null;
+  const score = (name: string, w: Map<string, Float32Array>): void => {
     model.setNamedWeights(w);
     const v = model.evaluate(vx, vy, { batchSize: training.batchSize });
-    out[a.name] = { valAccuracy: v.accuracy, valLoss: v.loss };
+    out[name] = { valAccuracy: v.accuracy, valLoss: v.loss };
+    if (tx === null) return;
+    model.recomputeBatchNormStatistics(tx, { batchSize: training.batchSize });
+    const b = model.evaluate(vx, vy, { batchSize: training.batchSize });
+    out[`${name} +bn`] = { valAccuracy: b.accuracy, valLoss: b.loss };
+  };
+  if (tx !== null) score('raw', raw);
+  for (const a of averages) {
+    const w = a.cb.averagedWeights();
+    if (w !== null) score(a.name, w);
   }
   model.setNamedWeights(raw);
   return out;

@@ -4,7 +4,9 @@
  * recorded after every batch and epoch; BatchNorm's moving statistics are
  * averaged too; the average replaces the weights at the end (or not, when
  * asked); bad options are refused by name. Resuming a run that averages is
- * covered by test/checkpoint.test.ts.
+ * covered by test/checkpoint.test.ts. The statistics pass that gives averaged
+ * weights their own BatchNorm statistics (Sequential.recomputeBatchNormStatistics)
+ * matches the plain mean of the batch statistics computed here in float64.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +14,7 @@ import { DigitsError } from '../src/errors.js';
 import { Rng } from '../src/engine/rng.js';
 import { Tensor } from '../src/engine/tensor.js';
 import {
-  Activation, Adam, BatchNormalization, Dense, Flatten, Sequential, WeightAveraging, oneHot, type Callback, type CallbackModel,
+  Activation, Adam, BatchNormalization, Dense, Dropout, Flatten, Sequential, WeightAveraging, oneHot, type Callback, type CallbackModel,
 } from '../src/nn/index.js';
 
 const rng = new Rng(3);
@@ -142,4 +144,82 @@ test('bad options and states are refused, naming the field', () => {
   assert.throws(() => new WeightAveraging({ every: 2 } as never), /WeightAveraging options/);
   assert.throws(() => new WeightAveraging().setState({ count: 1, avg: [{ name: 'x', data: [1] }] }), /WeightAveraging\.setState: avg: expected null or \[\{name, data: Float32Array\}\]/);
   assert.throws(() => new WeightAveraging().onBatchEnd(), /WeightAveraging: not attached to a model/);
+});
+
+/** Per-column mean and biased variance of rows × cols values (float64). */
+function colStats(v: Float64Array, rows: number, cols: number): { mean: Float64Array; variance: Float64Array } {
+  const mean = new Float64Array(cols);
+  const variance = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) mean[c]! += v[r * cols + c]! / rows;
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) variance[c]! += (v[r * cols + c]! - mean[c]!) ** 2 / rows;
+  return { mean, variance };
+}
+
+test('recomputeBatchNormStatistics: each BatchNorm\'s moving statistics become the plain mean of its batches\' statistics, upstream BatchNorms normalizing with the batch\'s, dropout off', () => {
+  const m = new Sequential({
+    layers: [
+      new Flatten({ inputShape: [4, 4, 1] }),
+      new BatchNormalization({ momentum: 0.8, name: 'bn0' }),
+      new Dense({ units: 8, activation: 'linear', useBias: false, name: 'd0' }),
+      new Dropout({ rate: 0.5 }),
+      new BatchNormalization({ momentum: 0.8, name: 'bn1' }),
+      new Activation({ activation: 'relu' }),
+      new Dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
+  m.build([4, 4, 1], 5);
+  const w = weightsOf(m);
+  // statistics that have nothing to do with X, and gamma/beta away from 1/0, so that neither can hide in the result
+  const set = (k: string, f: (i: number) => number): void => void w.get(k)!.forEach((_, i, a) => (a[i] = f(i)));
+  set('bn0/moving_mean', () => 5);
+  set('bn0/moving_variance', () => 9);
+  set('bn0/gamma', (i) => 0.5 + 0.1 * i);
+  set('bn0/beta', (i) => 0.05 * i - 0.3);
+  m.setNamedWeights(w);
+
+  const batches = m.recomputeBatchNormStatistics(X, { batchSize: 16 });
+  assert.equal(batches, 3);  // 16 + 16 + 8 rows
+
+  const eps = 1e-3;
+  const kernel = w.get('d0/kernel')!;  // [16, 8]
+  const want = { m0: new Float64Array(16), v0: new Float64Array(16), m1: new Float64Array(8), v1: new Float64Array(8) };
+  for (let from = 0; from < N; from += 16) {
+    const rows = Math.min(16, N - from);
+    const x = Float64Array.from(X.data.subarray(from * 16, (from + rows) * 16));
+    const s0 = colStats(x, rows, 16);
+    const h = new Float64Array(rows * 8);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < 16; c++) {
+        const n = (x[r * 16 + c]! - s0.mean[c]!) / Math.sqrt(s0.variance[c]! + eps) * w.get('bn0/gamma')![c]! + w.get('bn0/beta')![c]!;
+        for (let o = 0; o < 8; o++) h[r * 8 + o]! += n * kernel[c * 8 + o]!;
+      }
+    }
+    const s1 = colStats(h, rows, 8);
+    s0.mean.forEach((v, c) => { want.m0[c]! += v / 3; want.v0[c]! += s0.variance[c]! / 3; });
+    s1.mean.forEach((v, c) => { want.m1[c]! += v / 3; want.v1[c]! += s1.variance[c]! / 3; });
+  }
+  const got = weightsOf(m);
+  const close = (k: string, e: Float64Array): void => e.forEach((v, i) => {
+    const g = got.get(k)![i]!;
+    assert.ok(Math.abs(g - v) <= 1e-5 * (1 + Math.abs(v)), `${k}[${i}]: ${g}, expected ${v}`);
+  });
+  close('bn0/moving_mean', want.m0);
+  close('bn0/moving_variance', want.v0);
+  close('bn1/moving_mean', want.m1);
+  close('bn1/moving_variance', want.v1);
+  // nothing but the moving statistics changed, and the pass is repeatable (no dropout draws)
+  for (const [k, v] of w) if (!k.includes('moving')) assert.deepEqual(got.get(k), v, k);
+  m.recomputeBatchNormStatistics(X, { batchSize: 16 });
+  assert.deepEqual(weightsOf(m), got);
+  // after the pass the model is back in inference mode: predictions use the new moving statistics
+  const p1 = m.predict(X);
+  m.setNamedWeights(w);
+  assert.notDeepEqual(m.predict(X).data, p1.data);
+});
+
+test('recomputeBatchNormStatistics refuses a model without BatchNormalization, by name', () => {
+  const m = new Sequential({ name: 'plain', layers: [new Flatten({ inputShape: [4, 4, 1] }), new Dense({ units: 3, activation: 'softmax' })] });
+  m.build([4, 4, 1], 1);
+  assert.throws(() => m.recomputeBatchNormStatistics(X), /Sequential\.recomputeBatchNormStatistics: model "plain" has no BatchNormalization layer/);
+  assert.throws(() => model().recomputeBatchNormStatistics(new Tensor([2, 3, 3, 1])), /Sequential\.recomputeBatchNormStatistics/);
 });

@@ -9,6 +9,11 @@
  *   backward (training): through the batch statistics (kernel batchNormBackward);
  *   backward (inference): y is affine in x: dx = dy * gamma / sqrt(moving_variance + epsilon)
  *
+ * statistics pass (beginStatisticsPass … endStatisticsPass, PyTorch's update_bn): every forward
+ *              normalizes with the batch statistics, as training does, and the moving statistics
+ *              become the plain mean of the batches' (moving = batch statistics of the first, then
+ *              the k-th folded in with weight 1/k); the momentum is not used.
+ *
  * Weights in Keras/TF.js order: gamma, beta (trainable), moving_mean,
  * moving_variance (non-trainable: saved with the model, never touched by the optimizer).
  */
@@ -41,6 +46,8 @@ export class BatchNormalization extends BaseLayer {
   private batchVar = new Float32Array(0);
   /** what backward needs, written by forward */
   private saved: { x: Tensor; n: number; training: boolean; reluY: Tensor | null } | null = null;
+  /** batches folded into the moving statistics during a statistics pass; null outside one */
+  private passBatches: number | null = null;
 
   constructor(opts: BatchNormalizationOptions = {}) {
     super(opts, 'BatchNormalization');
@@ -123,19 +130,37 @@ export class BatchNormalization extends BaseLayer {
     const b = this.beta!.value.data;
     const mm = this.movingMean!.value.data;
     const mv = this.movingVar!.value.data;
-    if (ctx.training) {
+    if (ctx.training || this.passBatches !== null) {
       ctx.backend.batchNormStats(x.data, this.batchMean, this.batchVar, rows, this.cols);
       ctx.backend.batchNormForward(x.data, this.batchMean, this.batchVar, g, b, this.epsilon, y.data, rows, this.cols, act);
-      const m = this.momentum;
+      // in a statistics pass the k-th batch (0-based) keeps k / (k + 1) of the mean so far: a plain mean
+      const m = this.passBatches === null ? this.momentum : this.passBatches / (this.passBatches + 1);
       for (let c = 0; c < this.cols; c++) {
         mm[c] = m * mm[c]! + (1 - m) * this.batchMean[c]!;
         mv[c] = m * mv[c]! + (1 - m) * this.batchVar[c]!;
       }
+      if (this.passBatches !== null) this.passBatches++;
     } else {
       ctx.backend.batchNormForward(x.data, mm, mv, g, b, this.epsilon, y.data, rows, this.cols, act);
     }
     this.saved = { x, n, training: ctx.training, reluY: relu ? y : null };
     return y;
+  }
+
+  /**
+   * Start a statistics pass: the forwards that follow, in either mode, normalize with their batch's
+   * statistics and make the moving mean and variance the plain mean of those batches' (see the top).
+   */
+  beginStatisticsPass(): void {
+    if (this.movingMean === null) throw new DigitsError(`BatchNormalization "${this.name}": statistics pass before build`);
+    this.passBatches = 0;
+  }
+
+  /** End a statistics pass; returns the number of batches in it (the moving statistics are theirs if > 0). */
+  endStatisticsPass(): number {
+    const n = this.passBatches ?? 0;
+    this.passBatches = null;
+    return n;
   }
 
   backward(dy: Tensor, ctx: RunContext): Tensor {

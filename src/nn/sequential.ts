@@ -820,6 +820,34 @@ export class Sequential implements CallbackModel, Classifier {
     return { loss: lossSum / total, accuracy: correct / total };
   }
 
+  /**
+   * Recompute every BatchNormalization layer's moving mean and variance from x, as PyTorch's
+   * `torch.optim.swa_utils.update_bn`: x runs forward in batches, each BatchNormalization
+   * normalizing with its batch's statistics as in training, and its moving statistics become the
+   * plain mean of the batches' (not a momentum average). Dropout is off, as at inference, so the
+   * statistics are those of what inference feeds each layer. For weights that no training step
+   * produced, such as an average of weights (WeightAveraging), whose moving statistics are averages
+   * of statistics that belonged to other weights. Nothing else changes. Returns the batches run.
+   */
+  recomputeBatchNormStatistics(x: Tensor, opts: { batchSize?: number } = {}): number {
+    if (this.training) throw new DigitsError('Sequential.recomputeBatchNormStatistics: not while fit is running');
+    const total = this.checkData('Sequential.recomputeBatchNormStatistics', x, null);
+    const batchSize = positiveInt('Sequential.recomputeBatchNormStatistics: batchSize', opts.batchSize ?? 64);
+    const bns = this.layers.filter((l): l is BatchNormalization => l instanceof BatchNormalization);
+    if (bns.length === 0) throw new DigitsError(`Sequential.recomputeBatchNormStatistics: model "${this.name}" has no BatchNormalization layer`);
+    for (const bn of bns) bn.beginStatisticsPass();
+    let batches = 0;
+    try {
+      for (let from = 0; from < total; from += batchSize) {
+        this.forwardAll(this.gather(x, null, from, Math.min(batchSize, total - from), 'x'), this.inferCtx);
+        batches++;
+      }
+    } finally {
+      for (const bn of bns) bn.endStatisticsPass();
+    }
+    return batches;
+  }
+
   /** The model's output for x (probabilities [N, classes] for a softmax model); a new tensor. */
   predict(x: Tensor, opts: { batchSize?: number } = {}): Tensor {
     const total = this.checkData('Sequential.predict', x, null);
