@@ -130,6 +130,19 @@ test('train --preset best: the saved model is the moving average of the weights;
   const v = model.evaluate(takeRows(x, rows), takeRows(y!, rows));
   assert.equal(v.accuracy, metrics.modelValAccuracy);
   assert.ok(v.accuracy > 0.9, `the averaged model learnt: ${v.accuracy}`);
+  // the report says what the model is, beside curves that follow the weights as trained; written by
+  // train, and again by `digits report` from the saved files
+  const says = (page: string): void => {
+    const plain = page.replace(/&#39;|&#x27;|&apos;/g, "'");
+    assert.match(plain, /The curves follow the weights as they trained; the model is the weights' moving average, decay 0\.999, not the last epoch's weights\./);
+    assert.doesNotMatch(plain, /the last epoch's weights are the model/);
+    assert.ok(plain.includes(`the weights' moving average, decay 0.999 (validation accuracy ${(metrics.modelValAccuracy * 100).toFixed(2)}%)`), 'settings row');
+  };
+  says(await fs.readFile(path.join(dir, 'report.html'), 'utf8'));
+  const again = path.join(tmp, 'best-ema-report');
+  const r = digits('report', '--model', dir, '--limit', '100', '--out', again);
+  assert.equal(r.code, 0, r.stderr);
+  says(await fs.readFile(path.join(again, 'report.html'), 'utf8'));
 });
 
 test('bad input: a CSV with a wrong header names the file and column, and no model is written', async () => {

@@ -32,7 +32,7 @@ import { CountProgress, TrainingProgress } from './progress.js';
 import { VERSION } from '../version.js';
 import { runSettings, validationEvaluation, writeEvaluationReport, writeRunReport } from './commands/report.js';
 import type { ReportEvaluation } from '../report/report.js';
-import { formatEpochTable } from '../report/text.js';
+import { describeAveraging, formatEpochTable } from '../report/text.js';
 import { imageInputFiles, loadImageFiles } from '../preprocess/files.js';
 import { trainEnsemble } from './commands/ensemble.js';
 
@@ -331,6 +331,7 @@ async function finishRun(o: RunOptions, r: FinishedRun): Promise<void> {
 
   const report = await writeRunReport(o.out, {
     modelDir: o.out, model, metadata, history, training: data, evaluation,
+    averaging: describeAveraging(averaging, history.epoch.length) ?? null,
     settings: runSettings(metrics, metadata), seed: o.seed, generator: 'digits train',
   });
 
@@ -346,7 +347,7 @@ async function finishRun(o: RunOptions, r: FinishedRun): Promise<void> {
       testReport ? `test ${pct(testReport.accuracy)}` : '',
     ].filter(Boolean).join(', '));
   } else {
-    const what = averaging.mode === 'ema' ? `the weights' moving average, decay ${averaging.decay}` : `the mean of the weights of epochs ${averaging.startEpoch + 1}-${history.epoch.length}`;
+    const what = describeAveraging(averaging, history.epoch.length)!;
     const scores = [modelValAccuracy !== undefined ? `validation ${pct(modelValAccuracy)}` : '', testReport ? `test ${pct(testReport.accuracy)}` : ''].filter(Boolean);
     out(`final model (${what})${scores.length > 0 ? `: ${scores.join(', ')}` : ''}`);
   }

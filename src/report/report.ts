@@ -62,6 +62,11 @@ export interface ReportInput {
   metadata: DigitsMetadata | null;
   /** an ensemble's members, in the order of `model.members` */
   members?: ReportMember[] | null;
+  /**
+   * what the saved weights are when training averaged them (describeAveraging: "the weights' moving
+   * average, decay 0.999"); the history's figures are then those of the weights as trained
+   */
+  averaging?: string | null;
   /** per-epoch history and the 0-based epoch early stopping kept */
   history?: { history: Record<string, number[] | undefined>; bestEpoch?: number } | null;
   /** labelled training data (label distribution, sample digits) */
@@ -170,7 +175,9 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
       id: 'learning-curves', title: 'Learning curves',
       body: note(kept !== undefined
         ? `Early stopping kept the weights of epoch ${kept} (lowest validation loss); the dashed line marks it.`
-        : 'Training ran every epoch; the last epoch\'s weights are the model.') +
+        : input.averaging
+          ? `Training ran every epoch. The curves follow the weights as they trained; the model is ${input.averaging}, not the last epoch's weights.`
+          : 'Training ran every epoch; the last epoch\'s weights are the model.') +
         `<div class="figs">${figs.join('')}</div><pre>${escapeHtml(formatEpochTable(h, bestEpoch))}</pre>`,
     });
   } else if (input.members && input.members.length > 0) {

@@ -17,3 +17,16 @@ export function formatEpochTable(history: Record<string, (number | null)[] | und
   if (bestEpoch !== undefined) lines.push(`* the epoch early stopping kept (lowest validation loss)`);
   return lines.join('\n');
 }
+
+/**
+ * What a run's weight averaging (metrics.json `averaging`) made the model, in words: "the weights'
+ * moving average, decay 0.999" or "the mean of the weights of epochs 13-18"; undefined when the
+ * value is not a weight averaging Digits writes.
+ */
+export function describeAveraging(averaging: unknown, epochsRun?: number): string | undefined {
+  if (typeof averaging !== 'object' || averaging === null) return undefined;
+  const a = averaging as { mode?: unknown; decay?: unknown; startEpoch?: unknown };
+  if (a.mode === 'ema' && typeof a.decay === 'number') return `the weights' moving average, decay ${a.decay}`;
+  if (a.mode === 'swa' && typeof a.startEpoch === 'number') return `the mean of the weights of epochs ${a.startEpoch + 1}-${epochsRun ?? '?'}`;
+  return undefined;
+}

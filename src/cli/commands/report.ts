@@ -16,6 +16,7 @@ import type { LoadedClassifier } from '../../io/ensemble.js';
 import { describeTta } from '../../nn/index.js';
 // report.js pulls in Vega and resvg: imported when a report is written, not on every `digits` start
 import type { ReportEvaluation, ReportInput, ReportMember, ReportResult } from '../../report/report.js';
+import { describeAveraging } from '../../report/text.js';
 import { positiveInt } from '../options.js';
 import { noTtaOption, ttaOption } from './ensemble.js';
 import { modelInput, openClassifier, predictWithProgress, type BackendOpts } from '../commands.js';
@@ -66,6 +67,11 @@ export function runSettings(m: Record<string, unknown> | null, meta: DigitsMetad
   add('seed', String(num(m?.seed) ?? meta?.seed ?? 'unknown'));
   add('epochs', num(m?.epochs) !== undefined ? `${num(m?.epochsRun) ?? '?'} run of ${num(m?.epochs)}` : num(m?.epochsRun)?.toString());
   add('best epoch', num(m?.bestEpoch)?.toString());
+  const averaged = describeAveraging(m?.averaging, num(m?.epochsRun));
+  if (averaged !== undefined) {
+    const v = num(m?.modelValAccuracy);
+    add('the model', `${averaged}${v !== undefined ? ` (validation accuracy ${(v * 100).toFixed(2)}%)` : ''}`);
+  }
   add('batch size', num(m?.batchSize)?.toString());
   add('backend', [str(m?.backend) ?? meta?.backend ?? undefined, num(m?.threads) ? `${num(m?.threads)} threads` : undefined]
     .filter(Boolean).join(', ') || undefined);
@@ -227,6 +233,7 @@ export async function writeEvaluationReport(
   const kind = (await resolveDataSpec(dataSpec)).kind === 'csv' ? 'labelled' : 'test';
   return writeRunReport(modelDir, {
     modelDir, model: loaded.model, metadata: loaded.metadata, history: run.history, members: run.members,
+    averaging: describeAveraging(run.metrics?.averaging, num(run.metrics?.epochsRun)) ?? null,
     training: await runTrainingData(run.metrics),
     evaluation: { kind, source: data.source, dataset: data, labels: data.labels!, probs },
     settings: run.settings, seed: run.seed,
@@ -284,6 +291,7 @@ export async function report(o: ReportOpts): Promise<void> {
   const { writeReport } = await import('../../report/report.js');
   const r = await writeReport(outDir, {
     modelDir: o.model, model, metadata, history: run.history, members: run.members, training, evaluation, unlabelled,
+    averaging: describeAveraging(run.metrics?.averaging, num(run.metrics?.epochsRun)) ?? null,
     settings: run.settings, seed: run.seed,
     generator: 'digits report',
   });
