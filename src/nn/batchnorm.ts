@@ -156,11 +156,9 @@ export class BatchNormalization extends BaseLayer {
     this.passBatches = 0;
   }
 
-  /** End a statistics pass; returns the number of batches in it (the moving statistics are theirs if > 0). */
-  endStatisticsPass(): number {
-    const n = this.passBatches ?? 0;
+  /** End a statistics pass: forwards use the mode they are run in again. */
+  endStatisticsPass(): void {
     this.passBatches = null;
-    return n;
   }
 
   backward(dy: Tensor, ctx: RunContext): Tensor {

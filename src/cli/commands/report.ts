@@ -96,6 +96,8 @@ export interface ArtifactRun extends RunInfo {
   seed: number;
   /** seeds whose validation splits the run held out (an ensemble: every member's) */
   validationSeeds: number[];
+  /** what the saved weights are when training averaged them (a model's describeAveraging; null: not averaged, or an ensemble) */
+  averaging: string | null;
 }
 
 export async function readArtifactRun(loaded: LoadedClassifier, modelDir: string, outDir: string): Promise<ArtifactRun> {
@@ -104,7 +106,8 @@ export async function readArtifactRun(loaded: LoadedClassifier, modelDir: string
     const settings = runSettings(run.metrics, loaded.metadata);
     if (loaded.tta.length > 0) settings.push(['test-time augmentation', describeTta(loaded.tta)]);
     const seed = num(run.metrics?.seed) ?? loaded.metadata?.seed ?? 0;
-    return { ...run, members: null, settings, seed, validationSeeds: [seed] };
+    const averaging = describeAveraging(run.metrics?.averaging, num(run.metrics?.epochsRun)) ?? null;
+    return { ...run, members: null, settings, seed, validationSeeds: [seed], averaging };
   }
   const runs = await Promise.all(loaded.members.map((m) => readRunInfo(m.dir)));
   const members: ReportMember[] = await Promise.all(loaded.members.map(async (m, i) => {
@@ -138,7 +141,7 @@ export async function readArtifactRun(loaded: LoadedClassifier, modelDir: string
   const seed = seeds[0] ?? 0;
   return {
     metrics: runs[0]!.metrics, history: null, members, settings, seed,
-    validationSeeds: seeds.map((v) => v ?? 0),
+    validationSeeds: seeds.map((v) => v ?? 0), averaging: null,
   };
 }
 
@@ -232,8 +235,7 @@ export async function writeEvaluationReport(
   const run = await readArtifactRun(loaded, modelDir, modelDir);
   const kind = (await resolveDataSpec(dataSpec)).kind === 'csv' ? 'labelled' : 'test';
   return writeRunReport(modelDir, {
-    modelDir, model: loaded.model, metadata: loaded.metadata, history: run.history, members: run.members,
-    averaging: describeAveraging(run.metrics?.averaging, num(run.metrics?.epochsRun)) ?? null,
+    modelDir, model: loaded.model, metadata: loaded.metadata, history: run.history, members: run.members, averaging: run.averaging,
     training: await runTrainingData(run.metrics),
     evaluation: { kind, source: data.source, dataset: data, labels: data.labels!, probs },
     settings: run.settings, seed: run.seed,
@@ -291,7 +293,7 @@ export async function report(o: ReportOpts): Promise<void> {
   const { writeReport } = await import('../../report/report.js');
   const r = await writeReport(outDir, {
     modelDir: o.model, model, metadata, history: run.history, members: run.members, training, evaluation, unlabelled,
-    averaging: describeAveraging(run.metrics?.averaging, num(run.metrics?.epochsRun)) ?? null,
+    averaging: run.averaging,
     settings: run.settings, seed: run.seed,
     generator: 'digits report',
   });
