@@ -14,7 +14,7 @@ import { DigitsError } from '../src/errors.js';
 import { Rng } from '../src/engine/rng.js';
 import { Tensor } from '../src/engine/tensor.js';
 import {
-  Activation, Adam, BatchNormalization, Dense, Dropout, Flatten, Sequential, WeightAveraging, oneHot, type Callback, type CallbackModel,
+  Activation, Adam, BatchNormalization, Dense, Dropout, Flatten, Sequential, WeightAveraging, oneHot, takeRows, type Callback, type CallbackModel,
 } from '../src/nn/index.js';
 
 const rng = new Rng(3);
@@ -222,4 +222,19 @@ test('recomputeBatchNormStatistics refuses a model without BatchNormalization, b
   m.build([4, 4, 1], 1);
   assert.throws(() => m.recomputeBatchNormStatistics(X), /Sequential\.recomputeBatchNormStatistics: model "plain" has no BatchNormalization layer/);
   assert.throws(() => model().recomputeBatchNormStatistics(new Tensor([2, 3, 3, 1])), /Sequential\.recomputeBatchNormStatistics/);
+});
+
+test('recomputeBatchNormStatistics over `rows`: the same statistics as a pass over those rows copied out, in that order; bad rows are refused by index', () => {
+  const rows = Int32Array.from([37, 2, 19, 5, 30, 11, 24, 0, 8, 33, 14, 27, 21]);
+  const a = model();
+  a.recomputeBatchNormStatistics(X, { batchSize: 5, rows });
+  const b = model();
+  b.recomputeBatchNormStatistics(takeRows(X, rows), { batchSize: 5 });
+  assert.deepEqual(weightsOf(a), weightsOf(b));
+  // and not those of all rows (the option is not ignored)
+  const c = model();
+  c.recomputeBatchNormStatistics(X, { batchSize: 5 });
+  assert.notDeepEqual(weightsOf(c), weightsOf(a));
+  assert.throws(() => a.recomputeBatchNormStatistics(X, { rows: Int32Array.from([0, 40]) }), /rows\[1\] = 40 is not a row of x \(expected 0\.\.39\)/);
+  assert.throws(() => a.recomputeBatchNormStatistics(X, { rows: new Int32Array(0) }), /rows is empty/);
 });

@@ -828,18 +828,28 @@ export class Sequential implements CallbackModel, Classifier {
    * statistics are those of what inference feeds each layer. For weights that no training step
    * produced, such as an average of weights (WeightAveraging), whose moving statistics are averages
    * of statistics that belonged to other weights. Nothing else changes. Returns the batches run.
+   * `rows` (0-based row numbers of x, in the order to batch them) limits the pass to those rows,
+   * e.g. the training rows of a split, without copying them out of x.
    */
-  recomputeBatchNormStatistics(x: Tensor, opts: { batchSize?: number } = {}): number {
-    if (this.training) throw new DigitsError('Sequential.recomputeBatchNormStatistics: not while fit is running');
-    const total = this.checkData('Sequential.recomputeBatchNormStatistics', x, null);
-    const batchSize = positiveInt('Sequential.recomputeBatchNormStatistics: batchSize', opts.batchSize ?? 64);
+  recomputeBatchNormStatistics(x: Tensor, opts: { batchSize?: number; rows?: Int32Array } = {}): number {
+    const who = 'Sequential.recomputeBatchNormStatistics';
+    if (this.training) throw new DigitsError(`${who}: not while fit is running`);
+    const count = this.checkData(who, x, null);
+    const batchSize = positiveInt(`${who}: batchSize`, opts.batchSize ?? 64);
+    const rows = opts.rows ?? null;
+    if (rows !== null) {
+      if (rows.length === 0) throw new DigitsError(`${who}: rows is empty; expected at least one row of x`);
+      const bad = rows.findIndex((r) => !(r >= 0 && r < count));
+      if (bad >= 0) throw new DigitsError(`${who}: rows[${bad}] = ${rows[bad]} is not a row of x (expected 0..${count - 1})`);
+    }
+    const total = rows?.length ?? count;
     const bns = this.layers.filter((l): l is BatchNormalization => l instanceof BatchNormalization);
-    if (bns.length === 0) throw new DigitsError(`Sequential.recomputeBatchNormStatistics: model "${this.name}" has no BatchNormalization layer`);
+    if (bns.length === 0) throw new DigitsError(`${who}: model "${this.name}" has no BatchNormalization layer`);
     for (const bn of bns) bn.beginStatisticsPass();
     let batches = 0;
     try {
       for (let from = 0; from < total; from += batchSize) {
-        this.forwardAll(this.gather(x, null, from, Math.min(batchSize, total - from), 'x'), this.inferCtx);
+        this.forwardAll(this.gather(x, rows, from, Math.min(batchSize, total - from), 'x'), this.inferCtx);
         batches++;
       }
     } finally {
