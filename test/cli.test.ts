@@ -112,14 +112,16 @@ test('the Kaggle workflow: train, evaluate, predict a test.csv, score the submis
   assert.match(sm.stdout, /135,114/);
 });
 
-test('train --preset best: the saved model is the moving average of the weights; metrics.json and the summary score it on validation again', async () => {
+test('train --preset best: the saved model is the moving average of the weights with BatchNorm statistics recomputed over the training rows; metrics.json and the summary score it on validation again', async () => {
   const dir = path.join(tmp, 'best-ema');
   const t = digits('train', '--preset', 'best', '--limit', '2000', '--epochs', '3', '--validation-split', '0.25', '--test-limit', '300',
     '--seed', '2', '--out', dir);
   assert.equal(t.code, 0, t.stderr);
   const metrics = JSON.parse(await fs.readFile(path.join(dir, 'metrics.json'), 'utf8'));
   assert.deepEqual(metrics.averaging, { mode: 'ema', decay: 0.999, startEpoch: 0 });
-  const line = /final model \(the weights' moving average, decay 0\.999\): validation (\d+\.\d\d)%, test (\d+\.\d\d)%/.exec(t.stdout);
+  assert.equal(metrics.batchNormPass, true);
+  assert.match(t.stderr, /BatchNorm statistics recomputed over the 1,500 training images/);
+  const line = /final model \(the weights' moving average, decay 0\.999, BatchNorm statistics recomputed\): validation (\d+\.\d\d)%, test (\d+\.\d\d)%/.exec(t.stdout);
   assert.ok(line, t.stdout);
   assert.equal(Number(line[1]), Number((metrics.modelValAccuracy * 100).toFixed(2)));
   assert.equal(Number(line[2]), Number((metrics.testAccuracy * 100).toFixed(2)));
@@ -130,13 +132,23 @@ test('train --preset best: the saved model is the moving average of the weights;
   const v = model.evaluate(takeRows(x, rows), takeRows(y!, rows));
   assert.equal(v.accuracy, metrics.modelValAccuracy);
   assert.ok(v.accuracy > 0.9, `the averaged model learnt: ${v.accuracy}`);
+  // its BatchNorm statistics are those of a pass over the 1,500 training rows (a pass depends on the
+  // weights alone, so running it again on the loaded model changes nothing but rounding)
+  const stats = (): Map<string, Float32Array> =>
+    new Map(model.namedWeights().filter((w) => w.name.includes('moving_')).map((w) => [w.name, new Float32Array(w.tensor.data)]));
+  const saved = stats();
+  assert.equal(saved.size, 10, 'five BatchNorm layers, mean and variance each');
+  model.recomputeBatchNormStatistics(x, { batchSize: 64, rows: validationSplitIndices(2000, 0.25, new Rng(2)).train });
+  for (const [name, want] of stats()) {
+    want.forEach((w, i) => assert.ok(Math.abs(saved.get(name)![i]! - w) <= 1e-4 * (1 + Math.abs(w)), `${name}[${i}]: saved ${saved.get(name)![i]}, a pass gives ${w}`));
+  }
   // the report says what the model is, beside curves that follow the weights as trained; written by
   // train, and again by `digits report` from the saved files
   const says = (page: string): void => {
     const plain = page.replace(/&#39;|&#x27;|&apos;/g, "'");
-    assert.match(plain, /The curves follow the weights as they trained; the model is the weights' moving average, decay 0\.999, not the last epoch's weights\./);
+    assert.match(plain, /The curves follow the weights as they trained; the model is the weights' moving average, decay 0\.999, BatchNorm statistics recomputed, not the last epoch's weights\./);
     assert.doesNotMatch(plain, /the last epoch's weights are the model/);
-    assert.ok(plain.includes(`the weights' moving average, decay 0.999 (validation accuracy ${(metrics.modelValAccuracy * 100).toFixed(2)}%)`), 'settings row');
+    assert.ok(plain.includes(`the weights' moving average, decay 0.999, BatchNorm statistics recomputed (validation accuracy ${(metrics.modelValAccuracy * 100).toFixed(2)}%)`), 'settings row');
   };
   says(await fs.readFile(path.join(dir, 'report.html'), 'utf8'));
   const again = path.join(tmp, 'best-ema-report');

@@ -239,6 +239,13 @@ test('train --ensemble interrupted in its second member: the same command again 
   assert.doesNotMatch(third.stderr, /^ensemble member 1\/2 .*kept$/m);
   assert.match(third.stderr, /^ensemble member 2\/2 \(seed 5\): already trained in .*model-1, kept$/m);
   assert.ok((await weights(path.join(out, 'model-0'))).equals(before.bytes), 'member 0 trained again ends with the same weights');
+  // and so is one whose BatchNorm statistics were recomputed after training, which this recipe does not do
+  const m0 = JSON.parse(await fs.readFile(metricsPath, 'utf8')) as Record<string, unknown>;
+  await fs.writeFile(metricsPath, JSON.stringify({ ...m0, batchNormPass: true }));
+  const fourth = digits(...args);
+  assert.equal(fourth.code, 0, fourth.stderr);
+  assert.doesNotMatch(fourth.stderr, /^ensemble member 1\/2 .*kept$/m);
+  assert.match(fourth.stderr, /^ensemble member 2\/2 \(seed 5\): already trained in .*model-1, kept$/m);
 
   // a different recipe into the same folder trains the members afresh rather than keeping them
   const other = digits(...args.map((a) => (a === '1000' ? '900' : a)));

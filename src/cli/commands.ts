@@ -13,7 +13,7 @@ import type { Dataset } from '../data/dataset.js';
 import {
   loadMnist, loadTestData, loadTrainingData, loadUnlabelled, prepareKaggle, resolveDataSpec, scoreSubmission, writeSubmission,
 } from '../data/index.js';
-import { buildPreset, getPreset, presetCallbacks, presetFitOptions, ProgressCallback, oneHot, type Callback, type Classifier, type Sequential } from '../nn/index.js';
+import { buildPreset, getPreset, presetAfterFit, presetCallbacks, presetFitOptions, ProgressCallback, oneHot, type Callback, type Classifier, type Sequential } from '../nn/index.js';
 import { saveModel, unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
 import { loadClassifier, type LoadedClassifier } from '../io/ensemble.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -227,6 +227,11 @@ async function runTraining(o: RunOptions, resume: LoadedCheckpoint | null): Prom
       throw new Interrupted(`interrupted ${at}: checkpoint written to ${checkpointer.dir}; resume with: digits train --resume ${o.out}`,
         interruptExitCode(sig));
     }
+    if (training.batchNormPass === true) {
+      const t0 = Date.now();
+      const rows = presetAfterFit(model, x, training, { batchSize, validationSplit, seed: o.seed });
+      info(`BatchNorm statistics recomputed over the ${rows.toLocaleString('en-US')} training images (${formatSeconds((Date.now() - t0) / 1000)})`);
+    }
   } finally {
     interrupts.dispose();
   }
@@ -277,8 +282,10 @@ async function finishRun(o: RunOptions, r: FinishedRun): Promise<void> {
   // With weight averaging the saved model is the average, not any epoch's weights (the history's
   // figures): its validation accuracy is measured again.
   const averaging = getPreset(o.preset).training.averaging ?? null;
+  const batchNormPass = getPreset(o.preset).training.batchNormPass === true;
+  const modelDescription = describeAveraging(averaging, history.epoch.length, batchNormPass) ?? null;
   let modelValAccuracy: number | undefined;
-  if (averaging !== null) {
+  if (modelDescription !== null) {
     const v = evaluation?.kind === 'validation' ? evaluation : validationEvaluation(model, null, data, validationSplit, o.seed);
     if (v !== null) modelValAccuracy = classificationReport(v.labels, argmaxRows(v.probs)).accuracy;
   }
@@ -318,7 +325,9 @@ async function finishRun(o: RunOptions, r: FinishedRun): Promise<void> {
     accuracy: last('accuracy'),
     valLoss: last('val_loss'),
     valAccuracy: last('val_accuracy'),
-    ...(averaging !== null ? { averaging, ...(modelValAccuracy !== undefined ? { modelValAccuracy } : {}) } : {}),
+    ...(averaging !== null ? { averaging } : {}),
+    ...(batchNormPass ? { batchNormPass } : {}),
+    ...(modelValAccuracy !== undefined ? { modelValAccuracy } : {}),
     ...(testAccuracy !== undefined ? { testAccuracy, testImages: testReport!.total } : {}),
     seed: o.seed,
     backend: backend.name,
@@ -331,7 +340,7 @@ async function finishRun(o: RunOptions, r: FinishedRun): Promise<void> {
 
   const report = await writeRunReport(o.out, {
     modelDir: o.out, model, metadata, history, training: data, evaluation,
-    averaging: describeAveraging(averaging, history.epoch.length) ?? null,
+    averaging: modelDescription,
     settings: runSettings(metrics, metadata), seed: o.seed, generator: 'digits train',
   });
 
@@ -340,14 +349,14 @@ async function finishRun(o: RunOptions, r: FinishedRun): Promise<void> {
   out('');
   out(formatEpochTable(history.history, history.bestEpoch));
   out('');
-  if (averaging === null) {
+  if (modelDescription === null) {
     out(`final accuracy (weights of epoch ${metrics.bestEpoch}): ` + [
       metrics.accuracy !== undefined ? `training ${pct(metrics.accuracy)}` : '',
       metrics.valAccuracy !== undefined ? `validation ${pct(metrics.valAccuracy)}` : '',
       testReport ? `test ${pct(testReport.accuracy)}` : '',
     ].filter(Boolean).join(', '));
   } else {
-    const what = describeAveraging(averaging, history.epoch.length)!;
+    const what = modelDescription;
     const scores = [modelValAccuracy !== undefined ? `validation ${pct(modelValAccuracy)}` : '', testReport ? `test ${pct(testReport.accuracy)}` : ''].filter(Boolean);
     out(`final model (${what})${scores.length > 0 ? `: ${scores.join(', ')}` : ''}`);
   }

@@ -27,7 +27,7 @@ export {
   type CompileOptions, type FitOptions, type History, type SequentialConfig, type TrainingState,
 } from './sequential.js';
 export {
-  PRESETS, buildPreset, getPreset, presetNames, presetOptimizer, presetCallbacks, presetFitOptions,
+  PRESETS, buildPreset, getPreset, presetNames, presetOptimizer, presetCallbacks, presetFitOptions, presetAfterFit,
   type Preset, type TrainingSettings,
 } from './presets.js';
 export { OneCycle, CosineDecay, ReduceLROnPlateau, type OneCycleOptions, type ReduceLROnPlateauOptions } from './schedules.js';

@@ -63,8 +63,9 @@ export interface ReportInput {
   /** an ensemble's members, in the order of `model.members` */
   members?: ReportMember[] | null;
   /**
-   * what the saved weights are when training averaged them (describeAveraging: "the weights' moving
-   * average, decay 0.999"); the history's figures are then those of the weights as trained
+   * what the saved weights are when training averaged them or recomputed their BatchNorm statistics
+   * (describeAveraging: "the weights' moving average, decay 0.999, BatchNorm statistics recomputed");
+   * the history's figures are then those of the weights as trained
    */
   averaging?: string | null;
   /** per-epoch history and the 0-based epoch early stopping kept */

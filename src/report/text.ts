@@ -19,14 +19,15 @@ export function formatEpochTable(history: Record<string, (number | null)[] | und
 }
 
 /**
- * What a run's weight averaging (metrics.json `averaging`) made the model, in words: "the weights'
- * moving average, decay 0.999" or "the mean of the weights of epochs 13-18"; undefined when the
- * value is not a weight averaging Digits writes.
+ * What a run's weight averaging (metrics.json `averaging`) and BatchNorm pass (`batchNormPass`) made
+ * the model, in words: "the weights' moving average, decay 0.999", "the mean of the weights of epochs
+ * 13-18", either followed by ", BatchNorm statistics recomputed" (or "the trained weights, BatchNorm
+ * statistics recomputed" with the pass alone); undefined when neither is something Digits writes.
  */
-export function describeAveraging(averaging: unknown, epochsRun?: number): string | undefined {
-  if (typeof averaging !== 'object' || averaging === null) return undefined;
-  const a = averaging as { mode?: unknown; decay?: unknown; startEpoch?: unknown };
-  if (a.mode === 'ema' && typeof a.decay === 'number') return `the weights' moving average, decay ${a.decay}`;
-  if (a.mode === 'swa' && typeof a.startEpoch === 'number') return `the mean of the weights of epochs ${a.startEpoch + 1}-${epochsRun ?? '?'}`;
-  return undefined;
+export function describeAveraging(averaging: unknown, epochsRun?: number, batchNormPass?: unknown): string | undefined {
+  const pass = batchNormPass === true ? ', BatchNorm statistics recomputed' : '';
+  const a = (typeof averaging === 'object' && averaging !== null ? averaging : {}) as { mode?: unknown; decay?: unknown; startEpoch?: unknown };
+  if (a.mode === 'ema' && typeof a.decay === 'number') return `the weights' moving average, decay ${a.decay}${pass}`;
+  if (a.mode === 'swa' && typeof a.startEpoch === 'number') return `the mean of the weights of epochs ${a.startEpoch + 1}-${epochsRun ?? '?'}${pass}`;
+  return pass !== '' ? `the trained weights${pass}` : undefined;
 }

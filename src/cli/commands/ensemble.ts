@@ -47,7 +47,7 @@ async function trainMember(member: TrainOpts, o: TrainOpts, n: number): Promise<
   }
 }
 
-/** Whether `dir` holds a finished run of this member's settings (a model and its metrics.json with the same recipe, weight averaging and seed). */
+/** Whether `dir` holds a finished run of this member's settings (a model and its metrics.json with the same recipe, weight averaging, BatchNorm pass and seed). */
 async function finishedMember(dir: string, member: TrainOpts): Promise<boolean> {
   const m = (await readRunInfo(dir)).metrics;
   if (m === null || !(await fs.stat(path.join(dir, MODEL_JSON)).then((st) => st.isFile(), () => false))) return false;
@@ -58,7 +58,8 @@ async function finishedMember(dir: string, member: TrainOpts): Promise<boolean> 
     m.validationSplit === (member.validationSplit ?? t.validationSplit) &&
     (member.limit === undefined || m.trainImages === member.limit) &&
     // a member saved before the preset kept a weight average (or with another) is not this recipe's model
-    JSON.stringify(m.averaging ?? null) === JSON.stringify(t.averaging ?? null);
+    JSON.stringify(m.averaging ?? null) === JSON.stringify(t.averaging ?? null) &&
+    (m.batchNormPass === true) === (t.batchNormPass === true);
 }
 
 export async function trainEnsemble(o: TrainOpts): Promise<void> {

@@ -67,7 +67,7 @@ export function runSettings(m: Record<string, unknown> | null, meta: DigitsMetad
   add('seed', String(num(m?.seed) ?? meta?.seed ?? 'unknown'));
   add('epochs', num(m?.epochs) !== undefined ? `${num(m?.epochsRun) ?? '?'} run of ${num(m?.epochs)}` : num(m?.epochsRun)?.toString());
   add('best epoch', num(m?.bestEpoch)?.toString());
-  const averaged = describeAveraging(m?.averaging, num(m?.epochsRun));
+  const averaged = describeAveraging(m?.averaging, num(m?.epochsRun), m?.batchNormPass);
   if (averaged !== undefined) {
     const v = num(m?.modelValAccuracy);
     add('the model', `${averaged}${v !== undefined ? ` (validation accuracy ${(v * 100).toFixed(2)}%)` : ''}`);
@@ -96,7 +96,7 @@ export interface ArtifactRun extends RunInfo {
   seed: number;
   /** seeds whose validation splits the run held out (an ensemble: every member's) */
   validationSeeds: number[];
-  /** what the saved weights are when training averaged them (a model's describeAveraging; null: not averaged, or an ensemble) */
+  /** what the saved weights are when training averaged them or ran a BatchNorm pass (a model's describeAveraging; null: neither, or an ensemble) */
   averaging: string | null;
 }
 
@@ -106,7 +106,7 @@ export async function readArtifactRun(loaded: LoadedClassifier, modelDir: string
     const settings = runSettings(run.metrics, loaded.metadata);
     if (loaded.tta.length > 0) settings.push(['test-time augmentation', describeTta(loaded.tta)]);
     const seed = num(run.metrics?.seed) ?? loaded.metadata?.seed ?? 0;
-    const averaging = describeAveraging(run.metrics?.averaging, num(run.metrics?.epochsRun)) ?? null;
+    const averaging = describeAveraging(run.metrics?.averaging, num(run.metrics?.epochsRun), run.metrics?.batchNormPass) ?? null;
     return { ...run, members: null, settings, seed, validationSeeds: [seed], averaging };
   }
   const runs = await Promise.all(loaded.members.map((m) => readRunInfo(m.dir)));
