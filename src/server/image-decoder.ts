@@ -22,7 +22,8 @@ export class ImageDecoder {
   constructor(threads = defaultImageThreads()) {
     if (!Number.isInteger(threads) || threads < 1) throw new DigitsError(`imageThreads: expected a whole number >= 1, got ${threads}`);
     this.pool = new Piscina<DecodeTask, DecodeOutcome>({
-      filename: new URL('./image-worker.js', import.meta.url).href,
+      // a CommonJS entry that imports the decoder: see image-worker-entry.cts for why
+      filename: new URL('./image-worker-entry.cjs', import.meta.url).href,
       minThreads: 1,
       maxThreads: threads,
       idleTimeout: 60_000,
