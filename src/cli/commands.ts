@@ -227,10 +227,10 @@ async function runTraining(o: RunOptions, resume: LoadedCheckpoint | null): Prom
       throw new Interrupted(`interrupted ${at}: checkpoint written to ${checkpointer.dir}; resume with: digits train --resume ${o.out}`,
         interruptExitCode(sig));
     }
-    if (training.batchNormPass === true) {
-      const t0 = Date.now();
-      const rows = presetAfterFit(model, x, training, { batchSize, validationSplit, seed: o.seed });
-      info(`BatchNorm statistics recomputed over the ${rows.toLocaleString('en-US')} training images (${formatSeconds((Date.now() - t0) / 1000)})`);
+    const passStart = Date.now();
+    const passRows = presetAfterFit(model, x, training, { batchSize, validationSplit, seed: o.seed });
+    if (passRows > 0) {
+      info(`BatchNorm statistics recomputed over the ${passRows.toLocaleString('en-US')} training images (${formatSeconds((Date.now() - passStart) / 1000)})`);
     }
   } finally {
     interrupts.dispose();
@@ -279,10 +279,11 @@ async function finishRun(o: RunOptions, r: FinishedRun): Promise<void> {
   } else {
     evaluation = validationEvaluation(model, null, data, validationSplit, o.seed);
   }
-  // With weight averaging the saved model is the average, not any epoch's weights (the history's
-  // figures): its validation accuracy is measured again.
-  const averaging = getPreset(o.preset).training.averaging ?? null;
-  const batchNormPass = getPreset(o.preset).training.batchNormPass === true;
+  // With weight averaging or a BatchNorm pass the saved model is not any epoch's weights (the
+  // history's figures): its validation accuracy is measured again.
+  const presetTraining = getPreset(o.preset).training;
+  const averaging = presetTraining.averaging ?? null;
+  const batchNormPass = presetTraining.batchNormPass === true;
   const modelDescription = describeAveraging(averaging, history.epoch.length, batchNormPass) ?? null;
   let modelValAccuracy: number | undefined;
   if (modelDescription !== null) {
@@ -356,9 +357,8 @@ async function finishRun(o: RunOptions, r: FinishedRun): Promise<void> {
       testReport ? `test ${pct(testReport.accuracy)}` : '',
     ].filter(Boolean).join(', '));
   } else {
-    const what = modelDescription;
     const scores = [modelValAccuracy !== undefined ? `validation ${pct(modelValAccuracy)}` : '', testReport ? `test ${pct(testReport.accuracy)}` : ''].filter(Boolean);
-    out(`final model (${what})${scores.length > 0 ? `: ${scores.join(', ')}` : ''}`);
+    out(`final model (${modelDescription})${scores.length > 0 ? `: ${scores.join(', ')}` : ''}`);
   }
   const shown = testReport ?? report?.metrics;
   if (shown) {
