@@ -21,7 +21,6 @@ import { Flatten } from './flatten.js';
 import { Adam, SGD, type Optimizer } from './optimizers.js';
 import { MaxPooling2D } from './pooling.js';
 import { Sequential, validationSplitIndices } from './sequential.js';
-import { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import { Activation } from './activation-layer.js';
 import { BatchNormalization } from './batchnorm.js';
@@ -243,7 +242,7 @@ export function presetAfterFit(model: Sequential, x: Tensor, training: TrainingS
   fit: { batchSize: number; validationSplit: number; seed: number }): number {
   if (training.batchNormPass !== true) return 0;
   const count = x.shape[0]!;
-  const rows = fit.validationSplit > 0 ? validationSplitIndices(count, fit.validationSplit, new Rng(fit.seed)).train : undefined;
+  const rows = fit.validationSplit > 0 ? validationSplitIndices(count, fit.validationSplit, fit.seed).train : undefined;
   model.recomputeBatchNormStatistics(x, { batchSize: fit.batchSize, ...(rows !== undefined ? { rows } : {}) });
   return rows?.length ?? count;
 }

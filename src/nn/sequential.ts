@@ -975,11 +975,12 @@ function yieldToEventLoop(): Promise<void> {
 /**
  * The rows fit holds out with `validationSplit`: `rng` permutes 0..total-1,
  * the first floor(total × (1 − split)) train, the rest validate. fit calls it
- * with the model's Rng (seeded with fit's `seed`); the report calls it with a
- * fresh Rng of the same seed to find a run's validation rows again.
+ * with the model's Rng (seeded with fit's `seed`); given that seed as a
+ * number instead, it finds the same rows again (the report, the preset's
+ * BatchNorm pass).
  */
-export function validationSplitIndices(total: number, split: number, rng: Rng): { train: Int32Array; validation: Int32Array } {
-  const perm = rng.permutation(total);
+export function validationSplitIndices(total: number, split: number, rng: Rng | number): { train: Int32Array; validation: Int32Array } {
+  const perm = (typeof rng === 'number' ? new Rng(rng) : rng).permutation(total);
   const nTrain = Math.floor(total * (1 - split));
   if (nTrain < 1 || nTrain === total) {
     throw new DigitsError(`Sequential.fit: validationSplit ${split} of ${total} samples leaves ` +

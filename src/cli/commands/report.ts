@@ -7,7 +7,6 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { DigitsError } from '../../errors.js';
-import { Rng } from '../../engine/rng.js';
 import { validationSplitIndices } from '../../nn/index.js';
 import type { Dataset } from '../../data/dataset.js';
 import { loadTestData, loadTrainingData, loadUnlabelled, resolveDataSpec } from '../../data/index.js';
@@ -54,6 +53,11 @@ export function seconds(s: number): string {
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
+/** What a run's saved weights are, from its metrics.json, when training averaged them or ran a BatchNorm pass. */
+function runAveraging(m: Record<string, unknown> | null): string | undefined {
+  return describeAveraging(m?.averaging, num(m?.epochsRun), m?.batchNormPass);
+}
+
 /** The settings table of a run, from its metrics.json (train writes it) and the model's metadata. */
 export function runSettings(m: Record<string, unknown> | null, meta: DigitsMetadata | null): [string, string][] {
   const rows: [string, string][] = [];
@@ -67,7 +71,7 @@ export function runSettings(m: Record<string, unknown> | null, meta: DigitsMetad
   add('seed', String(num(m?.seed) ?? meta?.seed ?? 'unknown'));
   add('epochs', num(m?.epochs) !== undefined ? `${num(m?.epochsRun) ?? '?'} run of ${num(m?.epochs)}` : num(m?.epochsRun)?.toString());
   add('best epoch', num(m?.bestEpoch)?.toString());
-  const averaged = describeAveraging(m?.averaging, num(m?.epochsRun), m?.batchNormPass);
+  const averaged = runAveraging(m);
   if (averaged !== undefined) {
     const v = num(m?.modelValAccuracy);
     add('the model', `${averaged}${v !== undefined ? ` (validation accuracy ${(v * 100).toFixed(2)}%)` : ''}`);
@@ -106,7 +110,7 @@ export async function readArtifactRun(loaded: LoadedClassifier, modelDir: string
     const settings = runSettings(run.metrics, loaded.metadata);
     if (loaded.tta.length > 0) settings.push(['test-time augmentation', describeTta(loaded.tta)]);
     const seed = num(run.metrics?.seed) ?? loaded.metadata?.seed ?? 0;
-    const averaging = describeAveraging(run.metrics?.averaging, num(run.metrics?.epochsRun), run.metrics?.batchNormPass) ?? null;
+    const averaging = runAveraging(run.metrics) ?? null;
     return { ...run, members: null, settings, seed, validationSeeds: [seed], averaging };
   }
   const runs = await Promise.all(loaded.members.map((m) => readRunInfo(m.dir)));
@@ -150,7 +154,7 @@ export const ENSEMBLE_METRICS = 'ensemble-metrics.json';
 
 /** The rows `Sequential.fit` held out for validation with `validationSplit` and `seed` (its own split function). */
 export function validationRows(count: number, split: number, seed: number): Int32Array {
-  return validationSplitIndices(count, split, new Rng(seed)).validation;
+  return validationSplitIndices(count, split, seed).validation;
 }
 
 /**
