@@ -1,0 +1,82 @@
+/**
+ * Do two models make different mistakes? On validation only: saved models that held out the same
+ * rows (`--seed S` of a 10% split, as `best-select.js` and `digits train` draw it) are scored on
+ * those rows alone, in pairs and all together (class probabilities averaged), and a model given as
+ * NAME=DIR@NORMALIZATION sees the rows normalized as it was trained (src/data/normalize.ts).
+ * Names starting with F are the reference family: each other model is scored paired with every
+ * family member, against the family's own pairs. The MNIST test images are never loaded.
+ *
+ *   node dist/bench/val-pairs.js [--seed 0] F0=runs/a F1=runs/b W14=runs/w14@width:14 DSK=runs/dsk@deskew
+ *
+ * Prints one JSON object: each model's errors alone, the family's pairs, each other model's pairs
+ * with the family, the family's errors together, and everything's together.
+ */
+import { benchProgram, intArg } from './options.js';
+import { loadNativeBackend } from '../src/engine/native.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { loadMnist } from '../src/data/mnist.js';
+import { datasetToTensors, validationSplitIndices } from '../src/nn/index.js';
+import { loadModel } from '../src/io/model-files.js';
+import { normalizeImages, parseNormalization } from '../src/data/normalize.js';
+
+const program = benchProgram('val-pairs', 'errors of saved models on a validation split, alone, in pairs and together')
+  .option('--seed <n>', 'the seed of the 10% validation split the models held out', intArg(0), 0)
+  .argument('<models...>', 'NAME=DIR or NAME=DIR@NORMALIZATION (names starting with F: the reference family)')
+  .allowExcessArguments(true);
+program.parse();
+const { seed } = program.opts<{ seed: number }>();
+const specs = program.args.map((a) => {
+  const m = /^([^=]+)=([^@]+)(?:@(.+))?$/.exec(a);
+  if (m === null) return program.error(`error: ${a}: expected NAME=DIR or NAME=DIR@NORMALIZATION`);
+  return { name: m[1]!, dir: m[2]!, norm: m[3] === undefined ? null : parseNormalization(m[3]) };
+});
+
+const nat = loadNativeBackend();
+if (!nat.ok) throw new Error(`native backend: ${nat.reason}`);
+const train = await loadMnist('train');
+const { x } = datasetToTensors(train);
+const rows = validationSplitIndices(x.shape[0]!, 0.1, seed).validation;
+const n = rows.length;
+const labels = Array.from(rows, (r) => train.labels![r]!);
+const xv = new Float32Array(n * 784);
+rows.forEach((r, k) => xv.set(x.data.subarray(r * 784, r * 784 + 784), k * 784));
+
+const probs = new Map<string, Float32Array>();
+for (const s of specs) {
+  const { model } = await loadModel(s.dir);
+  model.setBackend(nat.backend);
+  probs.set(s.name, model.predict(new Tensor([n, 28, 28, 1], s.norm === null ? xv : normalizeImages(xv, s.norm))).data);
+}
+
+/** errors of the named models' averaged probabilities */
+function errors(names: string[]): number {
+  let e = 0;
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    let bestP = -1;
+    for (let k = 0; k < 10; k++) {
+      let p = 0;
+      for (const m of names) p += probs.get(m)![i * 10 + k]!;
+      if (p > bestP) { bestP = p; best = k; }
+    }
+    if (best !== labels[i]) e++;
+  }
+  return e;
+}
+const mean = (a: number[]): number => Number((a.reduce((s, v) => s + v, 0) / a.length).toFixed(2));
+const names = specs.map((s) => s.name);
+const family = names.filter((m) => m.startsWith('F'));
+const others = names.filter((m) => !m.startsWith('F'));
+const familyPairs: number[] = [];
+for (let i = 0; i < family.length; i++) for (let j = i + 1; j < family.length; j++) familyPairs.push(errors([family[i]!, family[j]!]));
+console.log(JSON.stringify({
+  seed, rows: n,
+  alone: Object.fromEntries(names.map((m) => [m, errors([m])])),
+  familyPairs: { mean: familyPairs.length > 0 ? mean(familyPairs) : null, each: familyPairs },
+  withFamily: Object.fromEntries(others.map((o) => {
+    const each = family.map((f) => errors([f, o]));
+    return [o, { mean: each.length > 0 ? mean(each) : null, each }];
+  })),
+  family: family.length > 0 ? errors(family) : null,
+  all: errors(names),
+}));
