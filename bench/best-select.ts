@@ -20,7 +20,7 @@
  * other K - 1. Run every fold of a candidate and sum `valErrors` (and each average's `errors`): every
  * training image is then held out once, a standard error of ~0.025% instead of ~0.08% for 6,000 images.
  *
- * --normalize: every image (trained on and held out) normalized first (src/data/normalize.ts): deskewed, or its
+ * --normalize: every image (trained on and held out) normalized first (src/nn/normalize.ts): deskewed, or its
  * bounding box scaled to W pixels wide. A model saved with --out must be given images normalized the same way.
  *
  * Unset options keep the preset's values, except the split: 10% unless --split says otherwise (best itself
@@ -40,7 +40,7 @@ import {
 import { convBnRelu } from '../src/nn/presets.js';
 import { Rng } from '../src/engine/rng.js';
 import { makeMetadata, saveModel } from '../src/io/model-files.js';
-import { normalizeImages, normalizationName, parseNormalization, type Normalization } from '../src/data/normalize.js';
+import { normalizeImages, normalizationName, parseNormalization, type Normalization } from '../src/nn/normalize.js';
 
 const program = benchProgram('best-select', 'train a variant of a preset (best by default) and print its validation accuracy (the test set is never loaded)')
   .addOption(new Option('--preset <name>', 'preset to start from').default('best'))

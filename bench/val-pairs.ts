@@ -2,7 +2,7 @@
  * Do two models make different mistakes? On validation only: saved models that held out the same
  * rows (`--seed S` of a 10% split, as `best-select.js` and `digits train` draw it) are scored on
  * those rows alone, in pairs and all together (class probabilities averaged), and a model given as
- * NAME=DIR@NORMALIZATION sees the rows normalized as it was trained (src/data/normalize.ts).
+ * NAME=DIR@NORMALIZATION sees the rows normalized as it was trained (src/nn/normalize.ts).
  * Names starting with F are the reference family: each other model is scored paired with every
  * family member, against the family's own pairs. The MNIST test images are never loaded.
  *
@@ -17,7 +17,7 @@ import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { datasetToTensors, validationSplitIndices } from '../src/nn/index.js';
 import { loadModel } from '../src/io/model-files.js';
-import { normalizeImages, parseNormalization } from '../src/data/normalize.js';
+import { normalizeImages, parseNormalization } from '../src/nn/normalize.js';
 
 const program = benchProgram('val-pairs', 'errors of saved models on a validation split, alone, in pairs and together')
   .option('--seed <n>', 'the seed of the 10% validation split the models held out', intArg(0), 0)

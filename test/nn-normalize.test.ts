@@ -1,12 +1,12 @@
 /**
- * Input normalizations (src/data/normalize.ts): width normalization stretches or squeezes a
+ * Input normalizations (src/nn/normalize.ts): width normalization stretches or squeezes a
  * digit's bounding box to the asked width, centred, rows kept; deskewing makes a slanted stroke
  * upright and centres its mass; blank images pass through; bad input is refused by name.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DigitsError } from '../src/errors.js';
-import { normalizeImages, normalizationName, parseNormalization } from '../src/data/normalize.js';
+import { normalizeImages, normalizationName, parseNormalization } from '../src/nn/normalize.js';
 
 const SIDE = 28;
 
