@@ -15,7 +15,7 @@ import { benchProgram, intArg } from './options.js';
 import { loadNativeBackend } from '../src/engine/native.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { datasetToTensors, validationSplitIndices } from '../src/nn/index.js';
+import { countCorrect, datasetToTensors, takeRows, validationSplitIndices } from '../src/nn/index.js';
 import { loadModel } from '../src/io/model-files.js';
 import { normalizeImages, parseNormalization } from '../src/nn/normalize.js';
 
@@ -33,13 +33,11 @@ const specs = program.args.map((a) => {
 
 const nat = loadNativeBackend();
 if (!nat.ok) throw new Error(`native backend: ${nat.reason}`);
-const train = await loadMnist('train');
-const { x } = datasetToTensors(train);
+const { x, y } = datasetToTensors(await loadMnist('train'));
 const rows = validationSplitIndices(x.shape[0]!, 0.1, seed).validation;
 const n = rows.length;
-const labels = Array.from(rows, (r) => train.labels![r]!);
-const xv = new Float32Array(n * 784);
-rows.forEach((r, k) => xv.set(x.data.subarray(r * 784, r * 784 + 784), k * 784));
+const xv = takeRows(x, rows).data;
+const yv = takeRows(y!, rows).data;
 
 const probs = new Map<string, Float32Array>();
 for (const s of specs) {
@@ -48,20 +46,14 @@ for (const s of specs) {
   probs.set(s.name, model.predict(new Tensor([n, 28, 28, 1], s.norm === null ? xv : normalizeImages(xv, s.norm))).data);
 }
 
-/** errors of the named models' averaged probabilities */
+/** errors of the named models' averaged probabilities (their sum has the same argmax) */
 function errors(names: string[]): number {
-  let e = 0;
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    let bestP = -1;
-    for (let k = 0; k < 10; k++) {
-      let p = 0;
-      for (const m of names) p += probs.get(m)![i * 10 + k]!;
-      if (p > bestP) { bestP = p; best = k; }
-    }
-    if (best !== labels[i]) e++;
+  const sum = new Float32Array(n * 10);
+  for (const m of names) {
+    const p = probs.get(m)!;
+    for (let i = 0; i < sum.length; i++) sum[i] += p[i]!;
   }
-  return e;
+  return n - countCorrect(sum, yv, n, 10);
 }
 const mean = (a: number[]): number => Number((a.reduce((s, v) => s + v, 0) / a.length).toFixed(2));
 const names = specs.map((s) => s.name);

@@ -107,6 +107,7 @@ function deskew(src: Float32Array, dst: Float32Array): void {
     }
   }
   const alpha = vyy > 0 ? vxy / vyy : 0; // x drifts by alpha per row down the digit
+  const at = (y: number, x: number): number => (y < 0 || y >= SIDE || x < 0 || x >= SIDE ? 0 : src[y * SIDE + x]!);
   // output (u, v) reads the source at y = v - 14 + my, x = u - 14 + mx + alpha (v - 14), bilinearly
   for (let i = 0; i < SIDE; i++) {
     const v = i + 0.5;
@@ -117,7 +118,6 @@ function deskew(src: Float32Array, dst: Float32Array): void {
       const xs = j + 0.5 - SIDE / 2 + mx + alpha * (v - SIDE / 2) - 0.5;
       const x0 = Math.floor(xs);
       const fx = xs - x0;
-      const at = (y: number, x: number): number => (y < 0 || y >= SIDE || x < 0 || x >= SIDE ? 0 : src[y * SIDE + x]!);
       dst[i * SIDE + j] = (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x0 + 1)) + fy * ((1 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1));
     }
   }
