@@ -6,7 +6,7 @@
  * training seconds and the machine's load. The MNIST test images are never loaded.
  *
  *   node dist/bench/best-select.js [--seed 0] [--epochs 18] [--elastic-alpha 0] [--elastic-sigma 5]
- *        [--rotation 10] [--zoom 0.1] [--shift 2] [--max-lr 0.003] [--label-smoothing 0] [--split 0.1] [--threads N]
+ *        [--rotation 10] [--zoom 0.1] [--shift 2] [--max-lr 0.003] [--label-smoothing 0] [--sam 0] [--split 0.1] [--threads N]
  *        [--ema 0.999,0.9998] [--swa-from EPOCH] [--bn-pass] [--folds K --fold I] [--normalize deskew|width:W]
  *
  * --ema and --swa-from also keep averages of the weights during the same run (exponential moving averages
@@ -54,6 +54,7 @@ const program = benchProgram('best-select', 'train a variant of a preset (best b
   .addOption(new Option('--max-lr <lr>', 'one-cycle maximum rate').argParser(numberArg(1e-6, 10)))
   .addOption(new Option('--split <f>', 'validation split').argParser(numberArg(0.01, 0.95)))
   .addOption(new Option('--label-smoothing <f>', 'label smoothing of the targets').argParser(numberArg(0, 0.5)))
+  .addOption(new Option('--sam <rho>', 'sharpness-aware minimization with this radius (0: off)').argParser(numberArg(0, 10)))
   .addOption(new Option('--threads <n>', 'engine threads').argParser(intArg(1)))
   .addOption(new Option('--arch <name>', 'architecture: the preset\'s, or a candidate of docs/best-preset.md').choices(['preset', 'c128', 'c128-drop']).default('preset'))
   .addOption(new Option('--ema <decays>', 'also score exponential moving averages of the weights (comma-separated decays)')
@@ -67,7 +68,7 @@ const program = benchProgram('best-select', 'train a variant of a preset (best b
 const opts = program
   .parse()
   .opts<{ preset: string; seed: number; epochs?: number; elasticAlpha?: number; elasticSigma: number; rotation?: number;
-    zoom?: number; shift?: number; maxLr?: number; split?: number; labelSmoothing?: number; threads?: number; out?: string;
+    zoom?: number; shift?: number; maxLr?: number; split?: number; labelSmoothing?: number; sam?: number; threads?: number; out?: string;
     ema?: number[]; swaFrom?: number; bnPass?: boolean; folds?: number; fold?: number; arch: 'preset' | 'c128' | 'c128-drop';
     normalize?: Normalization }>();
 
@@ -127,6 +128,7 @@ if (opts.epochs !== undefined) training.epochs = opts.epochs;
 // always hold data out: this bench exists to compare on it (k-fold: the fold is given to fit as validation data)
 training.validationSplit = opts.folds !== undefined ? 0 : opts.split ?? 0.1;
 if (opts.labelSmoothing !== undefined) training.labelSmoothing = opts.labelSmoothing;
+if (opts.sam !== undefined) training.sam = opts.sam;
 if (opts.maxLr !== undefined && training.schedule?.name === 'oneCycle') training.schedule.maxLr = opts.maxLr;
 const aug = training.augment ?? { rotation: 0, zoom: 0, shift: 0 };
 if (opts.rotation !== undefined) aug.rotation = opts.rotation;

@@ -47,6 +47,8 @@ export interface TrainingSettings {
   augment?: AugmentSettings | null;
   /** label smoothing of the training targets (absent: 0) */
   labelSmoothing?: number;
+  /** sharpness-aware minimization radius (Sequential's FitOptions.sam; absent: 0, off) */
+  sam?: number;
   /** weight averaging whose result becomes the model (absent or null: none); see WeightAveraging */
   averaging?: { mode: 'ema'; decay: number; startEpoch: number } | { mode: 'swa'; startEpoch: number } | null;
   /**
@@ -207,11 +209,12 @@ export function presetOptimizer(training: TrainingSettings): Optimizer {
     : new SGD({ learningRate: o.learningRate, momentum: o.momentum });
 }
 
-/** The fit options a preset adds beyond epochs/batch/split: augmentation and label smoothing. */
-export function presetFitOptions(training: TrainingSettings): { augment?: AugmentSettings; labelSmoothing?: number } {
-  const o: { augment?: AugmentSettings; labelSmoothing?: number } = {};
+/** The fit options a preset adds beyond epochs/batch/split: augmentation, label smoothing and SAM. */
+export function presetFitOptions(training: TrainingSettings): { augment?: AugmentSettings; labelSmoothing?: number; sam?: number } {
+  const o: { augment?: AugmentSettings; labelSmoothing?: number; sam?: number } = {};
   if (training.augment) o.augment = { ...training.augment };
   if (training.labelSmoothing) o.labelSmoothing = training.labelSmoothing;
+  if (training.sam) o.sam = training.sam;
   return o;
 }
 

@@ -71,6 +71,13 @@ export interface FitOptions {
   /** train on targets y * (1 - s) + s / classes (default 0) */
   labelSmoothing?: number;
   /**
+   * Sharpness-aware minimization (Foret et al. 2021), with this radius rho (default 0: off). Every step
+   * takes its gradient at the weights moved by rho along the batch's own normalized gradient, the
+   * worst nearby point to first order, so training prefers flat minima. Each step costs two
+   * forward and backward passes; the second pass leaves BatchNorm's moving statistics untouched.
+   */
+  sam?: number;
+  /**
    * Continue a run from where `trainingState()` left it: same x, y, options
    * and callbacks (in the same order), and the model's weights as they were
    * when the state was taken. The run then ends with exactly the weights of
@@ -165,6 +172,8 @@ export class Sequential implements CallbackModel, Classifier {
   private weights: { name: string; param: Param }[] = [];
   private readonly ws = new Workspace();
   private training = false;
+  /** SAM's copy of every weight while its second pass runs (allocated on first use) */
+  private samSaved: Float32Array[] | null = null;
   /** the running (or interrupted) fit's position, for trainingState() */
   private run: RunPosition | null = null;
   private trainCtx: RunContext;
@@ -247,6 +256,7 @@ export class Sequential implements CallbackModel, Classifier {
   private afterBuild(): void {
     this.ws.clear();
     this.weights = [];
+    this.samSaved = null;
     for (const layer of this.layers) for (const p of layer.params()) this.weights.push({ name: `${layer.name}/${p.name}`, param: p });
   }
 
@@ -552,7 +562,7 @@ export class Sequential implements CallbackModel, Classifier {
     if (this.training) throw new DigitsError('Sequential.fit: this model is already training (one fit at a time)');
     if (!isObject(opts as unknown)) throw new DigitsError(`Sequential.fit: options: expected an object, got ${showValue(opts)}`);
     knownKeys('Sequential.fit options', opts as Record<string, unknown>,
-      ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks', 'augment', 'labelSmoothing', 'resume', 'signal']);
+      ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks', 'augment', 'labelSmoothing', 'sam', 'resume', 'signal']);
     if (this.compiled === null) throw new DigitsError(`Sequential.fit: model "${this.name}" is not compiled (call compile({optimizer, loss, metrics}) first)`);
     const epochs = nonNegativeInt('Sequential.fit: epochs', opts.epochs ?? 1);
     const batchSize = positiveInt('Sequential.fit: batchSize', opts.batchSize ?? 32);
@@ -565,6 +575,7 @@ export class Sequential implements CallbackModel, Classifier {
     }
     const augment = opts.augment === undefined ? null : parseAugment('Sequential.fit: augment', opts.augment);
     const smoothing = numberInRange('Sequential.fit: labelSmoothing', opts.labelSmoothing ?? 0, 0, 1);
+    const sam = numberInRange('Sequential.fit: sam', opts.sam ?? 0, 0, 10);
     const signal = opts.signal ?? null;
     const total = this.checkData('Sequential.fit', x, y);
     if (augment !== null && x.shape.length !== 4) {
@@ -649,7 +660,7 @@ export class Sequential implements CallbackModel, Classifier {
           const yb = this.gather(y, trainIdx, from, n, 'y');
           if (augment !== null) xb = this.augmentBatch(xb, augment);
           if (smoothing > 0) smoothTargets(yb.data, yb.shape[1]!, smoothing);
-          const { loss, correct: c } = this.step(xb, yb, optimizer, updates);
+          const { loss, correct: c } = this.step(xb, yb, optimizer, updates, sam);
           if (!Number.isFinite(loss)) {
             throw new DigitsError(`Sequential.fit: the loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} ` +
               '(training diverged: try a smaller learning rate)');
@@ -774,16 +785,51 @@ export class Sequential implements CallbackModel, Classifier {
   /**
    * One training step on a batch: forward (training mode), loss, backward,
    * optimizer update. The first layer's input gradient is not computed:
-   * nothing needs it.
+   * nothing needs it. With `sam` > 0 the gradient the optimizer gets is
+   * sharpness-aware (see FitOptions.sam); loss and accuracy stay the batch's
+   * at the weights as they were.
    */
-  private step(xb: Tensor, yb: Tensor, optimizer: Optimizer, updates: WeightUpdate[]): { loss: number; correct: number } {
+  private step(xb: Tensor, yb: Tensor, optimizer: Optimizer, updates: WeightUpdate[], sam = 0): { loss: number; correct: number } {
     const n = xb.shape[0]!;
     const out = this.forwardAll(xb, this.trainCtx);
     const { loss, probs, dout, fused } = this.lossOf(out, yb, true);
     if (!Number.isFinite(loss)) return { loss, correct: 0 };
+    const correct = countCorrect(probs.data, yb.data, n, probs.size / n);
     this.backwardAll(dout!, fused, this.trainCtx);
+    if (sam > 0) {
+      const perturbed = this.sharpnessAwareGradients(xb, yb, updates, sam);
+      if (!Number.isFinite(perturbed)) return { loss: perturbed, correct: 0 };
+    }
     optimizer.step(updates, this._backend);
-    return { loss, correct: countCorrect(probs.data, yb.data, n, probs.size / n) };
+    return { loss, correct };
+  }
+
+  /**
+   * SAM's second pass: move every trainable weight by rho * g / |g| (g: the gradients
+   * backward just left, |g| their norm over all weights), run forward and backward again
+   * there, and put the weights back; the gradients are then those at the moved point.
+   * The moving statistics (and any other weight the optimizer does not train) are kept
+   * as the first pass left them. Returns the loss at the moved point.
+   */
+  private sharpnessAwareGradients(xb: Tensor, yb: Tensor, updates: WeightUpdate[], rho: number): number {
+    let sq = 0;
+    for (const u of updates) for (let i = 0; i < u.grad.length; i++) sq += u.grad[i]! * u.grad[i]!;
+    const norm = Math.sqrt(sq);
+    if (!(norm > 0)) return 0; // a zero gradient: no direction to climb, the plain step stands
+    const scale = rho / norm;
+    if (this.samSaved === null) this.samSaved = this.weights.map((w) => new Float32Array(w.param.value.size));
+    this.weights.forEach((w, k) => this.samSaved![k]!.set(w.param.value.data));
+    for (const u of updates) for (let i = 0; i < u.value.length; i++) u.value[i]! += scale * u.grad[i]!;
+    let loss: number;
+    try {
+      const out = this.forwardAll(xb, this.trainCtx);
+      const second = this.lossOf(out, yb, true);
+      loss = second.loss;
+      if (Number.isFinite(loss)) this.backwardAll(second.dout!, second.fused, this.trainCtx);
+    } finally {
+      this.weights.forEach((w, k) => w.param.value.data.set(this.samSaved![k]!));
+    }
+    return loss;
   }
 
   /**
