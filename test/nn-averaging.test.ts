@@ -16,6 +16,7 @@ import { Tensor } from '../src/engine/tensor.js';
 import {
   Activation, Adam, BatchNormalization, Dense, Dropout, Flatten, Sequential, WeightAveraging, oneHot, takeRows, type Callback, type CallbackModel,
 } from '../src/nn/index.js';
+import { weightsOf } from './model-helpers.js';
 
 const rng = new Rng(3);
 const N = 40;
@@ -63,8 +64,6 @@ function maxDiff(a: Map<string, Float32Array>, b: Map<string, Float64Array>): nu
   for (const [k, v] of a) v.forEach((x, i) => (d = Math.max(d, Math.abs(x - b.get(k)![i]!))));
   return d;
 }
-
-const weightsOf = (m: Sequential): Map<string, Float32Array> => new Map(m.namedWeights().map(({ name, tensor }) => [name, new Float32Array(tensor.data)]));
 
 /** The EMA of the recorded weights in float64: the first copied, then d(n)·avg + (1 − d(n))·w for the n-th. */
 function emaOf(used: Map<string, Float64Array>[], d: (n: number) => number): Map<string, Float64Array> {

@@ -15,6 +15,7 @@ import {
   Activation, Adam, Conv2D, Dense, Dropout, EarlyStopping, Flatten, MaxPooling2D, PRESETS, ProgressCallback, SGD, Sequential,
   buildPreset, datasetToTensors, layerFromConfig, oneHot, type Callback, type ProgressEvent,
 } from '../src/nn/index.js';
+import { weightsOf } from './model-helpers.js';
 
 const backend = new ReferenceBackend();
 
@@ -498,7 +499,7 @@ test('fit with SGD changes each weight by -lr * its gradient (one batch, no drop
   m.compile({ optimizer: new SGD({ learningRate: 0.1 }) });
   const x = randomTensor([8, 4], rng);
   const y = oneHot(randomLabels(8, 3, rng), 3);
-  const before = new Map(m.namedWeights().map((w) => [w.name, new Float32Array(w.tensor.data)]));
+  const before = weightsOf(m);
   const { loss, grads } = m.lossAndGradients(x, y, { training: false });
   // lossAndGradients leaves the weights alone
   for (const w of m.namedWeights()) assert.deepEqual(w.tensor.data, before.get(w.name));

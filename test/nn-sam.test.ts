@@ -12,6 +12,7 @@ import { DigitsError } from '../src/errors.js';
 import { Rng } from '../src/engine/rng.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { Activation, BatchNormalization, Dense, Flatten, SGD, Sequential, oneHot } from '../src/nn/index.js';
+import { weightsOf } from './model-helpers.js';
 
 const rng = new Rng(11);
 const N = 24;
@@ -36,8 +37,6 @@ function model(): Sequential {
   return m;
 }
 
-const weightsOf = (m: Sequential): Map<string, Float32Array> =>
-  new Map(m.namedWeights().map(({ name, tensor }) => [name, new Float32Array(tensor.data)]));
 const isMoving = (name: string): boolean => name.includes('moving_');
 
 test('one SAM step is SGD with the gradient taken at w + rho g/|g|', async () => {
