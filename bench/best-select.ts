@@ -26,7 +26,7 @@
  * Unset options keep the preset's values, except the split: 10% unless --split says otherwise (best itself
  * trains on all 60,000 images). `--out DIR` also saves the trained model there. valAccuracy is the raw weights'
  * after each epoch; `averaged` holds the weight averages' scores after the last, the preset's own (best's EMA)
- * as "preset".
+ * as "preset". With --bn-pass the model saved is that average after the pass, as `digits train` makes it.
  */
 import os from 'node:os';
 import { Option } from 'commander';
@@ -38,9 +38,9 @@ import {
   buildPreset, datasetToTensors, presetCallbacks, presetFitOptions, presetOptimizer, type Layer,
 } from '../src/nn/index.js';
 import { convBnRelu } from '../src/nn/presets.js';
-import { Rng } from '../src/engine/rng.js';
 import { makeMetadata, saveModel } from '../src/io/model-files.js';
 import { normalizeImages, normalizationName, parseNormalization, type Normalization } from '../src/nn/normalize.js';
+import { FOLD_SEED, foldRows } from './folds.js';
 
 const program = benchProgram('best-select', 'train a variant of a preset (best by default) and print its validation accuracy (the test set is never loaded)')
   .addOption(new Option('--preset <name>', 'preset to start from').default('best'))
@@ -64,7 +64,7 @@ const program = benchProgram('best-select', 'train a variant of a preset (best b
   .addOption(new Option('--folds <k>', 'k-fold selection: a fixed partition of the images into K folds (with --fold)').argParser(intArg(2)).conflicts('split'))
   .addOption(new Option('--fold <i>', 'the 0-based fold held out, with --folds').argParser(intArg(0)))
   .addOption(new Option('--normalize <how>', 'normalize every image first: deskew, or width:W (the bounding box stretched to W pixels)').argParser(parseNormalization))
-  .addOption(new Option('--out <dir>', 'save the trained model (raw weights) here'));
+  .addOption(new Option('--out <dir>', 'save the model the preset gives here (its average, after the pass with --bn-pass)'));
 const opts = program
   .parse()
   .opts<{ preset: string; seed: number; epochs?: number; elasticAlpha?: number; elasticSigma: number; rotation?: number;
@@ -96,22 +96,6 @@ function candidateLayers(arch: 'c128' | 'c128-drop'): Layer[] {
 
 if ((opts.folds === undefined) !== (opts.fold === undefined)) program.error('error: --folds and --fold go together');
 if (opts.folds !== undefined && opts.fold! >= opts.folds) program.error(`error: --fold ${opts.fold}: expected 0 to ${opts.folds - 1} (--folds ${opts.folds})`);
-
-/** The seed of the k-fold partition: fixed, so that every candidate and seed is held out on the same folds. */
-const FOLD_SEED = 20261124;
-
-/** Fold i of a partition of rows 0..total-1 into k nearly equal parts, by a fixed permutation; both lists sorted. */
-function foldRows(total: number, k: number, i: number): { train: Int32Array; validation: Int32Array } {
-  const perm = new Rng(FOLD_SEED).permutation(total);
-  const from = Math.floor((i * total) / k);
-  const to = Math.floor(((i + 1) * total) / k);
-  const held = new Uint8Array(total);
-  for (let r = from; r < to; r++) held[perm[r]!] = 1;
-  const train: number[] = [];
-  const validation: number[] = [];
-  for (let r = 0; r < total; r++) (held[r] ? validation : train).push(r);
-  return { train: Int32Array.from(train), validation: Int32Array.from(validation) };
-}
 
 const nat = loadNativeBackend(opts.threads);
 if (!nat.ok) throw new Error(`native backend: ${nat.reason}`);
@@ -200,6 +184,10 @@ function scoreAverages(): Record<string, { valAccuracy: number; valLoss: number;
 }
 const averaged = scoreAverages();
 if (presetAveraging !== null) model.setNamedWeights(averages[0]!.cb.averagedWeights()!);
+// with --bn-pass the model saved is the preset's as `digits train` makes it: its average, then the pass
+if (opts.bnPass === true && opts.out !== undefined) {
+  model.recomputeBatchNormStatistics(kfold === null ? takeRows(x, parts.train) : fitX, { batchSize: training.batchSize });
+}
 if (opts.out !== undefined) {
   await saveModel(model, opts.out, makeMetadata(model, {
     seed: opts.seed, history: h.history as Record<string, number[]>, trainedAt: new Date().toISOString(), backend: 'native',
