@@ -164,6 +164,33 @@ test('a state is refused by a run it does not belong to', async () => {
   assert.throws(() => fresh().trainingState(), DigitsError);
 });
 
+test('a state is refused by a run with other augmentation, label smoothing or SAM; the order of augment\'s keys does not matter', async () => {
+  const m = adamRecipe.model();
+  const ac = new AbortController();
+  await m.fit(X, Y, { ...adamRecipe.fit, callbacks: [...adamRecipe.callbacks(), new InterruptAt(ac, { epoch: 1, batch: 2 })], signal: ac.signal });
+  const state = m.trainingState();
+  const weights = new Map(m.namedWeights().map(({ name, tensor }) => [name, new Float32Array(tensor.data)]));
+  assert.deepEqual(state.fitOptions, { augment: { rotation: 10, zoom: 0.1, shift: 1 }, labelSmoothing: 0.1, sam: 0 });
+  const fit = (opts: FitOptions, s = state): Promise<History> => {
+    const resumed = adamRecipe.model();
+    resumed.setNamedWeights(weights);
+    return resumed.fit(X, Y, { ...adamRecipe.fit, ...opts, callbacks: [...adamRecipe.callbacks(), new InterruptAt(null, null)], resume: s });
+  };
+  await assert.rejects(fit({ augment: { rotation: 10, zoom: 0.2, shift: 1 } }),
+    /^DigitsError: Sequential\.fit: resume: augment: the run has "rotation 10, zoom 0\.2, shift 1", the state "rotation 10, zoom 0\.1, shift 1"/);
+  await assert.rejects(fit({ augment: undefined }), /resume: augment: the run has "none", the state "rotation 10/);
+  await assert.rejects(fit({ augment: { rotation: 10, zoom: 0.1, shift: 1, elastic: { alpha: 20, sigma: 5 } } }), /resume: augment: the run has "rotation 10, zoom 0\.1, shift 1, elastic alpha 20 sigma 5"/);
+  await assert.rejects(fit({ labelSmoothing: 0 }), /resume: labelSmoothing: the run has 0, the state 0\.1/);
+  await assert.rejects(fit({ sam: 0.05 }), /resume: sam: the run has 0\.05, the state 0/);
+  // the same settings given with their keys in another order resume, as does a state from before fitOptions were recorded
+  const ref = await adamRecipe.model().fit(X, Y, { ...adamRecipe.fit, callbacks: [...adamRecipe.callbacks(), new InterruptAt(null, null)] });
+  const reordered = await fit({ augment: { shift: 1, zoom: 0.1, rotation: 10 } });
+  assert.deepEqual(reordered.history, ref.history);
+  const older = { ...state };
+  delete older.fitOptions;
+  assert.deepEqual((await fit({}, older)).history, ref.history);
+});
+
 // --- checkpoint and model files on disk
 
 async function smallCheckpoint(dir: string, epochs = 1): Promise<Sequential> {

@@ -226,6 +226,11 @@ function checkState(v: unknown, at: string): TrainingState {
   if (!Array.isArray(s.callbacks) || !s.callbacks.every((c) => isObject(c) && typeof c.className === 'string' && 'state' in c)) {
     fail('callbacks', '[{className, state}]', s.callbacks);
   }
+  const f = s.fitOptions;
+  if (f !== undefined && !(isObject(f) && (f.augment === null || isObject(f.augment)) &&
+      typeof f.labelSmoothing === 'number' && typeof f.sam === 'number')) {
+    fail('fitOptions', '{augment: {...} or null, labelSmoothing: number, sam: number}', f);
+  }
   return v as unknown as TrainingState;
 }
 

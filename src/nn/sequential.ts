@@ -131,6 +131,18 @@ export interface TrainingState {
   optimizer: { className: string; learningRate: number; iterations: number; slots: { name: string; data: Float32Array }[] };
   /** each callback's class name and getState() (null without one), in fit's order */
   callbacks: { className: string; state: unknown }[];
+  /**
+   * the fit options that change what a batch trains on: augmentation (null: none), label smoothing and
+   * SAM's radius (absent in states written before they were recorded: then not checked on resume)
+   */
+  fitOptions?: TrainingFitOptions;
+}
+
+/** What TrainingState.fitOptions records. */
+export interface TrainingFitOptions {
+  augment: AugmentSettings | null;
+  labelSmoothing: number;
+  sam: number;
 }
 
 /** The live position of a fit, read by trainingState(). */
@@ -146,6 +158,7 @@ interface RunPosition {
   seen: number;
   history: History;
   callbacks: Callback[];
+  fitOptions: TrainingFitOptions;
 }
 
 export interface SequentialConfig {
@@ -605,6 +618,7 @@ export class Sequential implements CallbackModel, Classifier {
 
     const nTrain = trainIdx.length;
     const steps = Math.ceil(nTrain / batchSize);
+    const fitOptions: TrainingFitOptions = { augment, labelSmoothing: smoothing, sam };
     const { optimizer } = this.compiled;
     const updates = this.trainableUpdates();
     let history: History = { epoch: [], history: { loss: [], accuracy: [] } };
@@ -614,14 +628,14 @@ export class Sequential implements CallbackModel, Classifier {
     }
     const resume = opts.resume ?? null;
     if (resume !== null) {
-      checkResume(resume, { epochs, batchSize, steps, total, trainIdx, callbacks, optimizer, layers: this.layers });
+      checkResume(resume, { epochs, batchSize, steps, total, trainIdx, callbacks, optimizer, layers: this.layers, fitOptions });
       trainIdx = new Int32Array(resume.order);
       history = { epoch: [...resume.history.epoch], history: copyHistory(resume.history.history) };
     }
     const early = callbacks.filter((c): c is EarlyStopping => c instanceof EarlyStopping);
     const run: RunPosition = {
       epoch: resume?.epoch ?? 0, batch: resume?.batch ?? 0, epochs, batchSize, steps, order: trainIdx,
-      lossSum: resume?.lossSum ?? 0, correct: resume?.correct ?? 0, seen: resume?.seen ?? 0, history, callbacks,
+      lossSum: resume?.lossSum ?? 0, correct: resume?.correct ?? 0, seen: resume?.seen ?? 0, history, callbacks, fitOptions,
     };
 
     this.training = true;
@@ -745,6 +759,7 @@ export class Sequential implements CallbackModel, Classifier {
       stopTraining: this.stopTraining,
       optimizer: { className: opt.className, learningRate: opt.learningRate, ...opt.getState() },
       callbacks: r.callbacks.map((cb) => ({ className: cb.constructor.name, state: cb.getState?.() ?? null })),
+      fitOptions: structuredClone(r.fitOptions),
     };
   }
 
@@ -965,10 +980,10 @@ function copyHistory(h: History['history']): History['history'] {
   return out;
 }
 
-/** A resume state must belong to this run: same settings, callbacks, optimizer, layers' Rngs and training rows. */
+/** A resume state must belong to this run: same settings, fit options, callbacks, optimizer, layers' Rngs and training rows. */
 function checkResume(s: TrainingState, run: {
   epochs: number; batchSize: number; steps: number; total: number; trainIdx: Int32Array;
-  callbacks: Callback[]; optimizer: Optimizer; layers: readonly Layer[];
+  callbacks: Callback[]; optimizer: Optimizer; layers: readonly Layer[]; fitOptions: TrainingFitOptions;
 }): void {
   const where = 'Sequential.fit: resume';
   if (!isObject(s as unknown) || !(s.order instanceof Int32Array) || !Array.isArray(s.callbacks) || !isObject(s.optimizer as unknown)) {
@@ -981,6 +996,13 @@ function checkResume(s: TrainingState, run: {
   same('batchSize', run.batchSize, s.batchSize);
   same('training samples', run.trainIdx.length, s.order.length);
   same('steps per epoch', run.steps, s.steps);
+  if (s.fitOptions !== undefined) {
+    const f = s.fitOptions as unknown;
+    if (!isObject(f)) throw new DigitsError(`${where}: fitOptions: expected {augment, labelSmoothing, sam}, got ${showValue(f)}`);
+    same('augment', augmentKey(run.fitOptions.augment), augmentKey(f.augment as AugmentSettings | null | undefined));
+    same('labelSmoothing', run.fitOptions.labelSmoothing, f.labelSmoothing);
+    same('sam', run.fitOptions.sam, f.sam);
+  }
   if (!Number.isInteger(s.epoch) || s.epoch < 0 || s.epoch > run.epochs || !Number.isInteger(s.batch) || s.batch < 0 ||
       s.batch >= run.steps || (s.epoch === run.epochs && s.batch !== 0)) {
     throw new DigitsError(`${where}: position: expected epoch 0..${run.epochs} and batch 0..${run.steps - 1}, got epoch ${showValue(s.epoch)}, batch ${showValue(s.batch)}`);
@@ -997,6 +1019,13 @@ function checkResume(s: TrainingState, run: {
     }
     member[i] = 2;
   }
+}
+
+/** Augment settings as one string, the same whatever the order of their keys (null/undefined: "none"). */
+function augmentKey(a: AugmentSettings | null | undefined): string {
+  if (!isObject(a)) return 'none';
+  const e = isObject(a.elastic) ? `, elastic alpha ${a.elastic.alpha} sigma ${a.elastic.sigma}` : '';
+  return `rotation ${a.rotation}, zoom ${a.zoom}, shift ${a.shift}${e}`;
 }
 
 function identity(n: number): Int32Array {
