@@ -5,7 +5,7 @@
  * rotations, zooms), and every candidate set of views is scored by averaging the views' class
  * probabilities. The MNIST test images are never loaded.
  *
- *   node dist/bench/tta-select.js [--folds 5] 0=runs/kf/m0 1=runs/kf/m1 ...
+ *   node dist/bench/tta-select.js [--folds 5] [--threads N] 0=runs/kf/m0 1=runs/kf/m1 ...
  *
  * Prints one JSON object: per candidate set, its views, its errors and mean cross-entropy on each
  * fold given, and the sums over them.
@@ -46,17 +46,18 @@ const CANDIDATES: Record<string, View[]> = {
 
 const program = benchProgram('tta-select', 'score sets of test-time views on k-fold validation (the test set is never loaded)')
   .option('--folds <k>', 'the number of folds of the partition the models held out', intArg(2), 5)
+  .option('--threads <n>', 'engine threads (default: all cores)', intArg(1))
   .argument('<models...>', 'I=DIR: the model that held out fold I')
   .allowExcessArguments(true);
 program.parse();
-const { folds } = program.opts<{ folds: number }>();
+const { folds, threads } = program.opts<{ folds: number; threads?: number }>();
 const specs = program.args.map((a) => {
   const m = /^(\d+)=(.+)$/.exec(a);
   if (m === null || Number(m[1]) >= folds) return program.error(`error: ${a}: expected I=DIR with I from 0 to ${folds - 1}`);
   return { fold: Number(m[1]), dir: m[2]! };
 });
 
-const nat = loadNativeBackend();
+const nat = loadNativeBackend(threads);
 if (!nat.ok) throw new Error(`native backend: ${nat.reason}`);
 const { x, y } = datasetToTensors(await loadMnist('train'));
 const key = (v: View): string => `${v.dx},${v.dy},${v.rotation},${v.zoom}`;
