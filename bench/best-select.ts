@@ -6,7 +6,7 @@
  * training seconds and the machine's load. The MNIST test images are never loaded.
  *
  *   node dist/bench/best-select.js [--seed 0] [--epochs 18] [--elastic-alpha 0] [--elastic-sigma 5]
- *        [--rotation 10] [--zoom 0.1] [--shift 2] [--max-lr 0.003] [--label-smoothing 0] [--sam 0] [--split 0.1] [--threads N]
+ *        [--rotation 10] [--zoom 0.1] [--shift 2] [--batch-size 64] [--max-lr 0.003] [--label-smoothing 0] [--sam 0] [--split 0.1] [--threads N]
  *        [--ema 0.999,0.9998] [--swa-from EPOCH] [--bn-pass] [--folds K --fold I] [--normalize deskew|width:W]
  *
  * --ema and --swa-from also keep averages of the weights during the same run (exponential moving averages
@@ -51,6 +51,7 @@ const program = benchProgram('best-select', 'train a variant of a preset (best b
   .addOption(new Option('--rotation <deg>', 'largest rotation').argParser(numberArg(0, 180)))
   .addOption(new Option('--zoom <f>', 'largest zoom').argParser(numberArg(0, 0.99)))
   .addOption(new Option('--shift <px>', 'largest shift').argParser(numberArg(0, 100)))
+  .addOption(new Option('--batch-size <n>', 'batch size').argParser(intArg(1)))
   .addOption(new Option('--max-lr <lr>', 'one-cycle maximum rate').argParser(numberArg(1e-6, 10)))
   .addOption(new Option('--split <f>', 'validation split').argParser(numberArg(0.01, 0.95)))
   .addOption(new Option('--label-smoothing <f>', 'label smoothing of the targets').argParser(numberArg(0, 0.5)))
@@ -68,7 +69,7 @@ const program = benchProgram('best-select', 'train a variant of a preset (best b
 const opts = program
   .parse()
   .opts<{ preset: string; seed: number; epochs?: number; elasticAlpha?: number; elasticSigma: number; rotation?: number;
-    zoom?: number; shift?: number; maxLr?: number; split?: number; labelSmoothing?: number; sam?: number; threads?: number; out?: string;
+    zoom?: number; shift?: number; batchSize?: number; maxLr?: number; split?: number; labelSmoothing?: number; sam?: number; threads?: number; out?: string;
     ema?: number[]; swaFrom?: number; bnPass?: boolean; folds?: number; fold?: number; arch: 'preset' | 'c128' | 'c128-drop';
     normalize?: Normalization }>();
 
@@ -109,6 +110,7 @@ if (opts.arch !== 'preset') {
 }
 model.setBackend(nat.backend);
 if (opts.epochs !== undefined) training.epochs = opts.epochs;
+if (opts.batchSize !== undefined) training.batchSize = opts.batchSize;
 // always hold data out: this bench exists to compare on it (k-fold: the fold is given to fit as validation data)
 training.validationSplit = opts.folds !== undefined ? 0 : opts.split ?? 0.1;
 if (opts.labelSmoothing !== undefined) training.labelSmoothing = opts.labelSmoothing;
