@@ -12,10 +12,9 @@
  */
 import { benchProgram, intArg } from './options.js';
 import { loadNativeBackend } from '../src/engine/native.js';
-import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { countCorrect, crossEntropyOnProbs, datasetToTensors, takeRows } from '../src/nn/index.js';
-import { affineParams } from '../src/nn/augment.js';
+import { viewImages } from '../src/nn/ensemble.js';
 import { loadModel } from '../src/io/model-files.js';
 import { foldRows } from './folds.js';
 
@@ -75,13 +74,7 @@ for (const s of specs) {
   const { model } = await loadModel(s.dir);
   model.setBackend(nat.backend);
   const probs = new Map<string, Float32Array>();
-  const params = new Float32Array(n * 6);
-  for (const [k, v] of pool) {
-    for (let i = 0; i < n; i++) affineParams(28, 28, v.rotation, v.zoom, v.dx, v.dy, params, i * 6);
-    const seen = new Tensor([n, 28, 28, 1]);
-    nat.backend.affineResample(xv.data, params, seen.data, n, 28, 28, 1);
-    probs.set(k, model.predict(seen, { batchSize: 256 }).data);
-  }
+  for (const [k, v] of pool) probs.set(k, model.predict(viewImages(nat.backend, xv, v, v.zoom), { batchSize: 256 }).data);
   for (const [name, views] of Object.entries(CANDIDATES)) {
     const mean = new Float32Array(n * 10);
     for (const v of views) {

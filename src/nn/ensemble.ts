@@ -139,12 +139,17 @@ export class Ensemble implements Classifier {
   }
 
   private viewOf(x: Tensor, v: TtaView): Tensor {
-    if (x.shape.length !== 4) throw new DigitsError(`Ensemble: test-time augmentation needs images [N, H, W, C], got ${shapeToString(x.shape)}`);
-    const [n, h, w, c] = x.shape as [number, number, number, number];
-    const params = new Float32Array(n * 6);
-    for (let i = 0; i < n; i++) affineParams(h, w, v.rotation, 1, v.dx, v.dy, params, i * 6);
-    const out = new Tensor([n, h, w, c]);
-    this.backend.affineResample(x.data, params, out.data, n, h, w, c);
-    return out;
+    return viewImages(this.backend, x, v);
   }
+}
+
+/** Images [N, H, W, C] seen through a view (and a zoom: 1, none), as a new tensor: bilinear, zero outside. */
+export function viewImages(backend: Backend, x: Tensor, v: TtaView, zoom = 1): Tensor {
+  if (x.shape.length !== 4) throw new DigitsError(`Ensemble: test-time augmentation needs images [N, H, W, C], got ${shapeToString(x.shape)}`);
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const params = new Float32Array(n * 6);
+  for (let i = 0; i < n; i++) affineParams(h, w, v.rotation, zoom, v.dx, v.dy, params, i * 6);
+  const out = new Tensor([n, h, w, c]);
+  backend.affineResample(x.data, params, out.data, n, h, w, c);
+  return out;
 }
