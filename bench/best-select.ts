@@ -157,6 +157,9 @@ const h = await model.fit(fitX, fitY, {
 });
 const trainSeconds = (Date.now() - t0) / 1000;
 
+// the training rows the BatchNorm pass runs over (--bn-pass): the fit's own, without the held-out ones
+const passRows = opts.bnPass === true ? (kfold === null ? takeRows(x, parts.train) : fitX) : null;
+
 const errorsOf = (accuracy: number): number => vx.shape[0]! - Math.round(accuracy * vx.shape[0]!);
 
 /** The averaged weights scored on fit's validation rows, then the raw weights put back. */
@@ -166,17 +169,16 @@ function scoreAverages(): Record<string, { valAccuracy: number; valLoss: number;
   const raw = new Map(model.namedWeights().map(({ name, tensor }) => [name, new Float32Array(tensor.data)]));
   const check = model.evaluate(vx, vy, { batchSize: training.batchSize });
   if (check.accuracy !== h.history.val_accuracy!.at(-1)) throw new Error(`validation rows not found again: ${check.accuracy} vs ${h.history.val_accuracy!.at(-1)}`);
-  const tx = opts.bnPass ? (kfold === null ? takeRows(x, parts.train) : fitX) : null;
   const score = (name: string, w: Map<string, Float32Array>): void => {
     model.setNamedWeights(w);
     const v = model.evaluate(vx, vy, { batchSize: training.batchSize });
     out[name] = { valAccuracy: v.accuracy, valLoss: v.loss, errors: errorsOf(v.accuracy) };
-    if (tx === null) return;
-    model.recomputeBatchNormStatistics(tx, { batchSize: training.batchSize });
+    if (passRows === null) return;
+    model.recomputeBatchNormStatistics(passRows, { batchSize: training.batchSize });
     const b = model.evaluate(vx, vy, { batchSize: training.batchSize });
     out[`${name} +bn`] = { valAccuracy: b.accuracy, valLoss: b.loss, errors: errorsOf(b.accuracy) };
   };
-  if (tx !== null) score('raw', raw);
+  if (passRows !== null) score('raw', raw);
   for (const a of averages) {
     const w = a.cb.averagedWeights();
     if (w !== null) score(a.name, w);
@@ -187,9 +189,7 @@ function scoreAverages(): Record<string, { valAccuracy: number; valLoss: number;
 const averaged = scoreAverages();
 if (presetAveraging !== null) model.setNamedWeights(averages[0]!.cb.averagedWeights()!);
 // with --bn-pass the model saved is the preset's as `digits train` makes it: its average, then the pass
-if (opts.bnPass === true && opts.out !== undefined) {
-  model.recomputeBatchNormStatistics(kfold === null ? takeRows(x, parts.train) : fitX, { batchSize: training.batchSize });
-}
+if (passRows !== null && opts.out !== undefined) model.recomputeBatchNormStatistics(passRows, { batchSize: training.batchSize });
 if (opts.out !== undefined) {
   await saveModel(model, opts.out, makeMetadata(model, {
     seed: opts.seed, history: h.history as Record<string, number[]>, trainedAt: new Date().toISOString(), backend: 'native',
