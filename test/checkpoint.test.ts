@@ -21,6 +21,7 @@ import { makeMetadata, saveModel, loadModel } from '../src/io/model-files.js';
 import { checkpointDir, findCheckpoint, readCheckpoint, writeCheckpoint } from '../src/io/checkpoint.js';
 import { writeFolderAtomic } from '../src/util/atomic.js';
 import { checkOutputFolder } from '../src/util/disk.js';
+import { weightsOf } from './model-helpers.js';
 
 let tmp = '';
 let dirs = 0;
@@ -169,7 +170,7 @@ test('a state is refused by a run with other augmentation, label smoothing or SA
   const ac = new AbortController();
   await m.fit(X, Y, { ...adamRecipe.fit, callbacks: [...adamRecipe.callbacks(), new InterruptAt(ac, { epoch: 1, batch: 2 })], signal: ac.signal });
   const state = m.trainingState();
-  const weights = new Map(m.namedWeights().map(({ name, tensor }) => [name, new Float32Array(tensor.data)]));
+  const weights = weightsOf(m);
   assert.deepEqual(state.fitOptions, { augment: { rotation: 10, zoom: 0.1, shift: 1 }, labelSmoothing: 0.1, sam: 0 });
   const fit = (opts: FitOptions, s = state): Promise<History> => {
     const resumed = adamRecipe.model();
