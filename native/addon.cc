@@ -14,6 +14,7 @@
 #include <mutex>
 #include <vector>
 
+#include "amx.h"
 #include "kernels.h"
 
 namespace {
@@ -117,19 +118,27 @@ void SetThreads(const Args& a) {
 
 napi_value HardwareThreads(napi_env env, napi_callback_info) { return number(env, hardware_threads()); }
 
-// (x, w, b, y, geom..., relu)
+napi_value AmxAvailable(napi_env env, napi_callback_info) {
+  napi_value r;
+  napi_get_boolean(env, amx_available(), &r);
+  return r;
+}
+
+// The conv kernels take a last flag, bf16: their bfloat16-precision twins (amx.h).
+
+// (x, w, b, y, geom..., relu, bf16)
 void Conv2dForward(const Args& a) {
-  conv2d_forward(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.conv(4), a.flag(17));
+  (a.flag(18) ? conv2d_forward_bf16 : conv2d_forward)(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.conv(4), a.flag(17));
 }
 
-// (dy, w, dx, geom...)
+// (dy, w, dx, geom..., bf16)
 void Conv2dBackwardInput(const Args& a) {
-  conv2d_backward_input(a.f32(0), a.f32(1), a.f32(2), a.conv(3));
+  (a.flag(16) ? conv2d_backward_input_bf16 : conv2d_backward_input)(a.f32(0), a.f32(1), a.f32(2), a.conv(3));
 }
 
-// (x, dy, dw, db, geom...)
+// (x, dy, dw, db, geom..., bf16)
 void Conv2dBackwardFilter(const Args& a) {
-  conv2d_backward_filter(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.conv(4));
+  (a.flag(17) ? conv2d_backward_filter_bf16 : conv2d_backward_filter)(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.conv(4));
 }
 
 // (a, b, c, m, n, k, transA, transB, accumulate)
@@ -164,19 +173,22 @@ void MaxPool2dBackward(const Args& a) {
   maxpool2d_backward(a.f32(0), a.i32(1), a.f32(2), a.pool(3));
 }
 
-// (x, w, b, y, argmax, conv geom..., pool geom..., relu)
+// (x, w, b, y, argmax, conv geom..., pool geom..., relu, bf16)
 void Conv2dMaxPoolForward(const Args& a) {
-  conv2d_maxpool_forward(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.i32(4), a.conv(5), a.pool(18), a.flag(28));
+  (a.flag(29) ? conv2d_maxpool_forward_bf16 : conv2d_maxpool_forward)(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.i32(4),
+                                                                      a.conv(5), a.pool(18), a.flag(28));
 }
 
-// (x, dy, argmax, dw, db, conv geom..., pool geom...)
+// (x, dy, argmax, dw, db, conv geom..., pool geom..., bf16)
 void Conv2dMaxPoolBackwardFilter(const Args& a) {
-  conv2d_maxpool_backward_filter(a.f32(0), a.f32(1), a.i32(2), a.f32(3), a.f32(4), a.conv(5), a.pool(18));
+  (a.flag(28) ? conv2d_maxpool_backward_filter_bf16 : conv2d_maxpool_backward_filter)(
+      a.f32(0), a.f32(1), a.i32(2), a.f32(3), a.f32(4), a.conv(5), a.pool(18));
 }
 
-// (dy, argmax, w, dx, conv geom..., pool geom...)
+// (dy, argmax, w, dx, conv geom..., pool geom..., bf16)
 void Conv2dMaxPoolBackwardInput(const Args& a) {
-  conv2d_maxpool_backward_input(a.f32(0), a.i32(1), a.f32(2), a.f32(3), a.conv(4), a.pool(17));
+  (a.flag(27) ? conv2d_maxpool_backward_input_bf16 : conv2d_maxpool_backward_input)(
+      a.f32(0), a.i32(1), a.f32(2), a.f32(3), a.conv(4), a.pool(17));
 }
 
 // (a, b, out); length = a.length
@@ -252,6 +264,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static const Export table[] = {
       {"setThreads", bind<SetThreads>},
       {"hardwareThreads", HardwareThreads},
+      {"amxAvailable", AmxAvailable},
       {"conv2dForward", bind<Conv2dForward>},
       {"conv2dBackwardInput", bind<Conv2dBackwardInput>},
       {"conv2dBackwardFilter", bind<Conv2dBackwardFilter>},

@@ -7,13 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadNativeBackend } from '../src/engine/native.js';
 import { ReferenceBackend } from '../src/engine/reference.js';
-import type { Backend } from '../src/engine/backend.js';
+import type { Backend, Precision } from '../src/engine/backend.js';
 import { buildPreset, oneHot } from '../src/nn/index.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { Tensor } from '../src/engine/tensor.js';
 
-function native(threads?: number): Backend {
-  const r = loadNativeBackend(threads);
+function native(threads?: number, precision: Precision = 'fp32'): Backend {
+  const r = loadNativeBackend(threads, precision);
   if (!r.ok) assert.fail(`the native addon must load for these tests: ${r.reason}`);
   return r.backend;
 }
@@ -76,4 +76,69 @@ test('same seed and thread count give the same loss history, run after run (nati
     return h.history.loss;
   })();
   assert.notDeepEqual(c, a[0], 'a different seed must give a different history');
+});
+
+test('bf16: native and reference backends in bf16 train the same seed model over 5 Adam steps, unlike fp32', async () => {
+  const { x, y } = await batchData(160);
+  const ref = trainSteps(new ReferenceBackend('bf16'), x, y, 5);
+  const nat = trainSteps(native(2, 'bf16'), x, y, 5);
+  const fp32 = trainSteps(new ReferenceBackend(), x, y, 5);
+  // The same tolerances as in float32 (above): both round the same operands, only the order of the sums differs.
+  for (let i = 0; i < 5; i++) {
+    assert.ok(Math.abs(ref.losses[i]! - nat.losses[i]!) <= 1e-4 * Math.max(1, Math.abs(ref.losses[i]!)),
+      `loss of step ${i + 1}: reference bf16 ${ref.losses[i]} vs native bf16 ${nat.losses[i]}`);
+  }
+  // Weights: unlike float32, a sum that lands near a bfloat16 rounding boundary can round one way on one backend
+  // and the other way on the other, when it is the operand of the next conv; then a tiny gradient may change
+  // sign and Adam moves that weight by up to lr = 1e-3 the other way. So a few weights (~0.1%) may differ by a
+  // few steps' worth (at most 5 steps: 5e-3), while the mean difference per tensor stays at float32's level,
+  // far below the mean difference between bf16 and fp32 training.
+  const worst: string[] = [];
+  for (const [name, r] of ref.weights) {
+    const n = nat.weights.get(name)!;
+    const f = fp32.weights.get(name)!;
+    let max = 0;
+    let sumNat = 0;
+    let sumFp32 = 0;
+    for (let i = 0; i < r.length; i++) {
+      const d = Math.abs(r[i]! - n[i]!);
+      max = Math.max(max, d);
+      sumNat += d;
+      sumFp32 += Math.abs(r[i]! - f[i]!);
+    }
+    const meanNat = sumNat / r.length;
+    const meanFp32 = sumFp32 / r.length;
+    if (max > 5e-3 || meanNat > 2e-5 || meanFp32 < 10 * meanNat) {
+      worst.push(`${name}: native bf16 vs reference bf16 max ${max.toExponential(2)}, mean ${meanNat.toExponential(2)}; ` +
+        `fp32 vs bf16 mean ${meanFp32.toExponential(2)}`);
+    }
+  }
+  assert.deepEqual(worst, [], worst.join('\n'));
+});
+
+test('bf16 and fp32 train the seed model to the same accuracy (native, 4,000 images, 2 epochs)', async () => {
+  const train = await loadMnist('train', { limit: 4000 });
+  const test_ = await loadMnist('test', { limit: 2000 });
+  const x = new Tensor([4000, 28, 28, 1], train.images);
+  const y = oneHot(train.labels!);
+  const xt = new Tensor([2000, 28, 28, 1], test_.images);
+  const accuracy = async (precision: Precision): Promise<number> => {
+    const { model, training } = buildPreset('seed', 5);
+    model.setBackend(native(2, precision));
+    await model.fit(x, y, { epochs: 2, batchSize: training.batchSize, seed: 5 });
+    const p = model.predict(xt);
+    let right = 0;
+    for (let i = 0; i < 2000; i++) {
+      let best = 0;
+      for (let k = 1; k < 10; k++) if (p.data[i * 10 + k]! > p.data[i * 10 + best]!) best = k;
+      if (best === test_.labels![i]) right++;
+    }
+    return right / 2000;
+  };
+  const a32 = await accuracy('fp32');
+  const a16 = await accuracy('bf16');
+  // Both learn (the seed model reaches ~95% here); bf16's rounding moves the result by noise only:
+  // a difference of 1.5% (30 images) would be over three standard errors of a 2,000-image score.
+  assert.ok(a32 > 0.9 && a16 > 0.9, `accuracies fp32 ${a32}, bf16 ${a16}: both should be over 90%`);
+  assert.ok(Math.abs(a32 - a16) <= 0.015, `accuracies fp32 ${a32} and bf16 ${a16} differ by more than 1.5%`);
 });

@@ -16,20 +16,30 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Activation, Backend, ConvGeometry } from '../src/engine/backend.js';
+import type { Activation, Backend, ConvGeometry, Precision } from '../src/engine/backend.js';
+import { PRECISIONS } from '../src/engine/backend.js';
 import { convGeometry, poolGeometry } from '../src/engine/backend.js';
 import { ReferenceBackend } from '../src/engine/reference.js';
-import { loadNativeBackend } from '../src/engine/native.js';
+import { loadNativeBackend, type NativeLoad } from '../src/engine/native.js';
 import { Rng } from '../src/engine/rng.js';
 
 const TOL = 1e-4;
 const ref = new ReferenceBackend();
 const load2 = loadNativeBackend(2);
 const load1 = loadNativeBackend(1);
+// The conv kernels run in both precisions: bf16 against the reference's bf16 (the same rounded operands;
+// the products of two bfloat16 values are exact in float32, so only the order of the sums differs and
+// TOL's reasoning holds unchanged).
+const refs: Record<Precision, ReferenceBackend> = { fp32: ref, bf16: new ReferenceBackend('bf16') };
+const loads: Record<Precision, Record<1 | 2, NativeLoad>> = {
+  fp32: { 1: load1, 2: load2 },
+  bf16: { 1: loadNativeBackend(1, 'bf16'), 2: loadNativeBackend(2, 'bf16') },
+};
 
-function native(threads: 1 | 2 = 2): Backend {
-  const l = threads === 2 ? load2 : load1;
+function native(threads: 1 | 2 = 2, precision: Precision = 'fp32'): Backend {
+  const l = loads[precision][threads];
   if (!l.ok) assert.fail(`native backend did not load: ${l.reason}`);
+  assert.equal(l.backend.precision, precision);
   return l.backend;
 }
 
@@ -140,6 +150,12 @@ const convCases: ConvCase[] = [
   { x: [3, 8, 9, 5], f: [3, 3, 5, 48], s: [2, 1], p: 'valid', act: 'linear' },
   // 588 output pixels: the row blocks of the 4 x 24 forward tiles end in a partial tile
   { x: [3, 14, 14, 12], f: [3, 3, 12, 24], s: [1, 1], p: 'same', act: 'relu' },
+  // the best preset's convs (in bf16 on AMX tiles: channels in whole 32-blocks, rows of 28 + 2 dropped columns)
+  { x: [3, 28, 28, 32], f: [3, 3, 32, 32], s: [1, 1], p: 'same', act: 'relu' },
+  { x: [5, 14, 14, 64], f: [3, 3, 64, 64], s: [1, 1], p: 'same', act: 'linear' },
+  // AMX tiles with partial channel blocks (40 in, 20 out), a 5 x 3 kernel, and a 1 x 1 conv of 33 channels
+  { x: [2, 11, 10, 40], f: [5, 3, 40, 20], s: [1, 1], p: 'valid', act: 'relu' },
+  { x: [3, 5, 6, 33], f: [1, 1, 33, 17], s: [1, 1], p: 'valid', act: 'linear' },
 ];
 
 function convName(c: ConvCase): string {
@@ -153,14 +169,16 @@ function geom(c: ConvCase): ConvGeometry {
   return convGeometry(n, h, w, ch, kh, kw, k, c.s[0], c.s[1], c.p);
 }
 
-for (const c of convCases) {
+for (const precision of PRECISIONS) for (const c of convCases) {
   const g = geom(c);
   const xLen = g.n * g.h * g.w * g.c;
   const wLen = g.kh * g.kw * g.c * g.k;
   const yLen = g.n * g.outH * g.outW * g.k;
+  const ref = refs[precision];
+  const at = precision === 'fp32' ? '' : ` precision=${precision}`;
 
-  test(`conv2dForward ${convName(c)} ${c.act}`, () => {
-    const nb = native();
+  test(`conv2dForward ${convName(c)} ${c.act}${at}`, () => {
+    const nb = native(2, precision);
     const x = sparse(xLen);
     const w = rand(wLen);
     const b = rand(g.k);
@@ -171,8 +189,8 @@ for (const c of convCases) {
     assertClose('y', yn, yr);
   });
 
-  test(`conv2dBackwardInput ${convName(c)}`, () => {
-    const nb = native();
+  test(`conv2dBackwardInput ${convName(c)}${at}`, () => {
+    const nb = native(2, precision);
     const dy = rand(yLen);
     const w = rand(wLen);
     const dxr = fill(xLen, NaN);
@@ -182,8 +200,8 @@ for (const c of convCases) {
     assertClose('dx', dxn, dxr);
   });
 
-  test(`conv2dBackwardFilter ${convName(c)}`, () => {
-    const nb = native();
+  test(`conv2dBackwardFilter ${convName(c)}${at}`, () => {
+    const nb = native(2, precision);
     const x = sparse(xLen);
     const dy = rand(yLen);
     const dwr = fill(wLen, NaN);
@@ -357,9 +375,13 @@ const convPoolCases: { c: ConvCase; pool: number }[] = [
   { c: { x: [3, 9, 10, 8], f: [3, 3, 8, 5], s: [1, 1], p: 'valid', act: 'relu' }, pool: 2 },
   // the pooling GEMM epilogue (K a multiple of 24, 2x2 pool): strides, an asymmetric kernel, ReLU ties at 0
   { c: { x: [3, 11, 12, 5], f: [2, 3, 5, 48], s: [2, 1], p: 'valid', act: 'relu' }, pool: 2 },
+  // the best preset's second conv and its pool (in bf16: the AMX conv, then the pool)
+  { c: { x: [3, 28, 28, 32], f: [3, 3, 32, 32], s: [1, 1], p: 'same', act: 'linear' }, pool: 2 },
 ];
 
-for (const { c, pool } of convPoolCases) {
+for (const precision of PRECISIONS) for (const { c, pool } of convPoolCases) {
+  const ref = refs[precision];
+  const at = precision === 'fp32' ? '' : ` precision=${precision}`;
   const g = geom(c);
   const p = poolGeometry(g.n, g.outH, g.outW, g.k, pool, pool, pool, pool);
   const name = `${convName(c)} ${c.act} pool=${pool}`;
@@ -367,8 +389,8 @@ for (const { c, pool } of convPoolCases) {
   const wLen = g.kh * g.kw * g.c * g.k;
   const yLen = p.n * p.outH * p.outW * p.c;
   for (const threads of [1, 2] as const) {
-    test(`conv2dMaxPoolForward ${name} threads=${threads}`, () => {
-      const nb = native(threads);
+    test(`conv2dMaxPoolForward ${name} threads=${threads}${at}`, () => {
+      const nb = native(threads, precision);
       const x = sparse(xLen);
       const w = rand(wLen);
       const b = rand(g.k);
@@ -390,8 +412,8 @@ for (const { c, pool } of convPoolCases) {
       assertEqualArrays('reference argmax', ar, a2);
     });
 
-    test(`conv2dMaxPoolBackwardFilter ${name} threads=${threads}`, () => {
-      const nb = native(threads);
+    test(`conv2dMaxPoolBackwardFilter ${name} threads=${threads}${at}`, () => {
+      const nb = native(threads, precision);
       const x = sparse(xLen);
       const w = rand(wLen);
       const b = rand(g.k);

@@ -4,7 +4,8 @@
  */
 import type { Backend } from './backend.js';
 import { DigitsError } from '../errors.js';
-import { loadNativeBackend } from './native.js';
+import { PRECISION_CHOICES } from './native.js';
+import { loadNativeBackend, type PrecisionChoice } from './native.js';
 import { ReferenceBackend } from './reference.js';
 
 export type BackendName = 'auto' | 'reference' | 'native';
@@ -18,18 +19,26 @@ export interface BackendChoice {
 
 let warned = false;
 
-export function createBackend(name: BackendName = 'auto', threads?: number): BackendChoice {
+/**
+ * precision: the conv kernels' arithmetic (backend.ts, Precision); 'auto' is bf16 on the native backend
+ * where the CPU has AMX tiles and fp32 otherwise (the reference backend gains nothing from bf16).
+ */
+export function createBackend(name: BackendName = 'auto', threads?: number, precision: PrecisionChoice = 'fp32'): BackendChoice {
   if (!BACKEND_NAMES.includes(name)) {
     throw new DigitsError(`backend: expected one of ${BACKEND_NAMES.join(', ')}, got ${JSON.stringify(name)}`);
   }
-  if (name === 'reference') return { backend: new ReferenceBackend() };
-  const native = loadNativeBackend(threads);
+  if (!PRECISION_CHOICES.includes(precision)) {
+    throw new DigitsError(`precision: expected one of ${PRECISION_CHOICES.join(', ')}, got ${JSON.stringify(precision)}`);
+  }
+  const referencePrecision = precision === 'bf16' ? 'bf16' : 'fp32';
+  if (name === 'reference') return { backend: new ReferenceBackend(referencePrecision) };
+  const native = loadNativeBackend(threads, precision);
   if (native.ok) return { backend: native.backend };
   if (name === 'native') {
     throw new DigitsError(`backend native: the native addon could not be loaded (${native.reason}); ` +
       'rebuild it with `npm rebuild` or run with --backend reference');
   }
-  const choice: BackendChoice = { backend: new ReferenceBackend() };
+  const choice: BackendChoice = { backend: new ReferenceBackend(referencePrecision) };
   if (!warned) {
     choice.warning = `native backend unavailable (${native.reason}); using the reference backend (correct, but slow)`;
     warned = true;
@@ -38,4 +47,5 @@ export function createBackend(name: BackendName = 'auto', threads?: number): Bac
 }
 
 export { ReferenceBackend } from './reference.js';
+export { PRECISION_CHOICES, type PrecisionChoice } from './native.js';
 export type { Backend } from './backend.js';

@@ -14,7 +14,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Activation, AdamParams, Backend, ConvGeometry, PoolGeometry, SgdParams } from './backend.js';
+import type { Activation, AdamParams, Backend, ConvGeometry, PoolGeometry, Precision, SgdParams } from './backend.js';
 
 export type NativeLoad = { ok: true; backend: Backend } | { ok: false; reason: string };
 
@@ -25,15 +25,17 @@ export type NativeLoad = { ok: true; backend: Backend } | { ok: false; reason: s
 interface Addon extends Pick<Backend, 'batchNormStats' | 'batchNormForward' | 'batchNormBackward' | 'affineResample' | 'elasticField'> {
   setThreads(n: number): void;
   hardwareThreads(): number;
+  /** AMX-BF16 tiles present and granted to this process (the bf16 conv kernels then run on them) */
+  amxAvailable(): boolean;
   conv2dForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array,
     n: number, h: number, w_: number, c: number, kh: number, kw: number, k: number,
-    sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, relu: boolean): void;
+    sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, relu: boolean, bf16: boolean): void;
   conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array,
     n: number, h: number, w_: number, c: number, kh: number, kw: number, k: number,
-    sh: number, sw: number, pt: number, pl: number, oh: number, ow: number): void;
+    sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, bf16: boolean): void;
   conv2dBackwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, db: Float32Array,
     n: number, h: number, w_: number, c: number, kh: number, kw: number, k: number,
-    sh: number, sw: number, pt: number, pl: number, oh: number, ow: number): void;
+    sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, bf16: boolean): void;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number,
     transA: boolean, transB: boolean, accumulate: boolean): void;
   biasActivation(y: Float32Array, b: Float32Array, rows: number, cols: number, relu: boolean): void;
@@ -47,15 +49,17 @@ interface Addon extends Pick<Backend, 'batchNormStats' | 'batchNormForward' | 'b
     n: number, h: number, w_: number, c: number, kh: number, kw: number, k: number,
     sh: number, sw: number, pt: number, pl: number, oh: number, ow: number,
     pn: number, ph_: number, pw_: number, pc: number, ph: number, pw: number, psh: number, psw: number, poh: number, pow: number,
-    relu: boolean): void;
+    relu: boolean, bf16: boolean): void;
   conv2dMaxPoolBackwardFilter(x: Float32Array, dy: Float32Array, argmax: Int32Array, dw: Float32Array, db: Float32Array,
     n: number, h: number, w_: number, c: number, kh: number, kw: number, k: number,
     sh: number, sw: number, pt: number, pl: number, oh: number, ow: number,
-    pn: number, ph_: number, pw_: number, pc: number, ph: number, pw: number, psh: number, psw: number, poh: number, pow: number): void;
+    pn: number, ph_: number, pw_: number, pc: number, ph: number, pw: number, psh: number, psw: number, poh: number, pow: number,
+    bf16: boolean): void;
   conv2dMaxPoolBackwardInput(dy: Float32Array, argmax: Int32Array, w: Float32Array, dx: Float32Array,
     n: number, h: number, w_: number, c: number, kh: number, kw: number, k: number,
     sh: number, sw: number, pt: number, pl: number, oh: number, ow: number,
-    pn: number, ph_: number, pw_: number, pc: number, ph: number, pw: number, psh: number, psw: number, poh: number, pow: number): void;
+    pn: number, ph_: number, pw_: number, pc: number, ph: number, pw: number, psh: number, psw: number, poh: number, pow: number,
+    bf16: boolean): void;
   mul(a: Float32Array, b: Float32Array, out: Float32Array): void;
   softmax(logits: Float32Array, probs: Float32Array, rows: number, cols: number): void;
   softmaxCrossEntropy(logits: Float32Array, targets: Float32Array, probs: Float32Array, dlogits: Float32Array,
@@ -83,7 +87,8 @@ function loadAddon(): { addon: Addon } | { error: string } {
   try {
     const require = createRequire(import.meta.url);
     const addon = require(NATIVE_ADDON_PATH) as Addon;
-    if (typeof addon.conv2dForward !== 'function' || typeof addon.setThreads !== 'function') {
+    if (typeof addon.conv2dForward !== 'function' || typeof addon.setThreads !== 'function' ||
+      typeof addon.amxAvailable !== 'function') {
       cached = { error: `${NATIVE_ADDON_PATH} loaded but is not the Digits addon (rebuild it with \`npm rebuild\`)` };
     } else {
       cached = { addon };
@@ -96,17 +101,35 @@ function loadAddon(): { addon: Addon } | { error: string } {
 }
 
 /**
- * The native backend with `threads` workers (default: every core the OS
- * reports). Never throws; see NativeLoad.
+ * The precision a backend's conv kernels should use: 'auto' is 'bf16' where the CPU has AMX tiles
+ * (there bf16 is several times faster than fp32) and 'fp32' elsewhere (bf16 without the tiles only
+ * rounds, at no gain).
  */
-export function loadNativeBackend(threads?: number): NativeLoad {
+export type PrecisionChoice = Precision | 'auto';
+export const PRECISION_CHOICES: readonly PrecisionChoice[] = ['auto', 'fp32', 'bf16'];
+
+/** Whether the native addon loads and this CPU gives it AMX-BF16 tiles. */
+export function nativeAmxAvailable(): boolean {
+  const loaded = loadAddon();
+  return 'addon' in loaded && loaded.addon.amxAvailable();
+}
+
+/**
+ * The native backend with `threads` workers (default: every core the OS
+ * reports) and the given conv precision (default 'fp32'). Never throws; see NativeLoad.
+ */
+export function loadNativeBackend(threads?: number, precision: PrecisionChoice = 'fp32'): NativeLoad {
   const loaded = loadAddon();
   if ('error' in loaded) return { ok: false, reason: loaded.error };
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) {
     return { ok: false, reason: `threads: expected an integer from 1 to 256, got ${String(threads)}` };
   }
+  if (!PRECISION_CHOICES.includes(precision)) {
+    return { ok: false, reason: `precision: expected one of ${PRECISION_CHOICES.join(', ')}, got ${JSON.stringify(precision)}` };
+  }
   const n = threads ?? Math.max(1, loaded.addon.hardwareThreads());
-  return { ok: true, backend: new NativeBackend(loaded.addon, n) };
+  const p: Precision = precision === 'auto' ? (loaded.addon.amxAvailable() ? 'bf16' : 'fp32') : precision;
+  return { ok: true, backend: new NativeBackend(loaded.addon, n, p) };
 }
 
 /** The thread count the addon's pool is set to (one pool per process). */
@@ -119,11 +142,15 @@ function short(kernel: string, name: string, arr: Float32Array | Int32Array, nee
 export class NativeBackend implements Backend {
   readonly name = 'native';
   readonly threads: number;
+  readonly precision: Precision;
+  private readonly bf16: boolean;
   private readonly addon: Addon;
 
-  constructor(addon: Addon, threads: number) {
+  constructor(addon: Addon, threads: number, precision: Precision) {
     this.addon = addon;
     this.threads = threads;
+    this.precision = precision;
+    this.bf16 = precision === 'bf16';
   }
 
   /** Points the shared pool at this backend's thread count (backends with different counts may coexist). */
@@ -140,14 +167,14 @@ export class NativeBackend implements Backend {
     if (b.length < g.k) short('conv2dForward', 'b', b, g.k);
     if (y.length < g.n * g.outH * g.outW * g.k) short('conv2dForward', 'y', y, g.n * g.outH * g.outW * g.k);
     this.use().conv2dForward(x, w, b, y, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
-      g.padTop, g.padLeft, g.outH, g.outW, act === 'relu');
+      g.padTop, g.padLeft, g.outH, g.outW, act === 'relu', this.bf16);
   }
 
   conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, g: ConvGeometry): void {
     checkConv('conv2dBackwardInput', g, dx, 'dx', w, 'w');
     if (dy.length < g.n * g.outH * g.outW * g.k) short('conv2dBackwardInput', 'dy', dy, g.n * g.outH * g.outW * g.k);
     this.use().conv2dBackwardInput(dy, w, dx, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
-      g.padTop, g.padLeft, g.outH, g.outW);
+      g.padTop, g.padLeft, g.outH, g.outW, this.bf16);
   }
 
   conv2dBackwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, db: Float32Array, g: ConvGeometry): void {
@@ -155,7 +182,7 @@ export class NativeBackend implements Backend {
     if (dy.length < g.n * g.outH * g.outW * g.k) short('conv2dBackwardFilter', 'dy', dy, g.n * g.outH * g.outW * g.k);
     if (db.length < g.k) short('conv2dBackwardFilter', 'db', db, g.k);
     this.use().conv2dBackwardFilter(x, dy, dw, db, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
-      g.padTop, g.padLeft, g.outH, g.outW);
+      g.padTop, g.padLeft, g.outH, g.outW, this.bf16);
   }
 
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number,
@@ -200,7 +227,7 @@ export class NativeBackend implements Backend {
     if (b.length < g.k) short('conv2dMaxPoolForward', 'b', b, g.k);
     this.use().conv2dMaxPoolForward(x, w, b, y, argmax, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
       g.padTop, g.padLeft, g.outH, g.outW, p.n, p.h, p.w, p.c, p.poolH, p.poolW, p.strideH, p.strideW, p.outH, p.outW,
-      act === 'relu');
+      act === 'relu', this.bf16);
   }
 
   conv2dMaxPoolBackwardFilter(x: Float32Array, dy: Float32Array, argmax: Int32Array, dw: Float32Array, db: Float32Array,
@@ -208,14 +235,14 @@ export class NativeBackend implements Backend {
     checkConvPool('conv2dMaxPoolBackwardFilter', g, p, x, 'x', dw, 'dw', dy, 'dy', argmax);
     if (db.length < g.k) short('conv2dMaxPoolBackwardFilter', 'db', db, g.k);
     this.use().conv2dMaxPoolBackwardFilter(x, dy, argmax, dw, db, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
-      g.padTop, g.padLeft, g.outH, g.outW, p.n, p.h, p.w, p.c, p.poolH, p.poolW, p.strideH, p.strideW, p.outH, p.outW);
+      g.padTop, g.padLeft, g.outH, g.outW, p.n, p.h, p.w, p.c, p.poolH, p.poolW, p.strideH, p.strideW, p.outH, p.outW, this.bf16);
   }
 
   conv2dMaxPoolBackwardInput(dy: Float32Array, argmax: Int32Array, w: Float32Array, dx: Float32Array,
     g: ConvGeometry, p: PoolGeometry): void {
     checkConvPool('conv2dMaxPoolBackwardInput', g, p, dx, 'dx', w, 'w', dy, 'dy', argmax);
     this.use().conv2dMaxPoolBackwardInput(dy, argmax, w, dx, g.n, g.h, g.w, g.c, g.kh, g.kw, g.k, g.strideH, g.strideW,
-      g.padTop, g.padLeft, g.outH, g.outW, p.n, p.h, p.w, p.c, p.poolH, p.poolW, p.strideH, p.strideW, p.outH, p.outW);
+      g.padTop, g.padLeft, g.outH, g.outW, p.n, p.h, p.w, p.c, p.poolH, p.poolW, p.strideH, p.strideW, p.outH, p.outW, this.bf16);
   }
 
   mul(a: Float32Array, b: Float32Array, out: Float32Array): void {

@@ -6,15 +6,29 @@
  *
  * Shapes: see the legend in backend.ts.
  */
-import type { Activation, AdamParams, Backend, ConvGeometry, PoolGeometry, SgdParams } from './backend.js';
+import type { Activation, AdamParams, Backend, ConvGeometry, PoolGeometry, Precision, SgdParams } from './backend.js';
+import { roundedBf16 } from './backend.js';
 
 export class ReferenceBackend implements Backend {
   readonly name = 'reference';
   readonly threads = 1;
+  readonly precision: Precision;
+
+  /** precision: the conv kernels' arithmetic (backend.ts, Precision); 'bf16' rounds their operands first. */
+  constructor(precision: Precision = 'fp32') {
+    this.precision = precision;
+  }
+
+  /** The conv operand as the kernels multiply it: itself, or a bfloat16-rounded copy of its first len values. */
+  private operand(a: Float32Array, len: number): Float32Array {
+    return this.precision === 'bf16' ? roundedBf16(a, len) : a;
+  }
 
   // x[N,H,W,C] w[kh,kw,C,K] b[K] -> y[N,OH,OW,K]
-  conv2dForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, g: ConvGeometry, act: Activation): void {
+  conv2dForward(xIn: Float32Array, wIn: Float32Array, b: Float32Array, y: Float32Array, g: ConvGeometry, act: Activation): void {
     const { n, h, w: W, c, kh, kw, k, strideH, strideW, padTop, padLeft, outH, outW } = g;
+    const x = this.operand(xIn, n * h * W * c);
+    const w = this.operand(wIn, kh * kw * c * k);
     for (let b0 = 0; b0 < n; b0++) {
       for (let oy = 0; oy < outH; oy++) {
         for (let ox = 0; ox < outW; ox++) {
@@ -45,8 +59,10 @@ export class ReferenceBackend implements Backend {
   }
 
   // dy[N,OH,OW,K] w[kh,kw,C,K] -> dx[N,H,W,C]
-  conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, g: ConvGeometry): void {
+  conv2dBackwardInput(dyIn: Float32Array, wIn: Float32Array, dx: Float32Array, g: ConvGeometry): void {
     const { n, h, w: W, c, kh, kw, k, strideH, strideW, padTop, padLeft, outH, outW } = g;
+    const dy = this.operand(dyIn, n * outH * outW * k);
+    const w = this.operand(wIn, kh * kw * c * k);
     dx.fill(0, 0, n * h * W * c);
     for (let b0 = 0; b0 < n; b0++) {
       for (let oy = 0; oy < outH; oy++) {
@@ -74,15 +90,18 @@ export class ReferenceBackend implements Backend {
   }
 
   // x[N,H,W,C] dy[N,OH,OW,K] -> dw[kh,kw,C,K], db[K]
-  conv2dBackwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, db: Float32Array, g: ConvGeometry): void {
+  // (in bf16, db sums the float32 dy: only the products see rounded operands)
+  conv2dBackwardFilter(xIn: Float32Array, dyIn: Float32Array, dw: Float32Array, db: Float32Array, g: ConvGeometry): void {
     const { n, h, w: W, c, kh, kw, k, strideH, strideW, padTop, padLeft, outH, outW } = g;
+    const x = this.operand(xIn, n * h * W * c);
+    const dy = this.operand(dyIn, n * outH * outW * k);
     dw.fill(0, 0, kh * kw * c * k);
     db.fill(0, 0, k);
     for (let b0 = 0; b0 < n; b0++) {
       for (let oy = 0; oy < outH; oy++) {
         for (let ox = 0; ox < outW; ox++) {
           const dyo = ((b0 * outH + oy) * outW + ox) * k;
-          for (let kk = 0; kk < k; kk++) db[kk] += dy[dyo + kk]!;
+          for (let kk = 0; kk < k; kk++) db[kk] += dyIn[dyo + kk]!;
           for (let i = 0; i < kh; i++) {
             const iy = oy * strideH + i - padTop;
             if (iy < 0 || iy >= h) continue;
