@@ -4,20 +4,20 @@
  * Sequential model (native backend), on MNIST batches. Prints one JSON object;
  * nothing is asserted.
  *
- *   node dist/bench/preset-step.js [--preset fast] [--threads N] [--steps N] [--batch-size N]
+ *   node dist/bench/preset-step.js [--preset fast] [--threads N] [--steps N] [--batch-size N] [--precision fp32|bf16|auto]
  *
  * Per entry: the minimum and median time per step in microseconds (compare
  * minimums on a shared, noisy machine), and `imagesPerSec` from the median
  * wall time of a whole step (trainOnBatch).
  */
-import { loadNativeBackend } from '../src/engine/native.js';
+import { loadNativeBackend, type PrecisionChoice } from '../src/engine/native.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { buildPreset, datasetToTensors } from '../src/nn/index.js';
 import type { Layer } from '../src/nn/layer.js';
 import { benchProgram, intArg } from './options.js';
 
-interface Args { preset: string; threads?: number; steps: number; batchSize?: number }
+interface Args { preset: string; threads?: number; steps: number; batchSize?: number; precision: PrecisionChoice }
 
 function parse(): Args {
   return benchProgram('preset-step', 'where a preset\'s training step goes, per layer (native backend); prints one JSON object')
@@ -25,6 +25,7 @@ function parse(): Args {
     .option('--threads <n>', 'engine threads (default: all cores)', intArg(1))
     .option('--steps <n>', 'timed steps', intArg(1), 200)
     .option('--batch-size <n>', 'batch size (default: the preset\'s)', intArg(1))
+    .option('--precision <p>', 'conv precision: fp32, bf16 or auto (bf16 where the CPU has AMX)', 'fp32')
     .parse()
     .opts<Args>();
 }
@@ -36,7 +37,7 @@ function median(a: number[]): number {
 
 async function main(): Promise<void> {
   const args = parse();
-  const nat = loadNativeBackend(args.threads);
+  const nat = loadNativeBackend(args.threads, args.precision);
   if (!nat.ok) throw new Error(`native backend: ${nat.reason}`);
   const { model, training } = buildPreset(args.preset, 0);
   model.setBackend(nat.backend);

@@ -14,6 +14,8 @@ import { loadMnist } from '../src/data/mnist.js';
 import { writeKaggleCsv, writeLabelsCsv } from '../src/data/kaggle.js';
 import { Rng } from '../src/engine/rng.js';
 import { loadModel } from '../src/io/model-files.js';
+import { nativeAmxAvailable } from '../src/engine/native.js';
+import { createBackend } from '../src/engine/index.js';
 import { datasetToTensors, takeRows, validationSplitIndices } from '../src/nn/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -75,6 +77,8 @@ test('the Kaggle workflow: train, evaluate, predict a test.csv, score the submis
   const metrics = JSON.parse(await fs.readFile(path.join(model, 'metrics.json'), 'utf8'));
   assert.ok(metrics.testAccuracy > 0.85, `test accuracy ${metrics.testAccuracy}`);
   assert.equal(metrics.testImages, 500);
+  // --precision auto (the default): bf16 convolutions where the CPU has AMX tiles, recorded with the run
+  assert.equal(metrics.precision, nativeAmxAvailable() ? 'bf16' : 'fp32');
   const history = JSON.parse(await fs.readFile(path.join(model, 'history.json'), 'utf8'));
   assert.equal(history.history.loss.length, 2);
   assert.equal(history.history.val_accuracy.length, 2);
@@ -125,8 +129,9 @@ test('train --preset best: the saved model is the moving average of the weights 
   assert.ok(line, t.stdout);
   assert.equal(Number(line[1]), Number((metrics.modelValAccuracy * 100).toFixed(2)));
   assert.equal(Number(line[2]), Number((metrics.testAccuracy * 100).toFixed(2)));
-  // the same held-out rows found independently, and the saved model scored on them
+  // the same held-out rows found independently, and the saved model scored on them, in the run's precision
   const { model } = await loadModel(dir);
+  model.setBackend(createBackend('auto', undefined, metrics.precision).backend);
   const { x, y } = datasetToTensors(await loadMnist('train', { limit: 2000 }));
   const rows = validationSplitIndices(2000, 0.25, new Rng(2)).validation;
   const v = model.evaluate(takeRows(x, rows), takeRows(y!, rows));
@@ -180,6 +185,7 @@ test('bad input: a missing data path, an unknown preset, bad option values', () 
   assertCleanError(digits('train', '--epochs', '0'), /--epochs expects a positive integer, got "0"/);
   assertCleanError(digits('train', '--validation-split', '1.5'), /--validation-split expects a number in \[0, 1\), got "1.5"/);
   assertCleanError(digits('train', '--backend', 'gpu'), /gpu/);
+  assertCleanError(digits('train', '--precision', 'fp16'), /--precision <p>' argument 'fp16' is invalid. Allowed choices are auto, fp32, bf16/);
   assertCleanError(digits('summary'), /exactly one of --model DIR or --preset NAME/);
 });
 

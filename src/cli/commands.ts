@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DigitsError } from '../errors.js';
-import { createBackend, type BackendName } from '../engine/index.js';
+import { createBackend, type BackendName, type PrecisionChoice } from '../engine/index.js';
 import type { Backend } from '../engine/backend.js';
 import { Tensor } from '../engine/tensor.js';
 import type { Dataset } from '../data/dataset.js';
@@ -39,6 +39,8 @@ import { trainEnsemble } from './commands/ensemble.js';
 export interface BackendOpts {
   backend: BackendName;
   threads?: number;
+  /** the conv kernels' arithmetic (default fp32) */
+  precision?: PrecisionChoice;
 }
 
 /** The model or ensemble folder `o.model` (with `o.tta`), on the backend the options pick: what the predicting commands start with. */
@@ -49,7 +51,7 @@ export async function openClassifier(o: BackendOpts & { model: string; tta?: boo
 }
 
 export function pickBackend(o: BackendOpts): Backend {
-  const choice = createBackend(o.backend, o.threads);
+  const choice = createBackend(o.backend, o.threads, o.precision ?? 'fp32');
   if (choice.warning) process.stderr.write(`digits: warning: ${choice.warning}\n`);
   return choice.backend;
 }
@@ -157,6 +159,7 @@ async function runTraining(o: RunOptions, resume: LoadedCheckpoint | null): Prom
   const settings: RunSettings = {
     preset: o.preset, data: dataSpecForCheckpoint(o.data), epochs, batchSize, validationSplit, seed: o.seed,
     limit: o.limit ?? null, testLimit: o.testLimit ?? null, backend: backend.name as RunSettings['backend'], threads: backend.threads,
+    precision: backend.precision,
     trainImages: data.count, labelsSha256: labelsDigest(data.labels),
   };
   const before = { trainSeconds: 0, wallSeconds: 0 };
@@ -174,7 +177,8 @@ async function runTraining(o: RunOptions, resume: LoadedCheckpoint | null): Prom
   }
   info(`training preset ${o.preset} on ${data.count.toLocaleString('en-US')} images from ${data.source}` +
     ` (${Math.round((1 - validationSplit) * 100)}/${Math.round(validationSplit * 100)} train/validation split, seed ${o.seed}),` +
-    ` ${epochs} epochs, batch ${batchSize}, ${backend.name} backend${backend.threads > 1 ? ` (${backend.threads} threads)` : ''}`);
+    ` ${epochs} epochs, batch ${batchSize}, ${backend.name} backend${backend.threads > 1 ? ` (${backend.threads} threads)` : ''}` +
+    (backend.precision === 'bf16' ? ', bf16 convolutions' : ''));
 
   const x = modelInput(data, null, model.inputShape);
   const y = oneHot(data.labels);
@@ -333,6 +337,7 @@ async function finishRun(o: RunOptions, r: FinishedRun): Promise<void> {
     seed: o.seed,
     backend: backend.name,
     threads: backend.threads,
+    precision: backend.precision,
     trainSeconds,
     wallSeconds: (Date.now() - started) / 1000,
     trainImagesPerSec: (history.epoch.length * Math.round(data.count * (1 - validationSplit))) / trainSeconds,

@@ -6,7 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DigitsError, Interrupted } from '../errors.js';
 import { BACKEND_NAMES } from '../engine/index.js';
-import { fraction, nonNegativeInt, positiveInt } from './options.js';
+import { fraction, nonNegativeInt, positiveInt, precisionOption } from './options.js';
 import * as commands from './commands.js';
 import { VERSION } from '../version.js';
 import { registerExport } from './commands/export.js';
@@ -52,6 +52,7 @@ export function buildProgram(): Command {
       '(recorded in ensemble.json; --no-tta on evaluate/predict/serve/report turns it off); the test accuracy without it is reported too')
     .addOption(backendOption())
     .addOption(threadsOption())
+    .addOption(precisionOption())
     .option('--out <dir>', 'output folder for the model and its files', 'runs/seed')
     .option('--resume <dir>', 'continue the interrupted run whose --out folder is DIR, from DIR/checkpoint (its settings come from there: give no other option)')
     .addHelpText('after', '\nExamples:\n  digits train                                  # seed recipe on the bundled MNIST\n  digits train --data kaggle/train.csv --out runs/kaggle\n  digits train --limit 5000 --epochs 2 --backend reference\n  digits train --preset fast --ensemble 3 --out runs/fast3\n  digits train --resume runs/seed               # after Ctrl-C, SIGTERM or a crash' +
@@ -71,6 +72,7 @@ export function buildProgram(): Command {
     .addOption(noTtaOption())
     .addOption(backendOption())
     .addOption(threadsOption())
+    .addOption(precisionOption())
     .option('--json', 'print the metrics as JSON')
     .addHelpText('after', '\nExamples:\n  digits evaluate --model runs/seed\n  digits evaluate --model runs/fast3 --tta   # an ensemble, with test-time augmentation')
     .action(commands.evaluate);
@@ -86,6 +88,7 @@ export function buildProgram(): Command {
     .addOption(noTtaOption())
     .addOption(backendOption())
     .addOption(threadsOption())
+    .addOption(precisionOption())
     .addHelpText('after', '\nExample:\n  digits predict --model runs/seed --input kaggle/test.csv --out submission.csv')
     .action(commands.predict);
 
@@ -120,6 +123,7 @@ export function buildProgram(): Command {
     .option('--infer-batch <n>', 'inference batch size', positiveInt('--infer-batch'), 1000)
     .addOption(backendOption())
     .addOption(threadsOption())
+    .addOption(precisionOption())
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  digits bench --json\n  digits bench --threads 1 --steps 100\n  node dist/bench/compare.js   # side by side with the PyTorch peer')
     .action(commands.bench);

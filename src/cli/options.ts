@@ -1,5 +1,13 @@
 /** Option parsers for the CLI: each rejects bad values with a message naming the option. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { PRECISION_CHOICES } from '../engine/index.js';
+
+/** --precision: the conv kernels' arithmetic, auto by default on every command (bf16 where the CPU has AMX tiles). */
+export function precisionOption(): Option {
+  return new Option('--precision <p>', 'arithmetic of the convolutions: fp32, bf16 (operands rounded to bfloat16, float32 sums; ' +
+    'several times faster on CPUs with AMX tiles), or auto (bf16 where the CPU has AMX, else fp32)')
+    .choices([...PRECISION_CHOICES]).default('auto');
+}
 
 export function positiveInt(name: string): (value: string) => number {
   return (value) => {

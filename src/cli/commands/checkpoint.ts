@@ -13,7 +13,8 @@ import type { Callback, Sequential, TrainingState } from '../../nn/index.js';
 import { checkpointDir, findCheckpoint, readCheckpoint, writeCheckpoint, type LoadedCheckpoint } from '../../io/checkpoint.js';
 import { makeMetadata, MODEL_JSON, sha256Hex } from '../../io/model-files.js';
 import { writeFailure } from '../../util/disk.js';
-import type { BackendName } from '../../engine/index.js';
+import type { BackendName, PrecisionChoice } from '../../engine/index.js';
+import type { Precision } from '../../engine/backend.js';
 import { promises as fs } from 'node:fs';
 
 /** The options of `digits train` that decide a run (what --resume takes from the checkpoint). */
@@ -28,6 +29,8 @@ export interface RunOptions {
   testLimit?: number;
   backend: BackendName;
   threads?: number;
+  /** the conv kernels' arithmetic; train's default is auto */
+  precision?: PrecisionChoice;
   out: string;
 }
 
@@ -44,6 +47,8 @@ export interface RunSettings {
   testLimit: number | null;
   backend: 'reference' | 'native';
   threads: number;
+  /** the conv kernels' arithmetic the run used (absent in checkpoints written before bf16: fp32) */
+  precision?: Precision;
   trainImages: number;
   labelsSha256: string;
 }
@@ -61,7 +66,7 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 /** The CLI spelling of each setting. */
 const FLAGS: Record<string, string> = {
   data: '--data', preset: '--preset', epochs: '--epochs', batchSize: '--batch-size', validationSplit: '--validation-split',
-  seed: '--seed', limit: '--limit', testLimit: '--test-limit', backend: '--backend', threads: '--threads', out: '--out',
+  seed: '--seed', limit: '--limit', testLimit: '--test-limit', backend: '--backend', threads: '--threads', precision: '--precision', out: '--out',
   ensemble: '--ensemble', tta: '--tta',
 };
 
@@ -86,6 +91,9 @@ export async function resumeOptions(dir: string, given: Record<string, unknown>,
   for (const k of ['epochs', 'batchSize', 'seed', 'threads', 'trainImages'] as const) {
     if (!Number.isInteger(s[k])) throw new DigitsError(`${where}: settings.${k}: expected an integer, got ${JSON.stringify(s[k])}`);
   }
+  if (s.precision !== undefined && s.precision !== 'fp32' && s.precision !== 'bf16') {
+    throw new DigitsError(`${where}: settings.precision: expected "fp32" or "bf16", got ${JSON.stringify(s.precision)}`);
+  }
   const conflicts: string[] = [];
   const fromCli = (k: string): boolean => {
     const src = cmd?.getOptionValueSource(k);
@@ -105,6 +113,9 @@ export async function resumeOptions(dir: string, given: Record<string, unknown>,
     } else if (k === 'backend') {
       has = s.backend;
       ok = v === 'auto' || v === s.backend;
+    } else if (k === 'precision') {
+      has = s.precision ?? 'fp32';
+      ok = v === 'auto' || v === has;  // auto: the run keeps the precision it chose
     } else if (k in s) {
       has = (s as unknown as Record<string, unknown>)[k];
       ok = v === has;
@@ -122,7 +133,7 @@ export async function resumeOptions(dir: string, given: Record<string, unknown>,
     data: s.data, preset: s.preset, epochs: s.epochs, batchSize: s.batchSize, validationSplit: s.validationSplit, seed: s.seed,
     ...(s.limit !== null && s.limit !== undefined ? { limit: s.limit } : {}),
     ...(s.testLimit !== null && s.testLimit !== undefined ? { testLimit: s.testLimit } : {}),
-    backend: s.backend as BackendName, threads: s.threads, out: dir,
+    backend: s.backend as BackendName, threads: s.threads, precision: s.precision ?? 'fp32', out: dir,
   };
   return { opts, checkpoint };
 }

@@ -16,7 +16,7 @@ import { describeTta } from '../../nn/index.js';
 // report.js pulls in Vega and resvg: imported when a report is written, not on every `digits` start
 import type { ReportEvaluation, ReportInput, ReportMember, ReportResult } from '../../report/report.js';
 import { describeAveraging } from '../../report/text.js';
-import { positiveInt } from '../options.js';
+import { positiveInt, precisionOption } from '../options.js';
 import { noTtaOption, ttaOption } from './ensemble.js';
 import { modelInput, openClassifier, predictWithProgress, type BackendOpts } from '../commands.js';
 import { BACKEND_NAMES } from '../../engine/index.js';
@@ -79,6 +79,7 @@ export function runSettings(m: Record<string, unknown> | null, meta: DigitsMetad
   add('batch size', num(m?.batchSize)?.toString());
   add('backend', [str(m?.backend) ?? meta?.backend ?? undefined, num(m?.threads) ? `${num(m?.threads)} threads` : undefined]
     .filter(Boolean).join(', ') || undefined);
+  add('convolutions', str(m?.precision) === 'bf16' ? 'bfloat16 operands, float32 sums' : str(m?.precision) === 'fp32' ? 'float32' : undefined);
   add('training throughput', num(m?.trainImagesPerSec) !== undefined ? `${Math.round(num(m?.trainImagesPerSec)!).toLocaleString('en-US')} images/s` : undefined);
   add('training time', num(m?.trainSeconds) !== undefined ? seconds(num(m?.trainSeconds)!) : undefined);
   add('wall time', num(m?.wallSeconds) !== undefined ? seconds(num(m?.wallSeconds)!) : undefined);
@@ -317,6 +318,7 @@ export function registerReport(program: Command): void {
     .option('--out <dir>', 'output folder (default: the model folder)')
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('auto'))
     .addOption(new Option('--threads <n>', 'worker threads for the native backend (default: all cores)').argParser(positiveInt('--threads')))
+    .addOption(precisionOption())
     .addOption(ttaOption())
     .addOption(noTtaOption())
     .addHelpText('after', '\nExamples:\n  digits report --model runs/seed\n  digits report --model runs/kaggle --input kaggle/test.csv --out runs/kaggle-report')

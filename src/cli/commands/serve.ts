@@ -6,14 +6,14 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { DigitsError } from '../../errors.js';
-import { BACKEND_NAMES, createBackend, type BackendName } from '../../engine/index.js';
+import { BACKEND_NAMES, createBackend, type BackendName, type PrecisionChoice } from '../../engine/index.js';
 import { MODEL_JSON } from '../../io/model-files.js';
 import { ENSEMBLE_JSON, loadClassifier } from '../../io/ensemble.js';
 import { noTtaOption, ttaOption } from './ensemble.js';
 import { buildServer, SERVER_LIMITS } from '../../server/app.js';
 import { Predictor } from '../../server/predictor.js';
 import { defaultImageThreads } from '../../server/image-decoder.js';
-import { nonNegativeInt, positiveInt } from '../options.js';
+import { nonNegativeInt, positiveInt, precisionOption } from '../options.js';
 
 export const DEFAULT_MODEL_DIR = 'runs/seed';
 
@@ -23,6 +23,7 @@ export interface ServeOpts {
   host: string;
   backend: BackendName;
   threads?: number;
+  precision?: PrecisionChoice;
   log?: boolean;
   tta?: boolean;
   /** milliseconds (defaults: SERVER_LIMITS) */
@@ -73,7 +74,7 @@ export async function startServer(o: ServeOpts): Promise<{ app: FastifyInstance;
     throw new DigitsError(`no model at ${path.resolve(jsonPath)}: ${trained}`);
   }
   const loaded = await loadClassifier(o.model, { tta: o.tta });
-  const choice = createBackend(o.backend, o.threads);
+  const choice = createBackend(o.backend, o.threads, o.precision ?? 'fp32');
   if (choice.warning) process.stderr.write(`digits: warning: ${choice.warning}\n`);
   loaded.model.setBackend(choice.backend);
   const predictor = new Predictor(loaded.model, loaded.metadata, o.model, loaded.fingerprint, loaded);
@@ -125,6 +126,7 @@ export function registerServe(program: Command): void {
     .option('--host <addr>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('auto'))
     .addOption(new Option('--threads <n>', 'worker threads for the native backend (default: all cores)').argParser(positiveInt('--threads')))
+    .addOption(precisionOption())
     .option('--log', 'log every request as a JSON line (Fastify/pino) on stdout')
     .addOption(ttaOption())
     .addOption(noTtaOption())
