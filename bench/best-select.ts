@@ -34,15 +34,15 @@ import { benchProgram, intArg, numberArg } from './options.js';
 import { loadNativeBackend, PRECISION_CHOICES, type PrecisionChoice } from '../src/engine/native.js';
 import { loadMnist } from '../src/data/mnist.js';
 import {
-  BatchNormalization, WeightAveraging, takeRows, validationSplitIndices, Activation, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential,
+  BatchNormalization, WeightAveraging, takeRows, validationSplitIndices, Activation, Dense, Dropout, Flatten, MaxPooling2D, Sequential,
   buildPreset, datasetToTensors, presetCallbacks, presetFitOptions, presetOptimizer, type Layer,
 } from '../src/nn/index.js';
-import { convBnRelu } from '../src/nn/presets.js';
+import { convBnRelu, m5Layers, vggLayers } from '../src/nn/presets.js';
 import { makeMetadata, saveModel } from '../src/io/model-files.js';
 import { normalizeImages, normalizationName, parseNormalization, type Normalization } from '../src/nn/normalize.js';
 import { FOLD_SEED, foldRows } from './folds.js';
 
-const ARCHS = ['preset', 'c128', 'c128-drop', 'm5', 'm5h'] as const;
+const ARCHS = ['preset', 'vgg', 'c128', 'c128-drop', 'm5', 'm5h'] as const;
 type Arch = (typeof ARCHS)[number];
 
 const program = benchProgram('best-select', 'train a variant of a preset (best by default) and print its validation accuracy (the test set is never loaded)')
@@ -78,29 +78,18 @@ const opts = program
     normalize?: Normalization }>();
 
 /**
- * Candidate architectures (docs/best-preset.md). c128: best's two blocks, then a third
- * (conv 3x3 128, BatchNorm, ReLU, max pool 7 -> 3) before dense 256, so the dense layer
- * reads 1,152 values instead of 3,136 (+15% arithmetic). c128-drop: the same with
- * dropout 0.25 after the first two pools.
+ * Candidate architectures (docs/best-preset.md). vgg: the model best had before M5 (every row before the M5
+ * section ran it as the preset). c128: vgg's two blocks, then a third (conv 3x3 128, BatchNorm, ReLU, max pool
+ * 7 -> 3) before dense 256, so the dense layer reads 1,152 values instead of 3,136 (+15% arithmetic).
+ * c128-drop: the same with dropout 0.25 after the first two pools.
  *
- * m5: the 5x5 model of An et al. 2020 ("An Ensemble of Simple Convolutional Neural Network Models for MNIST
- * Digit Recognition"): five 'valid' 5x5 convolutions of 32, 64, 96, 128 and 160 filters, each with BatchNorm
- * and ReLU, no pooling (28 -> 24 -> 20 -> 16 -> 12 -> 8), then flatten (10,240) -> dense 10 -> BatchNorm ->
- * softmax; about 7 times the preset's arithmetic. m5h: the same at half the width (16 to 80 filters).
+ * m5: An et al.'s M5 (now the preset's own model): five 'valid' 5x5 convolutions of 32, 64, 96, 128 and 160
+ * filters with BatchNorm and ReLU, no pooling, dense 10 -> BatchNorm -> softmax. m5h: the same at half the
+ * width (16 to 80 filters).
  */
 function candidateLayers(arch: Exclude<Arch, 'preset'>): Layer[] {
-  if (arch === 'm5' || arch === 'm5h') {
-    const widths = arch === 'm5' ? [32, 64, 96, 128, 160] : [16, 32, 48, 64, 80];
-    return [
-      ...widths.flatMap((filters, i) => [
-        new Conv2D({ filters, kernelSize: 5, padding: 'valid', activation: 'linear', useBias: false, ...(i === 0 ? { inputShape: [28, 28, 1] } : {}) }),
-        new BatchNormalization({ momentum: 0.9 }), new Activation({ activation: 'relu' }),
-      ]),
-      new Flatten(),
-      new Dense({ units: 10, activation: 'linear', useBias: false }), new BatchNormalization({ momentum: 0.9 }),
-      new Activation({ activation: 'softmax' }),
-    ];
-  }
+  if (arch === 'm5' || arch === 'm5h') return m5Layers(arch === 'm5' ? [32, 64, 96, 128, 160] : [16, 32, 48, 64, 80]);
+  if (arch === 'vgg') return vggLayers();
   const drop = (): Layer[] => (arch === 'c128-drop' ? [new Dropout({ rate: 0.25 })] : []);
   return [
     ...convBnRelu(32, { inputShape: [28, 28, 1], momentum: 0.9 }), ...convBnRelu(32, { momentum: 0.9 }),

@@ -142,7 +142,7 @@ test('train --preset best: the saved model is the moving average of the weights 
   const stats = (): Map<string, Float32Array> =>
     new Map(model.namedWeights().filter((w) => w.name.includes('moving_')).map((w) => [w.name, new Float32Array(w.tensor.data)]));
   const saved = stats();
-  assert.equal(saved.size, 10, 'five BatchNorm layers, mean and variance each');
+  assert.equal(saved.size, 12, 'six BatchNorm layers, mean and variance each');
   model.recomputeBatchNormStatistics(x, { batchSize: 64, rows: validationSplitIndices(2000, 0.25, new Rng(2)).train });
   for (const [name, want] of stats()) {
     want.forEach((w, i) => assert.ok(Math.abs(saved.get(name)![i]! - w) <= 1e-4 * (1 + Math.abs(w)), `${name}[${i}]: saved ${saved.get(name)![i]}, a pass gives ${w}`));

@@ -23,8 +23,10 @@ test('presets build with the expected parameter counts (trainable / non-trainabl
   assert.deepEqual(count('seed'), [135_114, 0]);
   // fast: conv 3x3x1x12 + BN(12) + conv 3x3x12x24 + BN(24) + dense 1176x128 + 128 + dense 128x10 + 10
   assert.deepEqual(count('fast'), [108 + 24 + 2_592 + 48 + 150_656 + 1_290, 24 + 48]);
-  // best: 4 convs (no bias) + 4 BN + dense 3136x256 (no bias) + BN(256) + dense 256x10
-  assert.deepEqual(count('best'), [288 + 9_216 + 18_432 + 36_864 + 802_816 + 2 * (32 + 32 + 64 + 64 + 256) + 2_570, 2 * (32 + 32 + 64 + 64 + 256)]);
+  // best (M5): 5x5 convs 1->32->64->96->128->160 (no bias) + 5 BN + dense 10240x10 (no bias) + BN(10)
+  const bn = 32 + 64 + 96 + 128 + 160 + 10;
+  assert.deepEqual(count('best'), [25 * (32 + 32 * 64 + 64 * 96 + 96 * 128 + 128 * 160) + 8 * 8 * 160 * 10 + 2 * bn, 2 * bn]);
+  assert.equal(count('best')[0] + count('best')[1], 1_129_160);
   const { training } = buildPreset('best', 0);
   assert.deepEqual(presetFitOptions(training), { augment: { rotation: 10, zoom: 0.1, shift: 2 } });
   const bestCallbacks = presetCallbacks(training);
