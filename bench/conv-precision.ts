@@ -1,6 +1,6 @@
 /**
- * The conv kernels in fp32 and in bf16 (AMX tiles where the CPU has them), on the best and fast
- * presets' conv shapes: forward, input gradient and filter gradient, native backend. Prints one
+ * The conv kernels in fp32 and in bf16 (AMX tiles where the CPU has them), on the conv shapes of best
+ * (M5), of the VGG model best had before, and of fast: forward, input gradient and filter gradient, native backend. Prints one
  * JSON object; nothing is asserted.
  *
  *   node dist/bench/conv-precision.js [--threads N] [--batch-size N] [--reps N]
@@ -22,13 +22,16 @@ const args = benchProgram('conv-precision', 'conv kernels in fp32 and bf16 on th
   .parse()
   .opts<Args>();
 
-// [label, h, w, c, k, padding]: 3x3 stride-1 convs of the presets
-const shapes: [string, number, number, number, number, 'same' | 'valid'][] = [
-  ['best conv 1 (1 -> 32, 28x28)', 28, 28, 1, 32, 'same'],
-  ['best conv 2 (32 -> 32, 28x28)', 28, 28, 32, 32, 'same'],
-  ['best conv 3 (32 -> 64, 14x14)', 14, 14, 32, 64, 'same'],
-  ['best conv 4 (64 -> 64, 14x14)', 14, 14, 64, 64, 'same'],
-  ['fast conv 2 (12 -> 24, 14x14)', 14, 14, 12, 24, 'same'],
+// [label, h, w, c, k, kernel, padding]: stride-1 convs of the presets
+const shapes: [string, number, number, number, number, number, 'same' | 'valid'][] = [
+  ['best (M5) conv 1 (1 -> 32, 5x5, 28x28)', 28, 28, 1, 32, 5, 'valid'],
+  ['best (M5) conv 2 (32 -> 64, 5x5, 24x24)', 24, 24, 32, 64, 5, 'valid'],
+  ['best (M5) conv 3 (64 -> 96, 5x5, 20x20)', 20, 20, 64, 96, 5, 'valid'],
+  ['best (M5) conv 4 (96 -> 128, 5x5, 16x16)', 16, 16, 96, 128, 5, 'valid'],
+  ['best (M5) conv 5 (128 -> 160, 5x5, 12x12)', 12, 12, 128, 160, 5, 'valid'],
+  ['VGG conv 2 (32 -> 32, 3x3, 28x28)', 28, 28, 32, 32, 3, 'same'],
+  ['VGG conv 4 (64 -> 64, 3x3, 14x14)', 14, 14, 64, 64, 3, 'same'],
+  ['fast conv 2 (12 -> 24, 3x3, 14x14)', 14, 14, 12, 24, 3, 'same'],
 ];
 
 const rng = new Rng(1);
@@ -48,11 +51,11 @@ function minMs(fn: () => void, reps: number): number {
 const backends = new Map<Precision, ReturnType<typeof loadNativeBackend>>();
 for (const p of ['fp32', 'bf16'] as const) backends.set(p, loadNativeBackend(args.threads, p));
 const rows = [];
-for (const [label, h, w, c, k, pad] of shapes) {
+for (const [label, h, w, c, k, ks, pad] of shapes) {
   const n = args.batchSize;
-  const g = convGeometry(n, h, w, c, 3, 3, k, 1, 1, pad);
+  const g = convGeometry(n, h, w, c, ks, ks, k, 1, 1, pad);
   const x = rand(n * h * w * c);
-  const wt = rand(9 * c * k);
+  const wt = rand(ks * ks * c * k);
   const b = rand(k);
   const dy = rand(n * g.outH * g.outW * k);
   const y = new Float32Array(dy.length);
