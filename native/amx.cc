@@ -15,9 +15,9 @@
 // Filter gradient: dw[t, c, k] = sum over images and m of frame[m + off(t), c] * dy[m, k], with dy
 // zero at the dropped positions. A = the frame transposed (rows: 16 channels, columns: 32
 // consecutive pixels from any offset), B = dy in VNNI pairs of pixels. Work is split over
-// (tap, channel pair of blocks, filter pair of blocks) and over a fixed number of image chunks
-// (set by the thread count), whose partial sums are added in chunk order: deterministic for a
-// given thread count, as the float32 kernels.
+// (channel pair of blocks, filter pair of blocks), every tap inside, and over a fixed number of
+// image chunks (set by the thread count), whose partial sums are added in chunk order:
+// deterministic for a given thread count, as the float32 kernels.
 #include "amx.h"
 
 #include <algorithm>
@@ -121,12 +121,15 @@ void load_tiles() {
   _tile_loadconfig(&cfg);
 }
 
+// The first n of 16 lanes (n clamped to 0..16).
+inline __mmask16 first_lanes(int n) {
+  return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+
 // Converts 'count' floats to bfloat16 (zeros from count to width, width a multiple of 16).
 inline void convert_row(const float* s, uint16_t* d, int count, int width) {
   for (int j = 0; j < width; j += 16) {
-    const int left = count - j;
-    const __mmask16 m = left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
-    const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, s + std::max(0, std::min(j, count))));
+    const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(first_lanes(count - j), s + std::max(0, std::min(j, count))));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + j), (__m256i)h);
   }
 }
@@ -245,8 +248,7 @@ void corr_frames(const uint16_t* frames, int n, int S, int cp, int ws, int oh, i
         _tile_stored(3, acc + 16 * 32 + 16, 128);
         const int k0 = kb * 16, nk = std::min(32, cout - k0);
         if (nk <= 0) continue;
-        const __mmask16 m_lo = nk >= 16 ? __mmask16(0xffff) : __mmask16((1u << nk) - 1);
-        const __mmask16 m_hi = nk >= 32 ? __mmask16(0xffff) : nk <= 16 ? __mmask16(0) : __mmask16((1u << (nk - 16)) - 1);
+        const __mmask16 m_lo = first_lanes(nk), m_hi = first_lanes(nk - 16);
         const __m512 b_lo = bias != nullptr ? _mm512_maskz_loadu_ps(m_lo, bias + k0) : _mm512_setzero_ps();
         const __m512 b_hi = bias != nullptr && m_hi != 0 ? _mm512_maskz_loadu_ps(m_hi, bias + k0 + 16) : _mm512_setzero_ps();
         const __m512 zero = _mm512_setzero_ps();
@@ -336,11 +338,11 @@ void amx_backward_filter(const float* x, const float* dy, float* dw, float* db, 
     const float* rowp = row_in ? x + (size_t(img) * g.h + iy) * size_t(g.w) * C : nullptr;
     for (int x0 = 0; x0 < ws; x0 += 16) {
       const int count = std::min(16, ws - x0);
-      const __mmask16 store = count >= 16 ? __mmask16(0xffff) : __mmask16((1u << count) - 1);
+      const __mmask16 store = first_lanes(count);
       uint16_t* dst = base + size_t(yp) * ws + x0;
       for (int c0 = 0; c0 < C; c0 += 16) {
         const int nc = std::min(16, C - c0);
-        const __mmask16 chans = nc >= 16 ? __mmask16(0xffff) : __mmask16((1u << nc) - 1);
+        const __mmask16 chans = first_lanes(nc);
         __m512 r[16];
         for (int p = 0; p < 16; p++) {
           const int ix = x0 + p - g.pl;
@@ -367,8 +369,7 @@ void amx_backward_filter(const float* x, const float* dy, float* dw, float* db, 
         if (m < M && ox < g.ow) rows[e] = dy + ((size_t(img) * g.oh + oy) * g.ow + ox) * K;
       }
       for (int k0 = 0; k0 < kp; k0 += 16) {
-        const int left = K - k0;
-        const __mmask16 mk = left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
+        const __mmask16 mk = first_lanes(K - k0);
         const __m512 a = rows[0] != nullptr && mk != 0 ? _mm512_maskz_loadu_ps(mk, rows[0] + k0) : _mm512_setzero_ps();
         const __m512 b = rows[1] != nullptr && mk != 0 ? _mm512_maskz_loadu_ps(mk, rows[1] + k0) : _mm512_setzero_ps();
         // cvtne2ps(b, a): lanes 0-15 = a, 16-31 = b; then (a0, b0, a1, b1, ...)
