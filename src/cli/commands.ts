@@ -6,7 +6,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DigitsError } from '../errors.js';
-import { createBackend, type BackendName, type PrecisionChoice } from '../engine/index.js';
 import type { Backend } from '../engine/backend.js';
 import { Tensor } from '../engine/tensor.js';
 import type { Dataset } from '../data/dataset.js';
@@ -36,24 +35,15 @@ import { describeAveraging, formatEpochTable } from '../report/text.js';
 import { imageInputFiles, loadImageFiles } from '../preprocess/files.js';
 import { trainEnsemble } from './commands/ensemble.js';
 
-export interface BackendOpts {
-  backend: BackendName;
-  threads?: number;
-  /** the conv kernels' arithmetic (default fp32) */
-  precision?: PrecisionChoice;
-}
+import { pickBackend, type BackendOpts } from './options.js';
+
+export { pickBackend, type BackendOpts };
 
 /** The model or ensemble folder `o.model` (with `o.tta`), on the backend the options pick: what the predicting commands start with. */
 export async function openClassifier(o: BackendOpts & { model: string; tta?: boolean }): Promise<LoadedClassifier> {
   const loaded = await loadClassifier(o.model, { tta: o.tta });
   loaded.model.setBackend(pickBackend(o));
   return loaded;
-}
-
-export function pickBackend(o: BackendOpts): Backend {
-  const choice = createBackend(o.backend, o.threads, o.precision ?? 'fp32');
-  if (choice.warning) process.stderr.write(`digits: warning: ${choice.warning}\n`);
-  return choice.backend;
 }
 
 const out = (line = ''): void => {

@@ -1,6 +1,21 @@
 /** Option parsers for the CLI: each rejects bad values with a message naming the option. */
 import { InvalidArgumentError, Option } from 'commander';
-import { PRECISION_CHOICES } from '../engine/index.js';
+import { createBackend, PRECISION_CHOICES, type BackendName, type PrecisionChoice } from '../engine/index.js';
+import type { Backend } from '../engine/backend.js';
+
+export interface BackendOpts {
+  backend: BackendName;
+  threads?: number;
+  /** the conv kernels' arithmetic (default fp32) */
+  precision?: PrecisionChoice;
+}
+
+/** The backend --backend, --threads and --precision pick; a fallback to the reference backend is said once on stderr. */
+export function pickBackend(o: BackendOpts): Backend {
+  const choice = createBackend(o.backend, o.threads, o.precision ?? 'fp32');
+  if (choice.warning) process.stderr.write(`digits: warning: ${choice.warning}\n`);
+  return choice.backend;
+}
 
 /** --precision: the conv kernels' arithmetic, auto by default on every command (bf16 where the CPU has AMX tiles). */
 export function precisionOption(): Option {

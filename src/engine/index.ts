@@ -4,8 +4,7 @@
  */
 import type { Backend } from './backend.js';
 import { DigitsError } from '../errors.js';
-import { PRECISION_CHOICES } from './native.js';
-import { loadNativeBackend, type PrecisionChoice } from './native.js';
+import { loadNativeBackend, PRECISION_CHOICES, type PrecisionChoice } from './native.js';
 import { ReferenceBackend } from './reference.js';
 
 export type BackendName = 'auto' | 'reference' | 'native';

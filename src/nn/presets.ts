@@ -100,9 +100,10 @@ export const PRESETS: Readonly<Record<string, Preset>> = ({
 }) as Record<string, Preset>;
 
 /** conv (no bias: BatchNorm's beta plays its part) -> BatchNorm -> relu */
-export function convBnRelu(filters: number, opts: { kernelSize?: number; inputShape?: readonly number[]; momentum?: number } = {}): Layer[] {
+export function convBnRelu(filters: number,
+  opts: { kernelSize?: number; padding?: 'same' | 'valid'; inputShape?: readonly number[]; momentum?: number } = {}): Layer[] {
   return [
-    new Conv2D({ filters, kernelSize: opts.kernelSize ?? 3, padding: 'same', activation: 'linear', useBias: false,
+    new Conv2D({ filters, kernelSize: opts.kernelSize ?? 3, padding: opts.padding ?? 'same', activation: 'linear', useBias: false,
       ...(opts.inputShape !== undefined ? { inputShape: opts.inputShape } : {}) }),
     new BatchNormalization(opts.momentum !== undefined ? { momentum: opts.momentum } : {}),
     new Activation({ activation: 'relu' }),
@@ -122,12 +123,8 @@ function convPoolBnRelu(filters: number, opts: { inputShape?: readonly number[];
  */
 export function m5Layers(widths: readonly number[]): Layer[] {
   return [
-    ...widths.flatMap((filters, i) => [
-      new Conv2D({ filters, kernelSize: 5, padding: 'valid', activation: 'linear', useBias: false,
-        ...(i === 0 ? { inputShape: [28, 28, 1] } : {}) }),
-      new BatchNormalization({ momentum: 0.9 }),
-      new Activation({ activation: 'relu' }),
-    ]),
+    ...widths.flatMap((filters, i) =>
+      convBnRelu(filters, { kernelSize: 5, padding: 'valid', momentum: 0.9, ...(i === 0 ? { inputShape: [28, 28, 1] } : {}) })),
     new Flatten(),
     new Dense({ units: 10, activation: 'linear', useBias: false }),
     new BatchNormalization({ momentum: 0.9 }),

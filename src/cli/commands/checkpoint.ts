@@ -14,7 +14,7 @@ import { checkpointDir, findCheckpoint, readCheckpoint, writeCheckpoint, type Lo
 import { makeMetadata, MODEL_JSON, sha256Hex } from '../../io/model-files.js';
 import { writeFailure } from '../../util/disk.js';
 import type { BackendName, PrecisionChoice } from '../../engine/index.js';
-import type { Precision } from '../../engine/backend.js';
+import { PRECISIONS, type Precision } from '../../engine/backend.js';
 import { promises as fs } from 'node:fs';
 
 /** The options of `digits train` that decide a run (what --resume takes from the checkpoint). */
@@ -91,7 +91,7 @@ export async function resumeOptions(dir: string, given: Record<string, unknown>,
   for (const k of ['epochs', 'batchSize', 'seed', 'threads', 'trainImages'] as const) {
     if (!Number.isInteger(s[k])) throw new DigitsError(`${where}: settings.${k}: expected an integer, got ${JSON.stringify(s[k])}`);
   }
-  if (s.precision !== undefined && s.precision !== 'fp32' && s.precision !== 'bf16') {
+  if (s.precision !== undefined && !PRECISIONS.includes(s.precision)) {
     throw new DigitsError(`${where}: settings.precision: expected "fp32" or "bf16", got ${JSON.stringify(s.precision)}`);
   }
   const conflicts: string[] = [];

@@ -6,14 +6,14 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { DigitsError } from '../../errors.js';
-import { BACKEND_NAMES, createBackend, type BackendName, type PrecisionChoice } from '../../engine/index.js';
+import { BACKEND_NAMES, type BackendName, type PrecisionChoice } from '../../engine/index.js';
 import { MODEL_JSON } from '../../io/model-files.js';
 import { ENSEMBLE_JSON, loadClassifier } from '../../io/ensemble.js';
 import { noTtaOption, ttaOption } from './ensemble.js';
 import { buildServer, SERVER_LIMITS } from '../../server/app.js';
 import { Predictor } from '../../server/predictor.js';
 import { defaultImageThreads } from '../../server/image-decoder.js';
-import { nonNegativeInt, positiveInt, precisionOption } from '../options.js';
+import { nonNegativeInt, pickBackend, positiveInt, precisionOption } from '../options.js';
 
 export const DEFAULT_MODEL_DIR = 'runs/seed';
 
@@ -74,9 +74,7 @@ export async function startServer(o: ServeOpts): Promise<{ app: FastifyInstance;
     throw new DigitsError(`no model at ${path.resolve(jsonPath)}: ${trained}`);
   }
   const loaded = await loadClassifier(o.model, { tta: o.tta });
-  const choice = createBackend(o.backend, o.threads, o.precision ?? 'fp32');
-  if (choice.warning) process.stderr.write(`digits: warning: ${choice.warning}\n`);
-  loaded.model.setBackend(choice.backend);
+  loaded.model.setBackend(pickBackend(o));
   const predictor = new Predictor(loaded.model, loaded.metadata, o.model, loaded.fingerprint, loaded);
   const app = buildServer({
     predictor, logger: o.log ?? false, corsOrigins: o.cors,
