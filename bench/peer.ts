@@ -37,6 +37,17 @@ export function threadArgs(o: PeerOptions): string[] {
   return o.threads !== undefined ? ['--threads', String(o.threads)] : [];
 }
 
+/**
+ * The peer's environment: OPENBLAS_NUM_THREADS=1 unless the caller set it. torch splits its work
+ * over --threads OpenMP threads itself; an OpenBLAS that also starts a thread per core under each of
+ * them oversubscribes the 2 cores. Measured on 2026-12-06 (compare.js --rounds 2, python3-torch 1.13
+ * with libopenblas0-pthread): 2,225 training images/s with OpenBLAS threads, 3,565 with one.
+ * The peer is measured at its best.
+ */
+export function peerEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1' };
+}
+
 /** Ends the bench (one line on stderr, exit 1). */
 export function fail(bench: string, message: string): never {
   console.error(`bench/${bench}: ${message}`);

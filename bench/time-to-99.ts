@@ -18,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import * as path from 'node:path';
 import { benchProgram, intArg } from './options.js';
-import { DIGITS_CLI, MNIST_DIR, ROOT, checkPeer, fail as failBench, threadArgs as peerThreadArgs, withPeerOptions, type PeerOptions } from './peer.js';
+import { DIGITS_CLI, MNIST_DIR, ROOT, checkPeer, fail as failBench, peerEnv, threadArgs as peerThreadArgs, withPeerOptions, type PeerOptions } from './peer.js';
 
 const TARGET = 0.99;
 const values = withPeerOptions(benchProgram('time-to-99', 'seconds of training to 99% test accuracy: digits --preset fast vs the PyTorch peer (seed recipe)')
@@ -54,7 +54,7 @@ interface PeerEpoch { epoch: number; trainSeconds: number; testAccuracy: number 
 async function runPeer(): Promise<{ epochs: PeerEpoch[]; load1: number[] }> {
   const before = os.loadavg()[0]!;
   const child = spawn(values.python, ['-u', values.peer, '--mnist-dir', MNIST_DIR, '--epochs', String(epochs), ...threadArgs],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: peerEnv() });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => {
@@ -80,6 +80,7 @@ if (!skipPeer) {
   pytorch = {
     recipe: 'seed (batch 32, Adam 1e-3)', epochsRun: peer.epochs.length, perEpoch: peer.epochs,
     epochTo99: first?.epoch ?? null, secondsTo99: first?.trainSeconds ?? null, load1: peer.load1,
+    openblasThreads: peerEnv().OPENBLAS_NUM_THREADS,
   };
   if ((digits.testAccuracy ?? 0) >= TARGET) {
     if (first !== null) ratio = Number((first.trainSeconds / digits.trainSeconds!).toFixed(2));
