@@ -37,7 +37,7 @@ import {
   BatchNormalization, WeightAveraging, takeRows, validationSplitIndices, Activation, Dense, Dropout, Flatten, MaxPooling2D, Sequential,
   buildPreset, datasetToTensors, presetCallbacks, presetFitOptions, presetOptimizer, type Layer,
 } from '../src/nn/index.js';
-import { convBnRelu, m5Layers, vggLayers } from '../src/nn/presets.js';
+import { convBnRelu, M5_WIDTHS, m5Layers, vggLayers } from '../src/nn/presets.js';
 import { makeMetadata, saveModel } from '../src/io/model-files.js';
 import { normalizeImages, normalizationName, parseNormalization, type Normalization } from '../src/nn/normalize.js';
 import { FOLD_SEED, foldRows } from './folds.js';
@@ -88,7 +88,7 @@ const opts = program
  * width (16 to 80 filters).
  */
 function candidateLayers(arch: Exclude<Arch, 'preset'>): Layer[] {
-  if (arch === 'm5' || arch === 'm5h') return m5Layers(arch === 'm5' ? [32, 64, 96, 128, 160] : [16, 32, 48, 64, 80]);
+  if (arch === 'm5' || arch === 'm5h') return m5Layers(arch === 'm5' ? M5_WIDTHS : M5_WIDTHS.map((w) => w / 2));
   if (arch === 'vgg') return vggLayers();
   const drop = (): Layer[] => (arch === 'c128-drop' ? [new Dropout({ rate: 0.25 })] : []);
   return [

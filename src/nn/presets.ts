@@ -116,12 +116,15 @@ function convPoolBnRelu(filters: number, opts: { inputShape?: readonly number[];
   return [conv!, new MaxPooling2D({ poolSize: 2 }), bn!, relu!];
 }
 
+/** M5's conv widths, as An et al. (and `best`) use them. */
+export const M5_WIDTHS: readonly number[] = [32, 64, 96, 128, 160];
+
 /**
  * An et al.'s M5 (2020, "An Ensemble of Simple Convolutional Neural Network Models for MNIST Digit
  * Recognition") with the given five widths: 'valid' 5x5 convs (no bias) each with BatchNorm and ReLU,
  * no pooling (28 -> 24 -> 20 -> 16 -> 12 -> 8), flatten -> dense 10 (no bias) -> BatchNorm -> softmax.
  */
-export function m5Layers(widths: readonly number[]): Layer[] {
+export function m5Layers(widths: readonly number[] = M5_WIDTHS): Layer[] {
   return [
     ...widths.flatMap((filters, i) =>
       convBnRelu(filters, { kernelSize: 5, padding: 'valid', momentum: 0.9, ...(i === 0 ? { inputShape: [28, 28, 1] } : {}) })),
@@ -192,7 +195,7 @@ Object.assign(PRESETS as Record<string, Preset>, {
     // 1,129,160 weights, ~7x the arithmetic of the VGG-like model it replaced (2x conv 32, pool, 2x conv 64,
     // pool, dense 256), affordable with bf16 convolutions on AMX tiles. On k-fold folds 0-1 (24,000 held-out
     // images) it made 87 errors against 97 with a lower validation loss (docs/best-preset.md).
-    layers: (): Layer[] => m5Layers([32, 64, 96, 128, 160]),
+    layers: (): Layer[] => m5Layers(),
     training: {
       optimizer: { name: 'adam', learningRate: 0.003 },
       loss: 'categoricalCrossentropy',
