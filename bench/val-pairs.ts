@@ -1,17 +1,18 @@
 /**
  * Do two models make different mistakes? On validation only: saved models that held out the same
- * rows (`--seed S` of a 10% split, as `best-select.js` and `digits train` draw it) are scored on
- * those rows alone, in pairs and all together (class probabilities averaged), and a model given as
+ * rows (`--seed S` of a 10% split, as `best-select.js` and `digits train` draw it, or fold I of
+ * `best-select.js --folds K --fold I`'s fixed partition) are scored on those rows alone, in pairs and all together (class probabilities averaged), and a model given as
  * NAME=DIR@NORMALIZATION sees the rows normalized as it was trained (src/nn/normalize.ts).
  * Names starting with F are the reference family: each other model is scored paired with every
  * family member, against the family's own pairs. The MNIST test images are never loaded.
  *
- *   node dist/bench/val-pairs.js [--seed 0] F0=runs/a F1=runs/b W14=runs/w14@width:14 DSK=runs/dsk@deskew
+ *   node dist/bench/val-pairs.js [--seed 0 | --folds K --fold I] F0=runs/a F1=runs/b W14=runs/w14@width:14 DSK=runs/dsk@deskew
  *
  * Prints one JSON object: each model's errors alone, the family's pairs, each other model's pairs
  * with the family, the family's errors together, and everything's together.
  */
 import { benchProgram, intArg } from './options.js';
+import { foldRows } from './folds.js';
 import { loadNativeBackend } from '../src/engine/native.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
@@ -21,10 +22,14 @@ import { normalizeImages, parseNormalization } from '../src/nn/normalize.js';
 
 const program = benchProgram('val-pairs', 'errors of saved models on a validation split, alone, in pairs and together')
   .option('--seed <n>', 'the seed of the 10% validation split the models held out', intArg(0), 0)
+  .option('--folds <k>', 'the models held out a fold of best-select\'s k-fold partition (with --fold)', intArg(2))
+  .option('--fold <i>', 'the 0-based fold they held out', intArg(0))
   .argument('<models...>', 'NAME=DIR or NAME=DIR@NORMALIZATION (names starting with F: the reference family)')
   .allowExcessArguments(true);
 program.parse();
-const { seed } = program.opts<{ seed: number }>();
+const { seed, folds, fold } = program.opts<{ seed: number; folds?: number; fold?: number }>();
+if ((folds === undefined) !== (fold === undefined)) program.error('error: --folds and --fold go together');
+if (folds !== undefined && fold! >= folds) program.error(`error: --fold ${fold}: expected 0 to ${folds - 1} (--folds ${folds})`);
 const specs = program.args.map((a) => {
   const m = /^([^=]+)=([^@]+)(?:@(.+))?$/.exec(a);
   if (m === null) return program.error(`error: ${a}: expected NAME=DIR or NAME=DIR@NORMALIZATION`);
@@ -34,7 +39,7 @@ const specs = program.args.map((a) => {
 const nat = loadNativeBackend();
 if (!nat.ok) throw new Error(`native backend: ${nat.reason}`);
 const { x, y } = datasetToTensors(await loadMnist('train'));
-const rows = validationSplitIndices(x.shape[0]!, 0.1, seed).validation;
+const rows = (folds === undefined ? validationSplitIndices(x.shape[0]!, 0.1, seed) : foldRows(x.shape[0]!, folds, fold!)).validation;
 const n = rows.length;
 const xv = takeRows(x, rows).data;
 const yv = takeRows(y!, rows).data;
@@ -62,7 +67,7 @@ const others = names.filter((m) => !m.startsWith('F'));
 const familyPairs: number[] = [];
 for (let i = 0; i < family.length; i++) for (let j = i + 1; j < family.length; j++) familyPairs.push(errors([family[i]!, family[j]!]));
 console.log(JSON.stringify({
-  seed, rows: n,
+  ...(folds === undefined ? { seed } : { folds, fold }), rows: n,
   alone: Object.fromEntries(names.map((m) => [m, errors([m])])),
   familyPairs: { mean: familyPairs.length > 0 ? mean(familyPairs) : null, each: familyPairs },
   withFamily: Object.fromEntries(others.map((o) => {

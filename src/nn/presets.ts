@@ -119,20 +119,29 @@ function convPoolBnRelu(filters: number, opts: { inputShape?: readonly number[];
 /** M5's conv widths, as An et al. (and `best`) use them. */
 export const M5_WIDTHS: readonly number[] = [32, 64, 96, 128, 160];
 
+/** M7's conv widths (An et al.): four 7x7 convs, 28 -> 22 -> 16 -> 10 -> 4. */
+export const M7_WIDTHS: readonly number[] = [48, 96, 144, 192];
+
 /**
- * An et al.'s M5 (2020, "An Ensemble of Simple Convolutional Neural Network Models for MNIST Digit
- * Recognition") with the given five widths: 'valid' 5x5 convs (no bias) each with BatchNorm and ReLU,
- * no pooling (28 -> 24 -> 20 -> 16 -> 12 -> 8), flatten -> dense 10 (no bias) -> BatchNorm -> softmax.
+ * An et al.'s simple CNNs (2020, "An Ensemble of Simple Convolutional Neural Network Models for MNIST Digit
+ * Recognition"): 'valid' convs of one kernel size (no bias) each with BatchNorm and ReLU, no pooling, flatten ->
+ * dense 10 (no bias) -> BatchNorm -> softmax. M5 is 5x5 with M5_WIDTHS (28 -> 24 -> 20 -> 16 -> 12 -> 8), M7 is
+ * 7x7 with M7_WIDTHS.
  */
-export function m5Layers(widths: readonly number[] = M5_WIDTHS): Layer[] {
+export function anLayers(kernelSize: number, widths: readonly number[]): Layer[] {
   return [
     ...widths.flatMap((filters, i) =>
-      convBnRelu(filters, { kernelSize: 5, padding: 'valid', momentum: 0.9, ...(i === 0 ? { inputShape: [28, 28, 1] } : {}) })),
+      convBnRelu(filters, { kernelSize, padding: 'valid', momentum: 0.9, ...(i === 0 ? { inputShape: [28, 28, 1] } : {}) })),
     new Flatten(),
     new Dense({ units: 10, activation: 'linear', useBias: false }),
     new BatchNormalization({ momentum: 0.9 }),
     new Activation({ activation: 'softmax' }),
   ];
+}
+
+/** M5 (`best`'s model) with the given five widths. */
+export function m5Layers(widths: readonly number[] = M5_WIDTHS): Layer[] {
+  return anLayers(5, widths);
 }
 
 /**
