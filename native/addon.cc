@@ -16,6 +16,7 @@
 
 #include "amx.h"
 #include "kernels.h"
+#include "pool.h"
 
 namespace {
 
@@ -95,13 +96,16 @@ napi_value number(napi_env env, double v) {
 // Geometry order (conv): n, h, w, c, kh, kw, k, strideH, strideW, padTop, padLeft, outH, outW
 // Geometry order (pool): n, h, w, c, poolH, poolW, strideH, strideW, outH, outW
 
-// A binding: unpack the arguments and call the kernel under the mutex; JavaScript gets undefined,
-// or the number the kernel returns.
+// A binding: unpack the arguments and call the kernel under the mutex, with denormals flushed to
+// zero on this thread for the call (pool.h); JavaScript gets undefined, or the number the kernel returns.
 template <void (*Body)(const Args&)>
 napi_value bind(napi_env env, napi_callback_info info) {
   Args a(env, info);
   std::lock_guard<std::mutex> lock(g_mutex);
-  Body(a);
+  {
+    DenormalsFlushed ftz;
+    Body(a);
+  }
   return undefined(env);
 }
 
@@ -109,7 +113,12 @@ template <double (*Body)(const Args&)>
 napi_value bind_number(napi_env env, napi_callback_info info) {
   Args a(env, info);
   std::lock_guard<std::mutex> lock(g_mutex);
-  return number(env, Body(a));
+  double r;
+  {
+    DenormalsFlushed ftz;
+    r = Body(a);
+  }
+  return number(env, r);
 }
 
 void SetThreads(const Args& a) {

@@ -7,11 +7,28 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 static inline void cpu_relax() { _mm_pause(); }
+// MXCSR bits: DAZ (denormal operands read as zero) and FTZ (denormal results written as zero).
+constexpr unsigned kFlushBits = 0x0040u | 0x8000u;
+static inline unsigned get_fp_control() { return _mm_getcsr(); }
+static inline void set_fp_control(unsigned v) { _mm_setcsr(v); }
 #else
 static inline void cpu_relax() {}
+constexpr unsigned kFlushBits = 0;
+static inline unsigned get_fp_control() { return 0; }
+static inline void set_fp_control(unsigned) {}
 #endif
 
 namespace digits {
+
+DenormalsFlushed::DenormalsFlushed() : saved_(get_fp_control()) {
+  if ((saved_ & kFlushBits) != kFlushBits) set_fp_control(saved_ | kFlushBits);
+}
+
+DenormalsFlushed::~DenormalsFlushed() {
+  if ((saved_ & kFlushBits) != kFlushBits) set_fp_control(saved_);
+}
+
+void flush_denormals() { set_fp_control(get_fp_control() | kFlushBits); }
 
 namespace {
 constexpr int kTaskBits = 18;
@@ -90,6 +107,7 @@ void ThreadPool::dispatch(Job job, void* ctx, int ntasks) {
 }
 
 void ThreadPool::worker(int tid) {
+  flush_denormals();
   uint64_t seen = gen_of(state_.load(std::memory_order_acquire));
   using clock = std::chrono::steady_clock;
   // Idle: spin (cheap wake-up between the kernels of a step), then yield the

@@ -727,3 +727,30 @@ for (const [n, h, w, c] of [[1, 5, 4, 1], [7, 28, 28, 1], [3, 9, 11, 3]] as cons
     }
   });
 }
+
+test('native kernels flush denormals to zero (their reference twins keep them); JavaScript arithmetic after a call keeps its own', () => {
+  const tiny = Math.fround(1e-39); // a float32 denormal (the smallest normal is ~1.18e-38)
+  assert.ok(tiny > 0 && tiny < 1.1754943508222875e-38);
+  for (const threads of [1, 2] as const) {
+    const nb = native(threads);
+    // enough values for every thread to take a share: the workers flush too, not only the calling thread
+    const len = 1 << 16;
+    const a = new Float32Array(len).fill(tiny);
+    const out = new Float32Array(len).fill(7);
+    nb.mul(a, new Float32Array(len).fill(1), out);
+    assert.equal(out.filter((v) => v !== 0).length, 0, `threads ${threads}: every denormal product flushed`);
+    const outRef = new Float32Array(len);
+    ref.mul(a, new Float32Array(len).fill(1), outRef);
+    assert.equal(outRef[0], tiny);
+    // Adam: a moment decaying into the denormal range becomes zero instead of lingering there
+    const m = new Float32Array(len).fill(Math.fround(1.2e-38));
+    const v = new Float32Array(len).fill(1);
+    nb.adamUpdate(new Float32Array(len), new Float32Array(len), m, v, { lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, step: 10 });
+    assert.equal(m.filter((x) => x !== 0).length, 0, `threads ${threads}: 0.9 * 1.2e-38 is denormal, so flushed`);
+  }
+  // the calling thread's control bits are put back: JavaScript still has denormal doubles (and float32s)
+  assert.ok(Number.MIN_VALUE > 0 && Number.MIN_VALUE / 2 === 0);
+  assert.ok(5e-324 * 2 === 1e-323);
+  assert.equal(Math.fround(1e-39) * 1, tiny);
+  assert.ok(new Float32Array([1e-39])[0]! > 0);
+});
