@@ -162,6 +162,24 @@ test('train --preset best: the saved model is the moving average of the weights 
   says(await fs.readFile(path.join(again, 'report.html'), 'utf8'));
 });
 
+test('train --preset fast runs its convs in fp32 under --precision auto (its own choice), and evaluate scores the model in it; an explicit --precision wins', async () => {
+  const dir = path.join(tmp, 'fast-auto');
+  const t = digits('train', '--preset', 'fast', '--limit', '1500', '--epochs', '1', '--test-limit', '300', '--out', dir);
+  assert.equal(t.code, 0, t.stderr);
+  const metrics = JSON.parse(await fs.readFile(path.join(dir, 'metrics.json'), 'utf8'));
+  assert.equal(metrics.precision, 'fp32');
+  assert.doesNotMatch(t.stderr, /bf16 convolutions/);
+  assert.ok(metrics.testAccuracy > 0.5, `test accuracy ${metrics.testAccuracy}`);
+  // evaluate (auto) finds the preset in the model's metadata: the same arithmetic, so the same accuracy to the image
+  const e = digits('evaluate', '--model', dir, '--limit', '300');
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(Number(/accuracy (\d+\.\d+)%/.exec(e.stdout)![1]) / 100, metrics.testAccuracy);
+  const b = digits('train', '--preset', 'fast', '--limit', '1500', '--epochs', '1', '--test-limit', '300', '--precision', 'bf16',
+    '--out', path.join(tmp, 'fast-bf16'));
+  assert.equal(b.code, 0, b.stderr);
+  assert.equal(JSON.parse(await fs.readFile(path.join(tmp, 'fast-bf16', 'metrics.json'), 'utf8')).precision, 'bf16');
+});
+
 test('bad input: a CSV with a wrong header names the file and column, and no model is written', async () => {
   const bad = path.join(tmp, 'bad-header.csv');
   await fs.writeFile(bad, 'label,pixel0,pixelX\n1,0,0\n');

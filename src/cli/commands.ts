@@ -35,14 +35,14 @@ import { describeAveraging, formatEpochTable } from '../report/text.js';
 import { imageInputFiles, loadImageFiles } from '../preprocess/files.js';
 import { trainEnsemble } from './commands/ensemble.js';
 
-import { pickBackend, type BackendOpts } from './options.js';
+import { pickBackend, withPresetPrecision, type BackendOpts } from './options.js';
 
 export { pickBackend, type BackendOpts };
 
 /** The model or ensemble folder `o.model` (with `o.tta`), on the backend the options pick: what the predicting commands start with. */
 export async function openClassifier(o: BackendOpts & { model: string; tta?: boolean }): Promise<LoadedClassifier> {
   const loaded = await loadClassifier(o.model, { tta: o.tta });
-  loaded.model.setBackend(pickBackend(o));
+  loaded.model.setBackend(pickBackend(withPresetPrecision(o, loaded.metadata?.preset)));
   return loaded;
 }
 
@@ -117,6 +117,10 @@ export async function train(o: TrainOpts, cmd?: Command): Promise<void> {
     const { opts, checkpoint } = await resumeOptions(o.resume, { ...o }, cmd);
     return runTraining(opts, checkpoint);
   }
+  getPreset(o.preset); // an unknown preset is refused before anything else
+  // --precision auto: the preset's own precision where it has one (fast: fp32); the checkpoint records the
+  // precision chosen, so that --resume keeps it
+  o = withPresetPrecision(o, o.preset);
   if (o.ensemble !== undefined && o.ensemble > 1) return trainEnsemble(o); // src/cli/commands/ensemble.ts
   if (o.tta) throw new DigitsError('--tta on train needs --ensemble N (N >= 2): it is recorded in ensemble.json; for one model, use --tta on evaluate, predict or serve');
   return runTraining(o, null);

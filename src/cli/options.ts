@@ -2,6 +2,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { createBackend, PRECISION_CHOICES, type BackendName, type PrecisionChoice } from '../engine/index.js';
 import type { Backend } from '../engine/backend.js';
+import { getPreset, presetNames } from '../nn/presets.js';
 
 export interface BackendOpts {
   backend: BackendName;
@@ -17,10 +18,23 @@ export function pickBackend(o: BackendOpts): Backend {
   return choice.backend;
 }
 
+/**
+ * --precision auto, refined by a preset's own choice (Preset.precision: `fast` runs in fp32): the options
+ * with that precision when auto was asked for and the preset has one, else unchanged. Training takes the
+ * preset from --preset, the predicting commands from the model's metadata, so that a model is scored in
+ * the arithmetic it was trained in.
+ */
+export function withPresetPrecision<T extends BackendOpts>(o: T, preset: string | null | undefined): T {
+  if (o.precision !== 'auto' || preset === null || preset === undefined || !presetNames().includes(preset)) return o;
+  const p = getPreset(preset).precision;
+  return p === undefined ? o : { ...o, precision: p };
+}
+
 /** --precision: the conv kernels' arithmetic, auto by default on every command (bf16 where the CPU has AMX tiles). */
 export function precisionOption(): Option {
   return new Option('--precision <p>', 'arithmetic of the convolutions: fp32, bf16 (operands rounded to bfloat16, float32 sums; ' +
-    'several times faster on CPUs with AMX tiles), or auto (bf16 where the CPU has AMX, else fp32)')
+    'several times faster on CPUs with AMX tiles), or auto (bf16 where the CPU has AMX, else fp32; ' +
+    'a preset may choose otherwise: fast runs in fp32)')
     .choices([...PRECISION_CHOICES]).default('auto');
 }
 

@@ -22,6 +22,7 @@ import { Adam, SGD, type Optimizer } from './optimizers.js';
 import { MaxPooling2D } from './pooling.js';
 import { Sequential, validationSplitIndices } from './sequential.js';
 import type { Tensor } from '../engine/tensor.js';
+import type { Precision } from '../engine/backend.js';
 import { Activation } from './activation-layer.js';
 import { BatchNormalization } from './batchnorm.js';
 import type { AugmentSettings } from './augment.js';
@@ -66,6 +67,11 @@ export interface Preset {
   /** fresh, unbuilt layers of the architecture */
   layers(): Layer[];
   training: TrainingSettings;
+  /**
+   * The conv arithmetic `digits train --precision auto` gives this preset where it is not auto's
+   * usual choice (bf16 where the CPU has AMX tiles); an explicit --precision still wins.
+   */
+  precision?: Precision;
 }
 
 export const PRESETS: Readonly<Record<string, Preset>> = ({
@@ -183,6 +189,10 @@ Object.assign(PRESETS as Record<string, Preset>, {
       new Dense({ units: 128, activation: 'relu' }),
       new Dense({ units: 10, activation: 'softmax' }),
     ],
+    // float32 even on AMX tiles: its 12- and 24-filter convs are padded to 32 columns on the tiles, and
+    // bf16 gives up the fused conv + pool kernels written for them. A step took 2.3 ms in float32 against
+    // 2.8 ms in bf16 (bench/preset-step.ts, 1,600 steps; docs/fast-preset.md).
+    precision: 'fp32',
     training: {
       optimizer: { name: 'adam', learningRate: 0.01 },
       loss: 'categoricalCrossentropy',

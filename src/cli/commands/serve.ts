@@ -13,7 +13,7 @@ import { noTtaOption, ttaOption } from './ensemble.js';
 import { buildServer, SERVER_LIMITS } from '../../server/app.js';
 import { Predictor } from '../../server/predictor.js';
 import { defaultImageThreads } from '../../server/image-decoder.js';
-import { nonNegativeInt, pickBackend, positiveInt, precisionOption } from '../options.js';
+import { nonNegativeInt, pickBackend, positiveInt, precisionOption, withPresetPrecision } from '../options.js';
 
 export const DEFAULT_MODEL_DIR = 'runs/seed';
 
@@ -74,7 +74,7 @@ export async function startServer(o: ServeOpts): Promise<{ app: FastifyInstance;
     throw new DigitsError(`no model at ${path.resolve(jsonPath)}: ${trained}`);
   }
   const loaded = await loadClassifier(o.model, { tta: o.tta });
-  loaded.model.setBackend(pickBackend(o));
+  loaded.model.setBackend(pickBackend(withPresetPrecision(o, loaded.metadata?.preset)));
   const predictor = new Predictor(loaded.model, loaded.metadata, o.model, loaded.fingerprint, loaded);
   const app = buildServer({
     predictor, logger: o.log ?? false, corsOrigins: o.cors,
