@@ -13,7 +13,7 @@ import {
 } from '../src/nn/index.js';
 
 test('presets build with the expected parameter counts (trainable / non-trainable)', () => {
-  assert.deepEqual(presetNames(), ['seed', 'fast', 'best']);
+  assert.deepEqual(presetNames(), ['seed', 'fast', 'best', 'best-elastic']);
   const count = (name: string): [number, number] => {
     const { model } = buildPreset(name, 0);
     let tr = 0, fr = 0;
@@ -35,6 +35,15 @@ test('presets build with the expected parameter counts (trainable / non-trainabl
   // nothing in best's recipe watches validation data, so the final model trains on every image
   assert.equal(training.validationSplit, 0);
   assert.equal(training.earlyStopping, null);
+  // best-elastic: best's model and recipe, with elastic distortion added to the augmentation
+  assert.deepEqual(count('best-elastic'), count('best'));
+  const elastic = buildPreset('best-elastic', 0).training;
+  assert.deepEqual(presetFitOptions(elastic), { augment: { rotation: 10, zoom: 0.1, shift: 2, elastic: { alpha: 20, sigma: 5 } } });
+  assert.deepEqual({ ...elastic, augment: null }, { ...training, augment: null });
+  // presets hand out copies: changing one run's settings changes no other preset
+  elastic.augment!.rotation = 45;
+  assert.equal(buildPreset('best', 0).training.augment!.rotation, 10);
+  assert.equal(buildPreset('best-elastic', 0).training.augment!.rotation, 10);
 });
 
 test('OneCycle: warms up to maxLr, then anneals to maxLr / finalDivFactor', () => {
