@@ -1,8 +1,9 @@
 /**
  * Do two models make different mistakes? On validation only: saved models that held out the same
  * rows (`--seed S` of a 10% split, as `best-select.js` and `digits train` draw it, or fold I of
- * `best-select.js --folds K --fold I`'s fixed partition) are scored on those rows alone, in pairs and all together (class probabilities averaged), and a model given as
- * NAME=DIR@NORMALIZATION sees the rows normalized as it was trained (src/nn/normalize.ts).
+ * `best-select.js --folds K --fold I`'s fixed partition) are scored on those rows alone, in pairs
+ * and all together (class probabilities averaged), and a model given as NAME=DIR@NORMALIZATION
+ * sees the rows normalized as it was trained (src/nn/normalize.ts).
  * Names starting with F are the reference family: each other model is scored paired with every
  * family member, against the family's own pairs. The MNIST test images are never loaded.
  *
