@@ -117,7 +117,6 @@ export async function train(o: TrainOpts, cmd?: Command): Promise<void> {
     const { opts, checkpoint } = await resumeOptions(o.resume, { ...o }, cmd);
     return runTraining(opts, checkpoint);
   }
-  getPreset(o.preset); // an unknown preset is refused before anything else
   // --precision auto: the preset's own precision where it has one (fast: fp32); the checkpoint records the
   // precision chosen, so that --resume keeps it
   o = withPresetPrecision(o, o.preset);

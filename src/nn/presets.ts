@@ -74,7 +74,10 @@ export interface Preset {
   precision?: Precision;
 }
 
-/** `best`'s recipe (docs/best-preset.md); `best-elastic` adds elastic distortion to it. */
+/** `best`'s augmentation: rotation up to 10 degrees, zoom up to 10%, shift up to 2 px. */
+const BEST_AUGMENT: AugmentSettings = { rotation: 10, zoom: 0.1, shift: 2 };
+
+/** `best`'s recipe (docs/best-preset.md); `best-elastic` adds elastic distortion to its augmentation. */
 const BEST_TRAINING: TrainingSettings = {
   optimizer: { name: 'adam', learningRate: 0.003 },
   loss: 'categoricalCrossentropy',
@@ -88,7 +91,7 @@ const BEST_TRAINING: TrainingSettings = {
   earlyStopping: null,
   schedule: { name: 'oneCycle', maxLr: 0.003, pctStart: 0.2 },
   weightDecay: 1e-4,
-  augment: { rotation: 10, zoom: 0.1, shift: 2 },
+  augment: BEST_AUGMENT,
   labelSmoothing: 0,
   // the model is the moving average of the weights (last ~1,000 batches): on validation it was
   // never worse than the raw weights, 1-2 images of 6,000 better (docs/best-preset.md)
@@ -251,7 +254,7 @@ Object.assign(PRESETS as Record<string, Preset>, {
     // (docs/best-preset.md, "Partners for M5"): paired with best's model it made 34 errors there, against
     // 36 for best alone and 36 for M7 (An et al.'s 7x7 sibling of M5) paired with it; alone it makes 37.
     layers: (): Layer[] => m5Layers(),
-    training: { ...BEST_TRAINING, augment: { rotation: 10, zoom: 0.1, shift: 2, elastic: { alpha: 20, sigma: 5 } } },
+    training: { ...BEST_TRAINING, augment: { ...BEST_AUGMENT, elastic: { alpha: 20, sigma: 5 } } },
   },
 });
 
