@@ -40,7 +40,7 @@ import {
 import { anLayers, convBnRelu, M5_WIDTHS, M7_WIDTHS, m5Layers, vggLayers } from '../src/nn/presets.js';
 import { makeMetadata, saveModel } from '../src/io/model-files.js';
 import { normalizeImages, normalizationName, parseNormalization, type Normalization } from '../src/nn/normalize.js';
-import { FOLD_SEED, foldRows } from './folds.js';
+import { FOLD_SEED, foldOptionsError, foldRows } from './folds.js';
 
 const ARCHS = ['preset', 'vgg', 'c128', 'c128-drop', 'm5', 'm5h', 'm7'] as const;
 type Arch = (typeof ARCHS)[number];
@@ -107,8 +107,8 @@ function candidateLayers(arch: Exclude<Arch, 'preset'>): Layer[] {
   ];
 }
 
-if ((opts.folds === undefined) !== (opts.fold === undefined)) program.error('error: --folds and --fold go together');
-if (opts.folds !== undefined && opts.fold! >= opts.folds) program.error(`error: --fold ${opts.fold}: expected 0 to ${opts.folds - 1} (--folds ${opts.folds})`);
+const foldError = foldOptionsError(opts.folds, opts.fold);
+if (foldError !== null) program.error(foldError);
 
 const nat = loadNativeBackend(opts.threads, opts.precision);
 if (!nat.ok) throw new Error(`native backend: ${nat.reason}`);

@@ -13,7 +13,7 @@
  * with the family, the family's errors together, and everything's together.
  */
 import { benchProgram, intArg } from './options.js';
-import { foldRows } from './folds.js';
+import { foldOptionsError, foldRows } from './folds.js';
 import { loadNativeBackend } from '../src/engine/native.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
@@ -29,8 +29,8 @@ const program = benchProgram('val-pairs', 'errors of saved models on a validatio
   .allowExcessArguments(true);
 program.parse();
 const { seed, folds, fold } = program.opts<{ seed: number; folds?: number; fold?: number }>();
-if ((folds === undefined) !== (fold === undefined)) program.error('error: --folds and --fold go together');
-if (folds !== undefined && fold! >= folds) program.error(`error: --fold ${fold}: expected 0 to ${folds - 1} (--folds ${folds})`);
+const foldError = foldOptionsError(folds, fold);
+if (foldError !== null) program.error(foldError);
 const specs = program.args.map((a) => {
   const m = /^([^=]+)=([^@]+)(?:@(.+))?$/.exec(a);
   if (m === null) return program.error(`error: ${a}: expected NAME=DIR or NAME=DIR@NORMALIZATION`);
