@@ -134,8 +134,8 @@ test('seed preset: weight names in TF.js manifest order; Glorot-uniform kernels 
 });
 
 test('seed preset: unknown name lists the known ones', () => {
-  throwsDigits(() => buildPreset('big', 0), 'preset: expected one of "seed", "fast", "best", "best-elastic", got "big"');
-  assert.deepEqual(Object.keys(PRESETS), ['seed', 'fast', 'best', 'best-elastic']);
+  throwsDigits(() => buildPreset('big', 0), 'preset: expected one of "seed", "fast", "best", "best-elastic", "best-strong", got "big"');
+  assert.deepEqual(Object.keys(PRESETS), ['seed', 'fast', 'best', 'best-elastic', 'best-strong']);
 });
 
 // ---------------------------------------------------------------------------------------------

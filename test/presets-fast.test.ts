@@ -13,7 +13,7 @@ import {
 } from '../src/nn/index.js';
 
 test('presets build with the expected parameter counts (trainable / non-trainable)', () => {
-  assert.deepEqual(presetNames(), ['seed', 'fast', 'best', 'best-elastic']);
+  assert.deepEqual(presetNames(), ['seed', 'fast', 'best', 'best-elastic', 'best-strong']);
   const count = (name: string): [number, number] => {
     const { model } = buildPreset(name, 0);
     let tr = 0, fr = 0;
@@ -44,6 +44,12 @@ test('presets build with the expected parameter counts (trainable / non-trainabl
   elastic.augment!.rotation = 45;
   assert.equal(buildPreset('best', 0).training.augment!.rotation, 10);
   assert.equal(buildPreset('best-elastic', 0).training.augment!.rotation, 10);
+  // best-strong: best's model and recipe with rotation 20 and shift 5, trained 48 epochs (the one-cycle stretched)
+  assert.deepEqual(count('best-strong'), count('best'));
+  const strong = buildPreset('best-strong', 0).training;
+  assert.deepEqual(presetFitOptions(strong), { augment: { rotation: 20, zoom: 0.1, shift: 5 } });
+  assert.equal(strong.epochs, 48);
+  assert.deepEqual({ ...strong, augment: null, epochs: 18 }, { ...training, augment: null });
 });
 
 test('OneCycle: warms up to maxLr, then anneals to maxLr / finalDivFactor', () => {
