@@ -102,6 +102,11 @@ const BEST_TRAINING: TrainingSettings = {
   batchNormPass: true,
 };
 
+/** A preset on An et al.'s M5 (`best` and its ensemble partners differ only in their training). */
+function m5Preset(name: string, description: string, training: TrainingSettings): Preset {
+  return { name, description, inputShape: [28, 28, 1], layers: (): Layer[] => m5Layers(), training };
+}
+
 export const PRESETS: Readonly<Record<string, Preset>> = ({
   seed: {
     name: 'seed',
@@ -232,42 +237,36 @@ Object.assign(PRESETS as Record<string, Preset>, {
       schedule: { name: 'oneCycle', maxLr: 0.01, pctStart: 0.25 },
     },
   },
-  best: {
-    name: 'best',
-    description: 'M5 (An et al. 2020): five valid 5x5 convs of 32, 64, 96, 128 and 160 filters, each with BatchNorm and ReLU, ' +
+  // An et al.'s M5: 28 -> 24 -> 20 -> 16 -> 12 -> 8, flatten (10,240) -> dense 10 -> BatchNorm -> softmax;
+  // 1,129,160 weights, ~7x the arithmetic of the VGG-like model it replaced (2x conv 32, pool, 2x conv 64,
+  // pool, dense 256), affordable with bf16 convolutions on AMX tiles. On k-fold folds 0-1 (24,000 held-out
+  // images) it made 87 errors against 97 with a lower validation loss (docs/best-preset.md).
+  best: m5Preset(
+    'best',
+    'M5 (An et al. 2020): five valid 5x5 convs of 32, 64, 96, 128 and 160 filters, each with BatchNorm and ReLU, ' +
       'no pooling, dense 10 with BatchNorm; augmentation (rotation 10 deg, zoom 0.1, shift 2 px), AdamW with a one-cycle rate, ' +
       '18 epochs, batch 64, all 60,000 images; the weights\' moving average (decay 0.999) is the model',
-    inputShape: [28, 28, 1],
-    // An et al.'s M5: 28 -> 24 -> 20 -> 16 -> 12 -> 8, flatten (10,240) -> dense 10 -> BatchNorm -> softmax;
-    // 1,129,160 weights, ~7x the arithmetic of the VGG-like model it replaced (2x conv 32, pool, 2x conv 64,
-    // pool, dense 256), affordable with bf16 convolutions on AMX tiles. On k-fold folds 0-1 (24,000 held-out
-    // images) it made 87 errors against 97 with a lower validation loss (docs/best-preset.md).
-    layers: (): Layer[] => m5Layers(),
-    training: BEST_TRAINING,
-  },
-  'best-elastic': {
-    name: 'best-elastic',
-    description: 'best with elastic distortion (alpha 20 px, sigma 5 px) added to its augmentation: a partner for best\'s models ' +
+    BEST_TRAINING,
+  ),
+  // Chosen on k-fold fold 0 (12,000 held-out images) by a rule committed before the runs ended
+  // (docs/best-preset.md, "Partners for M5"): paired with best's model it made 34 errors there, against
+  // 36 for best alone and 36 for M7 (An et al.'s 7x7 sibling of M5) paired with it; alone it makes 37.
+  'best-elastic': m5Preset(
+    'best-elastic',
+    'best with elastic distortion (alpha 20 px, sigma 5 px) added to its augmentation: a partner for best\'s models ' +
       'in an ensemble (digits ensemble), whose mistakes it shares less than best\'s own seeds do',
-    inputShape: [28, 28, 1],
-    // Chosen on k-fold fold 0 (12,000 held-out images) by a rule committed before the runs ended
-    // (docs/best-preset.md, "Partners for M5"): paired with best's model it made 34 errors there, against
-    // 36 for best alone and 36 for M7 (An et al.'s 7x7 sibling of M5) paired with it; alone it makes 37.
-    layers: (): Layer[] => m5Layers(),
-    training: { ...BEST_TRAINING, augment: { ...BEST_AUGMENT, elastic: { alpha: 20, sigma: 5 } } },
-  },
-  'best-strong': {
-    name: 'best-strong',
-    description: 'best\'s model with An et al.\'s stronger geometric augmentation (rotation 20 degrees, shift 5 px) for 48 epochs: ' +
+    { ...BEST_TRAINING, augment: { ...BEST_AUGMENT, elastic: { alpha: 20, sigma: 5 } } },
+  ),
+  // Chosen on k-fold fold 0 by a rule committed before the run ended (docs/best-preset.md, "The stronger
+  // augmentation trained longer"): weighted as one member beside five of best and three of best-elastic,
+  // the fold-0 stand-in of that mix made 34 errors of 12,000 against 35 without it. Alone it makes 39
+  // (best: 36); in 18 epochs this augmentation is not yet learnt (48 errors alone).
+  'best-strong': m5Preset(
+    'best-strong',
+    'best\'s model with An et al.\'s stronger geometric augmentation (rotation 20 degrees, shift 5 px) for 48 epochs: ' +
       'a third ensemble partner for best\'s and best-elastic\'s models (digits ensemble); about 85 minutes on 2 cores',
-    inputShape: [28, 28, 1],
-    // Chosen on k-fold fold 0 by a rule committed before the run ended (docs/best-preset.md, "The stronger
-    // augmentation trained longer"): weighted as one member beside five of best and three of best-elastic,
-    // the fold-0 stand-in of that mix made 34 errors of 12,000 against 35 without it. Alone it makes 39
-    // (best: 36); in 18 epochs this augmentation is not yet learnt (48 errors alone).
-    layers: (): Layer[] => m5Layers(),
-    training: { ...BEST_TRAINING, epochs: 48, augment: { ...BEST_AUGMENT, rotation: 20, shift: 5 } },
-  },
+    { ...BEST_TRAINING, epochs: 48, augment: { ...BEST_AUGMENT, rotation: 20, shift: 5 } },
+  ),
 });
 
 Object.freeze(PRESETS);
