@@ -20,7 +20,6 @@ export function foldRows(total: number, k: number, i: number): { train: Int32Arr
   return { train: Int32Array.from(train), validation: Int32Array.from(validation) };
 }
 
-
 /** What is wrong with the options --folds K --fold I as given (they go together; I is 0 to K - 1), or null. */
 export function foldOptionsError(folds: number | undefined, fold: number | undefined): string | null {
   if ((folds === undefined) !== (fold === undefined)) return 'error: --folds and --fold go together';

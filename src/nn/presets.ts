@@ -77,7 +77,7 @@ export interface Preset {
 /** `best`'s augmentation: rotation up to 10 degrees, zoom up to 10%, shift up to 2 px. */
 const BEST_AUGMENT: AugmentSettings = { rotation: 10, zoom: 0.1, shift: 2 };
 
-/** `best`'s recipe (docs/best-preset.md); `best-elastic` adds elastic distortion to its augmentation. */
+/** `best`'s recipe (docs/best-preset.md); its ensemble partners `best-elastic` and `best-strong` change its augmentation (and epochs). */
 const BEST_TRAINING: TrainingSettings = {
   optimizer: { name: 'adam', learningRate: 0.003 },
   loss: 'categoricalCrossentropy',
