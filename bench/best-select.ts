@@ -37,12 +37,12 @@ import {
   BatchNormalization, WeightAveraging, takeRows, validationSplitIndices, Activation, Dense, Dropout, Flatten, MaxPooling2D, Sequential,
   buildPreset, datasetToTensors, presetCallbacks, presetFitOptions, presetOptimizer, type Layer,
 } from '../src/nn/index.js';
-import { anLayers, convBnRelu, M5_WIDTHS, M7_WIDTHS, m5Layers, vggLayers } from '../src/nn/presets.js';
+import { anLayers, convBnRelu, M3_WIDTHS, M5_WIDTHS, M7_WIDTHS, m5Layers, vggLayers } from '../src/nn/presets.js';
 import { makeMetadata, saveModel } from '../src/io/model-files.js';
 import { normalizeImages, normalizationName, parseNormalization, type Normalization } from '../src/nn/normalize.js';
 import { FOLD_SEED, foldOptionsError, foldRows } from './folds.js';
 
-const ARCHS = ['preset', 'vgg', 'c128', 'c128-drop', 'm5', 'm5h', 'm7'] as const;
+const ARCHS = ['preset', 'vgg', 'c128', 'c128-drop', 'm5', 'm5h', 'm7', 'm3'] as const;
 type Arch = (typeof ARCHS)[number];
 
 const program = benchProgram('best-select', 'train a variant of a preset (best by default) and print its validation accuracy (the test set is never loaded)')
@@ -86,11 +86,13 @@ const opts = program
  * m5: An et al.'s M5 (now the preset's own model): five 'valid' 5x5 convolutions of 32, 64, 96, 128 and 160
  * filters with BatchNorm and ReLU, no pooling, dense 10 -> BatchNorm -> softmax. m5h: the same at half the
  * width (16 to 80 filters). m7: their M7, four 'valid' 7x7 convolutions of 48, 96, 144 and 192 filters, the
- * same otherwise (an ensemble partner for M5 that differs by more than a seed).
+ * same otherwise (an ensemble partner for M5 that differs by more than a seed). m3: their M3, ten 'valid' 3x3
+ * convolutions of 32 to 176 filters in steps of 16 (28 -> 8), the same otherwise (another such partner).
  */
 function candidateLayers(arch: Exclude<Arch, 'preset'>): Layer[] {
   if (arch === 'm5' || arch === 'm5h') return m5Layers(arch === 'm5' ? M5_WIDTHS : M5_WIDTHS.map((w) => w / 2));
   if (arch === 'm7') return anLayers(7, M7_WIDTHS);
+  if (arch === 'm3') return anLayers(3, M3_WIDTHS);
   if (arch === 'vgg') return vggLayers();
   const drop = (): Layer[] => (arch === 'c128-drop' ? [new Dropout({ rate: 0.25 })] : []);
   return [

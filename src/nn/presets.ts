@@ -158,14 +158,17 @@ function convPoolBnRelu(filters: number, opts: { inputShape?: readonly number[];
 /** M5's conv widths, as An et al. (and `best`) use them. */
 export const M5_WIDTHS: readonly number[] = [32, 64, 96, 128, 160];
 
+/** M3's conv widths (An et al.): ten 3x3 convs, 32 to 176 filters in steps of 16, 28 -> 26 -> ... -> 8. */
+export const M3_WIDTHS: readonly number[] = [32, 48, 64, 80, 96, 112, 128, 144, 160, 176];
+
 /** M7's conv widths (An et al.): four 7x7 convs, 28 -> 22 -> 16 -> 10 -> 4. */
 export const M7_WIDTHS: readonly number[] = [48, 96, 144, 192];
 
 /**
  * An et al.'s simple CNNs (2020, "An Ensemble of Simple Convolutional Neural Network Models for MNIST Digit
  * Recognition"): 'valid' convs of one kernel size (no bias) each with BatchNorm and ReLU, no pooling, flatten ->
- * dense 10 (no bias) -> BatchNorm -> softmax. M5 is 5x5 with M5_WIDTHS (28 -> 24 -> 20 -> 16 -> 12 -> 8), M7 is
- * 7x7 with M7_WIDTHS.
+ * dense 10 (no bias) -> BatchNorm -> softmax. M5 is 5x5 with M5_WIDTHS (28 -> 24 -> 20 -> 16 -> 12 -> 8), M3 is
+ * 3x3 with M3_WIDTHS, M7 is 7x7 with M7_WIDTHS.
  */
 export function anLayers(kernelSize: number, widths: readonly number[]): Layer[] {
   return [
