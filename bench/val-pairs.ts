@@ -4,6 +4,7 @@
  * `best-select.js --folds K --fold I`'s fixed partition) are scored on those rows alone, in pairs
  * and all together (class probabilities averaged), and a model given as NAME=DIR@NORMALIZATION
  * sees the rows normalized as it was trained (src/nn/normalize.ts).
+ * Naming a directory more than once weights it more in "all" (it is loaded and run once).
  * Names starting with F are the reference family: each other model is scored paired with every
  * family member, against the family's own pairs. The MNIST test images are never loaded.
  *
@@ -45,11 +46,19 @@ const n = rows.length;
 const xv = takeRows(x, rows).data;
 const yv = takeRows(y!, rows).data;
 
+// A directory named more than once (the way a mix weights its models) is loaded and run once.
 const probs = new Map<string, Float32Array>();
+const byModel = new Map<string, Float32Array>();
 for (const s of specs) {
-  const { model } = await loadModel(s.dir);
-  model.setBackend(nat.backend);
-  probs.set(s.name, model.predict(new Tensor([n, 28, 28, 1], s.norm === null ? xv : normalizeImages(xv, s.norm))).data);
+  const key = JSON.stringify([s.dir, s.norm]);
+  let p = byModel.get(key);
+  if (p === undefined) {
+    const { model } = await loadModel(s.dir);
+    model.setBackend(nat.backend);
+    p = model.predict(new Tensor([n, 28, 28, 1], s.norm === null ? xv : normalizeImages(xv, s.norm))).data;
+    byModel.set(key, p);
+  }
+  probs.set(s.name, p);
 }
 
 /** errors of the named models' averaged probabilities (their sum has the same argmax) */
