@@ -387,7 +387,8 @@ void amx_backward_filter(const float* x, const float* dy, float* dw, float* db, 
   // the A rows split over two cache lines nor the accumulator traffic is why: loading A aligned (wrong sums,
   // as a bound) made the kernel 6-8% faster, and blocks of 16 steps 3% (2 threads, machine otherwise idle).
   // Swapping the operands, so that every load is aligned (dy transposed as A, the frame in pixel pairs as B,
-  // from a second copy one pixel later for odd offsets), gave the same sums and was no faster.
+  // from a second copy one pixel later for odd offsets), gave the same sums and was no faster (1 thread,
+  // beside two training runs), its two copies of the frame costing more than the transpose they replace.
   const int T = pool().threads();
   const int chunks = std::max(1, std::min(N, 2 * T));
   const int CB2 = cp / 32, KB2 = kp / 32;
