@@ -209,7 +209,11 @@ uint16_t* pack_kernel(Buffer& buf, int taps, int cin, int cout, int cp, int kp, 
 
 // y[n, oh, ow, cout] = act(corr(frames, kernel) + bias): the frames from make_frames (cp channels,
 // S pixels per image, rows of ws pixels), the kernel from pack_kernel (kp = cout rounded up to 32).
-void corr_frames(const uint16_t* frames, int n, int S, int cp, int ws, int oh, int ow, int kh, int kw,
+// Only frame rows lo..hi-1 hold the image; the rest are zero padding, so a tap whose rows, for every
+// output row of a tile step, fall outside them adds nothing and is skipped (the sums are unchanged). The
+// input gradient of a 'valid' conv is where this pays: its frame is dy with kh - 1 zero rows on each side,
+// so a third of the taps of best's last conv read nothing but zeros.
+void corr_frames(const uint16_t* frames, int n, int S, int cp, int ws, int lo, int hi, int oh, int ow, int kh, int kw,
                  const uint16_t* kernel, int cout, int kp, float* y, const float* bias, bool relu) {
   const int M = oh * ws, MT = ceil_div(M, 32), CB = cp / 32, KB = kp / 16, taps = kh * kw;
   const int T = pool().threads();
@@ -221,6 +225,7 @@ void corr_frames(const uint16_t* frames, int n, int S, int cp, int ws, int oh, i
     alignas(64) float acc[32 * 32];
     for (int u = task * per; u < std::min(units, (task + 1) * per); u++) {
       const int img = u / MT, m0 = (u % MT) * 32;
+      const int y0 = m0 / ws, y1 = std::min(M - 1, m0 + 31) / ws;  // the output rows of this tile step
       const uint16_t* fr = frames + size_t(img) * S * cp;
       for (int kb = 0; kb < KB; kb += 2) {
         _tile_zero(0);
@@ -228,7 +233,9 @@ void corr_frames(const uint16_t* frames, int n, int S, int cp, int ws, int oh, i
         _tile_zero(2);
         _tile_zero(3);
         for (int t = 0; t < taps; t++) {
-          const int off = (t / kw) * ws + (t % kw);
+          const int ti = t / kw;
+          if (y0 + ti >= hi || y1 + ti < lo) continue;  // frame rows y0 + ti .. y1 + ti are all padding
+          const int off = ti * ws + (t % kw);
           for (int cb = 0; cb < CB; cb++) {
             const uint16_t* a = fr + size_t(m0 + off) * cp + cb * 32;
             const uint16_t* b = kernel + ((size_t(t) * CB + cb) * KB + kb) * 512;
@@ -291,7 +298,7 @@ void amx_forward(const float* x, const float* w, const float* b, float* y, const
   const int C = g.c, K = g.k;
   const uint16_t* kernel = pack_kernel(s.w, g.kh * g.kw, C, K, cp, kp,
                                        [&](int t, int c, int k) { return w[(size_t(t) * C + c) * K + k]; });
-  corr_frames(frames, g.n, S, cp, ws, g.oh, g.ow, g.kh, g.kw, kernel, K, kp, y, b, relu);
+  corr_frames(frames, g.n, S, cp, ws, g.pt, g.pt + g.h, g.oh, g.ow, g.kh, g.kw, kernel, K, kp, y, b, relu);
 }
 
 // dx = the full correlation of dy with the flipped, transposed kernel (stride 1)
@@ -306,7 +313,7 @@ void amx_backward_input(const float* dy, const float* w, float* dx, const ConvGe
     const int i = kh - 1 - t / kw, j = kw - 1 - t % kw;
     return w[((size_t(i) * kw + j) * C + c) * K + k];
   });
-  corr_frames(frames, g.n, S, cp, ws, g.h, g.w, kh, kw, kernel, C, kp, dx, nullptr, false);
+  corr_frames(frames, g.n, S, cp, ws, kh - 1 - g.pt, kh - 1 - g.pt + g.oh, g.h, g.w, kh, kw, kernel, C, kp, dx, nullptr, false);
 }
 
 // dw from x and dy on the tiles (stride 1); db in float32 from dy
