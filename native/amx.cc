@@ -307,13 +307,14 @@ void amx_backward_input(const float* dy, const float* w, float* dx, const ConvGe
   const int hs = g.h + g.kh - 1, ws = g.w + g.kw - 1, cp = round_up(g.k, 32), kp = round_up(g.c, 32);
   const int S = frame_pixels(g.h, ws, hs, g.kh, g.kw);
   uint16_t* frames = u16(s.dy, size_t(g.n) * S * cp);
-  make_frames(dy, g.n, g.oh, g.ow, g.k, g.kh - 1 - g.pt, g.kw - 1 - g.pl, hs, ws, S, cp, frames);
+  const int top = g.kh - 1 - g.pt;  // dy's first row in the frame; rows top .. top + OH - 1 hold it
+  make_frames(dy, g.n, g.oh, g.ow, g.k, top, g.kw - 1 - g.pl, hs, ws, S, cp, frames);
   const int C = g.c, K = g.k, kh = g.kh, kw = g.kw;
   const uint16_t* kernel = pack_kernel(s.w, kh * kw, K, C, cp, kp, [&](int t, int k, int c) {
     const int i = kh - 1 - t / kw, j = kw - 1 - t % kw;
     return w[((size_t(i) * kw + j) * C + c) * K + k];
   });
-  corr_frames(frames, g.n, S, cp, ws, kh - 1 - g.pt, kh - 1 - g.pt + g.oh, g.h, g.w, kh, kw, kernel, C, kp, dx, nullptr, false);
+  corr_frames(frames, g.n, S, cp, ws, top, top + g.oh, g.h, g.w, kh, kw, kernel, C, kp, dx, nullptr, false);
 }
 
 // dw from x and dy on the tiles (stride 1); db in float32 from dy
