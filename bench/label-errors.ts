@@ -10,7 +10,6 @@
  * Prints one JSON object: the errors against the given labels, those on the rejected-label images (with the
  * reviewers' votes) and elsewhere, and the accuracy on the 9,985 images whose labels the review kept.
  */
-import { Option } from 'commander';
 import { benchProgram, intArg } from './options.js';
 import { REJECTED_TEST_LABELS, splitByRejectedLabels } from './mnist-label-errors.js';
 import { modelInput, openClassifier, predictWithProgress } from '../src/cli/commands.js';
@@ -21,7 +20,7 @@ import { DigitsError } from '../src/errors.js';
 const program = benchProgram('label-errors', 'a model\'s MNIST test errors, split by the labels a human review rejected')
   .requiredOption('--model <dir>', 'model folder or ensemble folder')
   .option('--tta', 'test-time augmentation, as `digits evaluate --tta`')
-  .addOption(new Option('--threads <n>', 'engine threads (default: all cores)').argParser(intArg(1)));
+  .option('--threads <n>', 'engine threads (default: all cores)', intArg(1));
 program.parse();
 const opts = program.opts<{ model: string; tta?: boolean; threads?: number }>();
 
