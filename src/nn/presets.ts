@@ -77,7 +77,7 @@ export interface Preset {
 /** `best`'s augmentation: rotation up to 10 degrees, zoom up to 10%, shift up to 2 px. */
 const BEST_AUGMENT: AugmentSettings = { rotation: 10, zoom: 0.1, shift: 2 };
 
-/** `best`'s recipe (docs/best-preset.md); its ensemble partners `best-elastic` and `best-strong` change its augmentation (and epochs). */
+/** `best`'s recipe (lab/best-preset.md); its ensemble partners `best-elastic` and `best-strong` change its augmentation (and epochs). */
 const BEST_TRAINING: TrainingSettings = {
   optimizer: { name: 'adam', learningRate: 0.003 },
   loss: 'categoricalCrossentropy',
@@ -86,7 +86,7 @@ const BEST_TRAINING: TrainingSettings = {
   epochs: 18,
   // All 60,000 training images: nothing in this recipe watches a validation split (a fixed
   // one-cycle schedule, no early stopping), so holding 10% out only takes data from the final
-  // model. The recipe itself was chosen with the 10% split held out (docs/best-preset.md).
+  // model. The recipe itself was chosen with the 10% split held out (lab/best-preset.md).
   validationSplit: 0,
   earlyStopping: null,
   schedule: { name: 'oneCycle', maxLr: 0.003, pctStart: 0.2 },
@@ -94,11 +94,11 @@ const BEST_TRAINING: TrainingSettings = {
   augment: BEST_AUGMENT,
   labelSmoothing: 0,
   // the model is the moving average of the weights (last ~1,000 batches): on validation it was
-  // never worse than the raw weights, 1-2 images of 6,000 better (docs/best-preset.md)
+  // never worse than the raw weights, 1-2 images of 6,000 better (lab/best-preset.md)
   averaging: { mode: 'ema', decay: 0.999, startEpoch: 0 },
   // and its BatchNorm statistics are those of its own weights, not an average of the statistics
   // of the weights it averages: 5-fold validation, 236 errors of 60,000 against 243, and a lower
-  // validation loss in all 5 folds (docs/best-preset.md)
+  // validation loss in all 5 folds (lab/best-preset.md)
   batchNormPass: true,
 };
 
@@ -158,17 +158,11 @@ function convPoolBnRelu(filters: number, opts: { inputShape?: readonly number[];
 /** M5's conv widths, as An et al. (and `best`) use them. */
 export const M5_WIDTHS: readonly number[] = [32, 64, 96, 128, 160];
 
-/** M3's conv widths (An et al.): ten 3x3 convs, 32 to 176 filters in steps of 16, 28 -> 26 -> ... -> 8. */
-export const M3_WIDTHS: readonly number[] = [32, 48, 64, 80, 96, 112, 128, 144, 160, 176];
-
-/** M7's conv widths (An et al.): four 7x7 convs, 28 -> 22 -> 16 -> 10 -> 4. */
-export const M7_WIDTHS: readonly number[] = [48, 96, 144, 192];
-
 /**
  * An et al.'s simple CNNs (2020, "An Ensemble of Simple Convolutional Neural Network Models for MNIST Digit
  * Recognition"): 'valid' convs of one kernel size (no bias) each with BatchNorm and ReLU, no pooling, flatten ->
- * dense 10 (no bias) -> BatchNorm -> softmax. M5 is 5x5 with M5_WIDTHS (28 -> 24 -> 20 -> 16 -> 12 -> 8), M3 is
- * 3x3 with M3_WIDTHS, M7 is 7x7 with M7_WIDTHS.
+ * dense 10 (no bias) -> BatchNorm -> softmax. M5 is 5x5 with M5_WIDTHS (28 -> 24 -> 20 -> 16 -> 12 -> 8); the
+ * lab's candidates M3 (3x3) and M7 (7x7) are built by it too (lab/architectures.ts).
  */
 export function anLayers(kernelSize: number, widths: readonly number[]): Layer[] {
   return [
@@ -186,35 +180,13 @@ export function m5Layers(widths: readonly number[] = M5_WIDTHS): Layer[] {
   return anLayers(5, widths);
 }
 
-/**
- * The model `best` had before M5 (docs/best-preset.md, rows 1-19 and the folds before M5): 2x (conv 3x3 32
- * same + BatchNorm + ReLU), pool, 2x (conv 64 ...), pool, dense 256 (no bias) + BatchNorm + ReLU, dropout 0.4,
- * dense 10 softmax; 871,978 weights.
- */
-export function vggLayers(): Layer[] {
-  return [
-    ...convBnRelu(32, { inputShape: [28, 28, 1], momentum: 0.9 }),
-    ...convBnRelu(32, { momentum: 0.9 }),
-    new MaxPooling2D({ poolSize: 2 }),
-    ...convBnRelu(64, { momentum: 0.9 }),
-    ...convBnRelu(64, { momentum: 0.9 }),
-    new MaxPooling2D({ poolSize: 2 }),
-    new Flatten(),
-    new Dense({ units: 256, activation: 'linear', useBias: false }),
-    new BatchNormalization({ momentum: 0.9 }),
-    new Activation({ activation: 'relu' }),
-    new Dropout({ rate: 0.4 }),
-    new Dense({ units: 10, activation: 'softmax' }),
-  ];
-}
-
 Object.assign(PRESETS as Record<string, Preset>, {
   fast: {
     name: 'fast',
     description: 'quickest to 99%: conv 12 and conv 24 (each max-pooled, then BatchNorm and ReLU), dense 128, softmax; ' +
       'Adam with a one-cycle rate, 2 epochs, batch 64',
     inputShape: [28, 28, 1],
-    // Chosen on validation accuracy and training time only (docs/fast-preset.md): the cheapest candidate
+    // Chosen on validation accuracy and training time only (lab/fast-preset.md): the cheapest candidate
     // with >= 99.0% validation accuracy for each of three seeds. Pooling before BatchNorm/ReLU runs
     // them on a quarter of the values; 12/24 filters and a dense 128 layer cost ~70% of the arithmetic
     // of the earlier 16/32 filters, and 2 epochs at batch 64 do as well as 3 at batch 128.
@@ -227,7 +199,7 @@ Object.assign(PRESETS as Record<string, Preset>, {
     ],
     // float32 even on AMX tiles: its 12- and 24-filter convs are padded to 32 columns on the tiles, and
     // bf16 gives up the fused conv + pool kernels written for them. A step took 2.3 ms in float32 against
-    // 2.8 ms in bf16 (bench/preset-step.ts, 1,600 steps; docs/fast-preset.md).
+    // 2.8 ms in bf16 (bench/preset-step.ts, 1,600 steps; lab/fast-preset.md).
     precision: 'fp32',
     training: {
       optimizer: { name: 'adam', learningRate: 0.01 },
@@ -243,7 +215,7 @@ Object.assign(PRESETS as Record<string, Preset>, {
   // An et al.'s M5: 28 -> 24 -> 20 -> 16 -> 12 -> 8, flatten (10,240) -> dense 10 -> BatchNorm -> softmax;
   // 1,129,160 weights, ~7x the arithmetic of the VGG-like model it replaced (2x conv 32, pool, 2x conv 64,
   // pool, dense 256), affordable with bf16 convolutions on AMX tiles. On k-fold folds 0-1 (24,000 held-out
-  // images) it made 87 errors against 97 with a lower validation loss (docs/best-preset.md).
+  // images) it made 87 errors against 97 with a lower validation loss (lab/best-preset.md).
   best: m5Preset(
     'best',
     'M5 (An et al. 2020): five valid 5x5 convs of 32, 64, 96, 128 and 160 filters, each with BatchNorm and ReLU, ' +
@@ -252,7 +224,7 @@ Object.assign(PRESETS as Record<string, Preset>, {
     BEST_TRAINING,
   ),
   // Chosen on k-fold fold 0 (12,000 held-out images) by a rule committed before the runs ended
-  // (docs/best-preset.md, "Partners for M5"): paired with best's model it made 34 errors there, against
+  // (lab/best-preset.md, "Partners for M5"): paired with best's model it made 34 errors there, against
   // 36 for best alone and 36 for M7 (An et al.'s 7x7 sibling of M5) paired with it; alone it makes 37.
   'best-elastic': m5Preset(
     'best-elastic',
@@ -260,7 +232,7 @@ Object.assign(PRESETS as Record<string, Preset>, {
       'in an ensemble (digits ensemble), whose mistakes it shares less than best\'s own seeds do',
     { ...BEST_TRAINING, augment: { ...BEST_AUGMENT, elastic: { alpha: 20, sigma: 5 } } },
   ),
-  // Chosen on k-fold fold 0 by a rule committed before the run ended (docs/best-preset.md, "The stronger
+  // Chosen on k-fold fold 0 by a rule committed before the run ended (lab/best-preset.md, "The stronger
   // augmentation trained longer"): weighted as one member beside five of best and three of best-elastic,
   // the fold-0 stand-in of that mix made 34 errors of 12,000 against 35 without it. Alone it makes 39
   // (best: 36); in 18 epochs this augmentation is not yet learnt (48 errors alone).

@@ -1,16 +1,16 @@
 /**
- * One side of a fold of best-select's k-fold partition (bench/folds.ts) as a Kaggle train.csv, so that
+ * One side of a fold of best-select's k-fold partition (lab/folds.ts) as a Kaggle train.csv, so that
  * `digits train --data FILE` can train a candidate on a fold's training rows. That command checkpoints every
  * epoch and continues with --resume, so a run longer than a session can still be decided on its fold; the
  * saved model is then scored on the held-out rows by val-pairs (--folds K --fold I).
  *
- *   node dist/bench/fold-csv.js --folds 5 --fold 0 --out runs/fold0-train.csv            # the rows trained on
- *   node dist/bench/fold-csv.js --folds 5 --fold 0 --held-out --out runs/fold0-held.csv  # the rows held out
+ *   node dist/lab/fold-csv.js --folds 5 --fold 0 --out runs/fold0-train.csv            # the rows trained on
+ *   node dist/lab/fold-csv.js --folds 5 --fold 0 --held-out --out runs/fold0-held.csv  # the rows held out
  *
  * Rows keep their order in MNIST train. Pixels are written as MNIST's bytes, so the images read back exactly.
  * Prints one JSON object (the file and its row count); the MNIST test images are never loaded.
  */
-import { benchProgram, intArg } from './options.js';
+import { benchProgram, intArg } from '../bench/options.js';
 import { foldOptionsError, foldRows } from './folds.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { subset } from '../src/data/split.js';

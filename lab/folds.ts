@@ -1,6 +1,6 @@
 /**
- * The k-fold partition of the training images that recipe selection holds out (bench/best-select.ts --folds)
- * and that bench/tta-select.ts finds again.
+ * The k-fold partition of the training images that recipe selection holds out (lab/best-select.ts --folds)
+ * and that lab/tta-select.ts finds again.
  */
 import { Rng } from '../src/engine/rng.js';
 

@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DigitsError } from '../src/errors.js';
-import { normalizeImages, normalizationName, parseNormalization } from '../src/nn/normalize.js';
+import { DigitsError } from '../../src/errors.js';
+import { normalizeImages, normalizationName, parseNormalization } from '../normalize.js';
 
 const SIDE = 28;
 

@@ -1,16 +1,16 @@
 /**
  * How many of a model's MNIST test errors are on images whose label a human review rejected
- * (bench/mnist-label-errors.ts: the 15 of Northcutt et al. 2021)? A model that reads such an image as the
+ * (lab/mnist-label-errors.ts: the 15 of Northcutt et al. 2021)? A model that reads such an image as the
  * reviewers did counts as wrong against the given label; the issue-6 target (at most 20 errors of 10,000)
  * is measured against the given labels, and this says how much of a count is that floor.
  * It reports; it chooses nothing (the models it is run on were fixed before their test figures were known).
  *
- *   node dist/bench/label-errors.js --model runs/mix-st [--tta] [--threads N]
+ *   node dist/lab/label-errors.js --model runs/mix-st [--tta] [--threads N]
  *
  * Prints one JSON object: the errors against the given labels, those on the rejected-label images (with the
  * reviewers' votes) and elsewhere, and the accuracy on the 9,985 images whose labels the review kept.
  */
-import { benchProgram, intArg } from './options.js';
+import { benchProgram, intArg } from '../bench/options.js';
 import { REJECTED_TEST_LABELS, splitByRejectedLabels } from './mnist-label-errors.js';
 import { modelInput, openClassifier, predictWithProgress } from '../src/cli/commands.js';
 import { loadMnist } from '../src/data/mnist.js';

@@ -1,8 +1,8 @@
-/** bench/mnist-label-errors.ts: the rejected-label table indexes the bundled MNIST test set, and the split counts right. */
+/** lab/mnist-label-errors.ts: the rejected-label table indexes the bundled MNIST test set, and the split counts right. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { loadMnist } from '../src/data/mnist.js';
-import { REJECTED_TEST_LABELS, splitByRejectedLabels } from '../bench/mnist-label-errors.js';
+import { loadMnist } from '../../src/data/mnist.js';
+import { REJECTED_TEST_LABELS, splitByRejectedLabels } from '../mnist-label-errors.js';
 
 describe('MNIST test images with rejected labels', () => {
   test('each id holds its given label in the bundled t10k order, and the reviewers outvoted it', async () => {

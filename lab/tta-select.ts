@@ -5,12 +5,12 @@
  * rotations, zooms), and every candidate set of views is scored by averaging the views' class
  * probabilities. The MNIST test images are never loaded.
  *
- *   node dist/bench/tta-select.js [--folds 5] [--threads N] 0=runs/kf/m0 1=runs/kf/m1 ...
+ *   node dist/lab/tta-select.js [--folds 5] [--threads N] 0=runs/kf/m0 1=runs/kf/m1 ...
  *
  * Prints one JSON object: per candidate set, its views, its errors and mean cross-entropy on each
  * fold given, and the sums over them.
  */
-import { benchProgram, intArg } from './options.js';
+import { benchProgram, intArg } from '../bench/options.js';
 import { loadNativeBackend } from '../src/engine/native.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { countCorrect, crossEntropyOnProbs, datasetToTensors, takeRows } from '../src/nn/index.js';
@@ -30,7 +30,7 @@ const ROT5 = [view(0, 0, 5), view(0, 0, -5)];
 const ROT10 = [view(0, 0, 10), view(0, 0, -10)];
 const ZOOM10 = [view(0, 0, 0, 0.9), view(0, 0, 0, 1.1)];
 
-/** The candidate sets, fixed before any was scored (docs/best-preset.md, "Test-time views"). */
+/** The candidate sets, fixed before any was scored (lab/best-preset.md, "Test-time views"). */
 const CANDIDATES: Record<string, View[]> = {
   none: IDENTITY,
   'default (shifts of 1 px)': [...IDENTITY, ...SHIFT4],

@@ -6,14 +6,14 @@
  * per-epoch validation, as `digits train` counts them), img/s and the
  * machine's load. The MNIST test images are never loaded.
  *
- *   node dist/bench/fast-select.js --seed 0 [--c1 16] [--c2 32] [--order bn-pool|pool-bn] [--batch 128]
+ *   node dist/lab/fast-select.js --seed 0 [--c1 16] [--c2 32] [--order bn-pool|pool-bn] [--batch 128]
  *        [--epochs 3] [--max-lr 0.01] [--pct-start 0.25] [--split 0.1] [--hidden 0] [--threads N]
  *
  * --order bn-pool: conv, BatchNorm, ReLU, pool; pool-bn: conv, pool, BatchNorm, ReLU. --hidden N adds a
  * dense N ReLU layer before the softmax.
  */
 import os from 'node:os';
-import { benchProgram, intArg, numberArg, oneOfArg } from './options.js';
+import { benchProgram, intArg, numberArg, oneOfArg } from '../bench/options.js';
 import { loadNativeBackend } from '../src/engine/native.js';
 import { loadMnist } from '../src/data/mnist.js';
 import {

@@ -5,7 +5,7 @@
  * line with the settings, the validation accuracy and loss after every epoch, the
  * training seconds and the machine's load. The MNIST test images are never loaded.
  *
- *   node dist/bench/best-select.js [--seed 0] [--epochs 18] [--elastic-alpha 0] [--elastic-sigma 5]
+ *   node dist/lab/best-select.js [--seed 0] [--epochs 18] [--elastic-alpha 0] [--elastic-sigma 5]
  *        [--rotation 10] [--zoom 0.1] [--shift 2] [--batch-size 64] [--max-lr 0.003] [--label-smoothing 0] [--sam 0] [--split 0.1] [--threads N]
  *        [--ema 0.999,0.9998] [--swa-from EPOCH] [--bn-pass] [--folds K --fold I] [--normalize deskew|width:W]
  *
@@ -30,16 +30,17 @@
  */
 import os from 'node:os';
 import { Option } from 'commander';
-import { benchProgram, intArg, numberArg } from './options.js';
+import { benchProgram, intArg, numberArg } from '../bench/options.js';
 import { loadNativeBackend, PRECISION_CHOICES, type PrecisionChoice } from '../src/engine/native.js';
 import { loadMnist } from '../src/data/mnist.js';
 import {
   BatchNormalization, WeightAveraging, takeRows, validationSplitIndices, Activation, Dense, Dropout, Flatten, MaxPooling2D, Sequential,
   buildPreset, datasetToTensors, presetCallbacks, presetFitOptions, presetOptimizer, type Layer,
 } from '../src/nn/index.js';
-import { anLayers, convBnRelu, M3_WIDTHS, M5_WIDTHS, M7_WIDTHS, m5Layers, vggLayers } from '../src/nn/presets.js';
+import { anLayers, convBnRelu, M5_WIDTHS, m5Layers } from '../src/nn/presets.js';
+import { M3_WIDTHS, M7_WIDTHS, vggLayers } from './architectures.js';
 import { makeMetadata, saveModel } from '../src/io/model-files.js';
-import { normalizeImages, normalizationName, parseNormalization, type Normalization } from '../src/nn/normalize.js';
+import { normalizeImages, normalizationName, parseNormalization, type Normalization } from './normalize.js';
 import { FOLD_SEED, foldOptionsError, foldRows } from './folds.js';
 
 const ARCHS = ['preset', 'vgg', 'c128', 'c128-drop', 'm5', 'm5h', 'm7', 'm3'] as const;
@@ -61,7 +62,7 @@ const program = benchProgram('best-select', 'train a variant of a preset (best b
   .addOption(new Option('--sam <rho>', 'sharpness-aware minimization with this radius (0: off)').argParser(numberArg(0, 10)))
   .addOption(new Option('--threads <n>', 'engine threads').argParser(intArg(1)))
   .addOption(new Option('--precision <p>', 'conv arithmetic (auto: bf16 where the CPU has AMX tiles)').choices([...PRECISION_CHOICES]).default('auto'))
-  .addOption(new Option('--arch <name>', 'architecture: the preset\'s, or a candidate of docs/best-preset.md').choices([...ARCHS]).default('preset'))
+  .addOption(new Option('--arch <name>', 'architecture: the preset\'s, or a candidate of lab/best-preset.md').choices([...ARCHS]).default('preset'))
   .addOption(new Option('--ema <decays>', 'also score exponential moving averages of the weights (comma-separated decays)')
     .argParser((v: string) => v.split(',').map((d) => numberArg(0.5, 0.999999)(d))))
   .addOption(new Option('--swa-from <epoch>', 'also score the mean of the epoch-end weights from this 1-based epoch on').argParser(intArg(1)))
@@ -78,7 +79,7 @@ const opts = program
     normalize?: Normalization }>();
 
 /**
- * Candidate architectures (docs/best-preset.md). vgg: the model best had before M5 (every row before the M5
+ * Candidate architectures (lab/best-preset.md). vgg: the model best had before M5 (every row before the M5
  * section ran it as the preset). c128: vgg's two blocks, then a third (conv 3x3 128, BatchNorm, ReLU, max pool
  * 7 -> 3) before dense 256, so the dense layer reads 1,152 values instead of 3,136 (+15% arithmetic).
  * c128-drop: the same with dropout 0.25 after the first two pools.

@@ -3,24 +3,24 @@
  * rows (`--seed S` of a 10% split, as `best-select.js` and `digits train` draw it, or fold I of
  * `best-select.js --folds K --fold I`'s fixed partition) are scored on those rows alone, in pairs
  * and all together (class probabilities averaged), and a model given as NAME=DIR@NORMALIZATION
- * sees the rows normalized as it was trained (src/nn/normalize.ts).
+ * sees the rows normalized as it was trained (lab/normalize.ts).
  * Naming a directory more than once weights it more in "all" (it is loaded and run once).
  * Names starting with F are the reference family: each other model is scored paired with every
  * family member, against the family's own pairs. The MNIST test images are never loaded.
  *
- *   node dist/bench/val-pairs.js [--seed 0 | --folds K --fold I] F0=runs/a F1=runs/b W14=runs/w14@width:14 DSK=runs/dsk@deskew
+ *   node dist/lab/val-pairs.js [--seed 0 | --folds K --fold I] F0=runs/a F1=runs/b W14=runs/w14@width:14 DSK=runs/dsk@deskew
  *
  * Prints one JSON object: each model's errors alone, the family's pairs, each other model's pairs
  * with the family, the family's errors together, and everything's together.
  */
-import { benchProgram, intArg } from './options.js';
+import { benchProgram, intArg } from '../bench/options.js';
 import { foldOptionsError, foldRows } from './folds.js';
 import { loadNativeBackend } from '../src/engine/native.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { countCorrect, datasetToTensors, takeRows, validationSplitIndices } from '../src/nn/index.js';
 import { loadModel } from '../src/io/model-files.js';
-import { normalizeImages, parseNormalization } from '../src/nn/normalize.js';
+import { normalizeImages, parseNormalization } from './normalize.js';
 
 const program = benchProgram('val-pairs', 'errors of saved models on a validation split, alone, in pairs and together')
   .option('--seed <n>', 'the seed of the 10% validation split the models held out', intArg(0), 0)

@@ -11,7 +11,7 @@
  * - deskew: the shear that makes the digit's principal axis vertical is undone (image moments), and
  *   the centre of mass moved to the centre.
  */
-import { DigitsError } from '../errors.js';
+import { DigitsError } from '../src/errors.js';
 
 const SIDE = 28;
 const PIXELS = SIDE * SIDE;
