@@ -12,7 +12,7 @@
  */
 import { benchProgram, intArg } from '../bench/options.js';
 import { REJECTED_TEST_LABELS, splitByRejectedLabels } from './mnist-label-errors.js';
-import { modelInput, openClassifier, predictWithProgress } from '../src/cli/commands.js';
+import { modelInput, openClassifier, predictProbabilities } from '../src/run/index.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { argmaxRows } from '../src/report/metrics.js';
 import { DigitsError } from '../src/errors.js';
@@ -27,7 +27,7 @@ const opts = program.opts<{ model: string; tta?: boolean; threads?: number }>();
 try {
   const loaded = await openClassifier({ model: opts.model, tta: opts.tta, backend: 'auto', threads: opts.threads, precision: 'auto' });
   const test = await loadMnist('test');
-  const probs = predictWithProgress(loaded.model, modelInput(test, loaded.metadata, loaded.model.inputShape), 'predicting');
+  const probs = predictProbabilities(loaded.model, modelInput(test, loaded.metadata, loaded.model.inputShape), 'predicting');
   const split = splitByRejectedLabels(test.labels!, argmaxRows(probs));
   const votes = new Map(REJECTED_TEST_LABELS.map((r) => [r.id, r.votes]));
   console.log(JSON.stringify({

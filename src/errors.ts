@@ -22,6 +22,11 @@ export class Interrupted extends DigitsError {
   }
 }
 
+/** The exit code a shell reports for a process ended by the signal named `reason` (SIGTERM: 143, else SIGINT's 130). */
+export function signalExitCode(reason: unknown): number {
+  return reason === 'SIGTERM' ? 143 : 130;
+}
+
 /** `name` was `actual` but `expected` was expected. */
 export function invalidParameter(name: string, expected: string, actual: unknown): DigitsError {
   return new DigitsError(`${name}: expected ${expected}, got ${describe(actual)}`);

@@ -42,7 +42,13 @@ after(async () => {
 });
 
 test('every command has --help', () => {
-  for (const cmd of ['train', 'evaluate', 'predict', 'prepare', 'score', 'summary', 'bench']) {
+  // the commands as the program lists them, not a hand-kept list
+  const top = digits('--help');
+  assert.equal(top.code, 0, top.stderr);
+  const listed = top.stdout.split(/\nCommands:\n/)[1] ?? '';
+  const commands = [...listed.matchAll(/^  ([a-z][a-z-]*)\b/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+  assert.ok(commands.length >= 12, `commands listed by digits --help: ${commands.join(', ')}`);
+  for (const cmd of commands) {
     const r = digits(cmd, '--help');
     assert.equal(r.code, 0, `${cmd} --help: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`Usage: digits ${cmd}`));

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
-import { startServer } from '../src/cli/commands/serve.js';
+import { startServer } from '../src/server/start.js';
 import { trainTinyModel } from './serve-fixtures.js';
 
 /** Where Debian's chromium package puts the browser; override with CHROMIUM_PATH. */

@@ -20,7 +20,7 @@ import { loadMnist } from '../src/data/index.js';
 import { loadModel } from '../src/io/model-files.js';
 import { loadClassifier } from '../src/io/ensemble.js';
 import { REPORT_SECTIONS } from '../src/report/report.js';
-import { startServer } from '../src/cli/commands/serve.js';
+import { startServer } from '../src/server/start.js';
 import { buildPreset } from '../src/nn/presets.js';
 
 /** a `fast` member's parameter count (the preset's architecture may change; the ensemble must add them up) */

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildServer } from '../src/server/app.js';
-import type { Predictor } from '../src/server/predictor.js';
+import type { Predictor } from '../src/run/predictor.js';
 import { canvas, drawRing, encodePng, untrainedPredictor } from './serve-fixtures.js';
 import { fuzz, mutated, reportCases } from './fuzz-helpers.js';
 

@@ -14,7 +14,7 @@ import { buildPreset } from '../src/nn/index.js';
 import { PNG_SCALE, REPORT_SECTIONS, writeReport, type ReportResult } from '../src/report/report.js';
 import { formatEpochTable } from '../src/report/text.js';
 import { samplePick } from '../src/report/digits.js';
-import { validationRows } from '../src/cli/commands/report.js';
+import { validationRows } from '../src/run/artifacts.js';
 
 /** Probabilities that get every 7th image wrong (as the next class), with confidence 0.9. */
 function fakeProbs(labels: Uint8Array): Float32Array {

@@ -11,7 +11,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildServer } from '../src/server/app.js';
-import { MAX_BATCH, Predictor } from '../src/server/predictor.js';
+import { MAX_BATCH, Predictor } from '../src/run/predictor.js';
 import { loadModel } from '../src/io/model-files.js';
 import { createBackend } from '../src/engine/index.js';
 import { loadMnist } from '../src/data/mnist.js';

@@ -11,7 +11,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer } from '../src/cli/commands/serve.js';
+import { startServer } from '../src/server/start.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { encodeJpeg, encodePng, mnistAsCanvas, trainTinyModel } from './serve-fixtures.js';
 

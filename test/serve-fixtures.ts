@@ -13,7 +13,7 @@ import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { buildPreset } from '../src/nn/index.js';
 import { makeMetadata, saveModel } from '../src/io/model-files.js';
-import { Predictor } from '../src/server/predictor.js';
+import { Predictor } from '../src/run/predictor.js';
 
 /** A grayscale canvas [h, w], 0..255. */
 export interface Canvas {

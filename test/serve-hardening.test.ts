@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildServer, defaultWebDir } from '../src/server/app.js';
-import type { Predictor } from '../src/server/predictor.js';
+import type { Predictor } from '../src/run/predictor.js';
 import { canvas, drawRing, encodePng, untrainedPredictor } from './serve-fixtures.js';
 
 let predictor: Predictor;

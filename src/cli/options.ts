@@ -1,33 +1,28 @@
-/** Option parsers for the CLI: each rejects bad values with a message naming the option. */
+/** The options several commands share, and parsers that reject bad values with a message naming the option. */
 import { InvalidArgumentError, Option } from 'commander';
-import { createBackend, PRECISION_CHOICES, type BackendName, type PrecisionChoice } from '../engine/index.js';
-import type { Backend } from '../engine/backend.js';
-import { getPreset, presetNames } from '../nn/presets.js';
+import { BACKEND_NAMES, PRECISION_CHOICES } from '../engine/index.js';
 
-export interface BackendOpts {
-  backend: BackendName;
-  threads?: number;
-  /** the conv kernels' arithmetic (default fp32) */
-  precision?: PrecisionChoice;
+/** --backend: auto (native, else reference with a warning), reference or native. */
+export function backendOption(): Option {
+  return new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('auto');
 }
 
-/** The backend --backend, --threads and --precision pick; a fallback to the reference backend is said once on stderr. */
-export function pickBackend(o: BackendOpts): Backend {
-  const choice = createBackend(o.backend, o.threads, o.precision ?? 'fp32');
-  if (choice.warning) process.stderr.write(`digits: warning: ${choice.warning}\n`);
-  return choice.backend;
+/** --threads: the native backend's worker threads. */
+export function threadsOption(): Option {
+  return new Option('--threads <n>', 'worker threads for the native backend (default: all cores)').argParser(positiveInt('--threads'));
 }
 
-/**
- * --precision auto, refined by a preset's own choice (Preset.precision: `fast` runs in fp32): the options
- * with that precision when auto was asked for and the preset has one, else unchanged. Training takes the
- * preset from --preset, the predicting commands from the model's metadata, so that a model is scored in
- * the arithmetic it was trained in.
- */
-export function withPresetPrecision<T extends BackendOpts>(o: T, preset: string | null | undefined): T {
-  if (o.precision !== 'auto' || preset === null || preset === undefined || !presetNames().includes(preset)) return o;
-  const p = getPreset(preset).precision;
-  return p === undefined ? o : { ...o, precision: p };
+export const TTA_HELP = 'test-time augmentation: average over the image and its four 1-pixel shifts ' +
+  '(an ensemble trained with --tta uses them unless --no-tta is given)';
+
+/** --tta on the commands that predict. */
+export function ttaOption(): Option {
+  return new Option('--tta', TTA_HELP);
+}
+
+/** --no-tta on the commands that predict. */
+export function noTtaOption(): Option {
+  return new Option('--no-tta', 'no test-time augmentation, even for an ensemble trained with --tta');
 }
 
 /** --precision: the conv kernels' arithmetic, auto by default on every command (bf16 where the CPU has AMX tiles). */

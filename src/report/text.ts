@@ -31,3 +31,8 @@ export function describeAveraging(averaging: unknown, epochsRun?: number, batchN
   if (a.mode === 'swa' && typeof a.startEpoch === 'number') return `the mean of the weights of epochs ${a.startEpoch + 1}-${epochsRun ?? '?'}${pass}`;
   return pass !== '' ? `the trained weights${pass}` : undefined;
 }
+
+/** "42.0 s" below a minute, "3 min 7 s" from there on. */
+export function formatSeconds(s: number): string {
+  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}

@@ -42,7 +42,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import cors from '@fastify/cors';
 import { ImageError, FIELD } from '../preprocess/image.js';
 import { DigitsError } from '../errors.js';
-import { MAX_BATCH, type Predictor } from './predictor.js';
+import { MAX_BATCH, type Predictor } from '../run/predictor.js';
 import { ImageDecoder } from './image-decoder.js';
 
 /** Body limit of POST /api/predict (an image or one JSON input). */

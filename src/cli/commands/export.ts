@@ -33,8 +33,8 @@ export async function exportModel(o: ExportOpts): Promise<void> {
   );
 }
 
-/** Register `digits export` on the program (one line in main.ts). */
-export function registerExport(program: Command): void {
+/** Adds `digits export` to the program. */
+export function register(program: Command): void {
   program
     .command('export')
     .description('write a saved model in another format: ONNX (opset 13, NHWC input [N, 28, 28, 1], ten probabilities out)')

@@ -35,8 +35,8 @@ function pixelRange(value: string): number {
   return n;
 }
 
-/** Register `digits import` on the program (one line in main.ts). */
-export function registerImport(program: Command): void {
+/** Adds `digits import` to the program. */
+export function register(program: Command): void {
   program
     .command('import')
     .description('import a model trained elsewhere (a Keras 2.x .h5 file) as a Digits model folder')

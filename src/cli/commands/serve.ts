@@ -1,42 +1,11 @@
-/**
- * `digits serve`: the drawing page and the prediction API over a saved model.
- */
-import { promises as fs } from 'node:fs';
+/** `digits serve`: the drawing page and the prediction API over a saved model. */
 import * as path from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import type { FastifyInstance } from 'fastify';
-import { DigitsError } from '../../errors.js';
-import { BACKEND_NAMES, type BackendName, type PrecisionChoice } from '../../engine/index.js';
-import { MODEL_JSON } from '../../io/model-files.js';
-import { ENSEMBLE_JSON, loadClassifier } from '../../io/ensemble.js';
-import { noTtaOption, ttaOption } from './ensemble.js';
-import { buildServer, SERVER_LIMITS } from '../../server/app.js';
-import { Predictor } from '../../server/predictor.js';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { DEFAULT_MODEL_DIR, startServer, type ServeOptions } from '../../server/start.js';
+import { SERVER_LIMITS } from '../../server/app.js';
 import { defaultImageThreads } from '../../server/image-decoder.js';
-import { nonNegativeInt, pickBackend, positiveInt, precisionOption, withPresetPrecision } from '../options.js';
-
-export const DEFAULT_MODEL_DIR = 'runs/seed';
-
-export interface ServeOpts {
-  model: string;
-  port: number;
-  host: string;
-  backend: BackendName;
-  threads?: number;
-  precision?: PrecisionChoice;
-  log?: boolean;
-  tta?: boolean;
-  /** milliseconds (defaults: SERVER_LIMITS) */
-  connectionTimeout?: number;
-  requestTimeout?: number;
-  headersTimeout?: number;
-  keepAliveTimeout?: number;
-  maxPending?: number;
-  /** origins allowed by CORS (--cors a,b) */
-  cors?: string[];
-  /** worker threads that decode uploaded images */
-  imageThreads?: number;
-}
+import { backendOption, noTtaOption, nonNegativeInt, positiveInt, precisionOption, threadsOption, ttaOption } from '../options.js';
+import { warn } from '../terminal.js';
 
 function port(value: string): number {
   const n = nonNegativeInt('--port')(value);
@@ -63,39 +32,8 @@ function corsOrigins(value: string): string[] {
   return list.map((o) => o.replace(/\/$/, ''));
 }
 
-/** Load the model (or ensemble) folder and start listening; resolves with the running server and its URL. */
-export async function startServer(o: ServeOpts): Promise<{ app: FastifyInstance; url: string; predictor: Predictor }> {
-  const jsonPath = path.join(o.model, MODEL_JSON);
-  const exists = (file: string): Promise<boolean> => fs.stat(file).then((s) => s.isFile(), () => false);
-  if (!(await exists(jsonPath)) && !(await exists(path.join(o.model, ENSEMBLE_JSON)))) {
-    const trained = o.model === DEFAULT_MODEL_DIR
-      ? 'run `npm start` (trains the seed model into runs/seed) or `digits train --out DIR` and pass --model DIR'
-      : `train one with \`digits train --out ${o.model}\`, or pass --model with a folder holding model.json (or ensemble.json)`;
-    throw new DigitsError(`no model at ${path.resolve(jsonPath)}: ${trained}`);
-  }
-  const loaded = await loadClassifier(o.model, { tta: o.tta });
-  loaded.model.setBackend(pickBackend(withPresetPrecision(o, loaded.metadata?.preset)));
-  const predictor = new Predictor(loaded.model, loaded.metadata, o.model, loaded.fingerprint, loaded);
-  const app = buildServer({
-    predictor, logger: o.log ?? false, corsOrigins: o.cors,
-    connectionTimeout: o.connectionTimeout, requestTimeout: o.requestTimeout, headersTimeout: o.headersTimeout,
-    keepAliveTimeout: o.keepAliveTimeout, maxPending: o.maxPending, imageThreads: o.imageThreads,
-  });
-  let address: string;
-  try {
-    address = await app.listen({ port: o.port, host: o.host });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'EADDRINUSE' ? 'the port is in use (pick another with --port)'
-      : e.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)'
-      : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' ? 'no such address on this machine' : e.message;
-    throw new DigitsError(`cannot listen on ${o.host}:${o.port}: ${why}`);
-  }
-  return { app, url: address, predictor };
-}
-
-export async function serve(o: ServeOpts): Promise<void> {
-  const { app, url, predictor } = await startServer(o);
+async function serve(o: ServeOptions): Promise<void> {
+  const { app, url, predictor } = await startServer({ ...o, onEvent: (e) => { if (e.type === 'warning') warn(e.message); } });
   const acc = predictor.info.accuracy;
   const what = predictor.loaded?.kind === 'ensemble' ? `ensemble of ${predictor.loaded.members.length} models, ` : '';
   const tta = predictor.loaded?.tta.length ? `, test-time augmentation (${predictor.loaded.tta.length} views)` : '';
@@ -114,16 +52,16 @@ export async function serve(o: ServeOpts): Promise<void> {
   });
 }
 
-/** Adds `digits serve` to the program (the one line main.ts needs). */
-export function registerServe(program: Command): void {
+/** Adds `digits serve` to the program. */
+export function register(program: Command): void {
   program
     .command('serve')
     .description('serve a model: the drawing page at / and the prediction API')
     .option('--model <dir>', 'model folder (model.json + weights) or ensemble folder (ensemble.json)', DEFAULT_MODEL_DIR)
     .option('--port <n>', 'TCP port (0: any free port)', port, 8080)
     .option('--host <addr>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
-    .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('auto'))
-    .addOption(new Option('--threads <n>', 'worker threads for the native backend (default: all cores)').argParser(positiveInt('--threads')))
+    .addOption(backendOption())
+    .addOption(threadsOption())
     .addOption(precisionOption())
     .option('--log', 'log every request as a JSON line (Fastify/pino) on stdout')
     .addOption(ttaOption())

@@ -1,6 +1,7 @@
 /**
- * A loaded model behind the server: single predictions inline, batches in
- * chunks that give the event loop back between them.
+ * A loaded model to embed in a server (Digits' own, or any other): single
+ * predictions micro-batched, batches in chunks that give the event loop back
+ * between them. `openPredictor` opens a model or ensemble folder as one.
  *
  * Why no worker thread: the native backend predicts one image in ~0.2 ms, so
  * a single prediction inline costs about as much as the HTTP handling around
@@ -28,6 +29,10 @@ import { Tensor } from '../engine/tensor.js';
 import { Sequential, describeTta, type Classifier } from '../nn/index.js';
 import { unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
 import type { LoadedClassifier } from '../io/ensemble.js';
+import { preprocessImage } from '../preprocess/image.js';
+import type { BackendOpts } from './backend.js';
+import { ignoreEvents, type OnRunEvent } from './events.js';
+import { openClassifier } from './predict.js';
 
 /** Images per chunk of a batch between event-loop yields. */
 export const CHUNK = 32;
@@ -102,6 +107,17 @@ export class Predictor {
   predictOne(x01: Float32Array): Prediction {
     const probs = this.model.predict(this.tensor(x01, 1), { batchSize: 1 }).data;
     return Predictor.rows(probs, 1)[0]!;
+  }
+
+  /**
+   * The digit in a PNG or JPEG image of any size and either polarity, made MNIST-like as `digits serve`
+   * does (preprocessImage). The decode runs inline, on this thread; a bad image rejects with an ImageError naming `where`.
+   */
+  async predictImage(bytes: Uint8Array, where = 'image'): Promise<Prediction> {
+    const { pixels } = preprocessImage(bytes, where);
+    const x01 = new Float32Array(pixels.length);
+    for (let i = 0; i < x01.length; i++) x01[i] = pixels[i]! / 255;
+    return this.predict(x01);
   }
 
   private queue: { x01: Float32Array; resolve: (p: Prediction) => void; reject: (e: unknown) => void }[] = [];
@@ -188,4 +204,10 @@ export class Predictor {
       })),
     };
   }
+}
+
+/** The model or ensemble folder `o.model` as a Predictor, on the backend the options choose (default: auto). */
+export async function openPredictor(o: Partial<BackendOpts> & { model: string; tta?: boolean }, onEvent: OnRunEvent = ignoreEvents): Promise<Predictor> {
+  const loaded = await openClassifier({ ...o, backend: o.backend ?? 'auto', precision: o.precision ?? 'auto' }, onEvent);
+  return new Predictor(loaded.model, loaded.metadata, o.model, loaded.fingerprint, loaded);
 }

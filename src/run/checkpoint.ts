@@ -1,23 +1,19 @@
 /**
- * What `digits train` needs to lose nothing: the run's settings as a
- * checkpoint records them, `--resume DIR` (settings from the checkpoint,
- * conflicting options refused), the callback that writes a checkpoint at
- * every epoch end, and SIGINT/SIGTERM turned into "finish the batch, write a
- * checkpoint, exit 130/143".
+ * What a training run needs to lose nothing: the run's settings as a
+ * checkpoint records them, resuming (settings from the checkpoint, conflicting
+ * options refused) and the callback that writes a checkpoint at every epoch end.
  */
 import * as path from 'node:path';
-import type { Command } from 'commander';
-import { DigitsError } from '../../errors.js';
-export { Interrupted } from '../../errors.js';
-import type { Callback, Sequential, TrainingState } from '../../nn/index.js';
-import { checkpointDir, findCheckpoint, readCheckpoint, writeCheckpoint, type LoadedCheckpoint } from '../../io/checkpoint.js';
-import { makeMetadata, MODEL_JSON, sha256Hex } from '../../io/model-files.js';
-import { writeFailure } from '../../util/disk.js';
-import type { BackendName, PrecisionChoice } from '../../engine/index.js';
-import { PRECISIONS, type Precision } from '../../engine/backend.js';
 import { promises as fs } from 'node:fs';
+import { DigitsError } from '../errors.js';
+import type { Callback, Sequential, TrainingState } from '../nn/index.js';
+import { checkpointDir, findCheckpoint, readCheckpoint, writeCheckpoint, type LoadedCheckpoint } from '../io/checkpoint.js';
+import { makeMetadata, MODEL_JSON, sha256Hex } from '../io/model-files.js';
+import { writeFailure } from '../util/disk.js';
+import type { BackendName, PrecisionChoice } from '../engine/index.js';
+import { PRECISIONS, type Precision } from '../engine/backend.js';
 
-/** The options of `digits train` that decide a run (what --resume takes from the checkpoint). */
+/** The options that decide a training run (what a resumed run takes from its checkpoint). */
 export interface RunOptions {
   data: string;
   preset: string;
@@ -31,6 +27,7 @@ export interface RunOptions {
   threads?: number;
   /** the conv kernels' arithmetic; train's default is auto */
   precision?: PrecisionChoice;
+  /** the run's folder: the model, its files and, while it trains, its checkpoint */
   out: string;
 }
 
@@ -61,8 +58,6 @@ export function labelsDigest(labels: Uint8Array): string {
   return sha256Hex(labels);
 }
 
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
-
 /** The CLI spelling of each setting. */
 const FLAGS: Record<string, string> = {
   data: '--data', preset: '--preset', epochs: '--epochs', batchSize: '--batch-size', validationSplit: '--validation-split',
@@ -71,11 +66,13 @@ const FLAGS: Record<string, string> = {
 };
 
 /**
- * `train --resume DIR`: the checkpoint of the run in DIR and the options to
- * run it with. Options given on the command line must agree with the
- * checkpoint (a resumed run keeps its settings); those that do not are named.
+ * Resuming the interrupted run in `dir`: its checkpoint and the options to run
+ * it with. Options in `given` must agree with the checkpoint (a resumed run
+ * keeps its settings); those that do not are named, with their CLI spelling.
+ * `explicit(key)` says whether the user gave an option (the CLI's defaults are
+ * not a conflict); without it every defined option counts as given.
  */
-export async function resumeOptions(dir: string, given: Record<string, unknown>, cmd: Command | undefined): Promise<{ opts: RunOptions; checkpoint: LoadedCheckpoint }> {
+export async function resumeOptions(dir: string, given: Record<string, unknown>, explicit?: (key: string) => boolean): Promise<{ opts: RunOptions; checkpoint: LoadedCheckpoint }> {
   const found = await findCheckpoint(dir);
   if (found === null) {
     const finished = await fs.stat(path.join(dir, MODEL_JSON)).catch(() => null);
@@ -95,12 +92,8 @@ export async function resumeOptions(dir: string, given: Record<string, unknown>,
     throw new DigitsError(`${where}: settings.precision: expected "fp32" or "bf16", got ${JSON.stringify(s.precision)}`);
   }
   const conflicts: string[] = [];
-  const fromCli = (k: string): boolean => {
-    const src = cmd?.getOptionValueSource(k);
-    return src === 'cli' || src === 'env';
-  };
   for (const [k, v] of Object.entries(given)) {
-    if (k === 'resume' || v === undefined || (cmd !== undefined && !fromCli(k))) continue;
+    if (k === 'resume' || v === undefined || (explicit !== undefined && !explicit(k))) continue;
     const flag = FLAGS[k] ?? `--${k}`;
     let has: unknown;
     let ok: boolean;
@@ -205,36 +198,4 @@ export class Checkpointer implements Callback {
     const at = this.last.batch === 0 ? `end of epoch ${this.last.epoch}` : `epoch ${this.last.epoch + 1}, batch ${this.last.batch}`;
     return `the checkpoint of the ${at} in ${this.dir} is intact: free some space, then resume with: digits train --resume ${this.outDir}`;
   }
-}
-
-/**
- * Turn the first SIGINT/SIGTERM into an abort of `signal` (fit finishes its
- * batch); a second one exits at once (the last checkpoint stays as it was).
- */
-export function catchInterrupts(onFirst: (sig: NodeJS.Signals) => void): { signal: AbortSignal; caught: () => NodeJS.Signals | null; dispose: () => void } {
-  const ac = new AbortController();
-  let caught: NodeJS.Signals | null = null;
-  const handler = (sig: NodeJS.Signals): void => {
-    if (caught !== null) {
-      process.stderr.write(`\ndigits: ${sig} again: quitting at once (the last checkpoint written is intact)\n`);
-      process.exit(SIGNAL_EXIT[sig] ?? 1);
-    }
-    caught = sig;
-    ac.abort();
-    onFirst(sig);
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return {
-    signal: ac.signal,
-    caught: () => caught,
-    dispose: () => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-    },
-  };
-}
-
-export function interruptExitCode(sig: NodeJS.Signals): number {
-  return SIGNAL_EXIT[sig] ?? 1;
 }

@@ -1,5 +1,5 @@
 /**
- * `digits ensemble --out DIR MODEL...`: models trained apart (other recipes, seeds,
+ * An ensemble of models trained apart (other recipes, seeds,
  * machines) as one ensemble artifact, as `train --ensemble` writes it: DIR/model-i/ for
  * each member and DIR/ensemble.json. A MODEL may be an ensemble folder: its members join.
  * Every member is loaded (its shards checked against their digests) and re-saved; members
@@ -9,14 +9,14 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Option, type Command } from 'commander';
-import { DigitsError } from '../../errors.js';
-import { DEFAULT_TTA } from '../../nn/index.js';
-import { ENSEMBLE_JSON, loadClassifier, writeEnsembleJson, type LoadedMember } from '../../io/ensemble.js';
-import { makeMetadata, MODEL_JSON, saveModel } from '../../io/model-files.js';
-import { ensureWritableDir } from '../commands.js';
+import { DigitsError } from '../errors.js';
+import { DEFAULT_TTA } from '../nn/index.js';
+import { ENSEMBLE_JSON, loadClassifier, writeEnsembleJson, type LoadedMember } from '../io/ensemble.js';
+import { makeMetadata, MODEL_JSON, saveModel } from '../io/model-files.js';
+import { checkOutputFolder } from '../util/disk.js';
 
-export interface CombineOpts {
+export interface CombineOptions {
+  /** the new ensemble folder */
   out: string;
   /** record test-time augmentation in ensemble.json (used unless --no-tta) */
   tta?: boolean;
@@ -28,7 +28,17 @@ function weightsHash(m: LoadedMember): string {
   return h.digest('hex');
 }
 
-export async function combineModels(dirs: string[], o: CombineOpts): Promise<void> {
+/** Each member of the new ensemble: its folder name in it and the folder it came from. */
+export interface CombinedMember {
+  name: string;
+  from: string;
+}
+
+/**
+ * Model or ensemble folders (an ensemble's members all join) saved as one ensemble folder
+ * `o.out`, as `train --ensemble` writes it; returns the members in order.
+ */
+export async function combineModels(dirs: string[], o: CombineOptions): Promise<CombinedMember[]> {
   if (dirs.length === 0) throw new DigitsError('digits ensemble: name the model folders to combine (at least 2)');
   for (const f of [MODEL_JSON, ENSEMBLE_JSON]) {
     if (await fs.stat(path.join(o.out, f)).then(() => true, () => false)) {
@@ -57,28 +67,12 @@ export async function combineModels(dirs: string[], o: CombineOpts): Promise<voi
       throw new DigitsError(`${m.from} and ${twin.from} hold the same weights; name each model once`);
     }
   }
-  await ensureWritableDir(o.out, '--out');
+  await checkOutputFolder(o.out, `--out ${o.out}`);
   const names = members.map((_, i) => `model-${i}`);
   for (let i = 0; i < members.length; i++) {
     const { member } = members[i]!;
     await saveModel(member.model, path.join(o.out, names[i]!), member.metadata ?? makeMetadata(member.model));
   }
   await writeEnsembleJson(o.out, names, o.tta ? { tta: DEFAULT_TTA } : {});
-  process.stdout.write(`wrote an ensemble of ${members.length} models to ${path.resolve(o.out)}` +
-    `${o.tta ? ' (with test-time augmentation)' : ''}:\n` +
-    members.map((m, i) => `  ${names[i]}  <- ${m.from}\n`).join('') +
-    `evaluate it with: digits evaluate --model ${o.out}\n`);
-}
-
-/** Register `digits ensemble` on the program (one line in main.ts). */
-export function registerCombine(program: Command): void {
-  program
-    .command('ensemble')
-    .description('combine models trained apart (other recipes, seeds or machines) into one ensemble folder that ' +
-      'evaluate, predict, serve and report use as one model (probabilities averaged)')
-    .argument('<models...>', 'model folders or ensemble folders (an ensemble\'s members all join)')
-    .requiredOption('--out <dir>', 'the new ensemble folder')
-    .addOption(new Option('--tta', 'record test-time augmentation (the image and its four 1-pixel shifts) in ensemble.json'))
-    .addHelpText('after', '\nExamples:\n  digits ensemble --out runs/mix runs/best runs/best-s1 runs/fast3\n  digits evaluate --model runs/mix')
-    .action(combineModels);
+  return members.map((m, i) => ({ name: names[i]!, from: m.from }));
 }

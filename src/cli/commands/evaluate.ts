@@ -1,0 +1,49 @@
+/** `digits evaluate`: accuracy, per-class figures and the confusion matrix of a saved model. */
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { describeLoaded, evaluateRun, type EvaluateOptions } from '../../run/index.js';
+import { formatConfusionMatrix, formatPerClass, mostConfusedPairs } from '../../report/metrics.js';
+import { backendOption, noTtaOption, positiveInt, precisionOption, threadsOption, ttaOption } from '../options.js';
+import { info, out, TerminalEvents } from '../terminal.js';
+
+async function evaluate(o: EvaluateOptions & { json?: boolean }): Promise<void> {
+  const terminal = new TerminalEvents();
+  const { loaded, data, metrics: report, report: written } = await evaluateRun(o, terminal.onEvent);
+  if (written) info(`report: ${path.resolve(written.html)} (and ${written.pngs.length} PNG figures beside it)`);
+  if (o.json) {
+    out(JSON.stringify({
+      data: data.source, kind: loaded.kind, members: loaded.members.length, tta: loaded.tta.length,
+      ...report, mostConfused: mostConfusedPairs(report.confusion),
+    }, null, 2));
+    return;
+  }
+  out(`${describeLoaded(loaded)} ${path.resolve(o.model)} on ${data.count.toLocaleString('en-US')} images from ${data.source}`);
+  out(`accuracy ${(report.accuracy * 100).toFixed(2)}% (${report.correct}/${report.total}), macro F1 ${report.macroF1.toFixed(4)}`);
+  out('');
+  out(formatPerClass(report.perClass));
+  out('');
+  out(formatConfusionMatrix(report.confusion));
+  const pairs = mostConfusedPairs(report.confusion);
+  if (pairs.length > 0) {
+    out('');
+    out('most confused: ' + pairs.map((p) => `${p.actual}→${p.predicted} (${p.count})`).join(', '));
+  }
+}
+
+/** Adds `digits evaluate` to the program. */
+export function register(program: Command): void {
+  program
+    .command('evaluate')
+    .description('accuracy, per-class precision/recall and the confusion matrix of a saved model')
+    .requiredOption('--model <dir>', 'model folder (model.json + weights) or ensemble folder (ensemble.json)')
+    .option('--data <spec>', 'labelled data: "mnist" (its 10,000 test images), a folder of IDX files, or a labelled CSV', 'mnist')
+    .option('--limit <n>', 'use only the first N images', positiveInt('--limit'))
+    .addOption(ttaOption())
+    .addOption(noTtaOption())
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .addOption(precisionOption())
+    .option('--json', 'print the metrics as JSON')
+    .addHelpText('after', '\nExamples:\n  digits evaluate --model runs/seed\n  digits evaluate --model runs/fast3 --tta   # an ensemble, with test-time augmentation')
+    .action(evaluate);
+}

@@ -1,0 +1,152 @@
+/**
+ * The runs that use a saved model (a model folder or an ensemble folder):
+ * evaluating it on labelled data, predicting unlabelled images into a Kaggle
+ * submission, and writing its report again. Each returns what it measured;
+ * progress and warnings go to `onEvent`.
+ */
+import * as path from 'node:path';
+import { DigitsError } from '../errors.js';
+import type { Dataset } from '../data/dataset.js';
+import { loadTestData, loadUnlabelled, resolveDataSpec, writeSubmission } from '../data/index.js';
+import { imageInputFiles, loadImageFiles } from '../preprocess/files.js';
+import type { LoadedClassifier } from '../io/ensemble.js';
+import { argmaxRows, classificationReport, type ClassificationReport } from '../report/metrics.js';
+import type { ReportEvaluation, ReportInput, ReportResult } from '../report/report.js';
+import type { BackendOpts } from './backend.js';
+import { ignoreEvents, type OnRunEvent } from './events.js';
+import { modelInput, openClassifier, predictProbabilities } from './predict.js';
+import { num, readArtifactRun, runDataSpec, runTrainingData, validationEvaluation, writeEvaluationReport } from './artifacts.js';
+
+/** A saved model, how to run it, and the labelled data to evaluate it on. */
+export interface EvaluateOptions extends BackendOpts {
+  /** model folder or ensemble folder */
+  model: string;
+  /** "mnist" (its 10,000 test images), a folder of IDX files, or a labelled CSV */
+  data: string;
+  /** only the first N images */
+  limit?: number;
+  /** test-time augmentation: true or false override what the folder records */
+  tta?: boolean;
+}
+
+export interface EvaluateResult {
+  loaded: LoadedClassifier;
+  data: Dataset;
+  /** class probabilities, [data.count, 10] row after row */
+  probs: Float32Array;
+  metrics: ClassificationReport;
+  /** the report written into the model folder (null: it could not be written, said as a warning) */
+  report: ReportResult | null;
+}
+
+/** Accuracy, per-class figures and the confusion matrix of a saved model on labelled data; rewrites its report.html. */
+export async function evaluateRun(o: EvaluateOptions, onEvent: OnRunEvent = ignoreEvents): Promise<EvaluateResult> {
+  const loaded = await openClassifier(o, onEvent);
+  const { model, metadata } = loaded;
+  const data = await loadTestData(o.data, { limit: o.limit });
+  if (data.labels === null) throw new DigitsError(`--data ${o.data}: evaluation needs labelled data`);
+  const probs = predictProbabilities(model, modelInput(data, metadata, model.inputShape), 'predicting', onEvent);
+  const metrics = classificationReport(data.labels, argmaxRows(probs));
+  const report = await writeEvaluationReport(o.model, loaded, data, probs, o.data, onEvent);
+  return { loaded, data, probs, metrics, report };
+}
+
+/** A saved model, how to run it, the unlabelled images and where the submission goes. */
+export interface PredictOptions extends BackendOpts {
+  model: string;
+  /** a Kaggle test.csv, IDX images, or PNG/JPEG images (a file or a folder of them) */
+  input: string;
+  /** the submission file (ImageId,Label) */
+  out: string;
+  /** add the ten class probabilities p0..p9 as columns */
+  probabilities?: boolean;
+  tta?: boolean;
+}
+
+export interface PredictResult {
+  loaded: LoadedClassifier;
+  data: Dataset;
+  probs: Float32Array;
+  /** the predicted digit of each image */
+  labels: Uint8Array;
+}
+
+/** Labels for unlabelled images, written as a Kaggle submission. */
+export async function predictRun(o: PredictOptions, onEvent: OnRunEvent = ignoreEvents): Promise<PredictResult> {
+  const loaded = await openClassifier(o, onEvent); // a model or an ensemble folder
+  const { model, metadata } = loaded;
+  const imageFiles = await imageInputFiles(o.input); // PNG/JPEG file or folder: the server's preprocessing
+  const data = imageFiles ? await loadImageFiles(imageFiles)
+    : await loadUnlabelled(o.input, { onProgress: (rows) => onEvent({ type: 'count', label: 'reading', done: rows, total: Math.max(rows, 28000) }) });
+  onEvent({ type: 'countEnd', label: 'reading' });
+  const probs = predictProbabilities(model, modelInput(data, metadata, model.inputShape), 'predicting', onEvent);
+  const labels = argmaxRows(probs);
+  await writeSubmission(o.out, labels, o.probabilities ? { probabilities: probs } : {});
+  return { loaded, data, probs, labels };
+}
+
+/** A saved model, how to run it, and what its report is made from. */
+export interface ReportOptions extends BackendOpts {
+  model: string;
+  /** labelled evaluation data (default: the data the model trained on) */
+  data?: string;
+  limit?: number;
+  /** also predict an unlabelled set and show a grid of its predictions */
+  input?: string;
+  /** output folder (default: the model folder) */
+  out?: string;
+  tta?: boolean;
+}
+
+export interface ReportRunResult {
+  report: ReportResult;
+  /** what the report evaluated on */
+  evaluation: ReportEvaluation;
+}
+
+/** report.html (self-contained, with a PNG of each figure beside it) for a saved model, written again. */
+export async function reportRun(o: ReportOptions, onEvent: OnRunEvent = ignoreEvents): Promise<ReportRunResult> {
+  const loaded = await openClassifier(o, onEvent);
+  const { model, metadata } = loaded;
+  const outDir = o.out ?? o.model;
+  const run = await readArtifactRun(loaded, o.model, outDir);
+  const trainSpec = runDataSpec(run.metrics);
+  const training = await runTrainingData(run.metrics, onEvent);
+
+  // Evaluate on: --data, else the run's own data. A folder (or MNIST) has a test set; a CSV that the
+  // run trained on gives its validation split back; any other CSV is labelled data to evaluate on.
+  const evalSpec = o.data ?? trainSpec ?? 'mnist';
+  const kind = (await resolveDataSpec(evalSpec)).kind;
+  let evaluation: ReportEvaluation | null = null;
+  const sameAsTraining = trainSpec !== null && path.resolve(evalSpec) === path.resolve(trainSpec);
+  if (kind === 'csv' && sameAsTraining && training) {
+    const split = num(run.metrics?.validationSplit) ?? 0;
+    evaluation = validationEvaluation(model, metadata, training, split, run.validationSeeds, onEvent);
+    if (!evaluation && loaded.kind === 'ensemble') {
+      throw new DigitsError(`--data ${evalSpec}: no row of it was held out by every member (each trained on the others' ` +
+        'validation rows), so the ensemble has no unseen rows there; pass --data with other labelled data');
+    }
+  }
+  if (!evaluation) {
+    const limit = o.limit ?? (sameAsTraining ? num(run.metrics?.testLimit) : undefined);
+    const ds = await loadTestData(evalSpec, { limit });
+    if (!ds.labels) throw new DigitsError(`--data ${evalSpec}: the report's evaluation needs labelled data`);
+    const probs = predictProbabilities(model, modelInput(ds, metadata, model.inputShape), 'predicting', onEvent);
+    evaluation = { kind: kind === 'csv' ? 'labelled' : 'test', source: ds.source, dataset: ds, labels: ds.labels, probs };
+  }
+
+  let unlabelled: ReportInput['unlabelled'] = null;
+  if (o.input !== undefined) {
+    const ds = await loadUnlabelled(o.input);
+    unlabelled = { dataset: ds, probs: predictProbabilities(model, modelInput(ds, metadata, model.inputShape), 'predicting', onEvent) };
+  }
+
+  const { writeReport } = await import('../report/report.js');
+  const report = await writeReport(outDir, {
+    modelDir: o.model, model, metadata, history: run.history, members: run.members, training, evaluation, unlabelled,
+    averaging: run.averaging,
+    settings: run.settings, seed: run.seed,
+    generator: 'digits report',
+  });
+  return { report, evaluation };
+}

@@ -1,0 +1,25 @@
+/**
+ * What a run reports while it works. The run layer never prints: it hands
+ * these to the `onEvent` its caller gives, and the CLI turns them into
+ * progress bars and lines on stderr, a server into logs, a test into asserts.
+ */
+import type { ProgressEvent } from '../nn/index.js';
+
+export type RunEvent =
+  /** a long count (rows read, images predicted): `done` of `total` so far */
+  | { type: 'count'; label: string; done: number; total: number }
+  /** the count named `label` is over */
+  | { type: 'countEnd'; label: string }
+  /** training's own progress: per batch and per epoch, with images/s */
+  | { type: 'training'; progress: ProgressEvent }
+  /** training is over (fit, and the preset's passes after it); evaluation and the run's files follow */
+  | { type: 'trained' }
+  /** a step of the run worth a line: what it trains, where it resumes, a pass it made */
+  | { type: 'info'; message: string }
+  /** something the user should know that does not stop the run */
+  | { type: 'warning'; message: string };
+
+/** Where a run sends its events; the default drops them. */
+export type OnRunEvent = (event: RunEvent) => void;
+
+export const ignoreEvents: OnRunEvent = () => {};

@@ -1,0 +1,18 @@
+/**
+ * The run layer: everything a face (the CLI, the server, a library user, the
+ * benches and tests) does with data and models, as functions of plain options
+ * that report progress as events and never print or read argv.
+ */
+export type { RunEvent, OnRunEvent } from './events.js';
+export { chooseBackend, withPresetPrecision, type BackendOpts } from './backend.js';
+export { trainRun, type TrainHooks, type TrainResult, type RunMetrics } from './train.js';
+export { resumeOptions, type RunOptions, type RunSettings } from './checkpoint.js';
+export { trainEnsemble, type EnsembleOptions, type EnsembleResult, type EnsembleMemberResult } from './ensemble.js';
+export { combineModels, type CombineOptions, type CombinedMember } from './combine.js';
+export {
+  evaluateRun, predictRun, reportRun, type EvaluateOptions, type EvaluateResult, type PredictOptions, type PredictResult,
+  type ReportOptions, type ReportRunResult,
+} from './evaluate.js';
+export { openClassifier, modelInput, predictProbabilities, describeLoaded } from './predict.js';
+export { benchThroughput, type BenchOptions, type BenchResult } from './bench.js';
+export { readRunInfo, type RunInfo } from './artifacts.js';
