@@ -33,7 +33,10 @@ const model = new Sequential({
     new Dense({ units: 10, activation: 'softmax' }),
   ],
 });
-model.setBackend(createBackend('auto').backend); // native kernels where they are built, else the reference backend
+// the native kernels where they are built, else the reference backend (its warning says how to build them)
+const { backend, warning } = createBackend('auto');
+if (warning !== undefined) console.error(`warning: ${warning}`);
+model.setBackend(backend);
 model.compile({ optimizer: new Adam({ learningRate: 0.003 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
 
 const train = datasetToTensors(await loadMnist('train', { limit: Number(images) }));

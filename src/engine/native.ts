@@ -73,14 +73,21 @@ interface Addon extends Pick<Backend, 'batchNormStats' | 'batchNormForward' | 'b
 /** Where node-gyp puts the addon, from dist/src/engine/native.js (or src/engine/native.ts). */
 export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../../build/Release/digits_native.node', import.meta.url));
 
+/** Whether this copy of Digits is a project's dependency (under node_modules/) rather than a checkout. */
+const INSTALLED_AS_DEPENDENCY = NATIVE_ADDON_PATH.split(/[\\/]/).includes('node_modules');
+
 let cached: { addon: Addon } | { error: string } | undefined;
 
 function loadAddon(): { addon: Addon } | { error: string } {
   if (cached !== undefined) return cached;
   if (!existsSync(NATIVE_ADDON_PATH)) {
     cached = {
-      error: `the addon is not built (${NATIVE_ADDON_PATH} is missing; build it with \`npm rebuild\`, ` +
-        'which needs python3, make and a C++17 compiler)',
+      error: INSTALLED_AS_DEPENDENCY
+        // a project that installed Digits without running its install script (npm 11 asks first, or --ignore-scripts)
+        ? 'the native kernels are not built, as the package\'s install script did not run; to build them, run ' +
+          '`npm rebuild digits` in your project (npm 11 asks first: `npm install-scripts approve digits`; it needs python3, make and g++)'
+        : `the addon is not built (${NATIVE_ADDON_PATH} is missing; build it with \`npm rebuild\`, ` +
+          'which needs python3, make and a C++17 compiler)',
     };
     return cached;
   }

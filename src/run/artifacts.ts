@@ -15,7 +15,7 @@ import { describeTta } from '../nn/index.js';
 // report.js pulls in Vega and resvg: imported when a report is written, not on every `digits` start
 import type { ReportEvaluation, ReportInput, ReportMember, ReportResult } from '../report/report.js';
 import { describeAveraging, formatSeconds } from '../report/text.js';
-import { ignoreEvents, type OnRunEvent } from './events.js';
+import { warnOnStderr, type OnRunEvent } from './events.js';
 import { modelInput, predictProbabilities } from './predict.js';
 
 /** What a training run left beside its model: metrics.json and history.json (each may be missing). */
@@ -160,7 +160,7 @@ export function runDataSpec(m: Record<string, unknown> | null): string | null {
 }
 
 /** Labelled training data of a run, as it trained (same spec and limit); null when unknown or not readable now. */
-export async function runTrainingData(m: Record<string, unknown> | null, onEvent: OnRunEvent = ignoreEvents): Promise<Dataset | null> {
+export async function runTrainingData(m: Record<string, unknown> | null, onEvent: OnRunEvent = warnOnStderr): Promise<Dataset | null> {
   const spec = runDataSpec(m);
   if (spec === null) return null;
   try {
@@ -199,7 +199,7 @@ function predictRows(model: Classifier, meta: DigitsMetadata | null, ds: Dataset
  * train.csv): its rows, their labels and the model's probabilities.
  */
 export function validationEvaluation(
-  model: Classifier, meta: DigitsMetadata | null, train: Dataset, split: number, seed: number | number[], onEvent: OnRunEvent = ignoreEvents,
+  model: Classifier, meta: DigitsMetadata | null, train: Dataset, split: number, seed: number | number[], onEvent: OnRunEvent = warnOnStderr,
 ): ReportEvaluation | null {
   if (!(split > 0) || !train.labels) return null;
   const rows = heldOutByAll(train.count, split, typeof seed === 'number' ? [seed] : seed);
@@ -210,7 +210,7 @@ export function validationEvaluation(
 }
 
 /** Write the report; a failure is a warning (the run's real outputs are already saved). */
-export async function writeRunReport(outDir: string, input: ReportInput, onEvent: OnRunEvent = ignoreEvents): Promise<ReportResult | null> {
+export async function writeRunReport(outDir: string, input: ReportInput, onEvent: OnRunEvent = warnOnStderr): Promise<ReportResult | null> {
   try {
     const { writeReport } = await import('../report/report.js');
     return await writeReport(outDir, input);
@@ -225,7 +225,7 @@ export async function writeRunReport(outDir: string, input: ReportInput, onEvent
  * output folder): the run's own training sections, evaluated on `data`.
  */
 export async function writeEvaluationReport(
-  modelDir: string, loaded: LoadedClassifier, data: Dataset, probs: Float32Array, dataSpec: string, onEvent: OnRunEvent = ignoreEvents,
+  modelDir: string, loaded: LoadedClassifier, data: Dataset, probs: Float32Array, dataSpec: string, onEvent: OnRunEvent = warnOnStderr,
 ): Promise<ReportResult | null> {
   const run = await readArtifactRun(loaded, modelDir, modelDir);
   const kind = (await resolveDataSpec(dataSpec)).kind === 'csv' ? 'labelled' : 'test';

@@ -1,7 +1,7 @@
 /** The backend a run or a loaded model computes on, chosen from plain options. */
 import { createBackend, type Backend, type BackendName, type PrecisionChoice } from '../engine/index.js';
 import { getPreset, presetNames } from '../nn/presets.js';
-import { ignoreEvents, type OnRunEvent } from './events.js';
+import { warnOnStderr, type OnRunEvent } from './events.js';
 
 /** How to choose a backend: its name, its threads and the conv kernels' arithmetic. */
 export interface BackendOpts {
@@ -12,7 +12,7 @@ export interface BackendOpts {
 }
 
 /** The backend `o` names; a fallback from native to reference is reported once as a warning event. */
-export function chooseBackend(o: BackendOpts, onEvent: OnRunEvent = ignoreEvents): Backend {
+export function chooseBackend(o: BackendOpts, onEvent: OnRunEvent = warnOnStderr): Backend {
   const choice = createBackend(o.backend, o.threads, o.precision ?? 'fp32');
   if (choice.warning) onEvent({ type: 'warning', message: choice.warning });
   return choice.backend;

@@ -20,7 +20,7 @@ import { argmaxRows, classificationReport, type ClassificationReport } from '../
 import type { ReportEvaluation, ReportResult } from '../report/report.js';
 import { ENSEMBLE_METRICS, num, readArtifactRun, readRunInfo, runTrainingData, validationEvaluation, writeRunReport } from './artifacts.js';
 import { chooseBackend } from './backend.js';
-import { ignoreEvents } from './events.js';
+import { warnOnStderr } from './events.js';
 import { modelInput, predictProbabilities } from './predict.js';
 import { trainRun, type TrainHooks } from './train.js';
 
@@ -93,7 +93,7 @@ async function finishedMember(dir: string, member: RunOptions): Promise<boolean>
  * is every member's backend and the ensemble's; `hooks.resume` is not taken (each member finds its own).
  */
 export async function trainEnsemble(o: EnsembleOptions, hooks: Omit<TrainHooks, 'resume'> = {}): Promise<EnsembleResult> {
-  const onEvent = hooks.onEvent ?? ignoreEvents;
+  const onEvent = hooks.onEvent ?? warnOnStderr;
   const started = Date.now();
   const n = o.ensemble;
   await checkOutputFolder(o.out, `--out ${o.out}`);

@@ -13,7 +13,7 @@ import type { LoadedClassifier } from '../io/ensemble.js';
 import { argmaxRows, classificationReport, type ClassificationReport } from '../report/metrics.js';
 import type { ReportEvaluation, ReportInput, ReportResult } from '../report/report.js';
 import type { BackendOpts } from './backend.js';
-import { ignoreEvents, type OnRunEvent } from './events.js';
+import { warnOnStderr, type OnRunEvent } from './events.js';
 import { modelInput, openClassifier, predictProbabilities } from './predict.js';
 import { num, readArtifactRun, runDataSpec, runTrainingData, validationEvaluation, writeEvaluationReport } from './artifacts.js';
 
@@ -40,7 +40,7 @@ export interface EvaluateResult {
 }
 
 /** Accuracy, per-class figures and the confusion matrix of a saved model on labelled data; rewrites its report.html. */
-export async function evaluateRun(o: EvaluateOptions, onEvent: OnRunEvent = ignoreEvents): Promise<EvaluateResult> {
+export async function evaluateRun(o: EvaluateOptions, onEvent: OnRunEvent = warnOnStderr): Promise<EvaluateResult> {
   const loaded = await openClassifier(o, onEvent);
   const { model, metadata } = loaded;
   const data = await loadTestData(o.data, { limit: o.limit });
@@ -72,7 +72,7 @@ export interface PredictResult {
 }
 
 /** Labels for unlabelled images, written as a Kaggle submission. */
-export async function predictRun(o: PredictOptions, onEvent: OnRunEvent = ignoreEvents): Promise<PredictResult> {
+export async function predictRun(o: PredictOptions, onEvent: OnRunEvent = warnOnStderr): Promise<PredictResult> {
   const loaded = await openClassifier(o, onEvent); // a model or an ensemble folder
   const { model, metadata } = loaded;
   const imageFiles = await imageInputFiles(o.input); // PNG/JPEG file or folder: the server's preprocessing
@@ -105,7 +105,7 @@ export interface ReportRunResult {
 }
 
 /** report.html (self-contained, with a PNG of each figure beside it) for a saved model, written again. */
-export async function reportRun(o: ReportOptions, onEvent: OnRunEvent = ignoreEvents): Promise<ReportRunResult> {
+export async function reportRun(o: ReportOptions, onEvent: OnRunEvent = warnOnStderr): Promise<ReportRunResult> {
   const loaded = await openClassifier(o, onEvent);
   const { model, metadata } = loaded;
   const outDir = o.out ?? o.model;

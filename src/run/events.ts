@@ -19,7 +19,17 @@ export type RunEvent =
   /** something the user should know that does not stop the run */
   | { type: 'warning'; message: string };
 
-/** Where a run sends its events; the default drops them. */
+/** Where a run sends its events. */
 export type OnRunEvent = (event: RunEvent) => void;
 
+/** Drops every event. */
 export const ignoreEvents: OnRunEvent = () => {};
+
+/**
+ * What a run does with its events when its caller gives no `onEvent`: each warning (a native backend
+ * that could not be loaded, a report that could not be written) is one line on stderr, and everything
+ * else is dropped. A caller that passes `onEvent` gets every event and nothing is written.
+ */
+export const warnOnStderr: OnRunEvent = (e) => {
+  if (e.type === 'warning') process.stderr.write(`digits: warning: ${e.message}\n`);
+};

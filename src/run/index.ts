@@ -3,7 +3,7 @@
  * benches and tests) does with data and models, as functions of plain options
  * that report progress as events and never print or read argv.
  */
-export type { RunEvent, OnRunEvent } from './events.js';
+export { ignoreEvents, warnOnStderr, type RunEvent, type OnRunEvent } from './events.js';
 export { chooseBackend, withPresetPrecision, type BackendOpts } from './backend.js';
 export { trainRun, type TrainHooks, type TrainResult, type RunMetrics } from './train.js';
 export { resumeOptions, type RunOptions, type RunSettings } from './checkpoint.js';

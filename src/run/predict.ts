@@ -6,14 +6,14 @@ import type { Classifier } from '../nn/classifier.js';
 import { unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
 import { loadClassifier, type LoadedClassifier } from '../io/ensemble.js';
 import { chooseBackend, withPresetPrecision, type BackendOpts } from './backend.js';
-import { ignoreEvents, type OnRunEvent } from './events.js';
+import { warnOnStderr, type OnRunEvent } from './events.js';
 
 /**
  * The model or ensemble folder `o.model` (test-time augmentation as `o.tta` says, else as the folder
  * records), on the backend the options choose: what every predicting face starts with. Precision
  * `auto` follows the preset the model was trained with.
  */
-export async function openClassifier(o: BackendOpts & { model: string; tta?: boolean }, onEvent: OnRunEvent = ignoreEvents): Promise<LoadedClassifier> {
+export async function openClassifier(o: BackendOpts & { model: string; tta?: boolean }, onEvent: OnRunEvent = warnOnStderr): Promise<LoadedClassifier> {
   const loaded = await loadClassifier(o.model, { tta: o.tta });
   loaded.model.setBackend(chooseBackend(withPresetPrecision(o, loaded.metadata?.preset), onEvent));
   return loaded;
@@ -42,7 +42,7 @@ export function modelInput(ds: Dataset, metadata: DigitsMetadata | null, inputSh
  * Class probabilities of every image of x ([N, 10], row after row), in chunks of 5,000 images whose
  * progress is reported as a count named `label`.
  */
-export function predictProbabilities(model: Classifier, x: Tensor, label: string, onEvent: OnRunEvent = ignoreEvents): Float32Array {
+export function predictProbabilities(model: Classifier, x: Tensor, label: string, onEvent: OnRunEvent = warnOnStderr): Float32Array {
   const n = x.shape[0]!;
   const chunk = 5000;
   if (n <= chunk) return model.predict(x, { batchSize: 500 }).data.slice();

@@ -31,7 +31,7 @@ import { unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
 import type { LoadedClassifier } from '../io/ensemble.js';
 import { preprocessImage } from '../preprocess/image.js';
 import type { BackendOpts } from './backend.js';
-import { ignoreEvents, type OnRunEvent } from './events.js';
+import { warnOnStderr, type OnRunEvent } from './events.js';
 import { openClassifier } from './predict.js';
 
 /** Images per chunk of a batch between event-loop yields. */
@@ -207,7 +207,7 @@ export class Predictor {
 }
 
 /** The model or ensemble folder `o.model` as a Predictor, on the backend the options choose (default: auto). */
-export async function openPredictor(o: Partial<BackendOpts> & { model: string; tta?: boolean }, onEvent: OnRunEvent = ignoreEvents): Promise<Predictor> {
+export async function openPredictor(o: Partial<BackendOpts> & { model: string; tta?: boolean }, onEvent: OnRunEvent = warnOnStderr): Promise<Predictor> {
   const loaded = await openClassifier({ ...o, backend: o.backend ?? 'auto', precision: o.precision ?? 'auto' }, onEvent);
   return new Predictor(loaded.model, loaded.metadata, o.model, loaded.fingerprint, loaded);
 }

@@ -25,7 +25,7 @@ import { VERSION } from '../version.js';
 import { Checkpointer, checkResumedData, dataSpecForCheckpoint, labelsDigest, runBytes, type RunOptions, type RunSettings } from './checkpoint.js';
 import { runSettings, validationEvaluation, writeRunReport } from './artifacts.js';
 import { chooseBackend } from './backend.js';
-import { ignoreEvents, type OnRunEvent } from './events.js';
+import { warnOnStderr, type OnRunEvent } from './events.js';
 import { modelInput, predictProbabilities } from './predict.js';
 
 /** How a training run is carried out, beside its options. */
@@ -91,7 +91,7 @@ export interface TrainResult {
 
 /** One training run (a fresh one, or the rest of an interrupted one given as `hooks.resume`), then its evaluation, model, files and report. */
 export async function trainRun(o: RunOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const onEvent = hooks.onEvent ?? ignoreEvents;
+  const onEvent = hooks.onEvent ?? warnOnStderr;
   const resume = hooks.resume ?? null;
   const started = Date.now();
   const { model, training } = buildPreset(o.preset, o.seed);

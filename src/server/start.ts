@@ -9,7 +9,7 @@ import { DigitsError } from '../errors.js';
 import type { BackendName, PrecisionChoice } from '../engine/index.js';
 import { MODEL_JSON } from '../io/model-files.js';
 import { ENSEMBLE_JSON } from '../io/ensemble.js';
-import { ignoreEvents, type OnRunEvent } from '../run/events.js';
+import { warnOnStderr, type OnRunEvent } from '../run/events.js';
 import { buildServer } from './app.js';
 import { openPredictor, type Predictor } from '../run/predictor.js';
 
@@ -48,7 +48,7 @@ export async function startServer(o: ServeOptions): Promise<{ app: FastifyInstan
       : `train one with \`digits train --out ${o.model}\`, or pass --model with a folder holding model.json (or ensemble.json)`;
     throw new DigitsError(`no model at ${path.resolve(jsonPath)}: ${trained}`);
   }
-  const predictor = await openPredictor(o, o.onEvent ?? ignoreEvents);
+  const predictor = await openPredictor(o, o.onEvent ?? warnOnStderr);
   const app = buildServer({
     predictor, logger: o.log ?? false, corsOrigins: o.cors,
     connectionTimeout: o.connectionTimeout, requestTimeout: o.requestTimeout, headersTimeout: o.headersTimeout,
