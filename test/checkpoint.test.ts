@@ -4,6 +4,7 @@
  * (bit for bit) and history of an uninterrupted fit; checkpoints and weight
  * shards that were changed are refused; the folder swap leaves the previous
  * checkpoint whole when a write fails; output folders are checked up front.
+ * On every backend (test/backends.ts): a native resume is bit for bit too.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,8 @@ import * as path from 'node:path';
 import { DigitsError } from '../src/errors.js';
 import { Rng } from '../src/engine/rng.js';
 import { Tensor } from '../src/engine/tensor.js';
+import type { Backend } from '../src/engine/backend.js';
+import { ReferenceBackend } from '../src/engine/reference.js';
 import {
   Activation, Adam, BatchNormalization, Conv2D, Dense, Dropout, EarlyStopping, Flatten, MaxPooling2D, OneCycle, ReduceLROnPlateau,
   SGD, Sequential, WeightAveraging, oneHot, type Callback, type FitOptions, type History,
@@ -22,9 +25,12 @@ import { checkpointDir, findCheckpoint, readCheckpoint, writeCheckpoint } from '
 import { writeFolderAtomic } from '../src/util/atomic.js';
 import { checkOutputFolder } from '../src/util/disk.js';
 import { weightsOf } from './model-helpers.js';
+import { onEveryBackend } from './backends.js';
 
 let tmp = '';
 let dirs = 0;
+/** the backend of the suite running now (onEveryBackend) */
+let backend: Backend = new ReferenceBackend();
 before(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'digits-ckpt-'));
 });
@@ -65,6 +71,7 @@ const adamRecipe: Recipe = {
       ],
     });
     m.build([8, 8, 1], 3);
+    m.setBackend(backend);
     m.compile({ optimizer: new Adam({ learningRate: 0.01, weightDecay: 1e-3 }) });
     return m;
   },
@@ -79,6 +86,7 @@ const sgdRecipe: Recipe = {
   model() {
     const m = new Sequential({ layers: [new Flatten({ inputShape: [8, 8, 1] }), new Dense({ units: 12, activation: 'relu' }), new Dense({ units: 3, activation: 'softmax' })] });
     m.build([8, 8, 1], 4);
+    m.setBackend(backend);
     m.compile({ optimizer: new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true }) });
     return m;
   },
@@ -140,159 +148,163 @@ async function interrupted(r: Recipe, stops: { epoch: number; batch: number }[])
   throw new Error('unreachable');
 }
 
-for (const [name, recipe] of [['Adam + one-cycle + early stopping + augmentation + dropout', adamRecipe], ['SGD (Nesterov) + reduce-on-plateau', sgdRecipe]] as const) {
-  test(`resume equals uninterrupted, bit for bit (${name}): mid-epoch, at an epoch start, at an epoch's last batch, twice`, async () => {
-    const ref = await uninterrupted(recipe);
-    const steps = name.startsWith('Adam') ? 6 : Math.ceil(N / 7);
-    for (const stops of [[{ epoch: 0, batch: 3 }], [{ epoch: 1, batch: 0 }], [{ epoch: 2, batch: steps - 1 }], [{ epoch: 0, batch: 2 }, { epoch: 2, batch: 4 }]]) {
-      const got = await interrupted(recipe, stops);
-      assert.ok(got.weights.equals(ref.weights), `weights differ after resuming at ${JSON.stringify(stops)}`);
-      assert.deepEqual(got.history, ref.history, `history differs after resuming at ${JSON.stringify(stops)}`);
-    }
+onEveryBackend((b) => {
+  backend = b;
+}, () => {
+  for (const [name, recipe] of [['Adam + one-cycle + early stopping + augmentation + dropout', adamRecipe], ['SGD (Nesterov) + reduce-on-plateau', sgdRecipe]] as const) {
+    test(`resume equals uninterrupted, bit for bit (${name}): mid-epoch, at an epoch start, at an epoch's last batch, twice`, async () => {
+      const ref = await uninterrupted(recipe);
+      const steps = name.startsWith('Adam') ? 6 : Math.ceil(N / 7);
+      for (const stops of [[{ epoch: 0, batch: 3 }], [{ epoch: 1, batch: 0 }], [{ epoch: 2, batch: steps - 1 }], [{ epoch: 0, batch: 2 }, { epoch: 2, batch: 4 }]]) {
+        const got = await interrupted(recipe, stops);
+        assert.ok(got.weights.equals(ref.weights), `weights differ after resuming at ${JSON.stringify(stops)}`);
+        assert.deepEqual(got.history, ref.history, `history differs after resuming at ${JSON.stringify(stops)}`);
+      }
+    });
+  }
+
+  test('a state is refused by a run it does not belong to', async () => {
+    const m = adamRecipe.model();
+    const ac = new AbortController();
+    await m.fit(X, Y, { ...adamRecipe.fit, callbacks: [...adamRecipe.callbacks(), new InterruptAt(ac, { epoch: 1, batch: 2 })], signal: ac.signal });
+    const state = m.trainingState();
+    const fresh = (): Sequential => adamRecipe.model();
+    const cbs = (): Callback[] => [...adamRecipe.callbacks(), new InterruptAt(null, null)];
+    await assert.rejects(fresh().fit(X, Y, { ...adamRecipe.fit, batchSize: 4, callbacks: cbs(), resume: state }), /resume: batchSize: the run has 4, the state 8/);
+    await assert.rejects(fresh().fit(X, Y, { ...adamRecipe.fit, seed: 8, callbacks: cbs(), resume: state }), /training rows differ/);
+    await assert.rejects(fresh().fit(X, Y, { ...adamRecipe.fit, callbacks: cbs().slice(1), resume: state }), /resume: callbacks/);
+    assert.throws(() => fresh().trainingState(), DigitsError);
   });
-}
 
-test('a state is refused by a run it does not belong to', async () => {
-  const m = adamRecipe.model();
-  const ac = new AbortController();
-  await m.fit(X, Y, { ...adamRecipe.fit, callbacks: [...adamRecipe.callbacks(), new InterruptAt(ac, { epoch: 1, batch: 2 })], signal: ac.signal });
-  const state = m.trainingState();
-  const fresh = (): Sequential => adamRecipe.model();
-  const cbs = (): Callback[] => [...adamRecipe.callbacks(), new InterruptAt(null, null)];
-  await assert.rejects(fresh().fit(X, Y, { ...adamRecipe.fit, batchSize: 4, callbacks: cbs(), resume: state }), /resume: batchSize: the run has 4, the state 8/);
-  await assert.rejects(fresh().fit(X, Y, { ...adamRecipe.fit, seed: 8, callbacks: cbs(), resume: state }), /training rows differ/);
-  await assert.rejects(fresh().fit(X, Y, { ...adamRecipe.fit, callbacks: cbs().slice(1), resume: state }), /resume: callbacks/);
-  assert.throws(() => fresh().trainingState(), DigitsError);
-});
+  test('a state is refused by a run with other augmentation, label smoothing or SAM; the order of augment\'s keys does not matter', async () => {
+    const m = adamRecipe.model();
+    const ac = new AbortController();
+    await m.fit(X, Y, { ...adamRecipe.fit, callbacks: [...adamRecipe.callbacks(), new InterruptAt(ac, { epoch: 1, batch: 2 })], signal: ac.signal });
+    const state = m.trainingState();
+    const weights = weightsOf(m);
+    assert.deepEqual(state.fitOptions, { augment: { rotation: 10, zoom: 0.1, shift: 1 }, labelSmoothing: 0.1, sam: 0 });
+    const fit = (opts: FitOptions, s = state): Promise<History> => {
+      const resumed = adamRecipe.model();
+      resumed.setNamedWeights(weights);
+      return resumed.fit(X, Y, { ...adamRecipe.fit, ...opts, callbacks: [...adamRecipe.callbacks(), new InterruptAt(null, null)], resume: s });
+    };
+    await assert.rejects(fit({ augment: { rotation: 10, zoom: 0.2, shift: 1 } }),
+      /^DigitsError: Sequential\.fit: resume: augment: the run has "rotation 10, zoom 0\.2, shift 1", the state "rotation 10, zoom 0\.1, shift 1"/);
+    await assert.rejects(fit({ augment: undefined }), /resume: augment: the run has "none", the state "rotation 10/);
+    await assert.rejects(fit({ augment: { rotation: 10, zoom: 0.1, shift: 1, elastic: { alpha: 20, sigma: 5 } } }), /resume: augment: the run has "rotation 10, zoom 0\.1, shift 1, elastic alpha 20 sigma 5"/);
+    await assert.rejects(fit({ labelSmoothing: 0 }), /resume: labelSmoothing: the run has 0, the state 0\.1/);
+    await assert.rejects(fit({ sam: 0.05 }), /resume: sam: the run has 0\.05, the state 0/);
+    // the same settings given with their keys in another order resume, as does a state from before fitOptions were recorded
+    const ref = await adamRecipe.model().fit(X, Y, { ...adamRecipe.fit, callbacks: [...adamRecipe.callbacks(), new InterruptAt(null, null)] });
+    const reordered = await fit({ augment: { shift: 1, zoom: 0.1, rotation: 10 } });
+    assert.deepEqual(reordered.history, ref.history);
+    const older = { ...state };
+    delete older.fitOptions;
+    assert.deepEqual((await fit({}, older)).history, ref.history);
+  });
 
-test('a state is refused by a run with other augmentation, label smoothing or SAM; the order of augment\'s keys does not matter', async () => {
-  const m = adamRecipe.model();
-  const ac = new AbortController();
-  await m.fit(X, Y, { ...adamRecipe.fit, callbacks: [...adamRecipe.callbacks(), new InterruptAt(ac, { epoch: 1, batch: 2 })], signal: ac.signal });
-  const state = m.trainingState();
-  const weights = weightsOf(m);
-  assert.deepEqual(state.fitOptions, { augment: { rotation: 10, zoom: 0.1, shift: 1 }, labelSmoothing: 0.1, sam: 0 });
-  const fit = (opts: FitOptions, s = state): Promise<History> => {
-    const resumed = adamRecipe.model();
-    resumed.setNamedWeights(weights);
-    return resumed.fit(X, Y, { ...adamRecipe.fit, ...opts, callbacks: [...adamRecipe.callbacks(), new InterruptAt(null, null)], resume: s });
-  };
-  await assert.rejects(fit({ augment: { rotation: 10, zoom: 0.2, shift: 1 } }),
-    /^DigitsError: Sequential\.fit: resume: augment: the run has "rotation 10, zoom 0\.2, shift 1", the state "rotation 10, zoom 0\.1, shift 1"/);
-  await assert.rejects(fit({ augment: undefined }), /resume: augment: the run has "none", the state "rotation 10/);
-  await assert.rejects(fit({ augment: { rotation: 10, zoom: 0.1, shift: 1, elastic: { alpha: 20, sigma: 5 } } }), /resume: augment: the run has "rotation 10, zoom 0\.1, shift 1, elastic alpha 20 sigma 5"/);
-  await assert.rejects(fit({ labelSmoothing: 0 }), /resume: labelSmoothing: the run has 0, the state 0\.1/);
-  await assert.rejects(fit({ sam: 0.05 }), /resume: sam: the run has 0\.05, the state 0/);
-  // the same settings given with their keys in another order resume, as does a state from before fitOptions were recorded
-  const ref = await adamRecipe.model().fit(X, Y, { ...adamRecipe.fit, callbacks: [...adamRecipe.callbacks(), new InterruptAt(null, null)] });
-  const reordered = await fit({ augment: { shift: 1, zoom: 0.1, rotation: 10 } });
-  assert.deepEqual(reordered.history, ref.history);
-  const older = { ...state };
-  delete older.fitOptions;
-  assert.deepEqual((await fit({}, older)).history, ref.history);
-});
+  // --- checkpoint and model files on disk
 
-// --- checkpoint and model files on disk
+  async function smallCheckpoint(dir: string, epochs = 1): Promise<Sequential> {
+    const m = sgdRecipe.model();
+    const ac = new AbortController();
+    await m.fit(X, Y, { ...sgdRecipe.fit, epochs, callbacks: [...sgdRecipe.callbacks(), new InterruptAt(ac, { epoch: 0, batch: 2 })], signal: ac.signal });
+    await writeCheckpoint(dir, m, meta(m), { settings: {}, state: m.trainingState() });
+    return m;
+  }
 
-async function smallCheckpoint(dir: string, epochs = 1): Promise<Sequential> {
-  const m = sgdRecipe.model();
-  const ac = new AbortController();
-  await m.fit(X, Y, { ...sgdRecipe.fit, epochs, callbacks: [...sgdRecipe.callbacks(), new InterruptAt(ac, { epoch: 0, batch: 2 })], signal: ac.signal });
-  await writeCheckpoint(dir, m, meta(m), { settings: {}, state: m.trainingState() });
-  return m;
-}
+  async function flipByte(file: string, at: number): Promise<void> {
+    const b = await fs.readFile(file);
+    b[at] = b[at]! ^ 0x01;
+    await fs.writeFile(file, b);
+  }
 
-async function flipByte(file: string, at: number): Promise<void> {
-  const b = await fs.readFile(file);
-  b[at] = b[at]! ^ 0x01;
-  await fs.writeFile(file, b);
-}
+  test('a changed or truncated weight shard is refused (model and checkpoint), naming the file, expected and actual', async () => {
+    const m = sgdRecipe.model();
+    const dir = freshDir();
+    await saveModel(m, dir, meta(m));
+    const shard = path.join(dir, 'group1-shard1of1.bin');
+    const size = (await fs.stat(shard)).size;
+    await flipByte(shard, 100);
+    await assert.rejects(loadModel(dir), (err: Error) => err instanceof DigitsError &&
+      err.message.startsWith(`${shard}: weight shard does not match its SHA-256: expected `) && /got [0-9a-f]{64}; refused/.test(err.message));
+    await fs.truncate(shard, size - 8);
+    await assert.rejects(loadModel(dir), new RegExp(`^DigitsError: ${shard}: weight shard has the wrong length: expected ${size} bytes .*got ${size - 8} bytes`));
 
-test('a changed or truncated weight shard is refused (model and checkpoint), naming the file, expected and actual', async () => {
-  const m = sgdRecipe.model();
-  const dir = freshDir();
-  await saveModel(m, dir, meta(m));
-  const shard = path.join(dir, 'group1-shard1of1.bin');
-  const size = (await fs.stat(shard)).size;
-  await flipByte(shard, 100);
-  await assert.rejects(loadModel(dir), (err: Error) => err instanceof DigitsError &&
-    err.message.startsWith(`${shard}: weight shard does not match its SHA-256: expected `) && /got [0-9a-f]{64}; refused/.test(err.message));
-  await fs.truncate(shard, size - 8);
-  await assert.rejects(loadModel(dir), new RegExp(`^DigitsError: ${shard}: weight shard has the wrong length: expected ${size} bytes .*got ${size - 8} bytes`));
+    const ck = freshDir();
+    await smallCheckpoint(ck);
+    await flipByte(path.join(ck, 'group1-shard1of1.bin'), 0);
+    await assert.rejects(readCheckpoint(ck), /group1-shard1of1\.bin: weight shard does not match its SHA-256/);
+    await assert.rejects(findCheckpoint(path.dirname(ck)).then((d) => readCheckpoint(d ?? ck)));
+  });
 
-  const ck = freshDir();
-  await smallCheckpoint(ck);
-  await flipByte(path.join(ck, 'group1-shard1of1.bin'), 0);
-  await assert.rejects(readCheckpoint(ck), /group1-shard1of1\.bin: weight shard does not match its SHA-256/);
-  await assert.rejects(findCheckpoint(path.dirname(ck)).then((d) => readCheckpoint(d ?? ck)));
-});
+  test("a changed or truncated checkpoint state is refused, naming state.bin", async () => {
+    const ck = freshDir();
+    await smallCheckpoint(ck);
+    const bin = path.join(ck, 'state.bin');
+    await flipByte(bin, 5);
+    await assert.rejects(readCheckpoint(ck), new RegExp(`^DigitsError: ${bin}: checkpoint state refused: SHA-256 is [0-9a-f]{64}, expected [0-9a-f]{64}`));
+    await fs.truncate(bin, 16);
+    await assert.rejects(readCheckpoint(ck), /state\.bin: checkpoint state refused: expected \d+ bytes .*got 16 bytes/);
+  });
 
-test("a changed or truncated checkpoint state is refused, naming state.bin", async () => {
-  const ck = freshDir();
-  await smallCheckpoint(ck);
-  const bin = path.join(ck, 'state.bin');
-  await flipByte(bin, 5);
-  await assert.rejects(readCheckpoint(ck), new RegExp(`^DigitsError: ${bin}: checkpoint state refused: SHA-256 is [0-9a-f]{64}, expected [0-9a-f]{64}`));
-  await fs.truncate(bin, 16);
-  await assert.rejects(readCheckpoint(ck), /state\.bin: checkpoint state refused: expected \d+ bytes .*got 16 bytes/);
-});
+  test('a model without recorded digests (as TF.js writes it) still loads', async () => {
+    const m = sgdRecipe.model();
+    const dir = freshDir();
+    await saveModel(m, dir, meta(m));
+    const jsonPath = path.join(dir, 'model.json');
+    const json = JSON.parse(await fs.readFile(jsonPath, 'utf8'));
+    delete json.userDefinedMetadata;
+    await fs.writeFile(jsonPath, JSON.stringify(json));
+    const loaded = await loadModel(dir);
+    assert.ok(weightBytes(loaded.model).equals(weightBytes(m)));
+  });
 
-test('a model without recorded digests (as TF.js writes it) still loads', async () => {
-  const m = sgdRecipe.model();
-  const dir = freshDir();
-  await saveModel(m, dir, meta(m));
-  const jsonPath = path.join(dir, 'model.json');
-  const json = JSON.parse(await fs.readFile(jsonPath, 'utf8'));
-  delete json.userDefinedMetadata;
-  await fs.writeFile(jsonPath, JSON.stringify(json));
-  const loaded = await loadModel(dir);
-  assert.ok(weightBytes(loaded.model).equals(weightBytes(m)));
-});
+  test('a failed checkpoint write (no space left) leaves the previous checkpoint whole and no staging folder', async () => {
+    const out = freshDir();
+    await fs.mkdir(out);
+    const dir = checkpointDir(out);
+    await smallCheckpoint(dir);
+    const before = await fs.readFile(path.join(dir, 'state.json'), 'utf8');
+    const m = sgdRecipe.model();
+    const ac = new AbortController();
+    await m.fit(X, Y, { ...sgdRecipe.fit, callbacks: [...sgdRecipe.callbacks(), new InterruptAt(ac, { epoch: 2, batch: 3 })], signal: ac.signal });
+    const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    await assert.rejects(writeCheckpoint(dir, m, meta(m), { settings: {}, state: m.trainingState() }, {
+      beforeCommit: () => {
+        throw enospc;
+      },
+    }), /ENOSPC/);
+    assert.equal(await fs.readFile(path.join(dir, 'state.json'), 'utf8'), before);
+    assert.deepEqual(await fs.readdir(out), ['checkpoint']);
+    assert.equal((await readCheckpoint(dir)).state.epoch, 0);
+  });
 
-test('a failed checkpoint write (no space left) leaves the previous checkpoint whole and no staging folder', async () => {
-  const out = freshDir();
-  await fs.mkdir(out);
-  const dir = checkpointDir(out);
-  await smallCheckpoint(dir);
-  const before = await fs.readFile(path.join(dir, 'state.json'), 'utf8');
-  const m = sgdRecipe.model();
-  const ac = new AbortController();
-  await m.fit(X, Y, { ...sgdRecipe.fit, callbacks: [...sgdRecipe.callbacks(), new InterruptAt(ac, { epoch: 2, batch: 3 })], signal: ac.signal });
-  const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-  await assert.rejects(writeCheckpoint(dir, m, meta(m), { settings: {}, state: m.trainingState() }, {
-    beforeCommit: () => {
-      throw enospc;
-    },
-  }), /ENOSPC/);
-  assert.equal(await fs.readFile(path.join(dir, 'state.json'), 'utf8'), before);
-  assert.deepEqual(await fs.readdir(out), ['checkpoint']);
-  assert.equal((await readCheckpoint(dir)).state.epoch, 0);
-});
+  test('a crash between the two renames of a checkpoint swap leaves checkpoint.prev, which is found and read', async () => {
+    const out = freshDir();
+    await fs.mkdir(out);
+    await smallCheckpoint(checkpointDir(out));
+    await fs.rename(checkpointDir(out), `${checkpointDir(out)}.prev`);
+    const found = await findCheckpoint(out);
+    assert.equal(found, `${path.resolve(checkpointDir(out))}.prev`);
+    assert.equal((await readCheckpoint(found!)).state.batch, 2);
+    // the next write puts a new checkpoint in place, then removes the old one
+    await writeFolderAtomic(checkpointDir(out), [{ name: 'x', data: 'y' }]);
+    assert.deepEqual((await fs.readdir(out)).sort(), ['checkpoint']);
+    assert.deepEqual(await fs.readdir(checkpointDir(out)), ['x']);
+  });
 
-test('a crash between the two renames of a checkpoint swap leaves checkpoint.prev, which is found and read', async () => {
-  const out = freshDir();
-  await fs.mkdir(out);
-  await smallCheckpoint(checkpointDir(out));
-  await fs.rename(checkpointDir(out), `${checkpointDir(out)}.prev`);
-  const found = await findCheckpoint(out);
-  assert.equal(found, `${path.resolve(checkpointDir(out))}.prev`);
-  assert.equal((await readCheckpoint(found!)).state.batch, 2);
-  // the next write puts a new checkpoint in place, then removes the old one
-  await writeFolderAtomic(checkpointDir(out), [{ name: 'x', data: 'y' }]);
-  assert.deepEqual((await fs.readdir(out)).sort(), ['checkpoint']);
-  assert.deepEqual(await fs.readdir(checkpointDir(out)), ['x']);
-});
-
-test('output folders are checked before any work: a path under a file, /proc, too little free space', async () => {
-  const file = path.join(tmp, 'a-file');
-  await fs.writeFile(file, 'x');
-  await assert.rejects(checkOutputFolder(path.join(file, 'out'), '--out x'), /^DigitsError: --out x: cannot create the folder \(a part of the path is a file, not a folder\)$/);
-  await assert.rejects(checkOutputFolder(file, '--out f'), /^DigitsError: --out f: expected a folder, but it is a file$/);
-  await assert.rejects(checkOutputFolder('/proc/digits-out', '--out /proc/digits-out'), /^DigitsError: --out \/proc\/digits-out: cannot create the folder/);
-  const ok = freshDir();
-  const free = (bytes: number) => async (): Promise<number> => bytes;
-  await assert.rejects(checkOutputFolder(ok, '--out ok', { needBytes: 20 * 1024 * 1024, needFor: 'the model', freeBytes: free(3 * 1024 * 1024) }),
-    /^DigitsError: --out ok: not enough free space: 3\.0 MB free, 20 MB needed \(the model\)$/);
-  assert.deepEqual(await checkOutputFolder(ok, '--out ok', { needBytes: 1024, freeBytes: free(4096) }), { freeBytes: 4096 });
-  assert.deepEqual(await fs.readdir(ok), [], 'the write probe is removed');
+  test('output folders are checked before any work: a path under a file, /proc, too little free space', async () => {
+    const file = path.join(tmp, 'a-file');
+    await fs.writeFile(file, 'x');
+    await assert.rejects(checkOutputFolder(path.join(file, 'out'), '--out x'), /^DigitsError: --out x: cannot create the folder \(a part of the path is a file, not a folder\)$/);
+    await assert.rejects(checkOutputFolder(file, '--out f'), /^DigitsError: --out f: expected a folder, but it is a file$/);
+    await assert.rejects(checkOutputFolder('/proc/digits-out', '--out /proc/digits-out'), /^DigitsError: --out \/proc\/digits-out: cannot create the folder/);
+    const ok = freshDir();
+    const free = (bytes: number) => async (): Promise<number> => bytes;
+    await assert.rejects(checkOutputFolder(ok, '--out ok', { needBytes: 20 * 1024 * 1024, needFor: 'the model', freeBytes: free(3 * 1024 * 1024) }),
+      /^DigitsError: --out ok: not enough free space: 3\.0 MB free, 20 MB needed \(the model\)$/);
+    assert.deepEqual(await checkOutputFolder(ok, '--out ok', { needBytes: 1024, freeBytes: free(4096) }), { freeBytes: 4096 });
+    assert.deepEqual(await fs.readdir(ok), [], 'the write probe is removed');
+  });
 });
