@@ -27,11 +27,13 @@ export { createBackend, BACKEND_NAMES, PRECISION_CHOICES, type Backend, type Bac
 export type { Precision } from './engine/backend.js';
 
 // ------------------------------------------------------------------------------- models and layers
+export { Sequential, type CompileOptions } from './nn/sequential.js';
+export type { FitOptions, History, TrainingState } from './nn/trainer.js';
+export { oneHot, datasetToTensors, validationSplitIndices } from './nn/batches.js';
 export {
-  Sequential, oneHot, datasetToTensors, validationSplitIndices,
-  type CompileOptions, type FitOptions, type History, type TrainingState,
-} from './nn/sequential.js';
-export { registerLayer, registeredLayerNames, type Layer, type Param, type LayerFactory } from './nn/layer.js';
+  registerLayer, registeredLayerNames, type Layer, type Param, type RunContext, type LayerFactory, type LayerRegistration, type FusedStep,
+  type OnnxGraph, type OnnxAttributes,
+} from './nn/layer.js';
 export { Conv2D, type Conv2DOptions, type Padding } from './nn/conv2d.js';
 export { MaxPooling2D, type MaxPooling2DOptions } from './nn/pooling.js';
 export { Flatten, type FlattenOptions } from './nn/flatten.js';

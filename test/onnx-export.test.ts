@@ -22,7 +22,8 @@ import {
   Activation, BatchNormalization, buildPreset, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Sequential,
 } from '../src/nn/index.js';
 import { makeMetadata, saveModel } from '../src/io/model-files.js';
-import { decodeOnnx, tfPads, toOnnx, ONNX_OPSET } from '../src/io/onnx.js';
+import { decodeOnnx, toOnnx, ONNX_OPSET } from '../src/io/onnx.js';
+import { tfPads } from '../src/nn/conv2d.js';
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 const TOLERANCE = 1e-4;

@@ -31,10 +31,9 @@
 import onnxProto from 'onnx-proto';
 import { promises as fs } from 'node:fs';
 import { DigitsError } from '../errors.js';
-import {
-  Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, type ActivationName, type Sequential,
-} from '../nn/index.js';
-import type { Layer } from '../nn/layer.js';
+// the layers register how they write themselves into the graph (nn/index.js loads every built-in one)
+import type { Sequential } from '../nn/index.js';
+import { layerRegistration, type OnnxAttributes, type OnnxGraph } from '../nn/layer.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { loadModel, makeMetadata, type DigitsMetadata } from './model-files.js';
 import { VERSION } from '../version.js';
@@ -67,7 +66,7 @@ export interface OnnxExportResult {
 type Layout = 'NHWC' | 'NCHW';
 
 /** Builds the node list, naming values uniquely, and tracks the layout of the running value. */
-class GraphBuilder {
+class GraphBuilder implements OnnxGraph {
   readonly nodes: INode[] = [];
   readonly initializers: ITensor[] = [];
   private count = 0;
@@ -87,9 +86,12 @@ class GraphBuilder {
   }
 
   /** Append `op` on the running value (plus extra inputs); its output becomes the running value. */
-  op(opType: string, name: string, extraInputs: string[] = [], attributes: IAttribute[] = []): string {
+  op(opType: string, name: string, extraInputs: string[] = [], attributes: OnnxAttributes = {}): string {
     const output = this.fresh(`${name}/${opType}`);
-    this.nodes.push({ opType, name: `${name}/${opType}`, input: [this.cur, ...extraInputs], output: [output], attribute: attributes });
+    this.nodes.push({
+      opType, name: `${name}/${opType}`, input: [this.cur, ...extraInputs], output: [output],
+      attribute: Object.entries(attributes).map(([key, v]) => ('ints' in v ? ints(key, v.ints) : 'int' in v ? int(key, v.int) : float(key, v.float))),
+    });
     this.cur = output;
     return output;
   }
@@ -104,22 +106,22 @@ class GraphBuilder {
 
   toNCHW(name: string): void {
     if (this.layout === 'NCHW') return;
-    this.op('Transpose', name, [], [ints('perm', [0, 3, 1, 2])]);
+    this.op('Transpose', name, [], { perm: { ints: [0, 3, 1, 2] } });
     this.layout = 'NCHW';
   }
 
   toNHWC(name: string): void {
     if (this.layout === 'NHWC') return;
-    this.op('Transpose', name, [], [ints('perm', [0, 2, 3, 1])]);
+    this.op('Transpose', name, [], { perm: { ints: [0, 2, 3, 1] } });
     this.layout = 'NHWC';
   }
 
-  activation(act: ActivationName, name: string): void {
+  activation(act: string, name: string): void {
     if (act === 'relu') this.op('Relu', name);
     else if (act === 'softmax') {
       // Keras' softmax runs over the last (channels) axis: do it in NHWC.
       this.toNHWC(name);
-      this.op('Softmax', name, [], [int('axis', -1)]);
+      this.op('Softmax', name, [], { axis: { int: -1 } });
     }
   }
 }
@@ -140,34 +142,6 @@ function int(name: string, value: number): IAttribute {
   return { name, type: onnx.AttributeProto.AttributeType.INT, i: value };
 }
 
-/** TF's padding: 'valid' none; 'same' total = max((ceil(in/s) - 1) * s + k - in, 0), the odd one at the end. */
-export function tfPads(padding: 'valid' | 'same', inH: number, inW: number, k: readonly [number, number], s: readonly [number, number]): number[] {
-  if (padding === 'valid') return [0, 0, 0, 0];
-  const total = (size: number, kk: number, ss: number): number => Math.max((Math.ceil(size / ss) - 1) * ss + kk - size, 0);
-  const th = total(inH, k[0], s[0]);
-  const tw = total(inW, k[1], s[1]);
-  // ONNX pads: [top, left, bottom, right]
-  return [Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)];
-}
-
-/** [kh, kw, C, K] (Keras) -> [K, C, kh, kw] (ONNX Conv W). */
-function convKernelToOihw(kernel: Float32Array, kh: number, kw: number, c: number, k: number): Float32Array {
-  const out = new Float32Array(kernel.length);
-  for (let y = 0; y < kh; y++) {
-    for (let x = 0; x < kw; x++) {
-      for (let ci = 0; ci < c; ci++) {
-        for (let ko = 0; ko < k; ko++) out[((ko * c + ci) * kh + y) * kw + x] = kernel[((y * kw + x) * c + ci) * k + ko]!;
-      }
-    }
-  }
-  return out;
-}
-
-function paramOf(layer: Layer, name: string): Float32Array | null {
-  const p = layer.params().find((q) => q.name === name);
-  return p === undefined ? null : p.value.data;
-}
-
 /**
  * The ONNX model bytes for a built Digits model. Every layer class Digits has
  * is covered; an unknown one is a DigitsError naming it.
@@ -186,75 +160,11 @@ export function toOnnx(model: Sequential, metadata: DigitsMetadata | null, opts:
   }
 
   for (const layer of model.layers) {
-    const name = layer.name;
-    const inShape = layer.inputShape!;
-    if (layer instanceof Conv2D) {
-      if (inShape.length !== 3) throw new DigitsError(`ONNX export: Conv2D "${name}": expected an [H, W, C] input, got [${inShape.join(', ')}]`);
-      const [h, w, c] = inShape as [number, number, number];
-      const [kh, kw] = layer.kernelSize;
-      g.toNCHW(name);
-      const wName = g.floatInit(`${name}/kernel`, [layer.filters, c, kh, kw],
-        convKernelToOihw(paramOf(layer, 'kernel')!, kh, kw, c, layer.filters));
-      const inputs = [wName];
-      const bias = paramOf(layer, 'bias');
-      if (bias !== null) inputs.push(g.floatInit(`${name}/bias`, [layer.filters], bias));
-      g.op('Conv', name, inputs, [
-        ints('kernel_shape', [kh, kw]),
-        ints('strides', [...layer.strides]),
-        ints('pads', tfPads(layer.padding, h, w, layer.kernelSize, layer.strides)),
-        ints('dilations', [1, 1]),
-        int('group', 1),
-      ]);
-      g.activation(layer.activation, name);
-    } else if (layer instanceof MaxPooling2D) {
-      g.toNCHW(name);
-      g.op('MaxPool', name, [], [
-        ints('kernel_shape', [...layer.poolSize]),
-        ints('strides', [...layer.strides]),
-        ints('pads', [0, 0, 0, 0]),
-      ]);
-    } else if (layer instanceof Flatten) {
-      g.toNHWC(name); // H-W-C order, as Keras channels_last
-      if (g.rank > 2) g.op('Flatten', name, [], [int('axis', 1)]);
-    } else if (layer instanceof Dense) {
-      g.toNHWC(name); // Dense works on the last axis: the channels
-      const kernel = paramOf(layer, 'kernel')!;
-      const inUnits = inShape[inShape.length - 1]!;
-      g.op('MatMul', name, [g.floatInit(`${name}/kernel`, [inUnits, layer.units], kernel)]);
-      const bias = paramOf(layer, 'bias');
-      if (bias !== null) g.op('Add', name, [g.floatInit(`${name}/bias`, [layer.units], bias)]);
-      g.activation(layer.activation, name);
-    } else if (layer instanceof Activation) {
-      g.activation(layer.activation, name);
-    } else if (layer instanceof BatchNormalization) {
-      const gamma = paramOf(layer, 'gamma')!;
-      const beta = paramOf(layer, 'beta')!;
-      const mean = paramOf(layer, 'moving_mean')!;
-      const variance = paramOf(layer, 'moving_variance')!;
-      const c = gamma.length;
-      if (g.rank === 4 || g.rank === 2) {
-        if (g.rank === 4) g.toNCHW(name); // channels on axis 1, as ONNX BatchNormalization wants
-        g.op('BatchNormalization', name, [
-          g.floatInit(`${name}/gamma`, [c], gamma), g.floatInit(`${name}/beta`, [c], beta),
-          g.floatInit(`${name}/moving_mean`, [c], mean), g.floatInit(`${name}/moving_variance`, [c], variance),
-        ], [float('epsilon', layer.epsilon)]);
-      } else {
-        // y = x * a + b per channel (last axis), a = gamma / sqrt(var + eps), b = beta - mean * a
-        g.toNHWC(name);
-        const a = new Float32Array(c);
-        const b = new Float32Array(c);
-        for (let i = 0; i < c; i++) {
-          a[i] = gamma[i]! / Math.sqrt(variance[i]! + layer.epsilon);
-          b[i] = beta[i]! - mean[i]! * a[i]!;
-        }
-        g.op('Mul', name, [g.floatInit(`${name}/scale`, [c], a)]);
-        g.op('Add', name, [g.floatInit(`${name}/shift`, [c], b)]);
-      }
-    } else if (layer instanceof Dropout) {
-      // identity at inference
-    } else {
-      throw new DigitsError(`ONNX export: layer "${name}" has type ${layer.className}, which the ONNX exporter does not cover`);
+    const toOnnx = layerRegistration(layer.className)?.toOnnx;
+    if (toOnnx === undefined) {
+      throw new DigitsError(`ONNX export: layer "${layer.name}" has type ${layer.className}, which the ONNX exporter does not cover`);
     }
+    toOnnx(layer, g);
     g.rank = layer.outputShape!.length + 1;
   }
   g.toNHWC('output');

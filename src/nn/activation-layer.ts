@@ -92,4 +92,8 @@ export class Activation extends BaseLayer implements SoftmaxOutputLayer {
   }
 }
 
-registerLayer('Activation', (config) => Activation.fromConfig(config));
+registerLayer<Activation>({
+  className: 'Activation',
+  fromConfig: (config) => Activation.fromConfig(config),
+  toOnnx: (layer, g) => g.activation(layer.activation, layer.name),
+});

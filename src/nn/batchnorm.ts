@@ -20,7 +20,8 @@
 import { DigitsError } from '../errors.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
-import { registerLayer, type Param, type RunContext } from './layer.js';
+import { Activation } from './activation-layer.js';
+import { paramValue, registerLayer, type FusedStep, type Layer, type Param, type RunContext } from './layer.js';
 import { BaseLayer, COMMON_CONFIG_KEYS, parseCommonConfig, requireNull, type CommonLayerOptions } from './base.js';
 import { parseInitializer } from './initializers.js';
 import { boolean, knownKeys, numberInRange, positiveNumber, showValue } from './validate.js';
@@ -119,6 +120,12 @@ export class BatchNormalization extends BaseLayer {
    */
   forwardRelu(x: Tensor, ctx: RunContext): Tensor {
     return this.run(x, ctx, true);
+  }
+
+  /** A ReLU Activation right after this layer runs fused with it (forwardRelu / backwardRelu). */
+  fuseWith(next: Layer): FusedStep | null {
+    if (!(next instanceof Activation) || next.activation !== 'relu') return null;
+    return { forward: (x, ctx) => this.forwardRelu(x, ctx), backward: (dy, ctx) => this.backwardRelu(dy, ctx) };
   }
 
   private run(x: Tensor, ctx: RunContext, relu: boolean): Tensor {
@@ -229,4 +236,33 @@ export class BatchNormalization extends BaseLayer {
   }
 }
 
-registerLayer('BatchNormalization', (config) => BatchNormalization.fromConfig(config));
+registerLayer<BatchNormalization>({
+  className: 'BatchNormalization',
+  fromConfig: (config) => BatchNormalization.fromConfig(config),
+  toOnnx: (layer, g) => {
+    const name = layer.name;
+    const gamma = paramValue(layer, 'gamma')!;
+    const beta = paramValue(layer, 'beta')!;
+    const mean = paramValue(layer, 'moving_mean')!;
+    const variance = paramValue(layer, 'moving_variance')!;
+    const c = gamma.length;
+    if (g.rank === 4 || g.rank === 2) {
+      if (g.rank === 4) g.toNCHW(name); // channels on axis 1, as ONNX BatchNormalization wants
+      g.op('BatchNormalization', name, [
+        g.floatInit(`${name}/gamma`, [c], gamma), g.floatInit(`${name}/beta`, [c], beta),
+        g.floatInit(`${name}/moving_mean`, [c], mean), g.floatInit(`${name}/moving_variance`, [c], variance),
+      ], { epsilon: { float: layer.epsilon } });
+    } else {
+      // y = x * a + b per channel (last axis), a = gamma / sqrt(var + eps), b = beta - mean * a
+      g.toNHWC(name);
+      const a = new Float32Array(c);
+      const b = new Float32Array(c);
+      for (let i = 0; i < c; i++) {
+        a[i] = gamma[i]! / Math.sqrt(variance[i]! + layer.epsilon);
+        b[i] = beta[i]! - mean[i]! * a[i]!;
+      }
+      g.op('Mul', name, [g.floatInit(`${name}/scale`, [c], a)]);
+      g.op('Add', name, [g.floatInit(`${name}/shift`, [c], b)]);
+    }
+  },
+});

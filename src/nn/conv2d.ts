@@ -12,8 +12,8 @@ import { DigitsError } from '../errors.js';
 import { convGeometry, type ConvGeometry, type PoolGeometry } from '../engine/backend.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
-import { registerLayer, type Param, type RunContext } from './layer.js';
-import type { MaxPooling2D } from './pooling.js';
+import { paramValue, registerLayer, type FusedStep, type Layer, type Param, type RunContext } from './layer.js';
+import { MaxPooling2D } from './pooling.js';
 import { activationBackward, parseActivation, type ActivationName, type SoftmaxOutputLayer } from './activations.js';
 import { BaseLayer, COMMON_CONFIG_KEYS, parseCommonConfig, requireNull, type CommonLayerOptions } from './base.js';
 import { glorotUniformConfig, initialize, applyInitializers, zerosConfig, type InitializerConfig } from './initializers.js';
@@ -171,6 +171,12 @@ export class Conv2D extends BaseLayer implements SoftmaxOutputLayer {
     return (this.activation === 'linear' || this.activation === 'relu') && pool.nonOverlapping;
   }
 
+  /** A MaxPooling2D right after this layer runs fused with it (forwardPooled / backwardPooled) when canFusePool allows. */
+  fuseWith(next: Layer): FusedStep | null {
+    if (!(next instanceof MaxPooling2D) || !this.canFusePool(next)) return null;
+    return { forward: (x, ctx) => this.forwardPooled(x, next, ctx), backward: (dy, ctx) => this.backwardPooled(dy, ctx) };
+  }
+
   /**
    * forward of this layer then of `pool` (the next layer) in one kernel: returns the pool's output
    * (a tensor the pool owns) without writing this layer's own output. Only with canFusePool(pool).
@@ -250,4 +256,45 @@ export class Conv2D extends BaseLayer implements SoftmaxOutputLayer {
   }
 }
 
-registerLayer('Conv2D', (config) => Conv2D.fromConfig(config));
+/** TF's padding as ONNX pads [top, left, bottom, right]: 'valid' none; 'same' total = max((ceil(in/s) - 1) * s + k - in, 0), the odd one at the end. */
+export function tfPads(padding: 'valid' | 'same', inH: number, inW: number, k: readonly [number, number], s: readonly [number, number]): number[] {
+  if (padding === 'valid') return [0, 0, 0, 0];
+  const total = (size: number, kk: number, ss: number): number => Math.max((Math.ceil(size / ss) - 1) * ss + kk - size, 0);
+  const th = total(inH, k[0], s[0]);
+  const tw = total(inW, k[1], s[1]);
+  return [Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)];
+}
+
+/** [kh, kw, C, K] (Keras) -> [K, C, kh, kw] (ONNX Conv W). */
+function kernelToOihw(kernel: Float32Array, kh: number, kw: number, c: number, k: number): Float32Array {
+  const out = new Float32Array(kernel.length);
+  for (let y = 0; y < kh; y++) {
+    for (let x = 0; x < kw; x++) {
+      for (let ci = 0; ci < c; ci++) {
+        for (let ko = 0; ko < k; ko++) out[((ko * c + ci) * kh + y) * kw + x] = kernel[((y * kw + x) * c + ci) * k + ko]!;
+      }
+    }
+  }
+  return out;
+}
+
+registerLayer<Conv2D>({
+  className: 'Conv2D',
+  fromConfig: (config) => Conv2D.fromConfig(config),
+  toOnnx: (layer, g) => {
+    const name = layer.name;
+    const inShape = layer.inputShape!;
+    if (inShape.length !== 3) throw new DigitsError(`ONNX export: Conv2D "${name}": expected an [H, W, C] input, got [${inShape.join(', ')}]`);
+    const [h, w, c] = inShape as [number, number, number];
+    const [kh, kw] = layer.kernelSize;
+    g.toNCHW(name);
+    const inputs = [g.floatInit(`${name}/kernel`, [layer.filters, c, kh, kw], kernelToOihw(paramValue(layer, 'kernel')!, kh, kw, c, layer.filters))];
+    const bias = paramValue(layer, 'bias');
+    if (bias !== null) inputs.push(g.floatInit(`${name}/bias`, [layer.filters], bias));
+    g.op('Conv', name, inputs, {
+      kernel_shape: { ints: [kh, kw] }, strides: { ints: [...layer.strides] },
+      pads: { ints: tfPads(layer.padding, h, w, layer.kernelSize, layer.strides) }, dilations: { ints: [1, 1] }, group: { int: 1 },
+    });
+    g.activation(layer.activation, name);
+  },
+});

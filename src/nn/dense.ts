@@ -10,7 +10,7 @@
 import { DigitsError } from '../errors.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
-import { registerLayer, type Param, type RunContext } from './layer.js';
+import { paramValue, registerLayer, type Param, type RunContext } from './layer.js';
 import { activationBackward, parseActivation, type ActivationName, type SoftmaxOutputLayer } from './activations.js';
 import { BaseLayer, COMMON_CONFIG_KEYS, parseCommonConfig, requireNull, type CommonLayerOptions } from './base.js';
 import { glorotUniformConfig, initialize, applyInitializers, zerosConfig, type InitializerConfig } from './initializers.js';
@@ -150,4 +150,16 @@ export class Dense extends BaseLayer implements SoftmaxOutputLayer {
   }
 }
 
-registerLayer('Dense', (config) => Dense.fromConfig(config));
+registerLayer<Dense>({
+  className: 'Dense',
+  fromConfig: (config) => Dense.fromConfig(config),
+  toOnnx: (layer, g) => {
+    const name = layer.name;
+    g.toNHWC(name); // Dense works on the last axis: the channels
+    const inUnits = layer.inputShape![layer.inputShape!.length - 1]!;
+    g.op('MatMul', name, [g.floatInit(`${name}/kernel`, [inUnits, layer.units], paramValue(layer, 'kernel')!)]);
+    const bias = paramValue(layer, 'bias');
+    if (bias !== null) g.op('Add', name, [g.floatInit(`${name}/bias`, [layer.units], bias)]);
+    g.activation(layer.activation, name);
+  },
+});

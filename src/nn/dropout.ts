@@ -96,4 +96,8 @@ export class Dropout extends BaseLayer {
   }
 }
 
-registerLayer('Dropout', (config) => Dropout.fromConfig(config));
+registerLayer<Dropout>({
+  className: 'Dropout',
+  fromConfig: (config) => Dropout.fromConfig(config),
+  toOnnx: () => {}, // the identity at inference
+});

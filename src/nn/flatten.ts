@@ -57,4 +57,11 @@ export class Flatten extends BaseLayer {
   }
 }
 
-registerLayer('Flatten', (config) => Flatten.fromConfig(config));
+registerLayer<Flatten>({
+  className: 'Flatten',
+  fromConfig: (config) => Flatten.fromConfig(config),
+  toOnnx: (layer, g) => {
+    g.toNHWC(layer.name); // H-W-C order, as Keras channels_last
+    if (g.rank > 2) g.op('Flatten', layer.name, [], { axis: { int: 1 } });
+  },
+});

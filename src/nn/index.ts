@@ -1,10 +1,13 @@
 /**
  * The model engine: layers, losses, optimizers, callbacks, the Sequential
- * model and presets, on top of the Backend kernels. Importing this module
- * registers every built-in layer class (for loading model files).
+ * model, its trainer and presets, on top of the Backend kernels. Importing
+ * this module registers every built-in layer class (for loading model files,
+ * Keras import and ONNX export): a new layer is its own file (the class and
+ * its registerLayer call, and fuseWith if it runs fused with the next layer)
+ * plus its export line here.
  */
-export type { Layer, Param, RunContext, LayerFactory } from './layer.js';
-export { registerLayer, registeredLayerNames, layerFactory } from './layer.js';
+export type { Layer, Param, RunContext, LayerFactory, LayerRegistration, FusedStep, OnnxGraph, OnnxAttributes } from './layer.js';
+export { registerLayer, registeredLayerNames, layerFactory, layerRegistration, paramValue } from './layer.js';
 export { BaseLayer, type CommonLayerOptions } from './base.js';
 export { Conv2D, type Conv2DOptions, type Padding } from './conv2d.js';
 export { MaxPooling2D, type MaxPooling2DOptions } from './pooling.js';
@@ -22,10 +25,9 @@ export {
   type Callback, type CallbackModel, type TrainBeginInfo, type BatchLogs, type EpochLogs, type ProgressEvent, type EarlyStoppingOptions,
 } from './callbacks.js';
 export { WeightAveraging, type WeightAveragingOptions } from './averaging.js';
-export {
-  Sequential, oneHot, datasetToTensors, layerFromConfig, validationSplitIndices, takeRows,
-  type CompileOptions, type FitOptions, type History, type SequentialConfig, type TrainingState,
-} from './sequential.js';
+export { Sequential, layerFromConfig, type CompileOptions, type SequentialConfig } from './sequential.js';
+export { type FitOptions, type History, type TrainingState, type TrainingFitOptions, type TrainableModel } from './trainer.js';
+export { oneHot, datasetToTensors, validationSplitIndices, takeRows } from './batches.js';
 export {
   PRESETS, buildPreset, getPreset, presetNames, presetOptimizer, presetCallbacks, presetFitOptions, presetAfterFit,
   type Preset, type TrainingSettings,

@@ -128,4 +128,13 @@ export class MaxPooling2D extends BaseLayer {
   }
 }
 
-registerLayer('MaxPooling2D', (config) => MaxPooling2D.fromConfig(config));
+registerLayer<MaxPooling2D>({
+  className: 'MaxPooling2D',
+  fromConfig: (config) => MaxPooling2D.fromConfig(config),
+  toOnnx: (layer, g) => {
+    g.toNCHW(layer.name);
+    g.op('MaxPool', layer.name, [], {
+      kernel_shape: { ints: [...layer.poolSize] }, strides: { ints: [...layer.strides] }, pads: { ints: [0, 0, 0, 0] },
+    });
+  },
+});

@@ -7,41 +7,35 @@
  *
  * x is [N, ...inputShape] (images NHWC, pixels 0..1), y is one-hot [N, classes].
  *
- * One seeded Rng (seeded by build, reseeded by fit's `seed`) drives weight
- * initialisation, the validation split, shuffling and dropout, so a seed
- * fixes a run on a given backend. Buffers (the batch, the layers' outputs and
- * gradients) are allocated once per batch size and reused; the engine prints
- * nothing, progress goes through callbacks.
+ * This module is the model: its layers, build, weights, config (save/load
+ * through the layer registry), and forward/backward over a batch with the
+ * pairs of layers that fuse (Layer.fuseWith) run as one. Training lives in
+ * trainer.ts: fit, trainOnBatch, trainingState and the BatchNorm statistics
+ * pass are the trainer's, called here for Keras' shape of the API.
  *
- * A fit can be stopped between batches (its `signal`) and continued later
- * from `trainingState()` (its `resume` option), ending with the same weights
- * as an uninterrupted fit: see io/checkpoint.ts for the files.
+ * One seeded Rng (seeded by build, reseeded by fit's `seed`) drives weight
+ * initialisation, the validation split, shuffling and dropout. Buffers (the
+ * batch, the layers' outputs and gradients) are allocated once per batch size
+ * and reused; the engine prints nothing, progress goes through callbacks.
  */
 import { DigitsError } from '../errors.js';
 import type { Backend } from '../engine/backend.js';
 import { ReferenceBackend } from '../engine/reference.js';
 import { Rng } from '../engine/rng.js';
 import { Tensor, shapeToString } from '../engine/tensor.js';
-import type { Dataset } from '../data/dataset.js';
-import { NUM_CLASSES } from '../data/dataset.js';
-import { layerFactory, registeredLayerNames, type Layer, type Param, type RunContext } from './layer.js';
+import { layerFactory, registeredLayerNames, type FusedStep, type Layer, type Param, type RunContext } from './layer.js';
 import { isSoftmaxOutputLayer } from './activations.js';
 import { checkName } from './base.js';
-import { EarlyStopping, type Callback, type CallbackModel, type EpochLogs } from './callbacks.js';
+import type { CallbackModel } from './callbacks.js';
 import { countCorrect, crossEntropyOnProbs, parseLoss, type LossName } from './losses.js';
 import { getOptimizer, type Optimizer, type WeightUpdate } from './optimizers.js';
 import { Workspace } from './workspace.js';
-import { parseAugment, randomAffineParams, randomElasticNoise, type AugmentOptions, type AugmentSettings } from './augment.js';
 import type { Classifier } from './classifier.js';
-// The built-in layers register their classes for fromConfig when loaded.
-import { Activation } from './activation-layer.js';
-import { BatchNormalization } from './batchnorm.js';
-import { Conv2D } from './conv2d.js';
-import './dense.js';
-import './dropout.js';
-import './flatten.js';
-import { MaxPooling2D } from './pooling.js';
-import { batchInputShape, isObject, knownKeys, numberInRange, positiveInt, nonNegativeInt, shape as checkShape, showValue, boolean } from './validate.js';
+import {
+  fit, recomputeBatchNormStatistics, trainOnBatch, type FitOptions, type FitRun, type History, type TrainableModel, type TrainingState,
+} from './trainer.js';
+import { batchInputShape, isObject, knownKeys, positiveInt, shape as checkShape, showValue } from './validate.js';
+
 
 export interface CompileOptions {
   /** default 'adam' */
@@ -50,115 +44,6 @@ export interface CompileOptions {
   loss?: 'categoricalCrossentropy';
   /** accuracy is always computed; ['accuracy'] is accepted for Keras familiarity */
   metrics?: 'accuracy'[];
-}
-
-export interface FitOptions {
-  /** default 1 */
-  epochs?: number;
-  /** default 32 */
-  batchSize?: number;
-  /** fraction held out for validation, chosen at random with the Rng (not Keras' "last fraction") */
-  validationSplit?: number;
-  /** explicit validation set; takes precedence over validationSplit (as Keras) */
-  validationData?: [Tensor, Tensor];
-  /** shuffle the training samples every epoch (default true) */
-  shuffle?: boolean;
-  /** reseed the model's Rng (split, shuffling, dropout) for this run */
-  seed?: number;
-  callbacks?: Callback[];
-  /** random rotation/zoom/shift of each training batch (images [N, H, W, C]); validation data is never augmented */
-  augment?: AugmentOptions;
-  /** train on targets y * (1 - s) + s / classes (default 0) */
-  labelSmoothing?: number;
-  /**
-   * Sharpness-aware minimization (Foret et al. 2021), with this radius rho (default 0: off). Every step
-   * takes its gradient at the weights moved by rho along the batch's own normalized gradient, the
-   * worst nearby point to first order, so training prefers flat minima. Each step costs two
-   * forward and backward passes; the second pass leaves BatchNorm's moving statistics untouched.
-   */
-  sam?: number;
-  /**
-   * Continue a run from where `trainingState()` left it: same x, y, options
-   * and callbacks (in the same order), and the model's weights as they were
-   * when the state was taken. The run then ends with exactly the weights of
-   * an uninterrupted one (same backend and threads).
-   */
-  resume?: TrainingState;
-  /**
-   * Checked before every batch: once aborted, fit stops at once (no epoch
-   * end, no onTrainEnd) and resolves with `interrupted` set;
-   * `trainingState()` then gives the state to resume from.
-   */
-  signal?: AbortSignal;
-}
-
-export interface History {
-  /** 0-based epoch numbers that ran */
-  epoch: number[];
-  history: { loss: number[]; accuracy: number[]; val_loss?: number[]; val_accuracy?: number[] };
-  /** 0-based epoch at which EarlyStopping stopped training (absent: it ran all epochs) */
-  stoppedEpoch?: number;
-  /** 0-based epoch with EarlyStopping's best monitored value (absent without EarlyStopping) */
-  bestEpoch?: number;
-  /** set when fit's signal stopped it: the 0-based epoch and the batches of it done */
-  interrupted?: { epoch: number; batch: number };
-}
-
-/**
- * Where a fit stands, enough to continue it bit for bit (see
- * `Sequential.trainingState`). The weights travel separately (a model file).
- */
-export interface TrainingState {
-  /** 0-based epoch to continue with */
-  epoch: number;
-  /** batches of that epoch already done (0: it has not started) */
-  batch: number;
-  epochs: number;
-  batchSize: number;
-  /** batches per epoch */
-  steps: number;
-  /** the model's Rng, and the own Rngs of layers that have one (Dropout with a seed), by layer name */
-  rng: number[];
-  layerRngs: Record<string, number[]>;
-  /** the training rows in the current epoch's order (the next epoch's shuffle starts from it) */
-  order: Int32Array;
-  /** running sums of the unfinished epoch */
-  lossSum: number;
-  correct: number;
-  seen: number;
-  history: { epoch: number[]; history: History['history'] };
-  stopTraining: boolean;
-  optimizer: { className: string; learningRate: number; iterations: number; slots: { name: string; data: Float32Array }[] };
-  /** each callback's class name and getState() (null without one), in fit's order */
-  callbacks: { className: string; state: unknown }[];
-  /**
-   * the fit options that change what a batch trains on: augmentation (null: none), label smoothing and
-   * SAM's radius (absent in states written before they were recorded: then not checked on resume)
-   */
-  fitOptions?: TrainingFitOptions;
-}
-
-/** What TrainingState.fitOptions records. */
-export interface TrainingFitOptions {
-  augment: AugmentSettings | null;
-  labelSmoothing: number;
-  sam: number;
-}
-
-/** The live position of a fit, read by trainingState(). */
-interface RunPosition {
-  epoch: number;
-  batch: number;
-  epochs: number;
-  batchSize: number;
-  steps: number;
-  order: Int32Array;
-  lossSum: number;
-  correct: number;
-  seen: number;
-  history: History;
-  callbacks: Callback[];
-  fitOptions: TrainingFitOptions;
 }
 
 export interface SequentialConfig {
@@ -171,7 +56,19 @@ interface Compiled {
   loss: LossName;
 }
 
-export class Sequential implements CallbackModel, Classifier {
+/** Layers run in order: one layer, or two that fuse (Layer.fuseWith), as one step. */
+interface PlanStep {
+  /** index of the step's first layer */
+  first: number;
+  /** the two layers as one, or null for the single layer `first` */
+  fused: FusedStep | null;
+}
+
+/**
+ * A stack of layers, shaped like Keras' Sequential: add layers, build, compile, then fit, evaluate and
+ * predict. It is also what model files, ONNX export and Keras import save and load.
+ */
+export class Sequential implements CallbackModel, Classifier, TrainableModel {
   name: string;
   readonly layers: Layer[] = [];
   /** set by a callback (or anyone) to end fit after the current batch */
@@ -184,11 +81,11 @@ export class Sequential implements CallbackModel, Classifier {
   /** every weight with its manifest name, set by build */
   private weights: { name: string; param: Param }[] = [];
   private readonly ws = new Workspace();
+  /** the running (or interrupted) fit, for trainingState() */
+  private run: FitRun | null = null;
   private training = false;
-  /** SAM's copy of every weight while its second pass runs (allocated on first use) */
-  private samSaved: Float32Array[] | null = null;
-  /** the running (or interrupted) fit's position, for trainingState() */
-  private run: RunPosition | null = null;
+  /** the layers as steps, fused pairs as one (null: not planned since the last build) */
+  private plan: PlanStep[] | null = null;
   private trainCtx: RunContext;
   private inferCtx: RunContext;
 
@@ -269,7 +166,7 @@ export class Sequential implements CallbackModel, Classifier {
   private afterBuild(): void {
     this.ws.clear();
     this.weights = [];
-    this.samSaved = null;
+    this.plan = null;
     for (const layer of this.layers) for (const p of layer.params()) this.weights.push({ name: `${layer.name}/${p.name}`, param: p });
   }
 
@@ -434,8 +331,8 @@ export class Sequential implements CallbackModel, Classifier {
   // -------------------------------------------------------------------------------------------
   // running
 
-  /** Gather rows `idx[from..from+n)` of x (and y) into the model's batch buffers. */
-  private gather(src: Tensor, idx: Int32Array | null, from: number, n: number, key: string): Tensor {
+  /** @internal Gather rows `idx[from..from+n)` of x (and y) into the model's batch buffers. */
+  batch(src: Tensor, idx: Int32Array | null, from: number, n: number, key: string): Tensor {
     const per = src.size / src.shape[0]!;
     const dst = this.ws.tensor(key, n, src.shape.slice(1));
     if (idx === null) {
@@ -450,34 +347,26 @@ export class Sequential implements CallbackModel, Classifier {
   }
 
   /**
-   * Whether layers i and i + 1 run as one: a Conv2D and the MaxPooling2D it computes fused with itself
-   * (Conv2D.forwardPooled: the conv's own output is never written), or a BatchNormalization and the
-   * ReLU Activation after it (BatchNormalization.forwardRelu: one pass instead of three). Forward and
-   * backward both ask, so a batch runs fused both ways or not at all.
+   * The layers as steps: a layer and the next run as one where the first says so (Layer.fuseWith: a
+   * Conv2D and the MaxPooling2D it pools, a BatchNormalization and the ReLU after it). Forward and
+   * backward both run the plan, so a batch runs fused both ways or not at all.
    */
-  private fusedPair(i: number): FusedPair {
-    const a = this.layers[i];
-    const b = this.layers[i + 1];
-    if (a instanceof Conv2D && b instanceof MaxPooling2D && a.canFusePool(b)) return FusedPair.ConvPool;
-    if (a instanceof BatchNormalization && b instanceof Activation && b.activation === 'relu') return FusedPair.BatchNormRelu;
-    return FusedPair.None;
+  private steps(): PlanStep[] {
+    if (this.plan !== null) return this.plan;
+    const plan: PlanStep[] = [];
+    const layers = this.layers;
+    for (let i = 0; i < layers.length; i++) {
+      const fused = i + 1 < layers.length ? layers[i]!.fuseWith?.(layers[i + 1]!) ?? null : null;
+      plan.push({ first: i, fused });
+      if (fused !== null) i++;
+    }
+    this.plan = plan;
+    return plan;
   }
 
   private forwardAll(x: Tensor, ctx: RunContext): Tensor {
     let h = x;
-    const layers = this.layers;
-    for (let i = 0; i < layers.length; i++) {
-      const pair = this.fusedPair(i);
-      if (pair === FusedPair.ConvPool) {
-        h = (layers[i] as Conv2D).forwardPooled(h, layers[i + 1] as MaxPooling2D, ctx);
-        i++;
-      } else if (pair === FusedPair.BatchNormRelu) {
-        h = (layers[i] as BatchNormalization).forwardRelu(h, ctx);
-        i++;
-      } else {
-        h = layers[i]!.forward(h, ctx);
-      }
-    }
+    for (const s of this.steps()) h = s.fused !== null ? s.fused.forward(h, ctx) : this.layers[s.first]!.forward(h, ctx);
     return h;
   }
 
@@ -506,24 +395,64 @@ export class Sequential implements CallbackModel, Classifier {
     const last = layers.length - 1;
     // the first layer's input gradient is not needed (unless it is the only layer, as before)
     const firstCtx = layers.length > 1 ? { ...ctx, inputGradient: false } : ctx;
+    const plan = this.steps();
     let d = dout;
-    for (let i = last; i >= 0; i--) {
-      const pair = i >= 1 ? this.fusedPair(i - 1) : FusedPair.None;
-      if (pair !== FusedPair.None) {
-        const c = i - 1 === 0 ? firstCtx : ctx;
-        d = pair === FusedPair.ConvPool ? (layers[i - 1] as Conv2D).backwardPooled(d, c)
-          : (layers[i - 1] as BatchNormalization).backwardRelu(d, c);
-        i--;
+    for (let k = plan.length - 1; k >= 0; k--) {
+      const s = plan[k]!;
+      const c = s.first === 0 ? firstCtx : ctx;
+      if (s.fused !== null) {
+        d = s.fused.backward(d, c);
         continue;
       }
-      const layer = layers[i]!;
-      const c = i === 0 ? firstCtx : ctx;
-      d = i === last && fused && isSoftmaxOutputLayer(layer) ? layer.backwardFromLogits(d, c) : layer.backward(d, c);
+      const layer = layers[s.first]!;
+      d = s.first === last && fused && isSoftmaxOutputLayer(layer) ? layer.backwardFromLogits(d, c) : layer.backward(d, c);
     }
   }
 
-  /** Check x [N, ...inputShape] and y [N, classes]; build from x if needed. */
-  private checkData(where: string, x: Tensor, y: Tensor | null): number {
+  /** @internal the batch through every layer (the trainer's forward) */
+  forwardBatch(x: Tensor, training: boolean): Tensor {
+    return this.forwardAll(x, training ? this.trainCtx : this.inferCtx);
+  }
+
+  /** @internal loss and output gradient of the batch just run forward (the trainer's) */
+  lossOnBatch(out: Tensor, y: Tensor, wantGrad: boolean): { loss: number; probs: Tensor; dout: Tensor | null; fused: boolean } {
+    return this.lossOf(out, y, wantGrad);
+  }
+
+  /** @internal backward through every layer (the trainer's) */
+  backwardBatch(dout: Tensor, fused: boolean, training: boolean): void {
+    this.backwardAll(dout, fused, training ? this.trainCtx : this.inferCtx);
+  }
+
+  /** @internal a scratch tensor of the model's workspace */
+  scratch(key: string, n: number, shape: readonly number[]): Tensor {
+    return this.ws.tensor(key, n, shape);
+  }
+
+  /** @internal every weight tensor, trainable or not */
+  allWeights(): Tensor[] {
+    return this.weights.map((w) => w.param.value);
+  }
+
+  /** whether a fit is running */
+  get isTraining(): boolean {
+    return this.training;
+  }
+
+  /** @internal a fit starts (the trainer's) */
+  beginFit(run: FitRun): void {
+    this.training = true;
+    this.run = run;
+  }
+
+  /** @internal the fit ends; an interrupted one keeps its state for trainingState() */
+  endFit(keepState: boolean): void {
+    this.training = false;
+    if (!keepState) this.run = null;
+  }
+
+  /** @internal Check x [N, ...inputShape] and y [N, classes]; build from x if needed. */
+  checkData(where: string, x: Tensor, y: Tensor | null): number {
     if (!(x instanceof Tensor)) throw new DigitsError(`${where}: x: expected a Tensor [N, ...inputShape], got ${showValue(x)}`);
     if (x.shape.length < 2 || x.shape[0] === 0) {
       throw new DigitsError(`${where}: x: expected a non-empty batch [N, ...inputShape], got shape ${shapeToString(x.shape)}`);
@@ -559,308 +488,38 @@ export class Sequential implements CallbackModel, Classifier {
     }
   }
 
-  /** What the optimizer updates: the trainable weights (their arrays are fixed from build on). */
-  private trainableUpdates(): WeightUpdate[] {
+  /** @internal What the optimizer updates: the trainable weights (their arrays are fixed from build on). */
+  trainableUpdates(): WeightUpdate[] {
     return this.weights.filter((w) => w.param.trainable).map((w) => ({ name: w.name, value: w.param.value.data, grad: w.param.grad.data }));
   }
 
   /**
-   * Train. Per epoch: shuffle (with the Rng), run the batches (forward,
-   * loss, backward, optimizer step), report loss/accuracy as the mean over the
-   * epoch's samples (as Keras reports them), then validate with evaluate.
-   * With `resume`, continue a run from a `trainingState()`; with `signal`,
-   * stop cleanly before the next batch once it is aborted.
+   * Train (trainer.ts). Per epoch: shuffle (with the Rng), run the batches (forward, loss, backward,
+   * optimizer step), report loss/accuracy as the mean over the epoch's samples (as Keras reports
+   * them), then validate with evaluate. With `resume`, continue a run from a `trainingState()`;
+   * with `signal`, stop cleanly before the next batch once it is aborted.
    */
-  async fit(x: Tensor, y: Tensor, opts: FitOptions = {}): Promise<History> {
-    if (this.training) throw new DigitsError('Sequential.fit: this model is already training (one fit at a time)');
-    if (!isObject(opts as unknown)) throw new DigitsError(`Sequential.fit: options: expected an object, got ${showValue(opts)}`);
-    knownKeys('Sequential.fit options', opts as Record<string, unknown>,
-      ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks', 'augment', 'labelSmoothing', 'sam', 'resume', 'signal']);
-    if (this.compiled === null) throw new DigitsError(`Sequential.fit: model "${this.name}" is not compiled (call compile({optimizer, loss, metrics}) first)`);
-    const epochs = nonNegativeInt('Sequential.fit: epochs', opts.epochs ?? 1);
-    const batchSize = positiveInt('Sequential.fit: batchSize', opts.batchSize ?? 32);
-    const shuffle = boolean('Sequential.fit: shuffle', opts.shuffle ?? true);
-    const split = numberInRange('Sequential.fit: validationSplit', opts.validationSplit ?? 0, 0, 1);
-    const callbacks = opts.callbacks ?? [];
-    if (!Array.isArray(callbacks)) throw new DigitsError(`Sequential.fit: callbacks: expected an array, got ${showValue(callbacks)}`);
-    if (opts.seed !== undefined) {
-      if (!Number.isInteger(opts.seed)) throw new DigitsError(`Sequential.fit: seed: expected an integer, got ${showValue(opts.seed)}`);
-    }
-    const augment = opts.augment === undefined ? null : parseAugment('Sequential.fit: augment', opts.augment);
-    const smoothing = numberInRange('Sequential.fit: labelSmoothing', opts.labelSmoothing ?? 0, 0, 1);
-    const sam = numberInRange('Sequential.fit: sam', opts.sam ?? 0, 0, 10);
-    const signal = opts.signal ?? null;
-    const total = this.checkData('Sequential.fit', x, y);
-    if (augment !== null && x.shape.length !== 4) {
-      throw new DigitsError(`Sequential.fit: augment needs images [N, H, W, C], got x of shape ${shapeToString(x.shape)}`);
-    }
-    if (opts.seed !== undefined) this._rng.seed(opts.seed);
-
-    // Validation: given data, or a seeded random fraction of x held out.
-    let trainIdx: Int32Array;
-    let valX: Tensor | null = null;
-    let valY: Tensor | null = null;
-    if (opts.validationData !== undefined) {
-      const vd = opts.validationData;
-      if (!Array.isArray(vd) || vd.length !== 2) throw new DigitsError(`Sequential.fit: validationData: expected [x, y], got ${showValue(vd)}`);
-      this.checkData('Sequential.fit: validationData', vd[0], vd[1]);
-      [valX, valY] = vd;
-      trainIdx = identity(total);
-    } else if (split > 0) {
-      const parts = validationSplitIndices(total, split, this._rng);
-      trainIdx = parts.train;
-      const valIdx = parts.validation;
-      valX = takeRows(x, valIdx);
-      valY = takeRows(y, valIdx);
-    } else {
-      trainIdx = identity(total);
-    }
-
-    const nTrain = trainIdx.length;
-    const steps = Math.ceil(nTrain / batchSize);
-    const fitOptions: TrainingFitOptions = { augment, labelSmoothing: smoothing, sam };
-    const { optimizer } = this.compiled;
-    const updates = this.trainableUpdates();
-    let history: History = { epoch: [], history: { loss: [], accuracy: [] } };
-    if (valX !== null) {
-      history.history.val_loss = [];
-      history.history.val_accuracy = [];
-    }
-    const resume = opts.resume ?? null;
-    if (resume !== null) {
-      checkResume(resume, { epochs, batchSize, steps, total, trainIdx, callbacks, optimizer, layers: this.layers, fitOptions });
-      trainIdx = new Int32Array(resume.order);
-      history = { epoch: [...resume.history.epoch], history: copyHistory(resume.history.history) };
-    }
-    const early = callbacks.filter((c): c is EarlyStopping => c instanceof EarlyStopping);
-    const run: RunPosition = {
-      epoch: resume?.epoch ?? 0, batch: resume?.batch ?? 0, epochs, batchSize, steps, order: trainIdx,
-      lossSum: resume?.lossSum ?? 0, correct: resume?.correct ?? 0, seen: resume?.seen ?? 0, history, callbacks, fitOptions,
-    };
-
-    this.training = true;
-    this.run = run;
-    this.stopTraining = false;
-    let interrupted = false;
-    try {
-      for (const cb of callbacks) cb.setModel?.(this);
-      for (const cb of callbacks) await cb.onTrainBegin?.({
-        epochs, batchSize, samples: nTrain, validationSamples: valX?.shape[0] ?? 0, stepsPerEpoch: steps,
-      });
-      if (resume !== null) this.restoreState(resume, optimizer);
-      for (; run.epoch < epochs && !this.stopTraining; run.epoch++) {
-        const epoch = run.epoch;
-        if (run.batch === 0) {
-          // an epoch starts here (a resumed mid-epoch had its start before the state was taken)
-          if (signal?.aborted) {
-            interrupted = true;
-            break;
-          }
-          for (const cb of callbacks) await cb.onEpochBegin?.(epoch);
-          if (shuffle) this._rng.shuffle(trainIdx);
-          run.lossSum = 0;
-          run.correct = 0;
-          run.seen = 0;
-        }
-        while (run.batch < steps) {
-          if (signal?.aborted) {
-            interrupted = true;
-            break;
-          }
-          const b = run.batch;
-          const from = b * batchSize;
-          const n = Math.min(batchSize, nTrain - from);
-          let xb = this.gather(x, trainIdx, from, n, 'x');
-          const yb = this.gather(y, trainIdx, from, n, 'y');
-          if (augment !== null) xb = this.augmentBatch(xb, augment);
-          if (smoothing > 0) smoothTargets(yb.data, yb.shape[1]!, smoothing);
-          const { loss, correct: c } = this.step(xb, yb, optimizer, updates, sam);
-          if (!Number.isFinite(loss)) {
-            throw new DigitsError(`Sequential.fit: the loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} ` +
-              '(training diverged: try a smaller learning rate)');
-          }
-          run.lossSum += loss * n;
-          run.correct += c;
-          run.seen += n;
-          run.batch++;
-          for (const cb of callbacks) await cb.onBatchEnd?.(b, { loss, accuracy: c / n, size: n });
-          // Let timers and signal handlers run between batches (fit is async for a reason).
-          await yieldToEventLoop();
-          if (this.stopTraining) break;
-        }
-        if (interrupted) break;
-        const logs: EpochLogs = { loss: run.lossSum / run.seen, accuracy: run.correct / run.seen };
-        if (valX !== null && valY !== null) {
-          const v = this.evaluate(valX, valY, { batchSize });
-          logs.val_loss = v.loss;
-          logs.val_accuracy = v.accuracy;
-        }
-        history.epoch.push(epoch);
-        history.history.loss.push(logs.loss);
-        history.history.accuracy.push(logs.accuracy);
-        if (logs.val_loss !== undefined) {
-          history.history.val_loss!.push(logs.val_loss);
-          history.history.val_accuracy!.push(logs.val_accuracy!);
-        }
-        // the position callbacks see at the epoch's end: the next epoch, not started
-        run.epoch++;
-        run.batch = 0;
-        try {
-          for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs);
-        } finally {
-          run.epoch--;
-        }
-      }
-      if (interrupted) {
-        history.interrupted = { epoch: run.epoch, batch: run.batch };
-      } else {
-        for (const cb of callbacks) await cb.onTrainEnd?.({ epochs: history.epoch.length });
-      }
-    } finally {
-      this.training = false;
-      if (!interrupted) this.run = null;
-    }
-    for (const es of early) {
-      if (es.stoppedEpoch !== null) history.stoppedEpoch = es.stoppedEpoch;
-      if (es.bestEpoch >= 0) history.bestEpoch = es.bestEpoch;
-    }
-    return history;
+  fit(x: Tensor, y: Tensor, opts: FitOptions = {}): Promise<History> {
+    return fit(this, x, y, opts);
   }
 
   /**
-   * Everything but the weights that a fit needs to go on exactly where it
-   * stands: position, Rng states, the epoch's sample order, the epoch's
-   * running sums, history, optimizer state and the callbacks' states (copies).
-   * Call it from a callback's onBatchEnd/onEpochEnd (at an epoch end the
-   * position is the next epoch, not started), or after a fit its signal
-   * interrupted. Give it back to fit as `resume`.
+   * Everything but the weights that a fit needs to go on exactly where it stands: position, Rng
+   * states, the epoch's sample order, the epoch's running sums, history, optimizer state and the
+   * callbacks' states (copies). Call it from a callback's onBatchEnd/onEpochEnd (at an epoch end the
+   * position is the next epoch, not started), or after a fit its signal interrupted. Give it back
+   * to fit as `resume`.
    */
   trainingState(): TrainingState {
-    const r = this.run;
-    if (r === null || this.compiled === null) {
+    if (this.run === null) {
       throw new DigitsError('Sequential.trainingState: no training state (call it from a fit callback, or after a fit that its signal interrupted)');
     }
-    const opt = this.compiled.optimizer;
-    const layerRngs: Record<string, number[]> = {};
-    for (const l of this.layers) if (l.ownRng) layerRngs[l.name] = l.ownRng.getState();
-    return {
-      epoch: r.epoch,
-      batch: r.batch,
-      epochs: r.epochs,
-      batchSize: r.batchSize,
-      steps: r.steps,
-      rng: this._rng.getState(),
-      layerRngs,
-      order: new Int32Array(r.order),
-      lossSum: r.lossSum,
-      correct: r.correct,
-      seen: r.seen,
-      history: { epoch: [...r.history.epoch], history: copyHistory(r.history.history) },
-      stopTraining: this.stopTraining,
-      optimizer: { className: opt.className, learningRate: opt.learningRate, ...opt.getState() },
-      callbacks: r.callbacks.map((cb) => ({ className: cb.constructor.name, state: cb.getState?.() ?? null })),
-      fitOptions: structuredClone(r.fitOptions),
-    };
+    return this.run.state();
   }
 
-  /** The non-weight state of a resumed run, after onTrainBegin (which resets what callbacks keep). */
-  private restoreState(s: TrainingState, optimizer: Optimizer): void {
-    this._rng.setState(s.rng);
-    for (const l of this.layers) if (l.ownRng) l.ownRng.setState(s.layerRngs[l.name]!);
-    this.run!.callbacks.forEach((cb, i) => {
-      const st = s.callbacks[i]!.state;
-      if (st !== null) cb.setState?.(st);
-    });
-    // last: schedules set the rate from their restored step; the saved one is what the run had
-    optimizer.setState({ iterations: s.optimizer.iterations, slots: s.optimizer.slots });
-    optimizer.learningRate = s.optimizer.learningRate;
-    this.stopTraining = s.stopTraining;
-  }
-
-  /**
-   * A randomly rotated/zoomed/shifted (and, if asked, elastically distorted) copy of the image batch
-   * xb [N, H, W, C] (parameters from the model's Rng).
-   */
-  private augmentBatch(xb: Tensor, a: AugmentSettings): Tensor {
-    const [n, h, w, c] = xb.shape as [number, number, number, number];
-    const params = this.ws.tensor('augParams', n, [6]);
-    randomAffineParams(this._rng, n, h, w, a, params.data);
-    let disp: Float32Array | null = null;
-    if (a.elastic) {
-      const noise = this.ws.tensor('augNoise', n, [h, w, 2]);
-      randomElasticNoise(this._rng, n, h, w, noise.data);
-      disp = this.ws.tensor('augField', n, [h, w, 2]).data;
-      this._backend.elasticField(noise.data, disp, n, h, w, a.elastic.sigma, a.elastic.alpha);
-    }
-    const out = this.ws.tensor('xAug', n, [h, w, c]);
-    this._backend.affineResample(xb.data, params.data, out.data, n, h, w, c, disp);
-    return out;
-  }
-
-  /**
-   * One training step on a batch: forward (training mode), loss, backward,
-   * optimizer update. The first layer's input gradient is not computed:
-   * nothing needs it. With `sam` > 0 the gradient the optimizer gets is
-   * sharpness-aware (see FitOptions.sam); loss and accuracy stay the batch's
-   * at the weights as they were.
-   */
-  private step(xb: Tensor, yb: Tensor, optimizer: Optimizer, updates: WeightUpdate[], sam = 0): { loss: number; correct: number } {
-    const n = xb.shape[0]!;
-    const out = this.forwardAll(xb, this.trainCtx);
-    const { loss, probs, dout, fused } = this.lossOf(out, yb, true);
-    if (!Number.isFinite(loss)) return { loss, correct: 0 };
-    const correct = countCorrect(probs.data, yb.data, n, probs.size / n);
-    this.backwardAll(dout!, fused, this.trainCtx);
-    if (sam > 0) {
-      const perturbed = this.sharpnessAwareGradients(xb, yb, updates, sam);
-      if (!Number.isFinite(perturbed)) return { loss: perturbed, correct: 0 };
-    }
-    optimizer.step(updates, this._backend);
-    return { loss, correct };
-  }
-
-  /**
-   * SAM's second pass: move every trainable weight by rho * g / |g| (g: the gradients
-   * backward just left, |g| their norm over all weights), run forward and backward again
-   * there, and put the weights back; the gradients are then those at the moved point.
-   * The moving statistics (and any other weight the optimizer does not train) are kept
-   * as the first pass left them. Returns the loss at the moved point.
-   */
-  private sharpnessAwareGradients(xb: Tensor, yb: Tensor, updates: WeightUpdate[], rho: number): number {
-    let sq = 0;
-    for (const u of updates) for (let i = 0; i < u.grad.length; i++) sq += u.grad[i]! * u.grad[i]!;
-    const norm = Math.sqrt(sq);
-    if (!(norm > 0)) return 0; // a zero gradient: no direction to climb, the plain step stands
-    const scale = rho / norm;
-    if (this.samSaved === null) this.samSaved = this.weights.map((w) => new Float32Array(w.param.value.size));
-    this.weights.forEach((w, k) => this.samSaved![k]!.set(w.param.value.data));
-    for (const u of updates) for (let i = 0; i < u.value.length; i++) u.value[i]! += scale * u.grad[i]!;
-    let loss: number;
-    try {
-      const out = this.forwardAll(xb, this.trainCtx);
-      const second = this.lossOf(out, yb, true);
-      loss = second.loss;
-      if (Number.isFinite(loss)) this.backwardAll(second.dout!, second.fused, this.trainCtx);
-    } finally {
-      this.weights.forEach((w, k) => w.param.value.data.set(this.samSaved![k]!));
-    }
-    return loss;
-  }
-
-  /**
-   * Keras' train_on_batch: one optimizer step on (x, y) taken whole as a
-   * batch. Returns the batch's loss and accuracy (before the update).
-   */
+  /** Keras' train_on_batch: one optimizer step on (x, y) taken whole as a batch; the batch's loss and accuracy (before the update). */
   trainOnBatch(x: Tensor, y: Tensor): { loss: number; accuracy: number } {
-    if (this.training) throw new DigitsError('Sequential.trainOnBatch: not while fit is running');
-    if (this.compiled === null) throw new DigitsError(`Sequential.trainOnBatch: model "${this.name}" is not compiled (call compile first)`);
-    const n = this.checkData('Sequential.trainOnBatch', x, y);
-    const { loss, correct } = this.step(this.gather(x, null, 0, n, 'x'), this.gather(y, null, 0, n, 'y'),
-      this.compiled.optimizer, this.trainableUpdates());
-    if (!Number.isFinite(loss)) {
-      throw new DigitsError(`Sequential.trainOnBatch: the loss became ${loss} (training diverged: try a smaller learning rate)`);
-    }
-    return { loss, accuracy: correct / n };
+    return trainOnBatch(this, x, y);
   }
 
   /** Mean loss and accuracy over x (dropout off). */
@@ -871,8 +530,8 @@ export class Sequential implements CallbackModel, Classifier {
     let correct = 0;
     for (let from = 0; from < total; from += batchSize) {
       const n = Math.min(batchSize, total - from);
-      const xb = this.gather(x, null, from, n, 'x');
-      const yb = this.gather(y, null, from, n, 'y');
+      const xb = this.batch(x, null, from, n, 'x');
+      const yb = this.batch(y, null, from, n, 'y');
       const out = this.forwardAll(xb, this.inferCtx);
       const { loss, probs } = this.lossOf(out, yb, false);
       lossSum += loss * n;
@@ -882,41 +541,12 @@ export class Sequential implements CallbackModel, Classifier {
   }
 
   /**
-   * Recompute every BatchNormalization layer's moving mean and variance from x, as PyTorch's
-   * `torch.optim.swa_utils.update_bn`: x runs forward in batches, each BatchNormalization
-   * normalizing with its batch's statistics as in training, and its moving statistics become the
-   * plain mean of the batches' (not a momentum average). Dropout is off, as at inference, so the
-   * statistics are those of what inference feeds each layer. For weights that no training step
-   * produced, such as an average of weights (WeightAveraging), whose moving statistics are averages
-   * of statistics that belonged to other weights. Nothing else changes. Returns the batches run.
-   * `rows` (0-based row numbers of x, in the order to batch them) limits the pass to those rows,
-   * e.g. the training rows of a split, without copying them out of x.
+   * Recompute every BatchNormalization layer's moving mean and variance from x (trainer.ts), as
+   * PyTorch's `torch.optim.swa_utils.update_bn`: the plain mean of the batches' statistics, dropout
+   * off. `rows` limits the pass to those rows of x, in that order. Returns the batches run.
    */
   recomputeBatchNormStatistics(x: Tensor, opts: { batchSize?: number; rows?: Int32Array } = {}): number {
-    const who = 'Sequential.recomputeBatchNormStatistics';
-    if (this.training) throw new DigitsError(`${who}: not while fit is running`);
-    const count = this.checkData(who, x, null);
-    const batchSize = positiveInt(`${who}: batchSize`, opts.batchSize ?? 64);
-    const rows = opts.rows ?? null;
-    if (rows !== null) {
-      if (rows.length === 0) throw new DigitsError(`${who}: rows is empty; expected at least one row of x`);
-      const bad = rows.findIndex((r) => !(r >= 0 && r < count));
-      if (bad >= 0) throw new DigitsError(`${who}: rows[${bad}] = ${rows[bad]} is not a row of x (expected 0..${count - 1})`);
-    }
-    const total = rows?.length ?? count;
-    const bns = this.layers.filter((l): l is BatchNormalization => l instanceof BatchNormalization);
-    if (bns.length === 0) throw new DigitsError(`${who}: model "${this.name}" has no BatchNormalization layer`);
-    for (const bn of bns) bn.beginStatisticsPass();
-    let batches = 0;
-    try {
-      for (let from = 0; from < total; from += batchSize) {
-        this.forwardAll(this.gather(x, rows, from, Math.min(batchSize, total - from), 'x'), this.inferCtx);
-        batches++;
-      }
-    } finally {
-      for (const bn of bns) bn.endStatisticsPass();
-    }
-    return batches;
+    return recomputeBatchNormStatistics(this, x, opts);
   }
 
   /** The model's output for x (probabilities [N, classes] for a softmax model); a new tensor. */
@@ -928,7 +558,7 @@ export class Sequential implements CallbackModel, Classifier {
     const per = result.size / total;
     for (let from = 0; from < total; from += batchSize) {
       const n = Math.min(batchSize, total - from);
-      const out = this.forwardAll(this.gather(x, null, from, n, 'x'), this.inferCtx);
+      const out = this.forwardAll(this.batch(x, null, from, n, 'x'), this.inferCtx);
       result.data.set(out.data.subarray(0, n * per), from * per);
     }
     return result;
@@ -943,7 +573,7 @@ export class Sequential implements CallbackModel, Classifier {
     if (this.training) throw new DigitsError('Sequential.lossAndGradients: not while fit is running');
     const n = this.checkData('Sequential.lossAndGradients', x, y);
     const ctx = (opts.training ?? true) ? this.trainCtx : this.inferCtx;
-    const xb = this.gather(x, null, 0, n, 'x');
+    const xb = this.batch(x, null, 0, n, 'x');
     const out = this.forwardAll(xb, ctx);
     const { loss, dout, fused } = this.lossOf(out, y, true);
     this.backwardAll(dout!, fused, ctx);
@@ -967,126 +597,3 @@ export function layerFromConfig(className: string, config: Record<string, unknow
   return factory(config);
 }
 
-/** Label smoothing in place on one-hot (or probability) rows: t = t * (1 - s) + s / classes. */
-function smoothTargets(t: Float32Array, classes: number, s: number): void {
-  const add = s / classes;
-  for (let i = 0; i < t.length; i++) t[i] = t[i]! * (1 - s) + add;
-}
-
-function copyHistory(h: History['history']): History['history'] {
-  const out: History['history'] = { loss: [...h.loss], accuracy: [...h.accuracy] };
-  if (h.val_loss !== undefined) out.val_loss = [...h.val_loss];
-  if (h.val_accuracy !== undefined) out.val_accuracy = [...h.val_accuracy];
-  return out;
-}
-
-/** A resume state must belong to this run: same settings, fit options, callbacks, optimizer, layers' Rngs and training rows. */
-function checkResume(s: TrainingState, run: {
-  epochs: number; batchSize: number; steps: number; total: number; trainIdx: Int32Array;
-  callbacks: Callback[]; optimizer: Optimizer; layers: readonly Layer[]; fitOptions: TrainingFitOptions;
-}): void {
-  const where = 'Sequential.fit: resume';
-  if (!isObject(s as unknown) || !(s.order instanceof Int32Array) || !Array.isArray(s.callbacks) || !isObject(s.optimizer as unknown)) {
-    throw new DigitsError(`${where}: expected a state from trainingState(), got ${showValue(s)}`);
-  }
-  const same = (field: string, want: unknown, got: unknown): void => {
-    if (want !== got) throw new DigitsError(`${where}: ${field}: the run has ${showValue(want)}, the state ${showValue(got)} (resume with the settings it was taken with)`);
-  };
-  same('epochs', run.epochs, s.epochs);
-  same('batchSize', run.batchSize, s.batchSize);
-  same('training samples', run.trainIdx.length, s.order.length);
-  same('steps per epoch', run.steps, s.steps);
-  if (s.fitOptions !== undefined) {
-    const f = s.fitOptions as unknown;
-    if (!isObject(f)) throw new DigitsError(`${where}: fitOptions: expected {augment, labelSmoothing, sam}, got ${showValue(f)}`);
-    same('augment', augmentKey(run.fitOptions.augment), augmentKey(f.augment as AugmentSettings | null | undefined));
-    same('labelSmoothing', run.fitOptions.labelSmoothing, f.labelSmoothing);
-    same('sam', run.fitOptions.sam, f.sam);
-  }
-  if (!Number.isInteger(s.epoch) || s.epoch < 0 || s.epoch > run.epochs || !Number.isInteger(s.batch) || s.batch < 0 ||
-      s.batch >= run.steps || (s.epoch === run.epochs && s.batch !== 0)) {
-    throw new DigitsError(`${where}: position: expected epoch 0..${run.epochs} and batch 0..${run.steps - 1}, got epoch ${showValue(s.epoch)}, batch ${showValue(s.batch)}`);
-  }
-  same('callbacks', run.callbacks.map((c) => c.constructor.name).join(', '), s.callbacks.map((c) => c.className).join(', '));
-  same('optimizer', run.optimizer.className, s.optimizer.className);
-  same('layers with their own Rng', run.layers.filter((l) => l.ownRng).map((l) => l.name).join(', '), Object.keys(s.layerRngs).join(', '));
-  // the order must be a permutation of this run's training rows (the same data and validation split)
-  const member = new Uint8Array(run.total);
-  for (const i of run.trainIdx) member[i] = 1;
-  for (const i of s.order) {
-    if (!(i >= 0 && i < run.total) || member[i] !== 1) {
-      throw new DigitsError(`${where}: its training rows differ from this run's (different data, seed or validation split)`);
-    }
-    member[i] = 2;
-  }
-}
-
-/** Augment settings as one string, the same whatever the order of their keys (null/undefined: "none"). */
-function augmentKey(a: AugmentSettings | null | undefined): string {
-  if (!isObject(a)) return 'none';
-  const e = isObject(a.elastic) ? `, elastic alpha ${a.elastic.alpha} sigma ${a.elastic.sigma}` : '';
-  return `rotation ${a.rotation}, zoom ${a.zoom}, shift ${a.shift}${e}`;
-}
-
-function identity(n: number): Int32Array {
-  const a = new Int32Array(n);
-  for (let i = 0; i < n; i++) a[i] = i;
-  return a;
-}
-
-/** A new tensor of the rows idx of t. */
-export function takeRows(t: Tensor, idx: Int32Array): Tensor {
-  const per = t.size / t.shape[0]!;
-  const out = new Tensor([idx.length, ...t.shape.slice(1)]);
-  for (let r = 0; r < idx.length; r++) out.data.set(t.data.subarray(idx[r]! * per, (idx[r]! + 1) * per), r * per);
-  return out;
-}
-
-/** setImmediate in Node; a zero timeout where it does not exist (the drawing page runs the engine in a browser). */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
-}
-
-/**
- * The rows fit holds out with `validationSplit`: `rng` permutes 0..total-1,
- * the first floor(total × (1 − split)) train, the rest validate. fit calls it
- * with the model's Rng (seeded with fit's `seed`); given that seed as a
- * number instead, it finds the same rows again (the report, the preset's
- * BatchNorm pass).
- */
-export function validationSplitIndices(total: number, split: number, rng: Rng | number): { train: Int32Array; validation: Int32Array } {
-  const perm = (typeof rng === 'number' ? new Rng(rng) : rng).permutation(total);
-  const nTrain = Math.floor(total * (1 - split));
-  if (nTrain < 1 || nTrain === total) {
-    throw new DigitsError(`Sequential.fit: validationSplit ${split} of ${total} samples leaves ` +
-      `${nTrain} for training and ${total - nTrain} for validation; both need at least one`);
-  }
-  return { train: perm.slice(0, nTrain), validation: perm.slice(nTrain) };
-}
-
-/** One-hot rows [N, classes] for integer labels 0..classes-1. */
-export function oneHot(labels: Uint8Array | readonly number[], classes = NUM_CLASSES): Tensor {
-  positiveInt('oneHot: classes', classes);
-  const t = new Tensor([labels.length, classes]);
-  for (let i = 0; i < labels.length; i++) {
-    const l = labels[i]!;
-    if (!Number.isInteger(l) || l < 0 || l >= classes) {
-      throw new DigitsError(`oneHot: labels[${i}]: expected an integer from 0 to ${classes - 1}, got ${showValue(l)}`);
-    }
-    t.data[i * classes + l] = 1;
-  }
-  return t;
-}
-
-/**
- * A dataset as model inputs: x [N, H, W, C] sharing the dataset's memory, and
- * y one-hot [N, 10] (null for an unlabelled set such as Kaggle's test.csv).
- */
-export function datasetToTensors(ds: Dataset, classes = NUM_CLASSES): { x: Tensor; y: Tensor | null } {
-  const x = new Tensor([ds.count, ds.height, ds.width, ds.channels], ds.images);
-  const y = ds.labels === null ? null : oneHot(ds.labels, classes);
-  return { x, y };
-}
-
-/** Adjacent layers that Sequential runs as one (see fusedPair). */
-const enum FusedPair { None, ConvPool, BatchNormRelu }
