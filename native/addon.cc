@@ -1,8 +1,10 @@
 // N-API glue: unpacks arguments and calls the kernels (one short function per
-// kernel, wrapped by bind<> and listed once in the export table). Decides nothing:
-// src/engine/native.ts validated the arguments (the layers validate shapes).
-// Arguments are passed positionally (typed arrays, then numbers) to keep a
-// call at about a microsecond; the raw N-API C calls are used for that.
+// kernel, wrapped by bind<>; the export table is the kernel table's list).
+// Decides nothing: src/engine/native.ts checked the arguments against the
+// kernel table (src/engine/kernels.ts). A kernel gets its arrays, then one
+// Int32Array of its integers (geometry, sizes, flags) and one Float64Array of
+// its reals; kernel_table.h, generated from the table, says where each
+// argument is. The raw N-API C calls keep a call at about a microsecond.
 //
 // The kernels share per-process scratch memory and a thread pool, so calls are
 // serialised by a mutex (only one JavaScript thread normally calls them).
@@ -12,9 +14,11 @@
 #include <napi.h>
 
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "amx.h"
+#include "kernel_table.h"
 #include "kernels.h"
 #include "pool.h"
 
@@ -46,24 +50,6 @@ struct Args {
     napi_get_value_int32(env, argv[i], &v);
     return v;
   }
-  double dbl(size_t i) const {
-    double v = 0;
-    napi_get_value_double(env, argv[i], &v);
-    return v;
-  }
-  bool flag(size_t i) const {
-    bool v = false;
-    napi_get_value_bool(env, argv[i], &v);
-    return v;
-  }
-  // an optional activation name (Backend's Activation): true for "relu"
-  bool is_relu(size_t i) const {
-    if (i >= argc) return false;
-    char buf[8] = {0};
-    size_t len = 0;
-    if (napi_get_value_string_utf8(env, argv[i], buf, sizeof(buf), &len) != napi_ok) return false;
-    return len == 4 && buf[0] == 'r' && buf[1] == 'e' && buf[2] == 'l' && buf[3] == 'u';
-  }
   // an optional Float32Array: nullptr when undefined
   float* f32_or_null(size_t i) const {
     if (i >= argc) return nullptr;
@@ -71,14 +57,9 @@ struct Args {
     if (napi_typeof(env, argv[i], &t) != napi_ok || t != napi_object) return nullptr;
     return f32(i);
   }
-  ConvGeom conv(size_t i) const {
-    return ConvGeom{num(i),     num(i + 1), num(i + 2), num(i + 3),  num(i + 4),  num(i + 5), num(i + 6),
-                    num(i + 7), num(i + 8), num(i + 9), num(i + 10), num(i + 11), num(i + 12)};
-  }
-  PoolGeom pool(size_t i) const {
-    return PoolGeom{num(i),     num(i + 1), num(i + 2), num(i + 3), num(i + 4),
-                    num(i + 5), num(i + 6), num(i + 7), num(i + 8), num(i + 9)};
-  }
+  // the kernel's integers (the Int32Array after its arrays) and reals (the Float64Array after that)
+  const int32_t* ints(int arrays) const { return array<int32_t>(arrays); }
+  const double* reals(int arrays) const { return array<double>(arrays + 1); }
 };
 
 napi_value undefined(napi_env env) {
@@ -93,8 +74,9 @@ napi_value number(napi_env env, double v) {
   return r;
 }
 
-// Geometry order (conv): n, h, w, c, kh, kw, k, strideH, strideW, padTop, padLeft, outH, outW
-// Geometry order (pool): n, h, w, c, poolH, poolW, strideH, strideW, outH, outW
+// A geometry from the integers at d (kernel_table.h gives the fields' order: the structs' own).
+ConvGeom conv_at(const int32_t* d) { return ConvGeom{d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12]}; }
+PoolGeom pool_at(const int32_t* d) { return PoolGeom{d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9]}; }
 
 // A binding: unpack the arguments and call the kernel under the mutex, with denormals flushed to
 // zero on this thread for the call (pool.h); JavaScript gets undefined, or the number the kernel returns.
@@ -133,171 +115,205 @@ napi_value AmxAvailable(napi_env env, napi_callback_info) {
   return r;
 }
 
-// The conv kernels take a last flag, bf16: their bfloat16-precision twins (amx.h).
+// One binding per kernel: `namespace K` is the kernel's layout in kernel_table.h; the conv kernels'
+// integer bf16 picks their bfloat16-precision twins (amx.h).
 
-// (x, w, b, y, geom..., relu, bf16)
-void Conv2dForward(const Args& a) {
-  (a.flag(18) ? conv2d_forward_bf16 : conv2d_forward)(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.conv(4), a.flag(17));
+void conv2dForward(const Args& a) {
+  namespace K = kernel::conv2dForward;
+  const int32_t* d = a.ints(K::arrays);
+  (d[K::dim::bf16] ? conv2d_forward_bf16 : conv2d_forward)(a.f32(K::arg::x), a.f32(K::arg::w), a.f32(K::arg::b),
+                                                           a.f32(K::arg::y), conv_at(d + K::dim::g), d[K::dim::act]);
 }
 
-// (dy, w, dx, geom..., bf16)
-void Conv2dBackwardInput(const Args& a) {
-  (a.flag(16) ? conv2d_backward_input_bf16 : conv2d_backward_input)(a.f32(0), a.f32(1), a.f32(2), a.conv(3));
+void conv2dBackwardInput(const Args& a) {
+  namespace K = kernel::conv2dBackwardInput;
+  const int32_t* d = a.ints(K::arrays);
+  (d[K::dim::bf16] ? conv2d_backward_input_bf16 : conv2d_backward_input)(a.f32(K::arg::dy), a.f32(K::arg::w),
+                                                                         a.f32(K::arg::dx), conv_at(d + K::dim::g));
 }
 
-// (x, dy, dw, db, geom..., bf16)
-void Conv2dBackwardFilter(const Args& a) {
-  (a.flag(17) ? conv2d_backward_filter_bf16 : conv2d_backward_filter)(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.conv(4));
+void conv2dBackwardFilter(const Args& a) {
+  namespace K = kernel::conv2dBackwardFilter;
+  const int32_t* d = a.ints(K::arrays);
+  (d[K::dim::bf16] ? conv2d_backward_filter_bf16 : conv2d_backward_filter)(
+      a.f32(K::arg::x), a.f32(K::arg::dy), a.f32(K::arg::dw), a.f32(K::arg::db), conv_at(d + K::dim::g));
 }
 
-// (a, b, c, m, n, k, transA, transB, accumulate)
-void Matmul(const Args& a) {
-  matmul(a.f32(0), a.f32(1), a.f32(2), a.num(3), a.num(4), a.num(5), a.flag(6), a.flag(7), a.flag(8));
+void matmul(const Args& a) {
+  namespace K = kernel::matmul;
+  const int32_t* d = a.ints(K::arrays);
+  digits::matmul(a.f32(K::arg::a), a.f32(K::arg::b), a.f32(K::arg::c), d[K::dim::m], d[K::dim::n], d[K::dim::k],
+                 d[K::dim::transA], d[K::dim::transB], d[K::dim::accumulate]);
 }
 
-// (y, b, rows, cols, relu)
-void BiasActivation(const Args& a) {
-  bias_activation(a.f32(0), a.f32(1), a.num(2), a.num(3), a.flag(4));
+void biasActivation(const Args& a) {
+  namespace K = kernel::biasActivation;
+  const int32_t* d = a.ints(K::arrays);
+  bias_activation(a.f32(K::arg::y), a.f32(K::arg::b), d[K::dim::rows], d[K::dim::cols], d[K::dim::act]);
 }
 
-// (dy, db, rows, cols)
-void BiasGrad(const Args& a) {
-  bias_grad(a.f32(0), a.f32(1), a.num(2), a.num(3));
+void biasGrad(const Args& a) {
+  namespace K = kernel::biasGrad;
+  const int32_t* d = a.ints(K::arrays);
+  bias_grad(a.f32(K::arg::dy), a.f32(K::arg::db), d[K::dim::rows], d[K::dim::cols]);
 }
 
-// (dy, y, dx, relu); length = dy.length
-void ActivationBackward(const Args& a) {
+// over dy.length values
+void activationBackward(const Args& a) {
+  namespace K = kernel::activationBackward;
   size_t len = 0;
-  float* dy = a.f32(0, &len);
-  activation_backward(dy, a.f32(1), a.f32(2), len, a.flag(3));
+  float* dy = a.f32(K::arg::dy, &len);
+  activation_backward(dy, a.f32(K::arg::y), a.f32(K::arg::dx), len, a.ints(K::arrays)[K::dim::act]);
 }
 
-// (x, y, argmax, geom...)
-void MaxPool2dForward(const Args& a) {
-  maxpool2d_forward(a.f32(0), a.f32(1), a.i32(2), a.pool(3));
+void maxPool2dForward(const Args& a) {
+  namespace K = kernel::maxPool2dForward;
+  maxpool2d_forward(a.f32(K::arg::x), a.f32(K::arg::y), a.i32(K::arg::argmax), pool_at(a.ints(K::arrays) + K::dim::g));
 }
 
-// (dy, argmax, dx, geom...)
-void MaxPool2dBackward(const Args& a) {
-  maxpool2d_backward(a.f32(0), a.i32(1), a.f32(2), a.pool(3));
+void maxPool2dBackward(const Args& a) {
+  namespace K = kernel::maxPool2dBackward;
+  maxpool2d_backward(a.f32(K::arg::dy), a.i32(K::arg::argmax), a.f32(K::arg::dx), pool_at(a.ints(K::arrays) + K::dim::g));
 }
 
-// (x, w, b, y, argmax, conv geom..., pool geom..., relu, bf16)
-void Conv2dMaxPoolForward(const Args& a) {
-  (a.flag(29) ? conv2d_maxpool_forward_bf16 : conv2d_maxpool_forward)(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.i32(4),
-                                                                      a.conv(5), a.pool(18), a.flag(28));
+void conv2dMaxPoolForward(const Args& a) {
+  namespace K = kernel::conv2dMaxPoolForward;
+  const int32_t* d = a.ints(K::arrays);
+  (d[K::dim::bf16] ? conv2d_maxpool_forward_bf16 : conv2d_maxpool_forward)(
+      a.f32(K::arg::x), a.f32(K::arg::w), a.f32(K::arg::b), a.f32(K::arg::y), a.i32(K::arg::argmax), conv_at(d + K::dim::g),
+      pool_at(d + K::dim::p), d[K::dim::act]);
 }
 
-// (x, dy, argmax, dw, db, conv geom..., pool geom..., bf16)
-void Conv2dMaxPoolBackwardFilter(const Args& a) {
-  (a.flag(28) ? conv2d_maxpool_backward_filter_bf16 : conv2d_maxpool_backward_filter)(
-      a.f32(0), a.f32(1), a.i32(2), a.f32(3), a.f32(4), a.conv(5), a.pool(18));
+void conv2dMaxPoolBackwardFilter(const Args& a) {
+  namespace K = kernel::conv2dMaxPoolBackwardFilter;
+  const int32_t* d = a.ints(K::arrays);
+  (d[K::dim::bf16] ? conv2d_maxpool_backward_filter_bf16 : conv2d_maxpool_backward_filter)(
+      a.f32(K::arg::x), a.f32(K::arg::dy), a.i32(K::arg::argmax), a.f32(K::arg::dw), a.f32(K::arg::db),
+      conv_at(d + K::dim::g), pool_at(d + K::dim::p));
 }
 
-// (dy, argmax, w, dx, conv geom..., pool geom..., bf16)
-void Conv2dMaxPoolBackwardInput(const Args& a) {
-  (a.flag(27) ? conv2d_maxpool_backward_input_bf16 : conv2d_maxpool_backward_input)(
-      a.f32(0), a.i32(1), a.f32(2), a.f32(3), a.conv(4), a.pool(17));
+void conv2dMaxPoolBackwardInput(const Args& a) {
+  namespace K = kernel::conv2dMaxPoolBackwardInput;
+  const int32_t* d = a.ints(K::arrays);
+  (d[K::dim::bf16] ? conv2d_maxpool_backward_input_bf16 : conv2d_maxpool_backward_input)(
+      a.f32(K::arg::dy), a.i32(K::arg::argmax), a.f32(K::arg::w), a.f32(K::arg::dx), conv_at(d + K::dim::g),
+      pool_at(d + K::dim::p));
 }
 
-// (a, b, out); length = a.length
-void Mul(const Args& a) {
+// over a.length values
+void mul(const Args& a) {
+  namespace K = kernel::mul;
   size_t len = 0;
-  float* x = a.f32(0, &len);
-  mul(x, a.f32(1), a.f32(2), len);
+  float* x = a.f32(K::arg::a, &len);
+  digits::mul(x, a.f32(K::arg::b), a.f32(K::arg::out), len);
 }
 
-// (logits, probs, rows, cols)
-void Softmax(const Args& a) {
-  softmax(a.f32(0), a.f32(1), a.num(2), a.num(3));
+void softmax(const Args& a) {
+  namespace K = kernel::softmax;
+  const int32_t* d = a.ints(K::arrays);
+  digits::softmax(a.f32(K::arg::logits), a.f32(K::arg::probs), d[K::dim::rows], d[K::dim::cols]);
 }
 
-// (logits, targets, probs, dlogits, rows, cols) -> loss
-double SoftmaxCrossEntropy(const Args& a) {
-  return softmax_cross_entropy(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.num(4), a.num(5));
+// returns the loss
+double softmaxCrossEntropy(const Args& a) {
+  namespace K = kernel::softmaxCrossEntropy;
+  const int32_t* d = a.ints(K::arrays);
+  return softmax_cross_entropy(a.f32(K::arg::logits), a.f32(K::arg::targets), a.f32(K::arg::probs), a.f32(K::arg::dlogits),
+                               d[K::dim::rows], d[K::dim::cols]);
 }
 
-// (p, g, m, v, lr, beta1, beta2, epsilon, step); length = p.length
-void AdamUpdate(const Args& a) {
+// over p.length values; o: lr, beta1, beta2, epsilon, step
+void adamUpdate(const Args& a) {
+  namespace K = kernel::adamUpdate;
   size_t len = 0;
-  float* p = a.f32(0, &len);
-  adam_update(p, a.f32(1), a.f32(2), a.f32(3), len, a.dbl(4), a.dbl(5), a.dbl(6), a.dbl(7), a.dbl(8));
+  float* p = a.f32(K::arg::p, &len);
+  const double* o = a.reals(K::arrays) + K::real::o;
+  adam_update(p, a.f32(K::arg::g), a.f32(K::arg::m), a.f32(K::arg::v), len, o[0], o[1], o[2], o[3], o[4]);
 }
 
-// (p, g, vel, lr, momentum, nesterov); length = p.length
-void SgdUpdate(const Args& a) {
+// over p.length values; o: nesterov (dim), lr, momentum (real)
+void sgdUpdate(const Args& a) {
+  namespace K = kernel::sgdUpdate;
   size_t len = 0;
-  float* p = a.f32(0, &len);
-  sgd_update(p, a.f32(1), a.f32(2), len, a.dbl(3), a.dbl(4), a.flag(5));
+  float* p = a.f32(K::arg::p, &len);
+  const double* o = a.reals(K::arrays) + K::real::o;
+  sgd_update(p, a.f32(K::arg::g), a.f32(K::arg::vel), len, o[0], o[1], a.ints(K::arrays)[K::dim::o]);
 }
 
-// (avg, x, keep); length = avg.length
-void EmaUpdate(const Args& a) {
+// over avg.length values
+void emaUpdate(const Args& a) {
+  namespace K = kernel::emaUpdate;
   size_t len = 0;
-  float* avg = a.f32(0, &len);
-  ema_update(avg, a.f32(1), len, a.dbl(2));
+  float* avg = a.f32(K::arg::avg, &len);
+  ema_update(avg, a.f32(K::arg::x), len, a.reals(K::arrays)[K::real::keep]);
 }
 
-// (x, mean, variance, rows, cols)
-void BatchNormStats(const Args& a) {
-  batchnorm_stats(a.f32(0), a.f32(1), a.f32(2), a.num(3), a.num(4));
+void batchNormStats(const Args& a) {
+  namespace K = kernel::batchNormStats;
+  const int32_t* d = a.ints(K::arrays);
+  batchnorm_stats(a.f32(K::arg::x), a.f32(K::arg::mean), a.f32(K::arg::variance), d[K::dim::rows], d[K::dim::cols]);
 }
 
-// (x, mean, variance, gamma, beta, epsilon, y, rows, cols)
-void BatchNormForward(const Args& a) {
-  batchnorm_forward(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.f32(4), a.dbl(5), a.f32(6), a.num(7), a.num(8),
-                    a.is_relu(9));
+void batchNormForward(const Args& a) {
+  namespace K = kernel::batchNormForward;
+  const int32_t* d = a.ints(K::arrays);
+  batchnorm_forward(a.f32(K::arg::x), a.f32(K::arg::mean), a.f32(K::arg::variance), a.f32(K::arg::gamma), a.f32(K::arg::beta),
+                    a.reals(K::arrays)[K::real::epsilon], a.f32(K::arg::y), d[K::dim::rows], d[K::dim::cols], d[K::dim::act]);
 }
 
-// (x, dy, mean, variance, gamma, epsilon, dx, dgamma, dbeta, rows, cols[, reluY])
-void BatchNormBackward(const Args& a) {
-  batchnorm_backward(a.f32(0), a.f32(1), a.f32(2), a.f32(3), a.f32(4), a.dbl(5), a.f32(6), a.f32(7), a.f32(8), a.num(9),
-                     a.num(10), a.f32_or_null(11));
+// reluY may be null
+void batchNormBackward(const Args& a) {
+  namespace K = kernel::batchNormBackward;
+  const int32_t* d = a.ints(K::arrays);
+  batchnorm_backward(a.f32(K::arg::x), a.f32(K::arg::dy), a.f32(K::arg::mean), a.f32(K::arg::variance), a.f32(K::arg::gamma),
+                     a.reals(K::arrays)[K::real::epsilon], a.f32(K::arg::dx), a.f32(K::arg::dgamma), a.f32(K::arg::dbeta),
+                     d[K::dim::rows], d[K::dim::cols], a.f32_or_null(K::arg::reluY));
 }
 
-// (x, params, y, n, h, w, c, disp | null)
-void AffineResample(const Args& a) {
-  affine_resample(a.f32(0), a.f32(1), a.f32(2), a.num(3), a.num(4), a.num(5), a.num(6), a.f32_or_null(7));
+// disp may be null
+void affineResample(const Args& a) {
+  namespace K = kernel::affineResample;
+  const int32_t* d = a.ints(K::arrays);
+  affine_resample(a.f32(K::arg::x), a.f32(K::arg::params), a.f32(K::arg::y), d[K::dim::n], d[K::dim::h], d[K::dim::w],
+                  d[K::dim::c], a.f32_or_null(K::arg::disp));
 }
 
-// (noise, field, n, h, w, sigma, alpha)
-void ElasticField(const Args& a) {
-  elastic_field(a.f32(0), a.f32(1), a.num(2), a.num(3), a.num(4), a.dbl(5), a.dbl(6));
+void elasticField(const Args& a) {
+  namespace K = kernel::elasticField;
+  const int32_t* d = a.ints(K::arrays);
+  const double* r = a.reals(K::arrays);
+  elastic_field(a.f32(K::arg::noise), a.f32(K::arg::field), d[K::dim::n], d[K::dim::h], d[K::dim::w], r[K::real::sigma],
+                r[K::real::alpha]);
 }
+
+// bind<> for a kernel that returns nothing, bind_number<> for one that returns a number.
+template <class R>
+struct Binder;
+template <>
+struct Binder<void> {
+  template <void (*Body)(const Args&)>
+  static constexpr napi_callback fn = bind<Body>;
+};
+template <>
+struct Binder<double> {
+  template <double (*Body)(const Args&)>
+  static constexpr napi_callback fn = bind_number<Body>;
+};
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   struct Export {
     const char* name;
     napi_callback fn;
   };
+  // every kernel of the table, by its name, bound by its return type
+#define DIGITS_EXPORT(name) {#name, Binder<decltype(name(std::declval<const Args&>()))>::fn<name>},
   static const Export table[] = {
       {"setThreads", bind<SetThreads>},
       {"hardwareThreads", HardwareThreads},
       {"amxAvailable", AmxAvailable},
-      {"conv2dForward", bind<Conv2dForward>},
-      {"conv2dBackwardInput", bind<Conv2dBackwardInput>},
-      {"conv2dBackwardFilter", bind<Conv2dBackwardFilter>},
-      {"matmul", bind<Matmul>},
-      {"biasActivation", bind<BiasActivation>},
-      {"biasGrad", bind<BiasGrad>},
-      {"activationBackward", bind<ActivationBackward>},
-      {"maxPool2dForward", bind<MaxPool2dForward>},
-      {"maxPool2dBackward", bind<MaxPool2dBackward>},
-      {"conv2dMaxPoolForward", bind<Conv2dMaxPoolForward>},
-      {"conv2dMaxPoolBackwardFilter", bind<Conv2dMaxPoolBackwardFilter>},
-      {"conv2dMaxPoolBackwardInput", bind<Conv2dMaxPoolBackwardInput>},
-      {"mul", bind<Mul>},
-      {"softmax", bind<Softmax>},
-      {"softmaxCrossEntropy", bind_number<SoftmaxCrossEntropy>},
-      {"adamUpdate", bind<AdamUpdate>},
-      {"sgdUpdate", bind<SgdUpdate>},
-      {"emaUpdate", bind<EmaUpdate>},
-      {"batchNormStats", bind<BatchNormStats>},
-      {"batchNormForward", bind<BatchNormForward>},
-      {"batchNormBackward", bind<BatchNormBackward>},
-      {"affineResample", bind<AffineResample>},
-      {"elasticField", bind<ElasticField>},
+      DIGITS_KERNELS(DIGITS_EXPORT)
   };
+#undef DIGITS_EXPORT
   std::vector<napi_property_descriptor> props;
   for (const Export& x : table) props.push_back({x.name, nullptr, x.fn, nullptr, nullptr, nullptr, napi_enumerable, nullptr});
   napi_define_properties(env, exports, props.size(), props.data());

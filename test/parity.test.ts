@@ -17,7 +17,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Activation, Backend, ConvGeometry, Precision } from '../src/engine/backend.js';
-import { PRECISIONS } from '../src/engine/backend.js';
+import { KERNEL_NAMES, PRECISIONS } from '../src/engine/backend.js';
 import { convGeometry, poolGeometry } from '../src/engine/backend.js';
 import { ReferenceBackend } from '../src/engine/reference.js';
 import { loadNativeBackend, type NativeLoad } from '../src/engine/native.js';
@@ -40,7 +40,20 @@ function native(threads: 1 | 2 = 2, precision: Precision = 'fp32'): Backend {
   const l = loads[precision][threads];
   if (!l.ok) assert.fail(`native backend did not load: ${l.reason}`);
   assert.equal(l.backend.precision, precision);
-  return l.backend;
+  return recorded(l.backend);
+}
+
+/** Kernels of the table that this suite has run on the native backend (the last test checks it ran every one). */
+const exercised = new Set<string>();
+
+/** The backend, noting each kernel of the table called on it. */
+function recorded(b: Backend): Backend {
+  return new Proxy(b, {
+    get(target, prop, receiver) {
+      if (typeof prop === 'string' && (KERNEL_NAMES as readonly string[]).includes(prop)) exercised.add(prop);
+      return Reflect.get(target, prop, receiver);
+    },
+  });
 }
 
 test('native addon loads', () => {
@@ -753,4 +766,9 @@ test('native kernels flush denormals to zero (their reference twins keep them); 
   assert.ok(5e-324 * 2 === 1e-323);
   assert.equal(Math.fround(1e-39) * 1, tiny);
   assert.ok(new Float32Array([1e-39])[0]! > 0);
+});
+
+// Last: the list of kernels is the table's (src/engine/kernels.ts), not one kept here.
+test('every kernel of the table has its parity cases here', () => {
+  assert.deepEqual(KERNEL_NAMES.filter((k) => !exercised.has(k)), [], 'kernels of the table no parity case runs on the native backend');
 });

@@ -7,9 +7,12 @@ import { DigitsError } from '../errors.js';
 import { loadNativeBackend, PRECISION_CHOICES, type PrecisionChoice } from './native.js';
 import { ReferenceBackend } from './reference.js';
 
+/** A backend by name: 'native' (C++ kernels), 'reference' (plain TypeScript, the specification), or 'auto' (native, else reference). */
 export type BackendName = 'auto' | 'reference' | 'native';
+/** Every backend name createBackend takes: 'auto', 'reference', 'native'. */
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'reference', 'native'];
 
+/** What createBackend chose, and why when it fell back. */
 export interface BackendChoice {
   backend: Backend;
   /** set when 'auto' fell back to the reference backend: why */

@@ -332,8 +332,8 @@ export class ReferenceBackend implements Backend {
   // x, dy [rows,cols] -> dx [rows,cols], dgamma, dbeta [cols]
   batchNormBackward(x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
     epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number,
-    reluY?: Float32Array): void {
-    if (reluY !== undefined) {
+    reluY?: Float32Array | null): void {
+    if (reluY != null) {
       const masked = new Float32Array(rows * cols);
       this.activationBackward(dy.subarray(0, rows * cols), reluY, masked, 'relu');
       dy = masked;
