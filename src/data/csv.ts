@@ -33,6 +33,7 @@ export function kaggleHeader(labelled: boolean): string[] {
   return cols;
 }
 
+/** How readKaggleCsv reads a file: row limit, progress, and whether labels are expected. */
 export interface ReadKaggleCsvOptions {
   /** true: a train.csv is required; false: a test.csv; 'auto' (default): decided by the first header column */
   labelled?: boolean | 'auto';

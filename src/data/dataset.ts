@@ -14,4 +14,5 @@ export interface Dataset {
   readonly source: string;
 }
 
+/** The ten digit classes, 0-9. */
 export const NUM_CLASSES = 10;

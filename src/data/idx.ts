@@ -254,6 +254,7 @@ export async function encodeIdxFile(dims: readonly number[], data: Uint8Array, g
   return gz ? new Uint8Array(await gzip(raw)) : raw;
 }
 
+/** MNIST's two sets: 'train' (60,000 images) and 'test' (10,000). */
 export type Split = 'train' | 'test';
 
 /**

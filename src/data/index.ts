@@ -21,6 +21,7 @@ export * from './csv.js';
 export * from './kaggle.js';
 export * from './split.js';
 
+/** Options of the data loaders: the first `limit` rows, and progress as rows are read. */
 export interface LoadOptions {
   /** keep only the first `limit` images */
   limit?: number;
@@ -28,6 +29,7 @@ export interface LoadOptions {
   onProgress?(rows: number): void;
 }
 
+/** What a data spec names: the bundled MNIST, a folder of IDX files, one IDX file, or a CSV. */
 export type DataKind = 'mnist' | 'idx-dir' | 'idx-file' | 'csv';
 
 const SPEC_HELP = "expected 'mnist', a folder of IDX files or a Kaggle .csv file";

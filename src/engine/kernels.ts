@@ -93,11 +93,17 @@ export interface KernelSpec {
   readonly check?: (a: NamedArgs) => string | null;
 }
 
-const f32 = <N extends string>(name: N, len?: (a: NamedArgs) => number) => ({ name, kind: 'f32', ...(len ? { len } : {}) }) as const;
-const optF32 = <N extends string>(name: N, len: (a: NamedArgs) => number) => ({ name, kind: 'f32', optional: true, len }) as const;
-const i32 = <N extends string>(name: N, len: (a: NamedArgs) => number) => ({ name, kind: 'i32', len }) as const;
-const arg = <N extends string, K extends Exclude<keyof ArgKinds, 'f32' | 'i32'>>(name: N, kind: K) => ({ name, kind }) as const;
-const optAct = <N extends string>(name: N) => ({ name, kind: 'act', optional: true }) as const;
+type Len = (a: NamedArgs) => number;
+/** An array argument that must hold at least `len` values (no `len`: nothing to check). */
+const f32 = (name: string, len?: Len): ArgSpec<'f32'> => ({ name, kind: 'f32', ...(len ? { len } : {}) });
+/** An array argument that may be left out or null. */
+const optF32 = (name: string, len: Len): ArgSpec<'f32'> & { readonly optional: true } => ({ name, kind: 'f32', optional: true, len });
+/** An Int32Array argument that must hold at least `len` values. */
+const i32 = (name: string, len: Len): ArgSpec<'i32'> => ({ name, kind: 'i32', len });
+/** A geometry, a number, a flag, an activation or optimizer parameters. */
+const arg = <K extends Exclude<keyof ArgKinds, 'f32' | 'i32'>>(name: string, kind: K): ArgSpec<K> => ({ name, kind });
+/** An activation that may be left out ('linear'). */
+const optAct = (name: string): ArgSpec<'act'> & { readonly optional: true } => ({ name, kind: 'act', optional: true });
 
 // lengths, from geometry and sizes
 const convIn = (g: ConvGeometry): number => g.n * g.h * g.w * g.c;
@@ -141,12 +147,14 @@ export const KERNELS = {
     args: [f32('x', (a) => convIn(a.g)), f32('w', (a) => convW(a.g)), f32('b', (a) => a.g.k), f32('y', (a) => convOut(a.g)),
       arg('g', 'conv'), arg('act', 'act')],
     precision: true,
+    /** padding never negative, strides positive */
     check: (a) => convRule(a.g),
   },
   /** dx[N,H,W,C] = gradient of the conv w.r.t. its input given dy[N,OH,OW,K]   (overwrite dx) */
   conv2dBackwardInput: {
     args: [f32('dy', (a) => convOut(a.g)), f32('w', (a) => convW(a.g)), f32('dx', (a) => convIn(a.g)), arg('g', 'conv')],
     precision: true,
+    /** padding never negative, strides positive */
     check: (a) => convRule(a.g),
   },
   /** dw[kh,kw,C,K] = gradient w.r.t. the kernel; db[K] = sum of dy over N,OH,OW   (overwrite both) */
@@ -154,6 +162,7 @@ export const KERNELS = {
     args: [f32('x', (a) => convIn(a.g)), f32('dy', (a) => convOut(a.g)), f32('dw', (a) => convW(a.g)), f32('db', (a) => a.g.k),
       arg('g', 'conv')],
     precision: true,
+    /** padding never negative, strides positive */
     check: (a) => convRule(a.g),
   },
   /**
@@ -185,11 +194,13 @@ export const KERNELS = {
    */
   maxPool2dForward: {
     args: [f32('x', (a) => poolIn(a.g)), f32('y', (a) => poolOut(a.g)), i32('argmax', (a) => poolOut(a.g)), arg('g', 'pool')],
+    /** pool windows inside the input */
     check: (a) => poolRule(a.g),
   },
   /** dx[N,H,W,C] = scatter-add of dy[N,OH,OW,C] to the argmax positions, zero elsewhere   (overwrite dx) */
   maxPool2dBackward: {
     args: [f32('dy', (a) => poolOut(a.g)), i32('argmax', (a) => poolOut(a.g)), f32('dx', (a) => poolIn(a.g)), arg('g', 'pool')],
+    /** pool windows inside the input */
     check: (a) => poolRule(a.g),
   },
   /**
@@ -202,6 +213,7 @@ export const KERNELS = {
     args: [f32('x', (a) => convIn(a.g)), f32('w', (a) => convW(a.g)), f32('b', (a) => a.g.k), f32('y', (a) => poolOut(a.p)),
       i32('argmax', (a) => poolOut(a.p)), arg('g', 'conv'), arg('p', 'pool'), arg('act', 'act')],
     precision: true,
+    /** the pool fits the conv's output, windows not overlapping */
     check: convPoolRule,
   },
   /**
@@ -213,6 +225,7 @@ export const KERNELS = {
     args: [f32('x', (a) => convIn(a.g)), f32('dy', (a) => poolOut(a.p)), i32('argmax', (a) => poolOut(a.p)),
       f32('dw', (a) => convW(a.g)), f32('db', (a) => a.g.k), arg('g', 'conv'), arg('p', 'pool')],
     precision: true,
+    /** the pool fits the conv's output, windows not overlapping */
     check: convPoolRule,
   },
   /**
@@ -224,6 +237,7 @@ export const KERNELS = {
     args: [f32('dy', (a) => poolOut(a.p)), i32('argmax', (a) => poolOut(a.p)), f32('w', (a) => convW(a.g)),
       f32('dx', (a) => convIn(a.g)), arg('g', 'conv'), arg('p', 'pool')],
     precision: true,
+    /** the pool fits the conv's output, windows not overlapping */
     check: convPoolRule,
   },
   /** out = a * b elementwise, over a.length values (out may alias a)   (dropout masks) */
@@ -316,6 +330,7 @@ export const KERNELS = {
   elasticField: {
     args: [f32('noise', (a) => a.n * a.h * a.w * 2), f32('field', (a) => a.n * a.h * a.w * 2), arg('n', 'int'), arg('h', 'int'),
       arg('w', 'int'), arg('sigma', 'real'), arg('alpha', 'real')],
+    /** a positive sigma and a finite alpha */
     check: (a) => (!(a.sigma > 0) || !Number.isFinite(a.alpha) ? `expected sigma > 0 and a finite alpha, got ${a.sigma}, ${a.alpha}` : null),
   },
 } as const satisfies Record<string, KernelSpec>;

@@ -28,6 +28,7 @@ export class Tensor {
     return new Tensor(shape, this.data);
   }
 
+  /** A copy with its own data. */
   clone(): Tensor {
     return new Tensor(this.shape, new Float32Array(this.data));
   }

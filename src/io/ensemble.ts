@@ -22,12 +22,15 @@ import type { Sequential } from '../nn/sequential.js';
 import { loadModel, makeMetadata, MODEL_JSON, saveModel, type DigitsMetadata } from './model-files.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
+/** The file that makes a folder an ensemble: its members, how they combine, test-time augmentation. */
 export const ENSEMBLE_JSON = 'ensemble.json';
 
+/** Whether `dir` holds an ensemble (ensemble.json). */
 export async function isEnsembleDir(dir: string): Promise<boolean> {
   return fs.stat(path.join(dir, ENSEMBLE_JSON)).then((s) => s.isFile(), () => false);
 }
 
+/** Save models as one ensemble folder: model-0/, model-1/, ... and ensemble.json (written last). */
 export async function saveEnsemble(members: Sequential[], dir: string, metadata: (i: number) => DigitsMetadata = (i) => makeMetadata(members[i]!)): Promise<void> {
   await fs.mkdir(dir, { recursive: true });
   const names = members.map((_, i) => `model-${i}`);
@@ -62,6 +65,7 @@ export interface LoadedMember {
   metadata: DigitsMetadata | null;
 }
 
+/** A model or ensemble folder as loadClassifier opened it: the classifier, its members, metadata and test-time augmentation. */
 export interface LoadedClassifier {
   kind: 'model' | 'ensemble';
   /** a Sequential, or an Ensemble (also a plain model used with TTA: an ensemble of one) */

@@ -33,6 +33,7 @@ type H5File = InstanceType<typeof h5wasm.File>;
 type H5Group = InstanceType<typeof h5wasm.Group>;
 type H5Dataset = InstanceType<typeof h5wasm.Dataset>;
 
+/** A Keras .h5 file read: the model, the Keras version that wrote it, and warnings. */
 export interface KerasModel {
   model: Sequential;
   /** keras_version attribute of the file (null: absent) */
@@ -41,6 +42,7 @@ export interface KerasModel {
   warnings: string[];
 }
 
+/** How importKeras reads a Keras .h5 file: the pixel range the model was trained on. */
 export interface KerasImportOptions {
   /**
    * The value of a white pixel in the data the Keras model was trained on: 1
@@ -50,6 +52,7 @@ export interface KerasImportOptions {
   pixelRange?: number;
 }
 
+/** What importKeras wrote: the model, its metadata, layer and parameter counts, warnings. */
 export interface KerasImportResult extends KerasModel {
   metadata: DigitsMetadata;
   layers: number;

@@ -49,6 +49,7 @@ import { layerFactory, registeredLayerNames } from '../nn/layer.js';
 import type { Layer } from '../nn/layer.js';
 import { Sequential } from '../nn/index.js';
 
+/** The topology and weights manifest of a saved model (TF.js layers-model format). */
 export const MODEL_JSON = 'model.json';
 /** TF.js converter's default shard size (`weight_shard_size_bytes`): 4 MiB. */
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
@@ -108,6 +109,7 @@ export function unitPixelFactor(metadata: Pick<DigitsMetadata, 'inputScale'> | n
   return 255 * (metadata?.inputScale ?? 1 / 255);
 }
 
+/** How saveModel writes: the largest weight shard. */
 export interface SaveOptions {
   /** largest shard in bytes (default 4 MiB, as the TF.js converter) */
   shardBytes?: number;
@@ -119,6 +121,7 @@ export interface SaveOptions {
   beforeCommit?: () => void | Promise<void>;
 }
 
+/** What saveModel wrote: model.json and the weight shards. */
 export interface SaveResult {
   /** files written, relative to the model folder, model.json last */
   files: string[];
@@ -126,6 +129,7 @@ export interface SaveResult {
   weightBytes: number;
 }
 
+/** A model folder read by loadModel: the model, its Digits metadata (null for a model TF.js saved), and its digest. */
 export interface LoadedModel {
   model: Sequential;
   /** null when model.json has no userDefinedMetadata.digits (a model TF.js saved) */

@@ -50,11 +50,13 @@ export const ONNX_IR_VERSION = 7;
 export const ONNX_INPUT_NAME = 'input';
 export const ONNX_OUTPUT_NAME = 'probabilities';
 
+/** How a model is exported to ONNX: `rawPixels` puts the input scaling in the graph. */
 export interface OnnxExportOptions {
   /** bake metadata.inputScale into the graph (a Mul first): the input then takes raw 0..255 pixels */
   rawPixels?: boolean;
 }
 
+/** An ONNX export: the model bytes, the op types in order, the input and output shapes. */
 export interface OnnxExportResult {
   bytes: Uint8Array;
   /** op types in graph order, for messages and tests */

@@ -17,10 +17,12 @@ import { activationBackward, parseActivation, type ActivationName, type SoftmaxO
 import { BaseLayer, COMMON_CONFIG_KEYS, parseCommonConfig, type CommonLayerOptions } from './base.js';
 import { knownKeys } from './validate.js';
 
+/** Options of Activation: the activation's name. */
 export interface ActivationOptions extends CommonLayerOptions {
   activation: ActivationName;
 }
 
+/** A layer that applies an activation ('relu', 'softmax' or 'linear') to its input, as Keras' Activation. */
 export class Activation extends BaseLayer implements SoftmaxOutputLayer {
   readonly className = 'Activation';
   readonly defaultName = 'activation';
@@ -36,6 +38,7 @@ export class Activation extends BaseLayer implements SoftmaxOutputLayer {
     this.activation = parseActivation('Activation.activation', opts.activation);
   }
 
+  /** The layer from its Keras config; unsupported values are DigitsErrors naming the field. */
   static fromConfig(raw: Record<string, unknown>): Activation {
     const { label, cfg, common } = parseCommonConfig('Activation', raw);
     knownKeys(label, cfg, [...COMMON_CONFIG_KEYS, 'activation']);

@@ -12,6 +12,7 @@ import type { Tensor } from '../engine/tensor.js';
 import type { Layer, RunContext } from './layer.js';
 import { oneOf } from './validate.js';
 
+/** An activation by its Keras name. */
 export type ActivationName = 'linear' | 'relu' | 'softmax';
 export const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'softmax'];
 

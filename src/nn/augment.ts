@@ -24,6 +24,7 @@ import { DigitsError } from '../errors.js';
 import type { Rng } from '../engine/rng.js';
 import { isObject, knownKeys, numberInRange, showValue } from './validate.js';
 
+/** Random augmentation of training images: rotation (degrees), zoom (fraction), shift (pixels), elastic distortion; each bound is ± around none. */
 export interface AugmentOptions {
   /** largest rotation in degrees, either way (default 0) */
   rotation?: number;
@@ -35,11 +36,13 @@ export interface AugmentOptions {
   elastic?: ElasticSettings | null;
 }
 
+/** Elastic distortion (Simard et al. 2003): displacement scale alpha and smoothing sigma, in pixels. */
 export interface ElasticSettings {
   alpha: number;
   sigma: number;
 }
 
+/** AugmentOptions with every field set (what fit uses and a checkpoint records). */
 export interface AugmentSettings {
   rotation: number;
   zoom: number;

@@ -24,6 +24,7 @@ import { DigitsError } from '../errors.js';
 import { isInt, stateField, type Callback, type CallbackModel } from './callbacks.js';
 import { boolean, knownKeys, nonNegativeInt, numberInRange, oneOf } from './validate.js';
 
+/** Options of WeightAveraging: mode 'ema' (decay) or 'swa' (from startEpoch), and whether the average replaces the weights. */
 export interface WeightAveragingOptions {
   /** 'ema' (default): exponential moving average after each batch; 'swa': equal-weight mean of epoch-end weights */
   mode?: 'ema' | 'swa';
@@ -40,6 +41,7 @@ export interface WeightAveragingOptions {
   applyOnTrainEnd?: boolean;
 }
 
+/** A callback that keeps an average of the weights while training (an exponential moving average, or the mean of epoch ends) and makes it the model at the end. */
 export class WeightAveraging implements Callback {
   readonly mode: 'ema' | 'swa';
   readonly decay: number;

@@ -69,6 +69,7 @@ export abstract class BaseLayer implements Layer {
     return this._outputShape;
   }
 
+  /** Create the weights for inputs of `inputShape` (no batch dimension), initialised from `rng`; sets inputShape and outputShape. */
   build(inputShape: readonly number[], rng: Rng): void {
     const s = shape(`${this.className} "${this.name}" input shape`, inputShape);
     this.ws.clear();
@@ -80,13 +81,17 @@ export abstract class BaseLayer implements Layer {
   /** Check the input shape, create and initialise the parameters; returns the output shape. */
   protected abstract setup(inputShape: readonly number[], rng: Rng): number[];
 
+  /** The output for a batch x [N, ...inputShape]; in training, saves what backward needs. */
   abstract forward(x: Tensor, ctx: RunContext): Tensor;
+  /** From the gradient of the last forward's output: each parameter's gradient, and the input's. */
   abstract backward(dy: Tensor, ctx: RunContext): Tensor;
 
+  /** The weights in Keras order (kernel, then bias; moving statistics last), as model files store them. */
   params(): Param[] {
     return this._params;
   }
 
+  /** The Keras layer config (what a TF.js model.json holds under `config`). */
   abstract getConfig(): Record<string, unknown>;
 
   /**

@@ -26,6 +26,7 @@ import { BaseLayer, COMMON_CONFIG_KEYS, parseCommonConfig, requireNull, type Com
 import { parseInitializer } from './initializers.js';
 import { boolean, knownKeys, numberInRange, positiveNumber, showValue } from './validate.js';
 
+/** Options of BatchNormalization (Keras names): momentum, epsilon, center, scale. */
 export interface BatchNormalizationOptions extends CommonLayerOptions {
   /** weight of the old value in the moving averages (default 0.99, as Keras) */
   momentum?: number;
@@ -33,6 +34,7 @@ export interface BatchNormalizationOptions extends CommonLayerOptions {
   epsilon?: number;
 }
 
+/** Batch normalization over the last axis, as Keras: batch statistics while training, moving statistics at inference. */
 export class BatchNormalization extends BaseLayer {
   readonly className = 'BatchNormalization';
   readonly defaultName = 'batch_normalization';
@@ -57,6 +59,7 @@ export class BatchNormalization extends BaseLayer {
     this.epsilon = positiveNumber('BatchNormalization.epsilon', opts.epsilon ?? 1e-3);
   }
 
+  /** The layer from its Keras config; unsupported values are DigitsErrors naming the field. */
   static fromConfig(raw: Record<string, unknown>): BatchNormalization {
     const { label, cfg, common } = parseCommonConfig('BatchNormalization', raw);
     knownKeys(label, cfg, [...COMMON_CONFIG_KEYS, 'axis', 'momentum', 'epsilon', 'center', 'scale', 'beta_initializer',

@@ -44,15 +44,19 @@ export interface CallbackModel {
   readonly backend: Backend;
 }
 
+/** Hooks fit calls around training (Keras callbacks): begin and end of training, epochs and batches, and state for checkpoints. */
 export interface Callback {
   /** called by fit before onTrainBegin */
   setModel?(model: CallbackModel): void;
+  /** called once when fit starts (after setModel), with the run's sizes */
   onTrainBegin?(info: TrainBeginInfo): void | Promise<void>;
+  /** called as epoch `epoch` (0-based) starts */
   onEpochBegin?(epoch: number): void | Promise<void>;
   /** batch: 0-based index within the epoch */
   onBatchEnd?(batch: number, logs: BatchLogs): void | Promise<void>;
   /** epoch: 0-based */
   onEpochEnd?(epoch: number, logs: EpochLogs): void | Promise<void>;
+  /** called once when fit ends (not when its signal interrupted it), with the epochs run */
   onTrainEnd?(logs: { epochs: number }): void | Promise<void>;
   /**
    * What the callback keeps between events, for checkpoints: a copy made of
@@ -60,6 +64,7 @@ export interface Callback {
    * fit restores it with setState after onTrainBegin when it resumes a run.
    */
   getState?(): unknown;
+  /** restore what getState returned (fit calls it after onTrainBegin when it resumes) */
   setState?(state: unknown): void;
 }
 
@@ -77,6 +82,7 @@ export const isNumArray = (v: unknown): boolean => Array.isArray(v) && v.every((
 
 // ---------------------------------------------------------------------------------------------
 
+/** Options of EarlyStopping (Keras names): the metric to monitor, patience, min delta, mode, and whether to restore the best weights. */
 export interface EarlyStoppingOptions {
   /** default 'val_loss' */
   monitor?: 'loss' | 'accuracy' | 'val_loss' | 'val_accuracy';
@@ -218,6 +224,7 @@ export class EarlyStopping implements Callback {
 
 // ---------------------------------------------------------------------------------------------
 
+/** What ProgressCallback reports: training begins, each batch (loss, accuracy, images/s), each epoch (its logs and seconds), training ends. */
 export type ProgressEvent =
   | { type: 'trainBegin'; info: TrainBeginInfo }
   | {

@@ -9,10 +9,12 @@
 import type { Backend } from '../engine/backend.js';
 import type { Tensor } from '../engine/tensor.js';
 
+/** What predicting code needs from a model, whatever it is inside: a Sequential or an Ensemble. */
 export interface Classifier {
   readonly inputShape: readonly number[] | null;
   readonly outputShape: readonly number[] | null;
   readonly backend: Backend;
+  /** Run on `backend` from now on. */
   setBackend(backend: Backend): void;
   /** class probabilities, a new tensor [N, classes] */
   predict(x: Tensor, opts?: { batchSize?: number }): Tensor;

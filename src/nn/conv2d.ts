@@ -19,8 +19,10 @@ import { BaseLayer, COMMON_CONFIG_KEYS, parseCommonConfig, requireNull, type Com
 import { glorotUniformConfig, initialize, applyInitializers, zerosConfig, type InitializerConfig } from './initializers.js';
 import { boolean, intPair, knownKeys, mustEqual, oneOf, positiveInt } from './validate.js';
 
+/** 'valid' (no padding) or 'same' (zero padding that keeps the size at stride 1), as TF pads. */
 export type Padding = 'valid' | 'same';
 
+/** Options of Conv2D (Keras names): filters, kernelSize, strides, padding, activation, useBias, initializers. */
 export interface Conv2DOptions extends CommonLayerOptions {
   filters: number;
   kernelSize: number | readonly [number, number];
@@ -40,6 +42,7 @@ const CONFIG_KEYS = [
   'activity_regularizer', 'kernel_constraint', 'bias_constraint',
 ];
 
+/** A 2-D convolution over NHWC images, as Keras' Conv2D: kernel [kh, kw, C, K], 'valid' or 'same' padding, an activation. */
 export class Conv2D extends BaseLayer implements SoftmaxOutputLayer {
   readonly className = 'Conv2D';
   readonly defaultName = 'conv2d';

@@ -16,6 +16,7 @@ import { BaseLayer, COMMON_CONFIG_KEYS, parseCommonConfig, requireNull, type Com
 import { glorotUniformConfig, initialize, applyInitializers, zerosConfig, type InitializerConfig } from './initializers.js';
 import { boolean, knownKeys, positiveInt } from './validate.js';
 
+/** Options of Dense (Keras names): units, activation, useBias, initializers. */
 export interface DenseOptions extends CommonLayerOptions {
   units: number;
   /** default 'linear' (Keras: None) */
@@ -29,6 +30,7 @@ const CONFIG_KEYS = [
   'kernel_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint', 'bias_constraint',
 ];
 
+/** A fully connected layer over the last axis, as Keras' Dense: kernel [in, units], a bias, an activation. */
 export class Dense extends BaseLayer implements SoftmaxOutputLayer {
   readonly className = 'Dense';
   readonly defaultName = 'dense';
@@ -53,6 +55,7 @@ export class Dense extends BaseLayer implements SoftmaxOutputLayer {
     this.useBias = boolean('Dense.useBias', opts.useBias ?? true);
   }
 
+  /** The layer from its Keras config; unsupported values are DigitsErrors naming the field. */
   static fromConfig(raw: Record<string, unknown>): Dense {
     const { label, cfg, common } = parseCommonConfig('Dense', raw);
     knownKeys(label, cfg, CONFIG_KEYS);

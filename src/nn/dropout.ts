@@ -18,6 +18,7 @@ import { BaseLayer, COMMON_CONFIG_KEYS, parseCommonConfig, type CommonLayerOptio
 import { knownKeys, numberInRange } from './validate.js';
 import { invalidParameter } from '../errors.js';
 
+/** Options of Dropout: the rate, and a seed for a random stream of the layer's own. */
 export interface DropoutOptions extends CommonLayerOptions {
   /** fraction of values dropped while training, 0 <= rate < 1 */
   rate: number;
@@ -25,6 +26,7 @@ export interface DropoutOptions extends CommonLayerOptions {
   seed?: number | null;
 }
 
+/** Drops a fraction of its inputs while training (scaling the rest by 1/(1 - rate)), as Keras' Dropout; the identity at inference. */
 export class Dropout extends BaseLayer {
   readonly className = 'Dropout';
   readonly defaultName = 'dropout';
@@ -45,6 +47,7 @@ export class Dropout extends BaseLayer {
     this.ownRng = seed === null ? null : new Rng(seed);
   }
 
+  /** The layer from its Keras config; unsupported values are DigitsErrors naming the field. */
   static fromConfig(raw: Record<string, unknown>): Dropout {
     const { label, cfg, common } = parseCommonConfig('Dropout', raw);
     knownKeys(label, cfg, [...COMMON_CONFIG_KEYS, 'rate', 'noise_shape', 'seed']);

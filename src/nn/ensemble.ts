@@ -49,6 +49,7 @@ export function parseTtaViews(raw: unknown, where: string): TtaView[] {
   });
 }
 
+/** Several models as one classifier: their class probabilities averaged, optionally over test-time augmentation views. */
 export class Ensemble implements Classifier {
   readonly members: Sequential[];
   /** test-time views averaged over (default: none, the images as they are) */
@@ -81,6 +82,7 @@ export class Ensemble implements Classifier {
     return true;
   }
 
+  /** Run every member on `backend` from now on. */
   setBackend(backend: Backend): void {
     for (const m of this.members) m.setBackend(backend);
   }

@@ -10,8 +10,10 @@ import { registerLayer, type RunContext } from './layer.js';
 import { BaseLayer, COMMON_CONFIG_KEYS, parseCommonConfig, type CommonLayerOptions } from './base.js';
 import { knownKeys, mustEqual } from './validate.js';
 
+/** Options of Flatten: only the common layer options. */
 export type FlattenOptions = CommonLayerOptions;
 
+/** Flattens each example to one axis in H-W-C order, as Keras' Flatten (channels last). */
 export class Flatten extends BaseLayer {
   readonly className = 'Flatten';
   readonly defaultName = 'flatten';
@@ -25,6 +27,7 @@ export class Flatten extends BaseLayer {
     knownKeys('Flatten options', opts as unknown as Record<string, unknown>, ['name', 'inputShape', 'trainable']);
   }
 
+  /** The layer from its Keras config; unsupported values are DigitsErrors naming the field. */
   static fromConfig(raw: Record<string, unknown>): Flatten {
     const { label, cfg, common } = parseCommonConfig('Flatten', raw);
     knownKeys(label, cfg, [...COMMON_CONFIG_KEYS, 'data_format']);

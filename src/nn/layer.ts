@@ -26,6 +26,7 @@ import type { Backend } from '../engine/backend.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 
+/** A layer's weight tensor, its gradient, and whether the optimizer trains it. */
 export interface Param {
   /** 'kernel', 'bias', ... (Keras weight name, without the layer prefix) */
   readonly name: string;
@@ -34,6 +35,7 @@ export interface Param {
   readonly trainable: boolean;
 }
 
+/** What a layer runs with: the backend, the random stream, training or inference. */
 export interface RunContext {
   readonly backend: Backend;
   readonly rng: Rng;
@@ -47,6 +49,7 @@ export interface RunContext {
   readonly inputGradient?: boolean;
 }
 
+/** A layer: built once for an input shape, then run forward and backward on batches; see the module comment for the contract. */
 export interface Layer {
   readonly className: string;
   /** unique within a model; Keras-style default names: conv2d, conv2d_1, dense, ... */
@@ -54,10 +57,15 @@ export interface Layer {
   /** set by build: input and output shape without the batch dimension */
   readonly inputShape: readonly number[] | null;
   readonly outputShape: readonly number[] | null;
+  /** Create the weights for inputs of `inputShape` (no batch dimension), initialised from `rng`; sets inputShape and outputShape. */
   build(inputShape: readonly number[], rng: Rng): void;
+  /** The output for a batch x [N, ...inputShape]; in training, saves what backward needs. The tensor is the layer's, valid until its next call. */
   forward(x: Tensor, ctx: RunContext): Tensor;
+  /** From the gradient of the last forward's output: writes each parameter's gradient and returns the gradient of the input. */
   backward(dy: Tensor, ctx: RunContext): Tensor;
+  /** The weights in Keras order (kernel, then bias; moving statistics last), as model files store them. */
   params(): Param[];
+  /** The Keras layer config (what a TF.js model.json holds under `config`). */
   getConfig(): Record<string, unknown>;
   /** a random stream of the layer's own (Dropout with a seed), saved and restored with the training state */
   readonly ownRng?: Rng | null;
@@ -70,6 +78,7 @@ export interface Layer {
 
 /** Two adjacent layers run as one: forward from the first's input to the second's output, and back. */
 export interface FusedStep {
+  /** forward through both layers: from the first's input to the second's output. */
   forward(x: Tensor, ctx: RunContext): Tensor;
   /** dy: the gradient of the second layer's output; returns that of the first layer's input */
   backward(dy: Tensor, ctx: RunContext): Tensor;

@@ -23,6 +23,7 @@ export interface OptimizerState {
   slots: { name: string; data: Float32Array }[];
 }
 
+/** An optimizer: one step over the trainable weights with their gradients, and its state for checkpoints. */
 export interface Optimizer {
   /** 'Adam' or 'SGD' (Keras class name) */
   readonly className: string;
@@ -83,6 +84,7 @@ abstract class SlotOptimizer {
   }
 }
 
+/** Options of Adam (Keras names and defaults): learningRate, beta1, beta2, epsilon, and decoupled weightDecay. */
 export interface AdamOptions {
   /** default 0.001 */
   learningRate?: number;
@@ -140,6 +142,7 @@ export class Adam extends SlotOptimizer implements Optimizer {
   }
 }
 
+/** Options of SGD (Keras names): learningRate, momentum, nesterov. */
 export interface SgdOptions {
   /** default 0.01 */
   learningRate?: number;

@@ -13,6 +13,7 @@ import { registerLayer, type RunContext } from './layer.js';
 import { BaseLayer, COMMON_CONFIG_KEYS, parseCommonConfig, type CommonLayerOptions } from './base.js';
 import { intPair, knownKeys, mustEqual, oneOf } from './validate.js';
 
+/** Options of MaxPooling2D: poolSize and strides (default: poolSize). */
 export interface MaxPooling2DOptions extends CommonLayerOptions {
   /** default 2 */
   poolSize?: number | readonly [number, number];
@@ -22,6 +23,7 @@ export interface MaxPooling2DOptions extends CommonLayerOptions {
   padding?: 'valid';
 }
 
+/** 2-D max pooling over NHWC images, as Keras' MaxPooling2D ('valid' padding). */
 export class MaxPooling2D extends BaseLayer {
   readonly className = 'MaxPooling2D';
   readonly defaultName = 'max_pooling2d';
@@ -40,6 +42,7 @@ export class MaxPooling2D extends BaseLayer {
     oneOf('MaxPooling2D.padding', opts.padding ?? 'valid', ['valid'] as const);
   }
 
+  /** The layer from its Keras config; unsupported values are DigitsErrors naming the field. */
   static fromConfig(raw: Record<string, unknown>): MaxPooling2D {
     const { label, cfg, common } = parseCommonConfig('MaxPooling2D', raw);
     knownKeys(label, cfg, [...COMMON_CONFIG_KEYS, 'pool_size', 'strides', 'padding', 'data_format']);

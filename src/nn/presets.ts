@@ -61,6 +61,7 @@ export interface TrainingSettings {
   batchNormPass?: boolean;
 }
 
+/** A preset: an architecture and the settings to train it. */
 export interface Preset {
   name: string;
   description: string;
@@ -108,6 +109,7 @@ function m5Preset(name: string, description: string, training: TrainingSettings)
   return { name, description, inputShape: [28, 28, 1], layers: (): Layer[] => m5Layers(), training };
 }
 
+/** The presets by name: 'seed' (the Keras notebook's CNN), 'fast' (quickest to 99%), 'best' and its ensemble partners. */
 export const PRESETS: Readonly<Record<string, Preset>> = ({
   seed: {
     name: 'seed',
@@ -247,10 +249,12 @@ Object.assign(PRESETS as Record<string, Preset>, {
 
 Object.freeze(PRESETS);
 
+/** The names of every preset. */
 export function presetNames(): string[] {
   return Object.keys(PRESETS);
 }
 
+/** The preset named `name`; a DigitsError listing the names for an unknown one. */
 export function getPreset(name: string): Preset {
   const p = Object.prototype.hasOwnProperty.call(PRESETS, name) ? PRESETS[name] : undefined;
   if (p === undefined) throw new DigitsError(`preset: expected one of ${presetNames().map((n) => JSON.stringify(n)).join(', ')}, got ${JSON.stringify(name)}`);

@@ -72,6 +72,7 @@ abstract class BatchSchedule implements Callback {
 
 const cosine = (from: number, to: number, frac: number): number => to + ((from - to) * (1 + Math.cos(Math.PI * frac))) / 2;
 
+/** Options of OneCycle: maxLr and the fraction of the run spent warming up (pctStart). */
 export interface OneCycleOptions {
   maxLr: number;
   /** fraction of the steps spent warming up (default 0.25) */
@@ -82,6 +83,7 @@ export interface OneCycleOptions {
   finalDivFactor?: number;
 }
 
+/** A callback for the one-cycle learning-rate schedule (Smith 2018): warm up to maxLr, then anneal, over the whole run. */
 export class OneCycle extends BatchSchedule {
   readonly maxLr: number;
   readonly pctStart: number;
@@ -106,6 +108,7 @@ export class OneCycle extends BatchSchedule {
   }
 }
 
+/** A callback that decays the learning rate along a cosine, from the optimizer's rate to alpha times it, over the run. */
 export class CosineDecay extends BatchSchedule {
   constructor(readonly initialLr: number, readonly alpha = 0) {
     super();
@@ -118,6 +121,7 @@ export class CosineDecay extends BatchSchedule {
   }
 }
 
+/** Options of ReduceLROnPlateau (Keras names): monitor, factor, patience, minLr. */
 export interface ReduceLROnPlateauOptions {
   monitor?: 'loss' | 'val_loss';
   /** default 0.5 */
@@ -130,6 +134,7 @@ export interface ReduceLROnPlateauOptions {
   minDelta?: number;
 }
 
+/** A callback that multiplies the learning rate by `factor` when the monitored metric stops improving, as Keras' ReduceLROnPlateau. */
 export class ReduceLROnPlateau implements Callback {
   readonly monitor: 'loss' | 'val_loss';
   readonly factor: number;

@@ -37,6 +37,7 @@ import {
 import { batchInputShape, isObject, knownKeys, positiveInt, shape as checkShape, showValue } from './validate.js';
 
 
+/** What compile sets, as Keras: the optimizer, the loss and the metrics. */
 export interface CompileOptions {
   /** default 'adam' */
   optimizer?: 'adam' | 'sgd' | Optimizer;
@@ -188,6 +189,7 @@ export class Sequential implements CallbackModel, Classifier, TrainableModel {
     return this._rng;
   }
 
+  /** Run on `backend` from now on (not while fit is running). */
   setBackend(backend: Backend): void {
     if (!isObject(backend) || typeof (backend as Backend).conv2dForward !== 'function') {
       throw new DigitsError(`Sequential.setBackend: expected a Backend (createBackend(...).backend), got ${showValue(backend)}`);
@@ -206,6 +208,7 @@ export class Sequential implements CallbackModel, Classifier, TrainableModel {
     return this.compiled?.optimizer ?? null;
   }
 
+  /** Set the optimizer (default Adam, Keras' defaults) and the loss (categorical cross-entropy), as Keras' compile. */
   compile(opts: CompileOptions = {}): void {
     if (!isObject(opts as unknown)) throw new DigitsError(`Sequential.compile: expected {optimizer, loss, metrics}, got ${showValue(opts)}`);
     knownKeys('Sequential.compile options', opts as Record<string, unknown>, ['optimizer', 'loss', 'metrics']);

@@ -76,6 +76,7 @@ interface StatisticsPass {
   endStatisticsPass(): void;
 }
 
+/** Options of fit, as Keras plus what Digits adds: augmentation, label smoothing, SAM, resuming and an abort signal. */
 export interface FitOptions {
   /** default 1 */
   epochs?: number;
@@ -116,6 +117,7 @@ export interface FitOptions {
   signal?: AbortSignal;
 }
 
+/** What fit returns: the epochs that ran and their loss and accuracy (and validation's), as Keras' History. */
 export interface History {
   /** 0-based epoch numbers that ran */
   epoch: number[];

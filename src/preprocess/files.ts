@@ -8,6 +8,7 @@ import type { Dataset } from '../data/dataset.js';
 import { DigitsError } from '../errors.js';
 import { FIELD, preprocessImage, sniffImageFormat } from './image.js';
 
+/** The file extensions read as images: .png, .jpg, .jpeg. */
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
 
 function isImageName(name: string): boolean {

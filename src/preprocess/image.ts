@@ -164,6 +164,7 @@ export function inkMap(img: GrayImage): { ink: Float32Array; polarity: Polarity 
   return { ink, polarity };
 }
 
+/** How the ink was found: light on dark, dark on light (inverted), or the alpha channel. */
 export type Polarity = 'light-on-dark' | 'dark-on-light' | 'alpha';
 
 /** Median of the pixels on the image's border: the background level. */
@@ -178,6 +179,7 @@ function borderMedian(v: Float32Array, w: number, h: number): number {
 /** Ink counts as part of the digit's bounding box above this level (of 255): ignores faint noise. */
 export const INK_THRESHOLD = 32;
 
+/** A rectangle in image pixels: left, top, width, height. */
 export interface Box {
   x0: number;
   y0: number;
@@ -257,6 +259,7 @@ export function centreOfMass(ink: Float32Array, width: number, height: number): 
   return m > 0 ? { x: mx / m, y: my / m } : { x: width / 2, y: height / 2 };
 }
 
+/** An image made MNIST-like: the 28×28 field (0-255, white on black), the ink box in the original image, and its polarity. */
 export interface Preprocessed {
   /** [28, 28] row-major, 0..255, white digit on black */
   pixels: Float32Array;

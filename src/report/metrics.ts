@@ -4,6 +4,7 @@
  */
 import { argmaxRow } from '../nn/losses.js';
 
+/** Precision, recall, F1 and support of one class. */
 export interface ClassMetrics {
   readonly label: number;
   readonly support: number;
@@ -12,12 +13,14 @@ export interface ClassMetrics {
   readonly f1: number;
 }
 
+/** A true class, the class it was read as, and how often. */
 export interface ConfusedPair {
   readonly actual: number;
   readonly predicted: number;
   readonly count: number;
 }
 
+/** Accuracy, per-class figures, macro F1 and the confusion matrix of a set of predictions. */
 export interface ClassificationReport {
   readonly accuracy: number;
   readonly total: number;
@@ -71,6 +74,7 @@ export function mostConfusedPairs(confusion: number[][], top = 5): ConfusedPair[
   return pairs.slice(0, top);
 }
 
+/** The classification report of predicted labels against the actual ones. */
 export function classificationReport(actual: ArrayLike<number>, predicted: ArrayLike<number>, classes = 10): ClassificationReport {
   const confusion = confusionMatrix(actual, predicted, classes);
   let correct = 0;

@@ -33,6 +33,7 @@ async function readJson(file: string): Promise<Record<string, unknown> | null> {
   }
 }
 
+/** The metrics.json and history.json a training run left in `modelDir` (each null when missing or unreadable). */
 export async function readRunInfo(modelDir: string): Promise<RunInfo> {
   const metrics = await readJson(path.join(modelDir, 'metrics.json'));
   const h = await readJson(path.join(modelDir, 'history.json'));

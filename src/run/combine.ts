@@ -15,6 +15,7 @@ import { ENSEMBLE_JSON, loadClassifier, writeEnsembleJson, type LoadedMember } f
 import { makeMetadata, MODEL_JSON, saveModel } from '../io/model-files.js';
 import { checkOutputFolder } from '../util/disk.js';
 
+/** Where combineModels writes the ensemble, and whether it records test-time augmentation. */
 export interface CombineOptions {
   /** the new ensemble folder */
   out: string;

@@ -29,6 +29,7 @@ export interface EvaluateOptions extends BackendOpts {
   tta?: boolean;
 }
 
+/** An evaluation: the model, the data, the probabilities, the metrics and the report written. */
 export interface EvaluateResult {
   loaded: LoadedClassifier;
   data: Dataset;
@@ -63,6 +64,7 @@ export interface PredictOptions extends BackendOpts {
   tta?: boolean;
 }
 
+/** A prediction run: the model, the images, the probabilities and the predicted digits. */
 export interface PredictResult {
   loaded: LoadedClassifier;
   data: Dataset;
@@ -98,6 +100,7 @@ export interface ReportOptions extends BackendOpts {
   tta?: boolean;
 }
 
+/** A report written again, and what it evaluated on. */
 export interface ReportRunResult {
   report: ReportResult;
   /** what the report evaluated on */

@@ -5,6 +5,7 @@
  */
 import type { ProgressEvent } from '../nn/index.js';
 
+/** What a run reports while it works (see the module comment). */
 export type RunEvent =
   /** a long count (rows read, images predicted): `done` of `total` so far */
   | { type: 'count'; label: string; done: number; total: number }

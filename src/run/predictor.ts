@@ -39,11 +39,13 @@ export const CHUNK = 32;
 /** Largest batch accepted by /api/predict/batch. */
 export const MAX_BATCH = 1000;
 
+/** A served model's id (folder name and a hash of its files) and test accuracy. */
 export interface ModelInfo {
   id: string;
   accuracy: number | null;
 }
 
+/** A digit read: the label and the ten class probabilities. */
 export interface Prediction {
   label: number;
   probabilities: number[];
@@ -51,6 +53,7 @@ export interface Prediction {
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** A loaded model to embed in a server: single predictions micro-batched, batches in chunks that give the event loop back (see the module comment). */
 export class Predictor {
   readonly info: ModelInfo;
   readonly pixelsPerImage: number;

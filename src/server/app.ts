@@ -83,6 +83,7 @@ export function defaultWebDir(): string {
   return path.resolve(here, '../../../web');
 }
 
+/** What buildServer serves and its limits: the predictor, logging, CORS origins, timeouts, the admission limit, image decoding threads. */
 export interface ServerOptions {
   predictor: Predictor;
   /** Fastify's logger (pino): true logs every request as JSON lines; default false */
@@ -159,6 +160,7 @@ function toUnit(pixels: number[], scale: number, where: string, into: Float32Arr
   }
 }
 
+/** The Fastify app of `digits serve`: the drawing page, POST /api/predict, /api/predict/batch, GET /api/model and /health, with its limits. */
 export function buildServer(opts: ServerOptions): FastifyInstance {
   const { predictor } = opts;
   const maxBatch = opts.maxBatch ?? MAX_BATCH;

@@ -13,8 +13,10 @@ import { warnOnStderr, type OnRunEvent } from '../run/events.js';
 import { buildServer } from './app.js';
 import { openPredictor, type Predictor } from '../run/predictor.js';
 
+/** The model `digits serve` serves when none is named: the folder `npm start` trains. */
 export const DEFAULT_MODEL_DIR = 'runs/seed';
 
+/** What startServer serves and how: the model folder, address, backend and the server limits. */
 export interface ServeOptions {
   model: string;
   port: number;
