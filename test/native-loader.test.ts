@@ -15,12 +15,15 @@ import { loadNativeBackend } from '../src/engine/native.js';
 type Loader = typeof import('../src/engine/native.js');
 
 const compiledLoader = fileURLToPath(new URL('../src/engine/native.js', import.meta.url));
+/** what the loader imports at run time: the kernel table */
+const compiledTable = fileURLToPath(new URL('../src/engine/kernels.js', import.meta.url));
 
 async function loaderIn(root: string, tag: string): Promise<Loader> {
   const dir = join(root, 'dist', 'src', 'engine');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `native-${tag}.js`);
   copyFileSync(compiledLoader, file);
+  copyFileSync(compiledTable, join(dir, 'kernels.js'));
   return await import(pathToFileURL(file).href) as Loader;
 }
 
