@@ -187,14 +187,23 @@ export interface RunPosition {
   fitOptions: TrainingFitOptions;
 }
 
-/**
- * Train. Per epoch: shuffle (with the Rng), run the batches (forward,
- * loss, backward, optimizer step), report loss/accuracy as the mean over the
- * epoch's samples (as Keras reports them), then validate with evaluate.
- * With `resume`, continue a run from a `trainingState()`; with `signal`,
- * stop cleanly before the next batch once it is aborted.
- */
-export async function fit(model: TrainableModel, x: Tensor, y: Tensor, opts: FitOptions = {}): Promise<History> {
+/** fit's options, checked, with their defaults. */
+interface FitSettings {
+  epochs: number;
+  batchSize: number;
+  shuffle: boolean;
+  callbacks: Callback[];
+  augment: AugmentSettings | null;
+  smoothing: number;
+  sam: number;
+  signal: AbortSignal | null;
+  optimizer: Optimizer;
+  /** rows of x */
+  total: number;
+}
+
+/** Check fit's options and data (building the model from x if needed); reseeds the model's Rng with `seed`. */
+function fitSettings(model: TrainableModel, x: Tensor, y: Tensor, opts: FitOptions): FitSettings & { split: number } {
   if (model.isTraining) throw new DigitsError('Sequential.fit: this model is already training (one fit at a time)');
   if (!isObject(opts as unknown)) throw new DigitsError(`Sequential.fit: options: expected an object, got ${showValue(opts)}`);
   knownKeys('Sequential.fit options', opts as Record<string, unknown>,
@@ -219,31 +228,54 @@ export async function fit(model: TrainableModel, x: Tensor, y: Tensor, opts: Fit
     throw new DigitsError(`Sequential.fit: augment needs images [N, H, W, C], got x of shape ${shapeToString(x.shape)}`);
   }
   if (opts.seed !== undefined) model.rng.seed(opts.seed);
+  return { epochs, batchSize, shuffle, split, callbacks, augment, smoothing, sam, signal, optimizer, total };
+}
 
-  // Validation: given data, or a seeded random fraction of x held out.
-  let trainIdx: Int32Array;
-  let valX: Tensor | null = null;
-  let valY: Tensor | null = null;
+/** The rows fit trains on, and the validation set: given data, or a seeded random fraction of x held out. */
+function holdOut(model: TrainableModel, x: Tensor, y: Tensor, opts: FitOptions, split: number, total: number):
+  { trainIdx: Int32Array; valX: Tensor | null; valY: Tensor | null } {
   if (opts.validationData !== undefined) {
     const vd = opts.validationData;
     if (!Array.isArray(vd) || vd.length !== 2) throw new DigitsError(`Sequential.fit: validationData: expected [x, y], got ${showValue(vd)}`);
     model.checkData('Sequential.fit: validationData', vd[0], vd[1]);
-    [valX, valY] = vd;
-    trainIdx = identity(total);
-  } else if (split > 0) {
-    const parts = validationSplitIndices(total, split, model.rng);
-    trainIdx = parts.train;
-    const valIdx = parts.validation;
-    valX = takeRows(x, valIdx);
-    valY = takeRows(y, valIdx);
-  } else {
-    trainIdx = identity(total);
+    return { trainIdx: identity(total), valX: vd[0], valY: vd[1] };
   }
+  if (split > 0) {
+    const parts = validationSplitIndices(total, split, model.rng);
+    return { trainIdx: parts.train, valX: takeRows(x, parts.validation), valY: takeRows(y, parts.validation) };
+  }
+  return { trainIdx: identity(total), valX: null, valY: null };
+}
+
+/** A fit under way: its settings, data and position. */
+interface FitLoop extends FitSettings {
+  model: TrainableModel;
+  x: Tensor;
+  y: Tensor;
+  valX: Tensor | null;
+  valY: Tensor | null;
+  run: RunPosition;
+  fitRun: FitRun;
+  updates: WeightUpdate[];
+}
+
+/**
+ * Train. Per epoch: shuffle (with the Rng), run the batches (forward,
+ * loss, backward, optimizer step), report loss/accuracy as the mean over the
+ * epoch's samples (as Keras reports them), then validate with evaluate.
+ * With `resume`, continue a run from a `trainingState()`; with `signal`,
+ * stop cleanly before the next batch once it is aborted.
+ */
+export async function fit(model: TrainableModel, x: Tensor, y: Tensor, opts: FitOptions = {}): Promise<History> {
+  const settings = fitSettings(model, x, y, opts);
+  const { epochs, batchSize, callbacks, optimizer, total } = settings;
+  const held = holdOut(model, x, y, opts, settings.split, total);
+  const { valX, valY } = held;
+  let trainIdx = held.trainIdx;
 
   const nTrain = trainIdx.length;
   const steps = Math.ceil(nTrain / batchSize);
-  const fitOptions: TrainingFitOptions = { augment, labelSmoothing: smoothing, sam };
-  const updates = model.trainableUpdates();
+  const fitOptions: TrainingFitOptions = { augment: settings.augment, labelSmoothing: settings.smoothing, sam: settings.sam };
   let history: History = { epoch: [], history: { loss: [], accuracy: [] } };
   if (valX !== null) {
     history.history.val_loss = [];
@@ -260,9 +292,10 @@ export async function fit(model: TrainableModel, x: Tensor, y: Tensor, opts: Fit
     epoch: resume?.epoch ?? 0, batch: resume?.batch ?? 0, epochs, batchSize, steps, order: trainIdx,
     lossSum: resume?.lossSum ?? 0, correct: resume?.correct ?? 0, seen: resume?.seen ?? 0, history, callbacks, fitOptions,
   };
+  const fitRun: FitRun = { position: run, optimizer, samSaved: null, state: () => trainingState(model, run, optimizer) };
+  const loop: FitLoop = { ...settings, model, x, y, valX, valY, run, fitRun, updates: model.trainableUpdates() };
 
-  const state: FitRun = { position: run, optimizer, samSaved: null, state: () => trainingState(model, run, optimizer) };
-  model.beginFit(state);
+  model.beginFit(fitRun);
   model.stopTraining = false;
   let interrupted = false;
   try {
@@ -272,67 +305,9 @@ export async function fit(model: TrainableModel, x: Tensor, y: Tensor, opts: Fit
     });
     if (resume !== null) restoreState(model, run, resume, optimizer);
     for (; run.epoch < epochs && !model.stopTraining; run.epoch++) {
-      const epoch = run.epoch;
-      if (run.batch === 0) {
-        // an epoch starts here (a resumed mid-epoch had its start before the state was taken)
-        if (signal?.aborted) {
-          interrupted = true;
-          break;
-        }
-        for (const cb of callbacks) await cb.onEpochBegin?.(epoch);
-        if (shuffle) model.rng.shuffle(trainIdx);
-        run.lossSum = 0;
-        run.correct = 0;
-        run.seen = 0;
-      }
-      while (run.batch < steps) {
-        if (signal?.aborted) {
-          interrupted = true;
-          break;
-        }
-        const b = run.batch;
-        const from = b * batchSize;
-        const n = Math.min(batchSize, nTrain - from);
-        let xb = model.batch(x, trainIdx, from, n, 'x');
-        const yb = model.batch(y, trainIdx, from, n, 'y');
-        if (augment !== null) xb = augmentBatch(model, xb, augment);
-        if (smoothing > 0) smoothTargets(yb.data, yb.shape[1]!, smoothing);
-        const { loss, correct: c } = step(model, xb, yb, optimizer, updates, sam, state);
-        if (!Number.isFinite(loss)) {
-          throw new DigitsError(`Sequential.fit: the loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} ` +
-            '(training diverged: try a smaller learning rate)');
-        }
-        run.lossSum += loss * n;
-        run.correct += c;
-        run.seen += n;
-        run.batch++;
-        for (const cb of callbacks) await cb.onBatchEnd?.(b, { loss, accuracy: c / n, size: n });
-        // Let timers and signal handlers run between batches (fit is async for a reason).
-        await yieldToEventLoop();
-        if (model.stopTraining) break;
-      }
+      interrupted = await trainEpoch(loop);
       if (interrupted) break;
-      const logs: EpochLogs = { loss: run.lossSum / run.seen, accuracy: run.correct / run.seen };
-      if (valX !== null && valY !== null) {
-        const v = model.evaluate(valX, valY, { batchSize });
-        logs.val_loss = v.loss;
-        logs.val_accuracy = v.accuracy;
-      }
-      history.epoch.push(epoch);
-      history.history.loss.push(logs.loss);
-      history.history.accuracy.push(logs.accuracy);
-      if (logs.val_loss !== undefined) {
-        history.history.val_loss!.push(logs.val_loss);
-        history.history.val_accuracy!.push(logs.val_accuracy!);
-      }
-      // the position callbacks see at the epoch's end: the next epoch, not started
-      run.epoch++;
-      run.batch = 0;
-      try {
-        for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs);
-      } finally {
-        run.epoch--;
-      }
+      await endEpoch(loop);
     }
     if (interrupted) {
       history.interrupted = { epoch: run.epoch, batch: run.batch };
@@ -347,6 +322,77 @@ export async function fit(model: TrainableModel, x: Tensor, y: Tensor, opts: Fit
     if (es.bestEpoch >= 0) history.bestEpoch = es.bestEpoch;
   }
   return history;
+}
+
+/**
+ * The batches of the epoch `loop.run.epoch` from `loop.run.batch` on (an epoch that starts here
+ * begins with its callbacks and its shuffle). Returns true when the signal stopped it.
+ */
+async function trainEpoch(loop: FitLoop): Promise<boolean> {
+  const { model, x, y, run, callbacks, signal, batchSize, augment, smoothing } = loop;
+  const epoch = run.epoch;
+  const trainIdx = run.order;
+  if (run.batch === 0) {
+    // an epoch starts here (a resumed mid-epoch had its start before the state was taken)
+    if (signal?.aborted) return true;
+    for (const cb of callbacks) await cb.onEpochBegin?.(epoch);
+    if (loop.shuffle) model.rng.shuffle(trainIdx);
+    run.lossSum = 0;
+    run.correct = 0;
+    run.seen = 0;
+  }
+  while (run.batch < run.steps) {
+    if (signal?.aborted) return true;
+    const b = run.batch;
+    const from = b * batchSize;
+    const n = Math.min(batchSize, trainIdx.length - from);
+    let xb = model.batch(x, trainIdx, from, n, 'x');
+    const yb = model.batch(y, trainIdx, from, n, 'y');
+    if (augment !== null) xb = augmentBatch(model, xb, augment);
+    if (smoothing > 0) smoothTargets(yb.data, yb.shape[1]!, smoothing);
+    const { loss, correct: c } = step(model, xb, yb, loop.optimizer, loop.updates, loop.sam, loop.fitRun);
+    if (!Number.isFinite(loss)) {
+      throw new DigitsError(`Sequential.fit: the loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} ` +
+        '(training diverged: try a smaller learning rate)');
+    }
+    run.lossSum += loss * n;
+    run.correct += c;
+    run.seen += n;
+    run.batch++;
+    for (const cb of callbacks) await cb.onBatchEnd?.(b, { loss, accuracy: c / n, size: n });
+    // Let timers and signal handlers run between batches (fit is async for a reason).
+    await yieldToEventLoop();
+    if (model.stopTraining) break;
+  }
+  return false;
+}
+
+/** An epoch's end: its logs (validation included), the history, and the callbacks' onEpochEnd. */
+async function endEpoch(loop: FitLoop): Promise<void> {
+  const { model, run, valX, valY } = loop;
+  const epoch = run.epoch;
+  const history = run.history;
+  const logs: EpochLogs = { loss: run.lossSum / run.seen, accuracy: run.correct / run.seen };
+  if (valX !== null && valY !== null) {
+    const v = model.evaluate(valX, valY, { batchSize: loop.batchSize });
+    logs.val_loss = v.loss;
+    logs.val_accuracy = v.accuracy;
+  }
+  history.epoch.push(epoch);
+  history.history.loss.push(logs.loss);
+  history.history.accuracy.push(logs.accuracy);
+  if (logs.val_loss !== undefined) {
+    history.history.val_loss!.push(logs.val_loss);
+    history.history.val_accuracy!.push(logs.val_accuracy!);
+  }
+  // the position callbacks see at the epoch's end: the next epoch, not started
+  run.epoch++;
+  run.batch = 0;
+  try {
+    for (const cb of loop.callbacks) await cb.onEpochEnd?.(epoch, logs);
+  } finally {
+    run.epoch--;
+  }
 }
 
 /**
