@@ -400,57 +400,94 @@ export function kernelLayout(name: KernelName): KernelLayout {
   return layout;
 }
 
+/** Checks a call's arguments against a kernel's rules: a message naming the kernel and the argument, or null. */
+export type KernelChecker = (args: readonly unknown[]) => string | null;
+
+/**
+ * The checker of `name`'s arguments (array lengths from the shapes, the kernel's other rules). It is
+ * made once per kernel and reuses one record of the arguments by name, so a call allocates nothing.
+ */
+export function kernelChecker(name: KernelName): KernelChecker {
+  const spec: KernelSpec = KERNELS[name];
+  const names = spec.args.map((a) => a.name);
+  const named: Record<string, unknown> = Object.fromEntries(names.map((n) => [n, undefined]));
+  const sized = spec.args.flatMap((a, i) => (a.len === undefined ? [] : [{ i, name: a.name, len: a.len, optional: a.optional === true }]));
+  const check = spec.check;
+  return (args) => {
+    for (let i = 0; i < names.length; i++) named[names[i]!] = args[i];
+    for (const a of sized) {
+      const v = args[a.i] as Float32Array | Int32Array | null | undefined;
+      if (v == null) {
+        if (a.optional) continue;
+        return `${name}: ${a.name} is missing`;
+      }
+      const need = a.len(named);
+      if (v.length < need) return `${name}: ${a.name} has ${v.length} values, the shapes need at least ${need}`;
+    }
+    const broken = check?.(named) ?? null;
+    return broken === null ? null : `${name}: ${broken}`;
+  };
+}
+
+const checkers = new Map<KernelName, KernelChecker>();
+
 /**
  * The arguments of a call to `name` that break the table's rules: a message naming the kernel and
  * the argument (an array shorter than the shapes need, a geometry that does not hold), or null.
  */
 export function kernelArgsError(name: KernelName, args: readonly unknown[]): string | null {
-  const spec: KernelSpec = KERNELS[name];
-  const named: Record<string, unknown> = {};
-  spec.args.forEach((a, i) => (named[a.name] = args[i]));
-  for (const a of spec.args) {
-    if (a.len === undefined) continue;
-    const v = named[a.name] as Float32Array | Int32Array | null | undefined;
-    if (v == null) {
-      if (a.optional) continue;
-      return `${name}: ${a.name} is missing`;
-    }
-    const need = a.len(named);
-    if (v.length < need) return `${name}: ${a.name} has ${v.length} values, the shapes need at least ${need}`;
-  }
-  const broken = spec.check?.(named) ?? null;
-  return broken === null ? null : `${name}: ${broken}`;
+  let c = checkers.get(name);
+  if (c === undefined) checkers.set(name, (c = kernelChecker(name)));
+  return c(args);
 }
 
-/** Packs a call's integers and reals into `ints` and `reals` as kernelLayout says (arrays are passed as they are). */
-export function packKernelArgs(name: KernelName, args: readonly unknown[], ints: Int32Array, reals: Float64Array, bf16: boolean): void {
+/** Packs a call's integers and reals into the Int32Array and Float64Array kernelLayout describes. */
+export type KernelPacker = (args: readonly unknown[], ints: Int32Array, reals: Float64Array, bf16: boolean) => void;
+
+/** The packer of `name`'s arguments (arrays travel as they are), made once per kernel: a step per argument that packs. */
+export function kernelPacker(name: KernelName): KernelPacker {
   const spec: KernelSpec = KERNELS[name];
-  let i = 0;
-  let r = 0;
+  const layout = kernelLayout(name);
+  type Step = (v: unknown, ints: Int32Array, reals: Float64Array) => void;
+  const steps: { k: number; step: Step }[] = [];
   spec.args.forEach((a, k) => {
-    const v = args[k];
+    const i = layout.ints[a.name] ?? 0;
+    const r = layout.reals[a.name] ?? 0;
+    let step: Step | null = null;
     switch (a.kind) {
-      case 'conv': for (const f of CONV_FIELDS) ints[i++] = (v as ConvGeometry)[f]; break;
-      case 'pool': for (const f of POOL_FIELDS) ints[i++] = (v as PoolGeometry)[f]; break;
-      case 'int': ints[i++] = v as number; break;
-      case 'flag': ints[i++] = v ? 1 : 0; break;
-      case 'act': ints[i++] = v === 'relu' ? 1 : 0; break;
-      case 'real': reals[r++] = v as number; break;
-      case 'adam': {
+      case 'conv': step = (v, ints) => {
+        const g = v as ConvGeometry; // CONV_FIELDS' order
+        ints[i] = g.n; ints[i + 1] = g.h; ints[i + 2] = g.w; ints[i + 3] = g.c; ints[i + 4] = g.kh; ints[i + 5] = g.kw; ints[i + 6] = g.k;
+        ints[i + 7] = g.strideH; ints[i + 8] = g.strideW; ints[i + 9] = g.padTop; ints[i + 10] = g.padLeft; ints[i + 11] = g.outH;
+        ints[i + 12] = g.outW;
+      }; break;
+      case 'pool': step = (v, ints) => {
+        const p = v as PoolGeometry; // POOL_FIELDS' order
+        ints[i] = p.n; ints[i + 1] = p.h; ints[i + 2] = p.w; ints[i + 3] = p.c; ints[i + 4] = p.poolH; ints[i + 5] = p.poolW;
+        ints[i + 6] = p.strideH; ints[i + 7] = p.strideW; ints[i + 8] = p.outH; ints[i + 9] = p.outW;
+      }; break;
+      case 'int': step = (v, ints) => { ints[i] = v as number; }; break;
+      case 'flag': step = (v, ints) => { ints[i] = v ? 1 : 0; }; break;
+      case 'act': step = (v, ints) => { ints[i] = v === 'relu' ? 1 : 0; }; break;
+      case 'real': step = (v, _ints, reals) => { reals[r] = v as number; }; break;
+      case 'adam': step = (v, _ints, reals) => {
         const o = v as AdamParams;
-        reals[r++] = o.lr; reals[r++] = o.beta1; reals[r++] = o.beta2; reals[r++] = o.epsilon; reals[r++] = o.step;
-        break;
-      }
-      case 'sgd': {
+        reals[r] = o.lr; reals[r + 1] = o.beta1; reals[r + 2] = o.beta2; reals[r + 3] = o.epsilon; reals[r + 4] = o.step;
+      }; break;
+      case 'sgd': step = (v, ints, reals) => {
         const o = v as SgdParams;
-        ints[i++] = o.nesterov ? 1 : 0;
-        reals[r++] = o.lr; reals[r++] = o.momentum;
-        break;
-      }
+        ints[i] = o.nesterov ? 1 : 0;
+        reals[r] = o.lr; reals[r + 1] = o.momentum;
+      }; break;
       default: break; // arrays travel as they are
     }
+    if (step !== null) steps.push({ k, step });
   });
-  if (spec.precision) ints[i] = bf16 ? 1 : 0;
+  const bf16At = spec.precision ? layout.ints.bf16! : -1;
+  return (args, ints, reals, bf16) => {
+    for (const s of steps) s.step(args[s.k], ints, reals);
+    if (bf16At >= 0) ints[bf16At] = bf16 ? 1 : 0;
+  };
 }
 
 /**

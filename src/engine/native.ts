@@ -16,13 +16,13 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Backend, Precision } from './backend.js';
-import { KERNELS, KERNEL_NAMES, kernelArgsError, kernelLayout, packKernelArgs, type KernelName, type KernelSpec, type Kernels } from './kernels.js';
+import { KERNELS, KERNEL_NAMES, kernelChecker, kernelLayout, kernelPacker, type KernelName, type KernelSpec, type Kernels } from './kernels.js';
 
 export type NativeLoad = { ok: true; backend: Backend } | { ok: false; reason: string };
 
 /**
  * The addon's exports (native/addon.cc): each kernel of the table takes its arrays, then one
- * Int32Array of its integers and one Float64Array of its reals (kernels.ts, packKernelArgs).
+ * Int32Array of its integers and one Float64Array of its reals (kernels.ts, kernelPacker).
  */
 type Addon = { [K in KernelName]: (...args: (Float32Array | Int32Array | Float64Array | null)[]) => number | undefined } & {
   setThreads(n: number): void;
@@ -124,21 +124,26 @@ export class NativeBackend implements Backend {
     for (const name of KERNEL_NAMES) Object.defineProperty(this, name, { value: this.kernel(name), enumerable: false });
   }
 
-  /** `name` as a method: check, pack, call (with the shared pool set to this backend's threads). */
+  /** `name` as a method: check, pack, call (with the shared pool set to this backend's threads); a call allocates nothing. */
   private kernel(name: KernelName): (...args: unknown[]) => unknown {
     const layout = kernelLayout(name);
+    const check = kernelChecker(name);
+    const pack = kernelPacker(name);
     const arrayArgs = (KERNELS[name] as KernelSpec).args.flatMap((a, i) => (a.kind === 'f32' || a.kind === 'i32' ? [i] : []));
     // reused per call: the addon reads them before it returns
     const ints = new Int32Array(layout.intCount);
     const reals = new Float64Array(layout.realCount);
+    const callArgs: (Float32Array | Int32Array | Float64Array | null)[] = [...arrayArgs.map(() => null), ints, reals];
     const bf16 = this.precision === 'bf16';
     return (...args: unknown[]) => {
-      const broken = kernelArgsError(name, args);
+      const broken = check(args);
       if (broken !== null) throw new Error(broken);
-      packKernelArgs(name, args, ints, reals, bf16);
-      const call = this.use()[name];
-      const arrays = arrayArgs.map((i) => (args[i] ?? null) as Float32Array | Int32Array | null);
-      return call(...arrays, ints, reals);
+      pack(args, ints, reals, bf16);
+      for (let k = 0; k < arrayArgs.length; k++) callArgs[k] = (args[arrayArgs[k]!] ?? null) as Float32Array | Int32Array | null;
+      const addon = this.use();
+      const result = addon[name].apply(addon, callArgs);
+      for (let k = 0; k < arrayArgs.length; k++) callArgs[k] = null; // hold no caller's array past the call
+      return result;
     };
   }
 
