@@ -196,7 +196,10 @@ test('past maxPending predictions: 503 with Retry-After and a JSON message; /hea
       assert.deepEqual(Object.keys(r.json()).sort(), ['error', 'message', 'statusCode']);
       assert.match(r.json().message, /the server is busy: 3 predictions are in flight or queued \(limit 3\); retry in 1 s/);
     }
-    assert.equal((await healthDuring).statusCode, 200);
+    // /health answers at once, and says whether the prediction path is full (503 "saturated") or not
+    const health = await healthDuring;
+    assert.ok([200, 503].includes(health.statusCode), `GET /health: ${health.statusCode}`);
+    assert.equal(health.json().status, health.statusCode === 200 ? 'ok' : 'saturated');
     // the count went back to zero: one at a time, all are served
     for (let i = 0; i < 5; i++) assert.equal((await predict()).statusCode, 200);
     assert.equal((await batch()).statusCode, 200);

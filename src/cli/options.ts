@@ -7,9 +7,13 @@ export function backendOption(): Option {
   return new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('auto');
 }
 
+/** Most worker threads the native backend takes (its pool's limit). */
+export const MAX_THREADS = 256;
+
 /** --threads: the native backend's worker threads. */
 export function threadsOption(): Option {
-  return new Option('--threads <n>', 'worker threads for the native backend (default: all cores)').argParser(positiveInt('--threads'));
+  return new Option('--threads <n>', `worker threads for the native backend, 1 to ${MAX_THREADS} (default: all cores)`)
+    .argParser(intInRange('--threads', 1, MAX_THREADS));
 }
 
 export const TTA_HELP = 'test-time augmentation: average over the image and its four 1-pixel shifts ' +
@@ -38,6 +42,17 @@ export function positiveInt(name: string): (value: string) => number {
     const n = Number(value);
     if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
       throw new InvalidArgumentError(`${name} expects a positive integer, got "${value}".`);
+    }
+    return n;
+  };
+}
+
+/** A whole number from `lo` to `hi`. */
+export function intInRange(name: string, lo: number, hi: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < lo || n > hi) {
+      throw new InvalidArgumentError(`${name} expects a whole number from ${lo} to ${hi}, got "${value}".`);
     }
     return n;
   };

@@ -32,6 +32,10 @@ export function createBackend(name: BackendName = 'auto', threads?: number, prec
   if (!PRECISION_CHOICES.includes(precision)) {
     throw new DigitsError(`precision: expected one of ${PRECISION_CHOICES.join(', ')}, got ${JSON.stringify(precision)}`);
   }
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) {
+    // a bad thread count is the caller's mistake, not a reason to fall back to the reference backend
+    throw new DigitsError(`threads: expected a whole number from 1 to 256, got ${String(threads)}`);
+  }
   const referencePrecision = precision === 'bf16' ? 'bf16' : 'fp32';
   if (name === 'reference') return { backend: new ReferenceBackend(referencePrecision) };
   const native = loadNativeBackend(threads, precision);

@@ -17,6 +17,7 @@
  * Shapes: a decoded image is [H, W] row-major; the result is [28, 28]
  * row-major values 0..255 (white digit on black, as MNIST), as Float32Array.
  */
+import { inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { DigitsError } from '../errors.js';
@@ -71,11 +72,129 @@ function checkSize(width: number, height: number, where: string): void {
   }
 }
 
-/** PNG width/height from the IHDR chunk, read before decoding (so a huge image is refused cheaply). */
-function pngSize(bytes: Uint8Array): { width: number; height: number } | null {
-  if (bytes.length < 24) return null;
+/**
+ * Largest raw image data a PNG may inflate to (bytes): what the largest accepted RGBA image of 8 bits
+ * per channel needs, with the filter byte of every row (interlaced passes have fewer than 2 rows per
+ * image row, and round each up to a byte). A PNG of more bits per pixel (16-bit channels) gets fewer pixels.
+ */
+export const MAX_PNG_RAW_BYTES = MAX_IMAGE_PIXELS * 4 + 16 * MAX_IMAGE_SIDE;
+
+/** Channels of each PNG colour type, and the bit depths it allows. */
+const PNG_COLOR_TYPES: Record<number, { channels: number; depths: number[] }> = {
+  0: { channels: 1, depths: [1, 2, 4, 8, 16] }, // grayscale
+  2: { channels: 3, depths: [8, 16] }, // RGB
+  3: { channels: 1, depths: [1, 2, 4, 8] }, // palette
+  4: { channels: 2, depths: [8, 16] }, // grayscale + alpha
+  6: { channels: 4, depths: [8, 16] }, // RGBA
+};
+
+/** The Adam7 passes: [x0, y0, dx, dy]. */
+const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
+
+/** Bytes of filtered scanlines a PNG's image data inflates to: each row a filter byte and its packed pixels, per interlace pass. */
+function pngRawBytes(width: number, height: number, bitsPerPixel: number, interlaced: boolean): number {
+  const rows = (w: number, h: number): number => (w > 0 && h > 0 ? h * (1 + Math.ceil((w * bitsPerPixel) / 8)) : 0);
+  if (!interlaced) return rows(width, height);
+  let total = 0;
+  for (const [x0, y0, dx, dy] of ADAM7) total += rows(Math.ceil((width - x0) / dx), Math.ceil((height - y0) / dy));
+  return total;
+}
+
+/**
+ * A PNG's structure checked before anything is decoded: its chunks lie inside the file, IHDR comes
+ * first, is 13 bytes and comes once (the size checked here is the size the decoder uses), its
+ * dimensions, bit depth and colour type are ones Digits accepts, and its image data does not
+ * inflate past what those dimensions need (for every variant, interlaced ones included). Throws an
+ * ImageError naming `where`.
+ */
+function checkPng(bytes: Uint8Array, where: string): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { width: view.getUint32(16), height: view.getUint32(20) };
+  const fail = (why: string): never => {
+    throw new ImageError(`${where}: could not decode the PNG image (${why})`);
+  };
+  let header: { width: number; height: number; bitsPerPixel: number; interlaced: boolean } | null = null;
+  const idat: Uint8Array[] = [];
+  let idatBytes = 0;
+  let at = 8;
+  for (;;) {
+    if (at + 8 > bytes.length) fail(header === null ? 'no IHDR chunk' : 'it ends before its IEND chunk');
+    const length = view.getUint32(at);
+    const type = String.fromCharCode(bytes[at + 4]!, bytes[at + 5]!, bytes[at + 6]!, bytes[at + 7]!);
+    if (at + 12 + length > bytes.length) fail(`the ${JSON.stringify(type)} chunk at byte ${at} runs past the end of the file`);
+    const data = bytes.subarray(at + 8, at + 8 + length);
+    if (header === null && type !== 'IHDR') fail(`the first chunk is ${JSON.stringify(type)}, expected IHDR`);
+    if (type === 'IHDR') {
+      if (header !== null) fail('a second IHDR chunk');
+      if (length !== 13) fail(`the IHDR chunk has ${length} bytes, expected 13`);
+      const width = view.getUint32(at + 8);
+      const height = view.getUint32(at + 12);
+      const depth = data[8]!;
+      const colorType = data[9]!;
+      const interlace = data[12]!;
+      const ct = PNG_COLOR_TYPES[colorType];
+      if (ct === undefined) fail(`colour type ${colorType}`);
+      if (!ct!.depths.includes(depth)) fail(`bit depth ${depth} with colour type ${colorType}`);
+      if (interlace > 1) fail(`interlace method ${interlace}`);
+      checkSize(width, height, where);
+      header = { width, height, bitsPerPixel: ct!.channels * depth, interlaced: interlace === 1 };
+      const raw = pngRawBytes(width, height, header.bitsPerPixel, header.interlaced);
+      if (raw > MAX_PNG_RAW_BYTES) {
+        throw new ImageError(`${where}: the image is ${width}×${height} pixels of ${header.bitsPerPixel} bits; ` +
+          `at most ${MAX_PNG_RAW_BYTES.toLocaleString('en-US')} bytes of image data are accepted (${raw.toLocaleString('en-US')} needed)`);
+      }
+    } else if (type === 'IDAT') {
+      idat.push(data);
+      idatBytes += length;
+    } else if (type === 'IEND') {
+      break;
+    }
+    at += 12 + length;
+  }
+  if (idatBytes === 0) fail('no IDAT chunk');
+  const need = pngRawBytes(header!.width, header!.height, header!.bitsPerPixel, header!.interlaced);
+  const compressed = idat.length === 1 ? idat[0]! : Buffer.concat(idat, idatBytes);
+  try {
+    // inflated at most to what the dimensions need (one byte more reveals a bomb): the decoder then
+    // inflates the same bytes knowing they fit
+    inflateSync(compressed, { maxOutputLength: need + 1 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+      throw new ImageError(`${where}: the PNG's image data inflates to more than the ${need.toLocaleString('en-US')} bytes ` +
+        `its ${header!.width}×${header!.height} pixels need`);
+    }
+    fail(`its image data does not inflate: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Width and height from a JPEG's frame header (SOFn), read before decoding; null when the markers
+ * before it do not parse (the decoder then says what is wrong).
+ */
+function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
+  let at = 2;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) return null;
+    const marker = bytes[at + 1]!;
+    if (marker === 0xff) { // fill byte
+      at++;
+      continue;
+    }
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) { // no length
+      at += 2;
+      continue;
+    }
+    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    if (length < 2) return null;
+    const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (isFrame) {
+      if (at + 9 > bytes.length) return null;
+      return { height: (bytes[at + 5]! << 8) | bytes[at + 6]!, width: (bytes[at + 7]! << 8) | bytes[at + 8]! };
+    }
+    if (marker === 0xda || marker === 0xd9) return null; // scan data or the end before any frame header
+    at += 2 + length;
+  }
+  return null;
 }
 
 /**
@@ -93,15 +212,18 @@ export function decodeImage(bytes: Uint8Array, where = 'image'): GrayImage {
   let rgba: Uint8Array;
   try {
     if (format === 'png') {
-      const size = pngSize(bytes);
-      if (size) checkSize(size.width, size.height, where);
+      checkPng(bytes, where);
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       ({ width, height } = png);
       rgba = png.data;
     } else {
+      const size = jpegSize(bytes);
+      if (size) checkSize(size.width, size.height, where);
+      // the decoder's own limits sit just above ours (it counts megapixels in millions), so the size
+      // checked above is the limit a user meets, with our message
       const img = jpeg.decode(bytes, {
         useTArray: true, formatAsRGBA: true, tolerantDecoding: false,
-        maxResolutionInMP: MAX_IMAGE_PIXELS / (1024 * 1024), maxMemoryUsageInMB: 512,
+        maxResolutionInMP: Math.ceil(MAX_IMAGE_PIXELS / 1e6) + 1, maxMemoryUsageInMB: 512,
       });
       ({ width, height } = img);
       rgba = img.data;

@@ -43,7 +43,7 @@ import cors from '@fastify/cors';
 import { ImageError, FIELD } from '../preprocess/image.js';
 import { DigitsError } from '../errors.js';
 import { MAX_BATCH, type Predictor } from '../run/predictor.js';
-import { ImageDecoder } from './image-decoder.js';
+import { DecodeBudgetError, ImageDecoder } from './image-decoder.js';
 
 /** Body limit of POST /api/predict (an image or one JSON input). */
 export const PREDICT_BODY_LIMIT = 4 * 1024 * 1024;
@@ -62,6 +62,10 @@ export const SERVER_LIMITS = {
   keepAliveTimeout: 5_000,
   /** prediction requests in flight or queued; past it, 503 with Retry-After */
   maxPending: 256,
+  /** image uploads being decoded or waiting for a decoder; past it, 503 (JSON predictions are counted apart) */
+  maxPendingImages: 64,
+  /** longest an uploaded image may take to decode before it is refused (422) and its worker ended */
+  decodeTimeout: 5_000,
 } as const;
 
 /** Seconds a client told 503 is asked to wait (Retry-After). */
@@ -100,6 +104,10 @@ export interface ServerOptions {
   keepAliveTimeout?: number;
   /** prediction requests in flight or queued before /api/predict* answer 503 (default SERVER_LIMITS.maxPending) */
   maxPending?: number;
+  /** image uploads decoding or waiting before an image upload answers 503 (default SERVER_LIMITS.maxPendingImages) */
+  maxPendingImages?: number;
+  /** milliseconds an image may take to decode before it is refused with 422 (default SERVER_LIMITS.decodeTimeout; 0: no limit) */
+  decodeTimeout?: number;
   /** origins allowed to call the API from a browser (CORS); none or empty: no CORS headers. "*": any origin */
   corsOrigins?: string[];
   /** worker threads that decode uploaded images (default: all cores but one, 1 to 4) */
@@ -198,6 +206,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   }
 
   // Prediction requests in flight or queued in the predictor: past maxPending, 503 (load shedding).
+  // Image uploads are counted apart (maxPendingImages), so that JSON predictions never wait behind
+  // image decodes.
   let pending = 0;
   const admitted = async <T>(work: () => Promise<T>): Promise<T> => {
     if (pending >= limits.maxPending) {
@@ -209,6 +219,19 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       return await work();
     } finally {
       pending--;
+    }
+  };
+  let pendingImages = 0;
+  const imageAdmitted = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (pendingImages >= limits.maxPendingImages) {
+      throw new RequestError(503, `the server is busy: ${pendingImages} images are being decoded or wait for a decoder ` +
+        `(limit ${limits.maxPendingImages}); retry in ${RETRY_AFTER_SECONDS} s`, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+    }
+    pendingImages++;
+    try {
+      return await work();
+    } finally {
+      pendingImages--;
     }
   };
 
@@ -269,21 +292,28 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         },
       },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const body = request.body as unknown;
     if (Buffer.isBuffer(body)) {
       if (body.length === 0) {
         throw new RequestError(400, `empty body: send a PNG or JPEG image (Content-Type ${request.headers['content-type']})`);
       }
-      // admitted before decoding, so that a busy server does not decode images it will not predict
-      return admitted(async () => {
-        let pre;
+      // admitted before decoding, so that a busy server does not decode images it will not predict; a
+      // client that hangs up takes its image out of the queue (or ends the worker decoding it)
+      const gone = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) gone.abort(new RequestError(499, 'the client closed the connection'));
+      });
+      const pre = await imageAdmitted(async () => {
         try {
-          pre = await decoder.decode(body, 'request body');
+          return await decoder.decode(body, 'request body', { budgetMs: limits.decodeTimeout, signal: gone.signal });
         } catch (err) {
+          if (err instanceof DecodeBudgetError) throw new RequestError(422, err.message);
           if (err instanceof ImageError) throw new RequestError(err.message.includes('blank') ? 422 : 400, err.message);
           throw err;
         }
+      });
+      return admitted(async () => {
         const x = new Float32Array(FIELD * FIELD);
         for (let i = 0; i < x.length; i++) x[i] = pre.pixels[i]! / 255;
         return {
@@ -342,11 +372,18 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   app.get('/api/model', async () => predictor.describe());
 
-  app.get('/health', async () => ({
-    status: 'ok',
-    model: predictor.info.id,
-    uptimeSeconds: Math.round((Date.now() - started) / 1000),
-  }));
+  // 503 while a prediction path is full, so that a load balancer sees it and sends traffic elsewhere
+  app.get('/health', async (_request, reply) => {
+    const saturated = pending >= limits.maxPending || pendingImages >= limits.maxPendingImages;
+    if (saturated) void reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS));
+    return {
+      status: saturated ? 'saturated' : 'ok',
+      model: predictor.info.id,
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      predictions: { pending, limit: limits.maxPending },
+      images: { pending: pendingImages, queued: decoder.queued, limit: limits.maxPendingImages },
+    };
+  });
 
   // the drawing page: every file of web/ read once at start, one route each (no path is ever
   // mapped to the disk, so there is nothing to traverse)
@@ -405,9 +442,8 @@ function definedOnly(opts: ServerOptions): Partial<Record<keyof typeof SERVER_LI
   for (const key of Object.keys(SERVER_LIMITS) as (keyof typeof SERVER_LIMITS)[]) {
     const v = opts[key];
     if (v === undefined) continue;
-    if (!Number.isSafeInteger(v) || v < (key === 'maxPending' ? 1 : 0)) {
-      throw new DigitsError(`${key}: expected a whole number >= ${key === 'maxPending' ? 1 : 0}, got ${v}`);
-    }
+    const least = key === 'maxPending' || key === 'maxPendingImages' ? 1 : 0;
+    if (!Number.isSafeInteger(v) || v < least) throw new DigitsError(`${key}: expected a whole number >= ${least}, got ${v}`);
     out[key] = v;
   }
   return out;

@@ -11,16 +11,29 @@ import { DigitsError } from '../errors.js';
 import { ImageError, type Polarity } from '../preprocess/image.js';
 import type { DecodeOutcome, DecodeTask } from './image-worker.js';
 
+/** Most image-decoding worker threads a server takes. */
+export const MAX_IMAGE_THREADS = 64;
+
 /** Worker threads by default: all cores but one (the event loop and predictions), at least 1, at most 4. */
 export function defaultImageThreads(): number {
   return Math.min(4, Math.max(1, os.availableParallelism() - 1));
 }
 
+/** An image whose decode ran past its budget: refused (a 4xx), its worker ended. */
+export class DecodeBudgetError extends ImageError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DecodeBudgetError';
+  }
+}
+
+/** Decodes uploaded images on a pool of worker threads. */
 export class ImageDecoder {
   private readonly pool: Piscina<DecodeTask, DecodeOutcome>;
 
   constructor(threads = defaultImageThreads()) {
     if (!Number.isInteger(threads) || threads < 1) throw new DigitsError(`imageThreads: expected a whole number >= 1, got ${threads}`);
+    if (threads > MAX_IMAGE_THREADS) throw new DigitsError(`imageThreads: expected at most ${MAX_IMAGE_THREADS}, got ${threads}`);
     this.pool = new Piscina<DecodeTask, DecodeOutcome>({
       // a CommonJS entry that imports the decoder: see image-worker-entry.cts for why
       filename: new URL('./image-worker-entry.cjs', import.meta.url).href,
@@ -39,13 +52,36 @@ export class ImageDecoder {
     return this.pool.completed;
   }
 
-  /** PNG/JPEG bytes → the 28×28 MNIST-like field (0..255); a bad image rejects with an ImageError naming `where`. */
-  async decode(bytes: Uint8Array, where: string): Promise<{ pixels: Float32Array; polarity: Polarity }> {
+  /**
+   * PNG/JPEG bytes → the 28×28 MNIST-like field (0..255); a bad image rejects with an ImageError naming
+   * `where`. A decode that runs past `budgetMs` rejects with a DecodeBudgetError, and one whose `signal`
+   * aborts (its client hung up) with the signal's reason: either way it leaves the queue, and a worker
+   * already decoding it is ended (a decoder cannot be interrupted otherwise), so the pool is free again.
+   */
+  async decode(bytes: Uint8Array, where: string, opts: { budgetMs?: number; signal?: AbortSignal } = {}):
+    Promise<{ pixels: Float32Array; polarity: Polarity }> {
     // a copy of the body moves to the worker: Fastify's buffer may share its memory with others
     const own = new Uint8Array(bytes);
-    const out = await this.pool.run({ bytes: own, where }, { transferList: [own.buffer] });
+    const budget = opts.budgetMs !== undefined && opts.budgetMs > 0 ? AbortSignal.timeout(opts.budgetMs) : null;
+    const signals = [budget, opts.signal].filter((x): x is AbortSignal => x !== null && x !== undefined);
+    const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+    let out: DecodeOutcome;
+    try {
+      out = await this.pool.run({ bytes: own, where }, { transferList: [own.buffer], ...(signal ? { signal } : {}) });
+    } catch (err) {
+      if (budget?.aborted) {
+        throw new DecodeBudgetError(`${where}: the image took more than ${(opts.budgetMs! / 1000).toLocaleString('en-US')} s to decode ` +
+          '(too many progressive scans or too many pixels for its size): send a smaller or a baseline image');
+      }
+      throw err;
+    }
     if (!out.ok) throw new ImageError(out.message);
     return { pixels: out.pixels, polarity: out.polarity };
+  }
+
+  /** images waiting for a worker */
+  get queued(): number {
+    return this.pool.queueSize;
   }
 
   async close(): Promise<void> {

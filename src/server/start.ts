@@ -32,6 +32,9 @@ export interface ServeOptions {
   headersTimeout?: number;
   keepAliveTimeout?: number;
   maxPending?: number;
+  maxPendingImages?: number;
+  /** milliseconds an uploaded image may take to decode */
+  decodeTimeout?: number;
   /** origins allowed by CORS (--cors a,b) */
   cors?: string[];
   /** worker threads that decode uploaded images */
@@ -54,7 +57,8 @@ export async function startServer(o: ServeOptions): Promise<{ app: FastifyInstan
   const app = buildServer({
     predictor, logger: o.log ?? false, corsOrigins: o.cors,
     connectionTimeout: o.connectionTimeout, requestTimeout: o.requestTimeout, headersTimeout: o.headersTimeout,
-    keepAliveTimeout: o.keepAliveTimeout, maxPending: o.maxPending, imageThreads: o.imageThreads,
+    keepAliveTimeout: o.keepAliveTimeout, maxPending: o.maxPending, maxPendingImages: o.maxPendingImages,
+    decodeTimeout: o.decodeTimeout, imageThreads: o.imageThreads,
   });
   let address: string;
   try {

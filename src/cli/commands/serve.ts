@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_MODEL_DIR, startServer, type ServeOptions } from '../../server/start.js';
 import { SERVER_LIMITS } from '../../server/app.js';
-import { defaultImageThreads } from '../../server/image-decoder.js';
-import { backendOption, noTtaOption, nonNegativeInt, positiveInt, precisionOption, threadsOption, ttaOption } from '../options.js';
+import { defaultImageThreads, MAX_IMAGE_THREADS } from '../../server/image-decoder.js';
+import { backendOption, intInRange, noTtaOption, nonNegativeInt, positiveInt, precisionOption, threadsOption, ttaOption } from '../options.js';
 import { warn } from '../terminal.js';
 
 function port(value: string): number {
@@ -68,10 +68,15 @@ export function register(program: Command): void {
     .addOption(noTtaOption())
     .option('--cors <origins>', 'allow these origins (comma-separated, e.g. http://localhost:3000; "*" for any) to call the API ' +
       'from a browser (default: no CORS headers)', corsOrigins)
-    .addOption(new Option('--image-threads <n>', 'worker threads that decode uploaded PNG/JPEG images, off the event loop ' +
-      `(default: all cores but one, 1 to 4; here ${defaultImageThreads()})`).argParser(positiveInt('--image-threads')))
+    .addOption(new Option('--image-threads <n>', 'worker threads that decode uploaded PNG/JPEG images, off the event loop, ' +
+      `1 to ${MAX_IMAGE_THREADS} (default: all cores but one, 1 to 4; here ${defaultImageThreads()})`)
+      .argParser(intInRange('--image-threads', 1, MAX_IMAGE_THREADS)))
     .option('--max-pending <n>', 'prediction requests in flight or queued; past it, 503 with Retry-After', positiveInt('--max-pending'),
       SERVER_LIMITS.maxPending)
+    .option('--max-pending-images <n>', 'image uploads decoding or waiting for a decoder (counted apart from JSON predictions); ' +
+      'past it, 503 with Retry-After', positiveInt('--max-pending-images'), SERVER_LIMITS.maxPendingImages)
+    .option('--decode-timeout <ms>', 'an uploaded image that takes longer to decode is refused (422) and its decoder ended (0: no limit)',
+      nonNegativeInt('--decode-timeout'), SERVER_LIMITS.decodeTimeout)
     .option('--request-timeout <ms>', 'a request (headers and body) must arrive within this, else 408', nonNegativeInt('--request-timeout'),
       SERVER_LIMITS.requestTimeout)
     .option('--headers-timeout <ms>', 'the request headers must arrive within this, else 408 (<= --request-timeout)',
