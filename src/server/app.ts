@@ -36,6 +36,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -44,6 +45,7 @@ import { ImageError, FIELD } from '../preprocess/image.js';
 import { DigitsError } from '../errors.js';
 import { MAX_BATCH, type Predictor } from '../run/predictor.js';
 import { DecodeBudgetError, ImageDecoder } from './image-decoder.js';
+import { BodyError, foreignCharset, parseJson, readBody } from './body.js';
 
 /** Body limit of POST /api/predict (an image or one JSON input). */
 export const PREDICT_BODY_LIMIT = 4 * 1024 * 1024;
@@ -195,12 +197,30 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const decoder = new ImageDecoder(opts.imageThreads);
   app.addHook('onClose', async () => decoder.close());
 
-  // Only JSON and images: text/plain (a Fastify default) gets a 415 like every other type.
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(IMAGE_CONTENT_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-
   const limitOf = (url: string): number => (url.startsWith('/api/predict/batch')
     ? opts.batchBodyLimit ?? BATCH_BODY_LIMIT : opts.predictBodyLimit ?? PREDICT_BODY_LIMIT);
+
+  // Only JSON and images: text/plain (a Fastify default) gets a 415 like every other type. Both are
+  // read by readBody, whose memory follows the body's size whatever its framing (one-byte chunks
+  // included), and JSON in another charset than UTF-8 is refused rather than misread.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(IMAGE_CONTENT_TYPES, async (request: FastifyRequest, payload: IncomingMessage) =>
+    readBody(payload, request.routeOptions.bodyLimit ?? limitOf(request.url)));
+  app.addContentTypeParser('application/json', async (request: FastifyRequest, payload: IncomingMessage) => {
+    const charset = foreignCharset(request.headers['content-type']);
+    if (charset !== null) {
+      throw new RequestError(415, `Content-Type ${request.headers['content-type']}: JSON is read as UTF-8 only, not ${charset}; ` +
+        'send it as UTF-8 (charset=utf-8 or none)');
+    }
+    const body = await readBody(payload, request.routeOptions.bodyLimit ?? limitOf(request.url));
+    if (body.length === 0) throw new BodyError(400, 'FST_ERR_CTP_EMPTY_JSON_BODY', "Body cannot be empty when content-type is set to 'application/json'");
+    try {
+      return parseJson(body.toString('utf8'));
+    } catch (err) {
+      if (err instanceof SyntaxError) throw Object.assign(err, { statusCode: 400 });
+      throw err;
+    }
+  });
   if (opts.corsOrigins && opts.corsOrigins.length > 0) {
     void app.register(cors, { origin: opts.corsOrigins.includes('*') ? '*' : opts.corsOrigins, methods: ['GET', 'POST'] });
   }
@@ -237,6 +257,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof RequestError) void reply.headers(err.headers);
+    if (err instanceof BodyError && err.code === 'FST_ERR_PROTO_KEY') {
+      void reply.status(400).send({ statusCode: 400, error: httpReason(400), message: err.message });
+      return;
+    }
     let status = err.statusCode ?? 500;
     if (err instanceof DigitsError) status = 400; // ImageError included
     const known = status < 500 || err instanceof RequestError; // a 503 says why

@@ -1,0 +1,105 @@
+/**
+ * What a request may cost the real server process (issue 28): a body sent in one-byte chunks costs
+ * about what the same body costs in one piece, a PNG bomb is refused without the memory it asks
+ * for, and the server answers /health meanwhile. `digits serve` runs in a child process; its peak
+ * resident memory (VmHWM in /proc/PID/status) is read after the attack.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs, readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { constants, deflateRawSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { trainTinyModel } from './serve-fixtures.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+let modelDir = '';
+let child: ChildProcess;
+let port = 0;
+
+function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+before(async () => {
+  modelDir = await trainTinyModel({ images: 500 });
+  child = spawn(process.execPath, [CLI, 'serve', '--model', modelDir, '--port', '0', '--image-threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`digits serve exited with ${code}`)));
+  });
+});
+
+after(async () => {
+  child?.kill('SIGTERM');
+  await fs.rm(modelDir, { recursive: true, force: true });
+});
+
+/** Sends `head` then `body` in chunked framing, `chunk` bytes a chunk; resolves with the status line's code and the time. */
+function chunked(path: string, type: string, body: Buffer, chunk: number): Promise<{ status: number; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`);
+      const parts: string[] = [];
+      for (let i = 0; i < body.length; i += chunk) {
+        const piece = body.subarray(i, i + chunk);
+        parts.push(`${piece.length.toString(16)}\r\n${piece.toString('latin1')}\r\n`);
+        if (parts.length === 65536) socket.write(parts.splice(0).join(''), 'latin1');
+      }
+      socket.write(parts.join('') + '0\r\n\r\n', 'latin1');
+    });
+    let text = '';
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0), ms: performance.now() - started }));
+  });
+}
+
+test('a 2 MB body in one-byte chunks costs the server about what it costs in one piece, and is answered', async () => {
+  const body = Buffer.alloc(2 * 1024 * 1024, 0x41);
+  const before = peakRssMiB(child.pid!);
+  const r = await chunked('/api/predict', 'image/png', body, 1);
+  assert.equal(r.status, 400, 'not a PNG: refused once read');
+  const peak = peakRssMiB(child.pid!);
+  // before readBody, each one-byte chunk was an object of its own: 2 MB cost ~850 MB
+  assert.ok(peak - before < 120, `peak RSS went from ${before.toFixed(0)} to ${peak.toFixed(0)} MiB`);
+  assert.ok(peak < 400, `peak RSS ${peak.toFixed(0)} MiB`);
+  const health = await fetch(`http://127.0.0.1:${port}/health`);
+  assert.equal(health.status, 200);
+});
+
+test('a PNG bomb (28×28 inflating to 256 MiB, interlaced) is refused by the server without the memory', async () => {
+  const block = deflateRawSync(Buffer.alloc(1 << 20), { finishFlush: constants.Z_FULL_FLUSH });
+  const zlibData = Buffer.concat([Buffer.from([0x78, 0x01]), ...Array.from({ length: 256 }, () => block), Buffer.from([0x03, 0x00, 0, 0, 0, 0])]);
+  const chunkOf = (type: string, data: Buffer): Buffer => {
+    const c = Buffer.alloc(12 + data.length);
+    c.writeUInt32BE(data.length, 0);
+    c.write(type, 4, 'latin1');
+    data.copy(c, 8);
+    return c;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(28, 0);
+  ihdr.writeUInt32BE(28, 4);
+  ihdr[8] = 8;
+  ihdr[12] = 1;
+  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunkOf('IHDR', ihdr), chunkOf('IDAT', zlibData),
+    chunkOf('IEND', Buffer.alloc(0))]);
+  const before = peakRssMiB(child.pid!);
+  const started = performance.now();
+  const res = await fetch(`http://127.0.0.1:${port}/api/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(png) });
+  const ms = performance.now() - started;
+  assert.equal(res.status, 400);
+  assert.match((await res.json() as { message: string }).message, /inflates to more than the \d+ bytes its 28×28 pixels need/);
+  const peak = peakRssMiB(child.pid!);
+  assert.ok(peak - before < 100, `peak RSS went from ${before.toFixed(0)} to ${peak.toFixed(0)} MiB`);
+  assert.ok(ms < 5000, `${ms.toFixed(0)} ms`);
+});
