@@ -1,0 +1,170 @@
+/**
+ * The server under the attacks of issue 28, one at a time, each against a fresh `digits serve` in a
+ * child process: for each, the attacking request's status and time, the server's peak resident
+ * memory (VmHWM), and how other clients fare meanwhile (JSON predictions every 20 ms: p99; /health
+ * every 50 ms: the slowest). Prints one JSON object.
+ *
+ *   node dist/bench/serve-attacks.js --model DIR [--cli dist/src/cli/main.js]
+ *
+ * `--cli` runs another build's command (an older checkout's), for a before/after comparison.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { constants, deflateRawSync, deflateSync } from 'node:zlib';
+import { benchProgram } from './options.js';
+import { ROOT } from './peer.js';
+
+const program = benchProgram('serve-attacks', 'the server\'s memory and latency under the attacks of the hardening issue')
+  .requiredOption('--model <dir>', 'model folder to serve')
+  .option('--cli <file>', 'the digits command to run', path.join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+program.parse();
+const opts = program.opts<{ model: string; cli: string }>();
+
+const peakMiB = (pid: number): number => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+
+/** CRC-32 of PNG chunks (the decoders check it, so the attacks carry valid ones). */
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(bytes: Buffer): number {
+  let c = 0xffffffff;
+  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const c = Buffer.alloc(12 + data.length);
+  c.writeUInt32BE(data.length, 0);
+  c.write(type, 4, 'latin1');
+  data.copy(c, 8);
+  c.writeUInt32BE(crc32(c.subarray(4, 8 + data.length)), 8 + data.length);
+  return c;
+}
+function ihdr(w: number, h: number, depth: number, colorType: number, interlace: number): Buffer {
+  const d = Buffer.alloc(13);
+  d.writeUInt32BE(w, 0);
+  d.writeUInt32BE(h, 4);
+  d[8] = depth;
+  d[9] = colorType;
+  d[12] = interlace;
+  return pngChunk('IHDR', d);
+}
+const png = (...chunks: Buffer[]): Buffer => Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), ...chunks, pngChunk('IEND', Buffer.alloc(0))]);
+function zeroBomb(mib: number): Buffer {
+  const block = deflateRawSync(Buffer.alloc(1 << 20), { finishFlush: constants.Z_FULL_FLUSH });
+  return Buffer.concat([Buffer.from([0x78, 0x01]), ...Array.from({ length: mib }, () => block), Buffer.from([0x03, 0x00, 0, 0, 0, 0])]);
+}
+
+/**
+ * The whole HTTP request, built before the attack starts (so that building it does not stall this
+ * process's own probes): the body with a Content-Length, or chunked, `chunk` bytes a chunk.
+ */
+function request(type: string, body: Buffer, chunk = 0): Buffer {
+  if (chunk === 0) {
+    return Buffer.concat([Buffer.from(`POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\n` +
+      'Connection: close\r\n\r\n'), body]);
+  }
+  const parts = [Buffer.from(`POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`)];
+  const framed = Buffer.alloc(body.length * 6 + 5);
+  let at = 0;
+  for (let i = 0; i < body.length; i += chunk) {
+    const piece = body.subarray(i, i + chunk);
+    at += framed.write(`${piece.length.toString(16)}\r\n`, at, 'latin1');
+    at += piece.copy(framed, at);
+    at += framed.write('\r\n', at, 'latin1');
+  }
+  at += framed.write('0\r\n\r\n', at, 'latin1');
+  parts.push(framed.subarray(0, at));
+  return Buffer.concat(parts);
+}
+
+/** Sends a prepared request; resolves with the answer's status code (0: none). */
+function send(port: number, wire: Buffer): Promise<number> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(wire));
+    let text = '';
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    socket.on('error', () => resolve(0));
+    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0)));
+  });
+}
+
+async function serve(): Promise<{ pid: number; port: number; stop: () => void }> {
+  const child = spawn(process.execPath, [opts.cli, 'serve', '--model', opts.model, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`digits serve exited with ${code}`)));
+  });
+  return { pid: child.pid!, port, stop: () => child.kill('SIGKILL') };
+}
+
+const json = JSON.stringify({ pixels: new Array(784).fill(0), scale: 255 });
+
+async function attack(name: string, run: (port: number) => Promise<number>): Promise<Record<string, unknown>> {
+  const s = await serve();
+  const url = `http://127.0.0.1:${s.port}`;
+  await fetch(`${url}/health`);
+  const atRest = rssMiB(s.pid);
+  const predictions: number[] = [];
+  let predictionErrors = 0;
+  let healthWorst = 0;
+  let healthNot200 = 0;
+  let stop = false;
+  const probes = [
+    (async () => {
+      while (!stop) {
+        const t = performance.now();
+        const r = await fetch(`${url}/api/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: json, signal: AbortSignal.timeout(20_000) })
+          .catch(() => null);
+        if (r?.status === 200) predictions.push(performance.now() - t); else predictionErrors++;
+        await r?.arrayBuffer();
+        await new Promise((w) => setTimeout(w, 20));
+      }
+    })(),
+    (async () => {
+      while (!stop) {
+        const t = performance.now();
+        const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(20_000) }).catch(() => null);
+        healthWorst = Math.max(healthWorst, performance.now() - t);
+        if (r?.status !== 200) healthNot200++;
+        await r?.arrayBuffer();
+        await new Promise((w) => setTimeout(w, 50));
+      }
+    })(),
+  ];
+  const started = performance.now();
+  const status = await run(s.port);
+  const seconds = (performance.now() - started) / 1000;
+  await new Promise((w) => setTimeout(w, 300));
+  stop = true;
+  await Promise.all(probes);
+  const peak = peakMiB(s.pid);
+  s.stop();
+  predictions.sort((a, b) => a - b);
+  return {
+    attack: name, status, seconds: +seconds.toFixed(2), restRssMiB: Math.round(atRest), peakRssMiB: Math.round(peak),
+    jsonPredictions: predictions.length, jsonP99Ms: +(predictions[Math.floor(predictions.length * 0.99)] ?? NaN).toFixed(1),
+    jsonFailed: predictionErrors, healthWorstMs: +healthWorst.toFixed(1), healthNot200,
+  };
+}
+
+const attacks: [string, Buffer][] = [
+  ['4 MB body in one-byte chunks', request('image/png', Buffer.alloc(4 * 1024 * 1024, 0x41), 1)],
+  ['PNG with two IHDR (28x28, then 20000x20000)',
+    request('image/png', png(ihdr(28, 28, 8, 0, 0), ihdr(20000, 20000, 8, 6, 0), pngChunk('IDAT', deflateSync(Buffer.alloc(4 << 20)))))],
+  ['interlaced 28x28 PNG inflating to 1 GiB', request('image/png', png(ihdr(28, 28, 8, 0, 1), pngChunk('IDAT', zeroBomb(1024))))],
+  ['16-bit RGBA 8192x2048 PNG', request('image/png', png(ihdr(8192, 2048, 16, 6, 0), pngChunk('IDAT', deflateSync(Buffer.alloc(8192 * 8 * 2048 + 2048)))))],
+];
+const results = [];
+for (const [name, wire] of attacks) results.push(await attack(name, (port) => send(port, wire)));
+console.log(JSON.stringify({ cli: opts.cli, results }, null, 1));
