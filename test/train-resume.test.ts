@@ -137,7 +137,8 @@ test('SIGKILL mid-epoch: the last epoch-end checkpoint is intact; conflicting op
   assert.equal((await child.done).signal, 'SIGKILL');
   const ck = await readCheckpoint((await findCheckpoint(out))!);
   assert.deepEqual([ck.state.epoch, ck.state.batch], [1, 0]);
-  assert.deepEqual(await fs.readdir(out), ['checkpoint'], 'no staging folder or half-written file beside it');
+  // the killed run's lock stays (stale: the next run takes it over); nothing half-written does
+  assert.deepEqual((await fs.readdir(out)).sort(), ['.digits.lock', 'checkpoint'], 'no staging folder or half-written file beside it');
   const stateBefore = await fs.readFile(path.join(out, 'checkpoint', 'state.json'), 'utf8');
 
   const bad = digits('train', '--resume', out, '--epochs', '3', '--seed', '5', '--batch-size', '16');
@@ -251,4 +252,46 @@ test('train --ensemble interrupted in its second member: the same command again 
   const other = digits(...args.map((a) => (a === '1000' ? '900' : a)));
   assert.equal(other.code, 0, other.stderr);
   assert.doesNotMatch(other.stderr, /kept$/m);
+});
+
+// --- the run folder's lock, and what a killed run leaves (issue 28)
+
+test('a folder being trained into is held: a second train, or a second --resume, gets one line; a killed run\'s lock and leftovers are cleared', async () => {
+  const out = path.join(tmp, 'held');
+  const slow = ['train', '--limit', '4000', '--epochs', '2', '--batch-size', '8', '--test-limit', '100', '--threads', '1', '--seed', '5', '--out', out];
+  const a = start(slow);
+  await a.until(/^epoch 1\/2 batch 40\/400/);
+  const b = digits(...slow);
+  assert.equal(b.code, 1, b.stderr);
+  assert.match(b.stderr, /^digits: error: .*held is in use by another run \(digits train --out .*held, pid \d+ on [^,]+, since [0-9T:.-]+Z\): wait for it to finish, or use another folder\n$/);
+  // killed after its first checkpoint: the lock stays behind, with what a killed save leaves
+  await a.until(/^epoch 2\/2 batch 40\/400/);
+  a.kill('SIGKILL');
+  await a.done;
+  assert.ok(existsSync(path.join(out, '.digits.lock')), 'the killed run\'s lock is still there');
+  await fs.writeFile(path.join(out, '.history.json.123.456.tmp'), 'half');
+  await fs.mkdir(path.join(out, '.checkpoint.saving-123-456'));
+  await fs.mkdir(path.join(out, '.saving-123-456'));
+  const c = start(['train', '--resume', out]);
+  await c.until(/^epoch 2\/2 batch/);
+  const d = digits('train', '--resume', out);
+  assert.equal(d.code, 1, d.stderr);
+  assert.match(d.stderr, /held is in use by another run \(digits train --resume .*held, pid \d+/);
+  const r = await c.done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /removed what an interrupted run left half-written in .*held: (\.[^,]+(, )?){3}/);
+  const left = (await fs.readdir(out)).filter((f) => f.startsWith('.'));
+  assert.deepEqual(left, [], 'no lock, no staging files or folders');
+});
+
+test('out-of-range --ensemble and --threads are refused with one line before anything runs', () => {
+  for (const [args, pattern] of [
+    [['train', '--ensemble', '100000'], /--ensemble expects a whole number from 1 to 50, got "100000"/],
+    [['train', '--threads', '1000000'], /--threads expects a whole number from 1 to 256, got "1000000"/],
+    [['evaluate', '--model', 'x', '--threads', '0'], /--threads expects a whole number from 1 to 256, got "0"/],
+  ] as const) {
+    const r = digits(...args);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, pattern);
+  }
 });

@@ -8,21 +8,25 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { loadMnist, loadTestData, resolveDataSpec, writeSubmission } from '../data/index.js';
-import { DEFAULT_TTA, Ensemble, getPreset } from '../nn/index.js';
-import { Interrupted } from '../errors.js';
+import { DEFAULT_TTA, Ensemble, buildPreset, getPreset } from '../nn/index.js';
+import { DigitsError, Interrupted } from '../errors.js';
 import { findCheckpoint } from '../io/checkpoint.js';
 import { MODEL_JSON } from '../io/model-files.js';
-import { dataSpecForCheckpoint, resumeOptions, type RunOptions } from './checkpoint.js';
+import { dataSpecForCheckpoint, resumeOptions, runBytes, type RunOptions } from './checkpoint.js';
 import { loadClassifier, writeEnsembleJson, type LoadedClassifier } from '../io/ensemble.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { removeLeftovers, writeFileAtomic } from '../util/atomic.js';
+import { lockRunFolder } from './lock.js';
 import { checkOutputFolder } from '../util/disk.js';
 import { argmaxRows, classificationReport, type ClassificationReport } from '../report/metrics.js';
 import type { ReportEvaluation, ReportResult } from '../report/report.js';
 import { ENSEMBLE_METRICS, num, readArtifactRun, readRunInfo, runTrainingData, validationEvaluation, writeRunReport } from './artifacts.js';
 import { chooseBackend } from './backend.js';
-import { warnOnStderr } from './events.js';
+import { warnOnStderr, type OnRunEvent } from './events.js';
 import { modelInput, predictProbabilities } from './predict.js';
 import { trainRun, type TrainHooks } from './train.js';
+
+/** Most members an ensemble run trains. */
+export const MAX_ENSEMBLE = 50;
 
 /** The options of an ensemble run: one training run's, the number of members and test-time augmentation. */
 export interface EnsembleOptions extends RunOptions {
@@ -96,7 +100,25 @@ export async function trainEnsemble(o: EnsembleOptions, hooks: Omit<TrainHooks, 
   const onEvent = hooks.onEvent ?? warnOnStderr;
   const started = Date.now();
   const n = o.ensemble;
-  await checkOutputFolder(o.out, `--out ${o.out}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_ENSEMBLE) {
+    throw new DigitsError(`--ensemble: expected a whole number from 1 to ${MAX_ENSEMBLE} members, got ${n}`);
+  }
+  // room for every member's model, checkpoints and report, checked before the first one trains
+  const perMember = runBytes(buildPreset(o.preset, o.seed).model.countParams(), o.limit ?? 60000);
+  await checkOutputFolder(o.out, `--out ${o.out}`, { needBytes: n * perMember, needFor: `the ${n} members' models, checkpoints and reports` });
+  const lock = await lockRunFolder(o.out, `digits train --ensemble ${n} --out ${o.out}`);
+  try {
+    await removeLeftovers(o.out);
+    return await trainEnsembleLocked(o, hooks, onEvent, started);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** trainEnsemble's work once it holds the ensemble folder (each member's run holds its own). */
+async function trainEnsembleLocked(o: EnsembleOptions, hooks: Omit<TrainHooks, 'resume'>, onEvent: OnRunEvent, started: number):
+  Promise<EnsembleResult> {
+  const n = o.ensemble;
   const names = Array.from({ length: n }, (_, i) => `model-${i}`);
   const members: { name: string; seed: number; trainSeconds?: number; wallSeconds?: number; testAccuracy?: number; valAccuracy?: number }[] = [];
   for (let i = 0; i < n; i++) {

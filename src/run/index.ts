@@ -7,7 +7,7 @@ export { ignoreEvents, warnOnStderr, type RunEvent, type OnRunEvent } from './ev
 export { chooseBackend, withPresetPrecision, type BackendOpts } from './backend.js';
 export { trainRun, type TrainHooks, type TrainResult, type RunMetrics } from './train.js';
 export { resumeOptions, type RunOptions, type RunSettings } from './checkpoint.js';
-export { trainEnsemble, type EnsembleOptions, type EnsembleResult, type EnsembleMemberResult } from './ensemble.js';
+export { trainEnsemble, MAX_ENSEMBLE, type EnsembleOptions, type EnsembleResult, type EnsembleMemberResult } from './ensemble.js';
 export { combineModels, type CombineOptions, type CombinedMember } from './combine.js';
 export {
   evaluateRun, predictRun, reportRun, type EvaluateOptions, type EvaluateResult, type PredictOptions, type PredictResult,
@@ -15,4 +15,5 @@ export {
 } from './evaluate.js';
 export { openClassifier, modelInput, predictProbabilities, describeLoaded } from './predict.js';
 export { benchThroughput, type BenchOptions, type BenchResult } from './bench.js';
+export { lockRunFolder, LOCK_FILE } from './lock.js';
 export { readRunInfo, type RunInfo } from './artifacts.js';

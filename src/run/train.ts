@@ -15,8 +15,9 @@ import {
   buildPreset, getPreset, presetAfterFit, presetCallbacks, presetFitOptions, ProgressCallback, oneHot, type Callback, type History, type Sequential,
 } from '../nn/index.js';
 import { saveModel, type DigitsMetadata } from '../io/model-files.js';
-import { writeFileAtomic } from '../util/atomic.js';
 import { checkOutputFolder, writeFailure } from '../util/disk.js';
+import { removeLeftovers, writeFileAtomic } from '../util/atomic.js';
+import { lockRunFolder } from './lock.js';
 import { findCheckpoint, removeCheckpoint, type LoadedCheckpoint } from '../io/checkpoint.js';
 import { argmaxRows, classificationReport, type ClassificationReport } from '../report/metrics.js';
 import type { ReportEvaluation, ReportResult } from '../report/report.js';
@@ -101,6 +102,26 @@ export async function trainRun(o: RunOptions, hooks: TrainHooks = {}): Promise<T
   await checkOutputFolder(o.out, `--out ${o.out}`, {
     needBytes: runBytes(model.countParams(), o.limit ?? 60000), needFor: 'the model, its checkpoints and the report',
   });
+  // the folder is this run's until it ends: a second run into it is refused, and what a killed run
+  // left half-written (staging files and folders) is cleared
+  const lock = await lockRunFolder(o.out, resume === null ? `digits train --out ${o.out}` : `digits train --resume ${o.out}`);
+  try {
+    const cleared = await removeLeftovers(o.out);
+    if (cleared.length > 0) onEvent({ type: 'info', message: `removed what an interrupted run left half-written in ${o.out}: ${cleared.join(', ')}` });
+    return await trainLocked(o, hooks, { model, training, epochs, batchSize, validationSplit, started });
+  } finally {
+    await lock.release();
+  }
+}
+
+/** trainRun's work once it holds the run folder. */
+async function trainLocked(o: RunOptions, hooks: TrainHooks, p: {
+  model: Sequential; training: ReturnType<typeof buildPreset>['training']; epochs: number; batchSize: number; validationSplit: number;
+  started: number;
+}): Promise<TrainResult> {
+  const onEvent = hooks.onEvent ?? warnOnStderr;
+  const resume = hooks.resume ?? null;
+  const { model, training, epochs, batchSize, validationSplit, started } = p;
   if (resume === null) {
     const stale = await findCheckpoint(o.out);
     if (stale !== null) {

@@ -131,3 +131,23 @@ export async function openAtomic(target: string): Promise<{
     },
   };
 }
+
+/** Names the atomic writers above give their staging files and folders (`.x.123.456.tmp`, `.saving-…`, `.x.saving-…`). */
+const LEFTOVER = /^\.(?:.+\.\d+\.\d+\.tmp|saving-.+|.+\.saving-.+)$/;
+
+/**
+ * Remove what atomic writes left in `dir` when their process was killed (SIGKILL, a power cut):
+ * staging files and folders, never a file that was committed. Call it only while nothing else
+ * writes into `dir` (a run holding its folder's lock). Returns the names removed.
+ */
+export async function removeLeftovers(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return [];
+  }
+  const stale = names.filter((n) => LEFTOVER.test(n));
+  for (const n of stale) await fs.rm(path.join(dir, n), { recursive: true, force: true });
+  return stale;
+}

@@ -3,12 +3,12 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { DigitsError } from '../../errors.js';
 import {
-  resumeOptions, trainEnsemble, trainRun, withPresetPrecision, type EnsembleResult, type RunOptions, type TrainHooks, type TrainResult,
+  MAX_ENSEMBLE, resumeOptions, trainEnsemble, trainRun, withPresetPrecision, type EnsembleResult, type RunOptions, type TrainHooks, type TrainResult,
 } from '../../run/index.js';
 import { formatConfusionMatrix } from '../../report/metrics.js';
 import { formatEpochTable, formatSeconds } from '../../report/text.js';
 import { catchInterrupts } from '../interrupts.js';
-import { backendOption, fraction, nonNegativeInt, positiveInt, precisionOption, threadsOption } from '../options.js';
+import { backendOption, fraction, intInRange, nonNegativeInt, positiveInt, precisionOption, threadsOption } from '../options.js';
 import { info, out, TerminalEvents } from '../terminal.js';
 
 interface TrainOpts extends RunOptions {
@@ -144,7 +144,7 @@ export function register(program: Command): void {
     .option('--limit <n>', 'use only the first N training images', positiveInt('--limit'))
     .option('--test-limit <n>', 'evaluate on only the first N test images (bundled MNIST)', positiveInt('--test-limit'))
     .option('--ensemble <n>', 'train N models (seeds seed..seed+N-1) saved as one ensemble folder (model-0/, ..., ensemble.json) ' +
-      'that evaluate, predict, serve and report use as one model (probabilities averaged)', positiveInt('--ensemble'))
+      'that evaluate, predict, serve and report use as one model (probabilities averaged)', intInRange('--ensemble', 1, MAX_ENSEMBLE))
     .option('--tta', 'with --ensemble: the ensemble averages over the image and its four 1-pixel shifts whenever it is used ' +
       '(recorded in ensemble.json; --no-tta on evaluate/predict/serve/report turns it off); the test accuracy without it is reported too')
     .addOption(backendOption())
