@@ -41,6 +41,8 @@ export interface ReadKaggleCsvOptions {
   limit?: number;
   /** called after each chunk with the number of rows parsed so far */
   onProgress?(rows: number): void;
+  /** a gzipped file may decompress to at most this many bytes (default CSV_MAX_DECOMPRESSED_BYTES) */
+  maxDecompressedBytes?: number;
 }
 
 const NL = 10;
@@ -379,6 +381,13 @@ export function parseNumberCell(raw: string): number {
 }
 
 /**
+ * The most a gzipped CSV may decompress to: 512 MiB, about 330,000 rows of 784 pixels (Kaggle's
+ * train.csv is 76 MB, MNIST's 60,000 images as CSV 110 MB). A few-MB "gzip bomb" of rows would
+ * otherwise fill memory with images.
+ */
+export const CSV_MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024;
+
+/**
  * Read a Kaggle train.csv / test.csv into a Dataset, streaming the file.
  * Labels are null for an unlabelled (test.csv) file.
  */
@@ -409,8 +418,14 @@ export async function readKaggleCsv(file: string, opts: ReadKaggleCsvOptions = {
     input.on('error', (err) => gunzip.destroy(err)); // pipe() does not pass errors on
     stream = input.pipe(gunzip);
   }
+  let inflated = 0;
+  const maxInflated = opts.maxDecompressedBytes ?? CSV_MAX_DECOMPRESSED_BYTES;
   try {
     for await (const chunk of stream) {
+      if (gz && (inflated += (chunk as Buffer).length) > maxInflated) {
+        throw new DigitsError(`${file}: decompresses to more than ${maxInflated.toLocaleString('en-US')} bytes, ` +
+          'more than a CSV of digits should hold (refused rather than filling memory; --limit N reads only the first N rows)');
+      }
       parser.push(chunk as Buffer);
       opts.onProgress?.(parser.rows);
       if (parser.done) break;

@@ -183,6 +183,9 @@ export async function readIdx(
       const raw = new Uint8Array(size);
       raw.set(head);
       await readFully(handle, raw.subarray(head.length), head.length);
+      if (isGzip(head) && opts.limit !== undefined) {
+        return await gunzipLimited(file, raw, opts.limit, opts.maxDecompressedBytes ?? IDX_MAX_DECOMPRESSED_BYTES, opts.expectMagic);
+      }
       const bytes = await maybeGunzip(file, raw, opts.maxDecompressedBytes ?? IDX_MAX_DECOMPRESSED_BYTES);
       const arr = parseIdx(file, bytes, opts);
       // Copy a kept prefix so the whole file's buffer can be collected.
@@ -198,6 +201,59 @@ export async function readIdx(
   } finally {
     await handle.close();
   }
+}
+
+/** The first `need` bytes that gzip data `raw` decompresses to (fewer if it ends first); the rest is never inflated. */
+function gunzipPrefix(file: string, raw: Uint8Array, need: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const out = Buffer.allocUnsafe(need);
+    let got = 0;
+    const gz = zlib.createGunzip();
+    gz.on('data', (c: Buffer) => {
+      const take = Math.min(c.length, need - got);
+      c.copy(out, got, 0, take);
+      got += take;
+      if (got >= need) {
+        gz.destroy();
+        resolve(out);
+      }
+    });
+    gz.on('end', () => resolve(out.subarray(0, got)));
+    gz.on('error', (err) => {
+      if (got >= need) return;
+      reject(new DigitsError(`${file}: the file starts like gzip (1f 8b) but does not decompress: ${err.message}`));
+    });
+    gz.end(raw);
+  });
+}
+
+/**
+ * A gzipped IDX file's first `limit` items: only the header and those items are decompressed, so
+ * memory follows the items used, not the file's size (a file of a million images read for 100 of them).
+ */
+async function gunzipLimited(file: string, raw: Uint8Array, limit: number, maxBytes: number, expectMagic?: number): Promise<IdxRead> {
+  const head = await gunzipPrefix(file, raw, 4 + 4 * 255);
+  const ndims = head.length >= 4 ? head[3]! : 0;
+  const headerBytes = 4 + 4 * ndims;
+  // the header checked as if the file held exactly what it declares (the rest is not read)
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const dims = head.length >= headerBytes ? Array.from({ length: ndims }, (_, d) => view.getUint32(4 + 4 * d)) : [];
+  const declared = headerBytes + dims.reduce((a, b) => a * b, 1);
+  const h = checkIdxHeader(file, head.subarray(0, Math.min(head.length, headerBytes)), head.length >= headerBytes ? declared : head.length, expectMagic);
+  const total = h.dims[0]!;
+  const keep = keptCount(total, limit);
+  const itemSize = total > 0 ? h.dataBytes / total : 0;
+  const need = h.headerBytes + keep * itemSize;
+  if (need > maxBytes) {
+    throw new DigitsError(`${file}: its first ${keep} items need ${need.toLocaleString('en-US')} bytes, more than the ` +
+      `${maxBytes.toLocaleString('en-US')} an IDX file of digits may decompress to (refused rather than filling memory)`);
+  }
+  const bytes = await gunzipPrefix(file, raw, need);
+  if (bytes.length < need) {
+    throw new DigitsError(`${file}: truncated data: the header (${h.dims.join(' x ')}) needs ${h.dataBytes} bytes after the ` +
+      `header, the file decompresses to ${bytes.length - h.headerBytes} before it ends`);
+  }
+  return { dims: [keep, ...h.dims.slice(1)], total, data: new Uint8Array(bytes.buffer, bytes.byteOffset + h.headerBytes, keep * itemSize).slice() };
 }
 
 async function readFully(handle: fs.FileHandle, into: Uint8Array, position: number): Promise<void> {
