@@ -25,6 +25,9 @@ import { writeFileAtomic } from '../util/atomic.js';
 /** The file that makes a folder an ensemble: its members, how they combine, test-time augmentation. */
 export const ENSEMBLE_JSON = 'ensemble.json';
 
+/** Most members an ensemble.json may name. */
+export const MAX_MEMBERS = 100;
+
 /** Whether `dir` holds an ensemble (ensemble.json). */
 export async function isEnsembleDir(dir: string): Promise<boolean> {
   return fs.stat(path.join(dir, ENSEMBLE_JSON)).then((s) => s.isFile(), () => false);
@@ -121,6 +124,12 @@ export async function loadEnsemble(dir: string, opts: LoadOptions = {}): Promise
     !j.members.every((m) => typeof m === 'string' && m !== '' && !m.includes('..') && !path.isAbsolute(m))) {
     throw new DigitsError(`${where}: expected {"format": "digits-ensemble", "members": ["model-0", ...]} (member folders inside the ensemble folder)`);
   }
+  const names = j.members as string[];
+  if (names.length > MAX_MEMBERS) {
+    throw new DigitsError(`${where}: ${names.length} members; at most ${MAX_MEMBERS} are loaded (each is a whole model in memory)`);
+  }
+  const twice = names.find((m, i) => names.indexOf(m) !== i);
+  if (twice !== undefined) throw new DigitsError(`${where}: member ${JSON.stringify(twice)} is named more than once; name each member folder once`);
   if (j.testAccuracy !== undefined && !(typeof j.testAccuracy === 'number' && j.testAccuracy >= 0 && j.testAccuracy <= 1)) {
     throw new DigitsError(`${where}: testAccuracy: expected a number from 0 to 1, got ${JSON.stringify(j.testAccuracy)}`);
   }

@@ -420,20 +420,34 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   } catch (err) {
     throw new DigitsError(`${jsonPath}: not valid JSON (${(err as Error).message})`);
   }
-  return fromModelJson(json, jsonPath, (file) => readShard(folder, file, jsonPath));
+  return fromModelJson(json, jsonPath, (file, maxBytes) => readShard(folder, file, jsonPath, maxBytes));
 }
 
-async function readShard(folder: string, file: string, jsonPath: string): Promise<Uint8Array> {
+async function readShard(folder: string, file: string, jsonPath: string, maxBytes: number): Promise<Uint8Array> {
   // A shard is a file in the model folder (or below it): a manifest must not make the loader read
-  // elsewhere, nor wait forever on a FIFO or read a device such as /dev/zero without end.
+  // elsewhere (by its path or through a symbolic link), nor wait forever on a FIFO or read a device
+  // such as /dev/zero without end, nor read a file larger than the weights it should hold.
   const p = path.resolve(folder, file);
-  const rel = path.relative(path.resolve(folder), p);
-  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+  const outside = (from: string, to: string): boolean => {
+    const rel = path.relative(from, to);
+    return rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel);
+  };
+  if (outside(path.resolve(folder), p)) {
     throw new DigitsError(`${jsonPath}: weightsManifest path ${describe(file)}: expected a shard file inside the model folder`);
   }
   try {
-    if (!(await fs.stat(p)).isFile()) throw new DigitsError(`${p}: weight shard is not a regular file (listed in ${jsonPath} weightsManifest)`);
-    return new Uint8Array(await fs.readFile(p));
+    const [realFolder, real] = await Promise.all([fs.realpath(folder), fs.realpath(p)]);
+    if (outside(realFolder, real)) {
+      throw new DigitsError(`${jsonPath}: weightsManifest path ${describe(file)}: it leads outside the model folder (a symbolic link); ` +
+        'expected a shard file inside it');
+    }
+    const st = await fs.stat(real);
+    if (!st.isFile()) throw new DigitsError(`${p}: weight shard is not a regular file (listed in ${jsonPath} weightsManifest)`);
+    if (st.size > maxBytes) {
+      throw new DigitsError(`${p}: weight shard has the wrong length: expected ${maxBytes} bytes or fewer (the weights listed ` +
+        `with it in ${jsonPath}), got ${st.size} bytes; refused without reading it`);
+    }
+    return new Uint8Array(await fs.readFile(real));
   } catch (err) {
     if (err instanceof DigitsError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -451,7 +465,7 @@ async function readShard(folder: string, file: string, jsonPath: string): Promis
 export async function fromModelJson(
   json: unknown,
   where: string,
-  readShardBytes: (file: string) => Promise<Uint8Array>,
+  readShardBytes: (file: string, maxBytes: number) => Promise<Uint8Array>,
 ): Promise<LoadedModel> {
   if (!isObject(json)) throw new DigitsError(`${where}: expected a JSON object (a TF.js layers-model), got ${describe(json)}`);
   if (json.format !== undefined && json.format !== 'layers-model') {
@@ -483,8 +497,8 @@ export async function fromModelJson(
   const digests = metadata?.weightFiles;
   const listed = manifestPaths(json.weightsManifest);
   const checked = digests !== undefined && listed.length === Object.keys(digests).length && listed.every((p) => digests[p] !== undefined);
-  const read = !checked ? readShardBytes : async (file: string): Promise<Uint8Array> => {
-    const bytes = await readShardBytes(file);
+  const read = !checked ? readShardBytes : async (file: string, maxBytes: number): Promise<Uint8Array> => {
+    const bytes = await readShardBytes(file, maxBytes);
     verifyShard(bytes, digests![file]!, path.join(path.dirname(where), file), where);
     return bytes;
   };
@@ -624,11 +638,12 @@ interface ManifestWeight {
 async function readWeights(
   manifest: unknown,
   where: string,
-  readShardBytes: (file: string) => Promise<Uint8Array>,
+  readShardBytes: (file: string, maxBytes: number) => Promise<Uint8Array>,
 ): Promise<ManifestWeight[]> {
   if (manifest === undefined || manifest === null) return [];
   if (!Array.isArray(manifest)) throw new DigitsError(`${where}: weightsManifest: expected an array of weight groups, got ${describe(manifest)}`);
   const out: ManifestWeight[] = [];
+  const seenPaths = new Set<string>();
   for (let g = 0; g < manifest.length; g++) {
     const at = `weightsManifest[${g}]`;
     const group: unknown = manifest[g];
@@ -668,9 +683,14 @@ async function readWeights(
       specs.push({ name: w.name, shape, bytes: 4 * count, skip: false });
     });
 
-    const buffers: Uint8Array[] = [];
-    for (const p of paths) buffers.push(await readShardBytes(p));
+    // each shard listed once in the whole manifest, and none larger than its group's weights need
+    for (const p of paths) {
+      if (seenPaths.has(p)) throw new DigitsError(`${where}: ${at}.paths: ${describe(p)} is listed more than once; each shard holds its own weights`);
+      seenPaths.add(p);
+    }
     const need = specs.reduce((s, w) => s + w.bytes, 0);
+    const buffers: Uint8Array[] = [];
+    for (const p of paths) buffers.push(await readShardBytes(p, need));
     const sizes = buffers.map((b) => b.byteLength);
     const have = sizes.reduce((a, b) => a + b, 0);
     if (have !== need) throw shardLengthError(where, at, paths, sizes, need, specs.length);
@@ -716,10 +736,14 @@ function shardLengthError(where: string, at: string, paths: string[], sizes: num
     }
   }
   const lastNeed = need - s * (paths.length - 1);
-  const i = lastNeed > 0 && lastNeed <= s ? paths.length - 1 : 0;
-  const expected = i === 0 ? `the ${paths.length} shards together to hold ${need} bytes` : `${lastNeed} bytes`;
-  return new DigitsError(`${path.join(dir, paths[i]!)}: weight shard has the wrong length: expected ${expected} ` +
-    `(${what}), got ${sizes[i]} bytes (all shards: ${sizes.join(' + ')} = ${sizes.reduce((a, b) => a + b, 0)} bytes)`);
+  const all = `${sizes.join(' + ')} = ${sizes.reduce((a, b) => a + b, 0)} bytes`;
+  if (lastNeed > 0 && lastNeed <= s) {
+    const last = paths.length - 1;
+    return new DigitsError(`${path.join(dir, paths[last]!)}: weight shard has the wrong length: expected ${lastNeed} bytes ` +
+      `(${what}), got ${sizes[last]} bytes (all shards: ${all})`);
+  }
+  // no last shard can make up the difference: the shards together are the wrong size
+  return new DigitsError(`${where}: ${at}: its ${paths.length} weight shards hold ${all}, expected ${need} bytes in all (${what})`);
 }
 
 /**
