@@ -76,3 +76,22 @@ test('a gzipped CSV that decompresses past its cap (512 MiB) is refused with one
   assert.match(r.stderr, /^digits: error: .*bomb\.csv\.gz: decompresses to more than 536,870,912 bytes/m);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
+
+test('a UTF-16 CSV, and a .csv of NUL bytes, get one line saying to save it as UTF-8 (not an IDX magic-number error)', async () => {
+  const text = 'label,pixel0\n1,0\n';
+  const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+  const nul = Buffer.alloc(4096);
+  for (const [name, bytes, pattern] of [
+    ['utf16.csv', utf16, /utf16\.csv: the file is UTF-16 text, not a UTF-8 CSV; save it as UTF-8/],
+    ['utf16-nobom.csv', Buffer.from(text, 'utf16le'), /utf16-nobom\.csv: the file is UTF-16 text, not a UTF-8 CSV/],
+    ['zeros.csv', nul, /zeros\.csv: the file starts with NUL bytes, not a UTF-8 CSV; save it as UTF-8/],
+  ] as const) {
+    const file = path.join(tmp, name);
+    await fs.writeFile(file, bytes);
+    const r = spawnSync(process.execPath, [cli, 'train', '--data', file, '--out', path.join(tmp, `out-${name}`)],
+      { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, pattern);
+    assert.doesNotMatch(r.stderr, /magic number/);
+  }
+});

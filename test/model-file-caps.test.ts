@@ -108,3 +108,19 @@ test('an ensemble.json naming one member 10,000 times, or over 100 members, is r
   await write(['model-0', 'model-0']);
   await assert.rejects(loadClassifier(ens), /member "model-0" is named more than once/);
 });
+
+test('layers are added in constant time (20,000 default-named layers in well under a second); a model file of over 10,000 layers is refused', async () => {
+  const { Sequential, Activation } = await import('../src/nn/index.js');
+  const started = performance.now();
+  const m = new Sequential({ layers: Array.from({ length: 20_000 }, () => new Activation({ activation: 'linear' })) });
+  assert.equal(m.layers[19_999]!.name, 'activation_19999');
+  assert.ok(performance.now() - started < 1500, `${(performance.now() - started).toFixed(0)} ms`);
+  const dir = await saved();
+  const file = path.join(dir, 'model.json');
+  const json = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, any>;
+  const layers = json.modelTopology.config.layers as unknown[];
+  json.modelTopology.config.layers = [...layers, ...Array.from({ length: 10_001 }, (_, i) => (
+    { class_name: 'Activation', config: { name: `a${i}`, activation: 'linear', trainable: true, dtype: 'float32' } }))];
+  await fs.writeFile(file, JSON.stringify(json));
+  await refused(dir, /modelTopology has 10\d\d\d layers; at most 10,000 are loaded/);
+});

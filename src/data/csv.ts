@@ -410,6 +410,11 @@ export async function readKaggleCsv(file: string, opts: ReadKaggleCsvOptions = {
     throw err;
   }
   const gz = size >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+  if (!gz && size >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff) || head[0] === 0 || head[1] === 0)) {
+    const utf16 = head[0] === 0xff || head[0] === 0xfe || (head[0] === 0) !== (head[1] === 0);
+    throw new DigitsError(`${file}: ${utf16 ? 'the file is UTF-16 text' : 'the file starts with NUL bytes'}, not a UTF-8 CSV; ` +
+      'save it as UTF-8 (CSV UTF-8 in a spreadsheet\'s "Save as") and try again');
+  }
   const parser = new KaggleCsvParser(file, { labelled: opts.labelled, limit: opts.limit, sizeHint: gz ? 0 : size });
   const input = createReadStream(file, { highWaterMark: 1 << 20 });
   let stream: Readable = input;

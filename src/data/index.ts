@@ -53,7 +53,8 @@ export async function resolveDataSpec(spec: string | undefined): Promise<{ kind:
     await handle.close();
   }
   const csvName = /\.csv(\.gz)?$/i.test(spec);
-  if (isGzip(head)) return { kind: csvName ? 'csv' : 'idx-file', path: spec };
+  // a file named .csv is read as CSV whatever it holds (its reader says what is wrong with it)
+  if (csvName || isGzip(head)) return { kind: csvName ? 'csv' : 'idx-file', path: spec };
   if (head[0] === 0 && head[1] === 0 && stat.size >= 4) return { kind: 'idx-file', path: spec };
   return { kind: 'csv', path: spec };
 }

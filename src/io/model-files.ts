@@ -51,6 +51,9 @@ import { Sequential } from '../nn/index.js';
 
 /** The topology and weights manifest of a saved model (TF.js layers-model format). */
 export const MODEL_JSON = 'model.json';
+/** Most layers a model file may have (Digits' models have tens). */
+export const MAX_LAYERS = 10_000;
+
 /** TF.js converter's default shard size (`weight_shard_size_bytes`): 4 MiB. */
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 /** The tfjs-layers version whose model.json schema Digits writes. */
@@ -557,6 +560,9 @@ function readTopology(raw: unknown, where: string): { name: string; entries: Lay
 
   let inputShape: number[] | null = null;
   const entries: LayerEntry[] = [];
+  if (rawLayers.length > MAX_LAYERS) {
+    throw new DigitsError(`${where}: modelTopology has ${rawLayers.length} layers; at most ${MAX_LAYERS.toLocaleString('en-US')} are loaded`);
+  }
   rawLayers.forEach((l, i) => {
     const at = `modelTopology.config.layers[${i}]`;
     if (!isObject(l) || typeof l.class_name !== 'string' || !isObject(l.config)) {

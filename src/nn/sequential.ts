@@ -82,6 +82,11 @@ export class Sequential implements CallbackModel, Classifier, TrainableModel {
   /** every weight with its manifest name, set by build */
   private weights: { name: string; param: Param }[] = [];
   private readonly ws = new Workspace();
+  /** the layers and their names, for add's checks in constant time (a model file of many layers loads in linear time) */
+  private readonly layerSet = new Set<Layer>();
+  private readonly names = new Set<string>();
+  /** per default name stem, the suffix to try first for the next layer of that stem */
+  private readonly nextSuffix = new Map<string, number>();
   /** the running (or interrupted) fit, for trainingState() */
   private run: FitRun | null = null;
   private training = false;
@@ -110,12 +115,19 @@ export class Sequential implements CallbackModel, Classifier, TrainableModel {
     if (!isObject(layer) || typeof (layer as Layer).forward !== 'function' || typeof (layer as Layer).build !== 'function') {
       throw new DigitsError(`Sequential.add: expected a layer (new Conv2D({...}), new Dense({...}), ...), got ${showValue(layer)}`);
     }
-    if (this.layers.includes(layer)) throw new DigitsError(`Sequential.add: layer "${layer.name}" is already in model "${this.name}"`);
-    const taken = new Set(this.layers.map((l) => l.name));
+    if (this.layerSet.has(layer)) throw new DigitsError(`Sequential.add: layer "${layer.name}" is already in model "${this.name}"`);
+    const taken = this.names;
+    let suffix: { stem: string; next: number } | null = null;
     if ((layer as { nameIsDefault?: boolean }).nameIsDefault === true) {
       const stem = layer.name;
       let name = stem;
-      for (let i = 1; taken.has(name); i++) name = `${stem}_${i}`;
+      if (taken.has(name)) {
+        // the next free suffix, searched from where the last one of this stem was found (names are never freed)
+        let i = this.nextSuffix.get(stem) ?? 1;
+        while (taken.has(`${stem}_${i}`)) i++;
+        name = `${stem}_${i}`;
+        suffix = { stem, next: i + 1 };
+      }
       layer.name = name;
     } else if (taken.has(layer.name)) {
       throw new DigitsError(`Sequential.add: model "${this.name}" already has a layer named "${layer.name}" (layer names must be unique)`);
@@ -129,6 +141,9 @@ export class Sequential implements CallbackModel, Classifier, TrainableModel {
     } else {
       this.layers.push(layer);
     }
+    this.layerSet.add(layer);
+    this.names.add(layer.name);
+    if (suffix !== null) this.nextSuffix.set(suffix.stem, suffix.next);
     return this;
   }
 
