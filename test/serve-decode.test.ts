@@ -123,3 +123,35 @@ test('digits serve and train refuse thread counts out of range with one line, be
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   }
 });
+
+test('JSON work is admitted by inputs, before the body is read: a batch that would pass maxPendingInputs gets 503 at once; reservations are given back', async () => {
+  const { url, app } = await listen({ predictor, maxPendingInputs: 999 });
+  const port = Number(new URL(url).port);
+  // headers only: a Content-Length that holds at least 1,000 inputs is refused before any of the body is sent
+  const started = performance.now();
+  const answer = await new Promise<string>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('POST /api/predict/batch HTTP/1.1\r\nHost: x\r\n' +
+      'Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n'));
+    let text = '';
+    socket.on('data', (d) => {
+      text += d.toString('latin1');
+      if (text.includes('}')) {
+        socket.destroy();
+        resolve(text);
+      }
+    });
+    socket.on('error', () => resolve(text));
+  });
+  assert.match(answer, /^HTTP\/1\.1 503 /);
+  assert.match(answer, /the server is busy: 0 inputs of JSON predictions are in flight or queued \(limit 999; this request would add 1000\)/);
+  assert.ok(performance.now() - started < 1000);
+  // sized batches within the limit pass, one after another: what each reserved was given back
+  const inputs = Array.from({ length: 300 }, () => new Array(784).fill(0));
+  for (let i = 0; i < 5; i++) {
+    const r = await app.inject({ method: 'POST', url: '/api/predict/batch', headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ inputs, scale: 255 }) });
+    assert.equal(r.statusCode, 200, r.body);
+  }
+  const health = await (await fetch(`${url}/health`)).json() as { predictions: { inputs: number } };
+  assert.equal(health.predictions.inputs, 0);
+});

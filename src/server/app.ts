@@ -66,9 +66,14 @@ export const SERVER_LIMITS = {
   maxPending: 256,
   /** image uploads being decoded or waiting for a decoder; past it, 503 (JSON predictions are counted apart) */
   maxPendingImages: 64,
+  /** inputs of JSON predictions (a batch counts each of its inputs) admitted and not yet answered; past it, 503 before the body is read */
+  maxPendingInputs: 4_000,
   /** longest an uploaded image may take to decode before it is refused (422) and its worker ended */
   decodeTimeout: 5_000,
 } as const;
+
+/** The fewest bytes one input of a batch takes in JSON: 784 one-digit numbers and their commas. */
+const MIN_INPUT_BYTES = 2 * 784;
 
 /** Seconds a client told 503 is asked to wait (Retry-After). */
 export const RETRY_AFTER_SECONDS = 1;
@@ -110,6 +115,8 @@ export interface ServerOptions {
   maxPendingImages?: number;
   /** milliseconds an image may take to decode before it is refused with 422 (default SERVER_LIMITS.decodeTimeout; 0: no limit) */
   decodeTimeout?: number;
+  /** JSON inputs admitted and not yet answered before JSON predictions answer 503 (default SERVER_LIMITS.maxPendingInputs) */
+  maxPendingInputs?: number;
   /** origins allowed to call the API from a browser (CORS); none or empty: no CORS headers. "*": any origin */
   corsOrigins?: string[];
   /** worker threads that decode uploaded images (default: all cores but one, 1 to 4) */
@@ -241,6 +248,31 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       pending--;
     }
   };
+  // Work is admitted before a body is read: a JSON prediction reserves its inputs (one, or a batch's
+  // as its Content-Length allows, every one when it does not say) against maxPendingInputs, and gives
+  // them back when its answer is sent or its client leaves.
+  let pendingInputs = 0;
+  app.addHook('preParsing', async (request, reply, payload) => {
+    if (request.method !== 'POST' || !request.url.startsWith('/api/predict')) return payload;
+    const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (IMAGE_CONTENT_TYPES.includes(type)) return payload; // images are admitted apart (imageAdmitted)
+    const declared = Number(request.headers['content-length']);
+    const inputs = !request.url.startsWith('/api/predict/batch') ? 1
+      : Math.max(1, Math.min(maxBatch, Number.isFinite(declared) && declared > 0 ? Math.ceil(declared / MIN_INPUT_BYTES) : maxBatch));
+    if (pendingInputs + inputs > limits.maxPendingInputs) {
+      throw new RequestError(503, `the server is busy: ${pendingInputs} inputs of JSON predictions are in flight or queued ` +
+        `(limit ${limits.maxPendingInputs}; this request would add ${inputs}); retry in ${RETRY_AFTER_SECONDS} s`,
+        { 'retry-after': String(RETRY_AFTER_SECONDS) });
+    }
+    pendingInputs += inputs;
+    let held = true;
+    reply.raw.once('close', () => {
+      if (held) pendingInputs -= inputs;
+      held = false;
+    });
+    return payload;
+  });
+
   let pendingImages = 0;
   const imageAdmitted = async <T>(work: () => Promise<T>): Promise<T> => {
     if (pendingImages >= limits.maxPendingImages) {
@@ -398,13 +430,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   // 503 while a prediction path is full, so that a load balancer sees it and sends traffic elsewhere
   app.get('/health', async (_request, reply) => {
-    const saturated = pending >= limits.maxPending || pendingImages >= limits.maxPendingImages;
+    const saturated = pending >= limits.maxPending || pendingImages >= limits.maxPendingImages || pendingInputs >= limits.maxPendingInputs;
     if (saturated) void reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS));
     return {
       status: saturated ? 'saturated' : 'ok',
       model: predictor.info.id,
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
-      predictions: { pending, limit: limits.maxPending },
+      predictions: { pending, limit: limits.maxPending, inputs: pendingInputs, inputLimit: limits.maxPendingInputs },
       images: { pending: pendingImages, queued: decoder.queued, limit: limits.maxPendingImages },
     };
   });
@@ -466,7 +498,7 @@ function definedOnly(opts: ServerOptions): Partial<Record<keyof typeof SERVER_LI
   for (const key of Object.keys(SERVER_LIMITS) as (keyof typeof SERVER_LIMITS)[]) {
     const v = opts[key];
     if (v === undefined) continue;
-    const least = key === 'maxPending' || key === 'maxPendingImages' ? 1 : 0;
+    const least = key === 'maxPending' || key === 'maxPendingImages' || key === 'maxPendingInputs' ? 1 : 0;
     if (!Number.isSafeInteger(v) || v < least) throw new DigitsError(`${key}: expected a whole number >= ${least}, got ${v}`);
     out[key] = v;
   }

@@ -33,6 +33,7 @@ export interface ServeOptions {
   keepAliveTimeout?: number;
   maxPending?: number;
   maxPendingImages?: number;
+  maxPendingInputs?: number;
   /** milliseconds an uploaded image may take to decode */
   decodeTimeout?: number;
   /** origins allowed by CORS (--cors a,b) */
@@ -57,7 +58,7 @@ export async function startServer(o: ServeOptions): Promise<{ app: FastifyInstan
   const app = buildServer({
     predictor, logger: o.log ?? false, corsOrigins: o.cors,
     connectionTimeout: o.connectionTimeout, requestTimeout: o.requestTimeout, headersTimeout: o.headersTimeout,
-    keepAliveTimeout: o.keepAliveTimeout, maxPending: o.maxPending, maxPendingImages: o.maxPendingImages,
+    keepAliveTimeout: o.keepAliveTimeout, maxPending: o.maxPending, maxPendingImages: o.maxPendingImages, maxPendingInputs: o.maxPendingInputs,
     decodeTimeout: o.decodeTimeout, imageThreads: o.imageThreads,
   });
   let address: string;

@@ -75,6 +75,8 @@ export function register(program: Command): void {
       SERVER_LIMITS.maxPending)
     .option('--max-pending-images <n>', 'image uploads decoding or waiting for a decoder (counted apart from JSON predictions); ' +
       'past it, 503 with Retry-After', positiveInt('--max-pending-images'), SERVER_LIMITS.maxPendingImages)
+    .option('--max-pending-inputs <n>', 'inputs of JSON predictions in flight or queued (a batch counts each input, admitted ' +
+      'before its body is read); past it, 503 with Retry-After', positiveInt('--max-pending-inputs'), SERVER_LIMITS.maxPendingInputs)
     .option('--decode-timeout <ms>', 'an uploaded image that takes longer to decode is refused (422) and its decoder ended (0: no limit)',
       nonNegativeInt('--decode-timeout'), SERVER_LIMITS.decodeTimeout)
     .option('--request-timeout <ms>', 'a request (headers and body) must arrive within this, else 408', nonNegativeInt('--request-timeout'),
