@@ -124,3 +124,16 @@ test('layers are added in constant time (20,000 default-named layers in well und
   await fs.writeFile(file, JSON.stringify(json));
   await refused(dir, /modelTopology has 10\d\d\d layers; at most 10,000 are loaded/);
 });
+
+test('a model.json of a few KB declaring a Dense of a million units is refused before the layer allocates, in well under a second', async () => {
+  const dir = await saved();
+  const file = path.join(dir, 'model.json');
+  const json = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, any>;
+  const layers = json.modelTopology.config.layers as { class_name: string; config: Record<string, unknown> }[];
+  const dense = layers.find((l) => l.class_name === 'Dense')!;
+  dense.config.units = 1_000_000;
+  await fs.writeFile(file, JSON.stringify(json));
+  const started = performance.now();
+  await refused(dir, /layer "dense" \(Dense\) needs a weight "kernel" of shape \[\d+, 1000000\] \([\d,]+ values\), more than the weights file declares/);
+  assert.ok(performance.now() - started < 1000, `${(performance.now() - started).toFixed(0)} ms`);
+});

@@ -48,6 +48,7 @@ import { writeFileSynced } from '../util/atomic.js';
 import { layerFactory, registeredLayerNames } from '../nn/layer.js';
 import type { Layer } from '../nn/layer.js';
 import { Sequential } from '../nn/index.js';
+import { withWeightBudget } from '../nn/base.js';
 
 /** The topology and weights manifest of a saved model (TF.js layers-model format). */
 export const MODEL_JSON = 'model.json';
@@ -481,11 +482,20 @@ export async function fromModelJson(
   const { name, entries, inputShape } = readTopology(json.modelTopology, where);
   const layers = entries.map((e) => buildLayer(e, where));
 
+  // the weights the manifest declares bound what building may allocate (and are bounded themselves)
+  const declared = declaredWeightValues(json.weightsManifest);
+  if (declared > MAX_MODEL_WEIGHTS) {
+    throw new DigitsError(`${where}: weightsManifest declares ${declared.toLocaleString('en-US')} weight values; ` +
+      `at most ${MAX_MODEL_WEIGHTS.toLocaleString('en-US')} (1 GiB) are loaded`);
+  }
   let model: Sequential;
   try {
     model = new Sequential({ name, layers });
-    model.build(inputShape, 0);
+    // twice what is declared and 16 M values more: a model a little off its manifest still gets the
+    // precise message of assignWeights, one far larger than its file is refused while building
+    withWeightBudget(2 * declared + 16 * 1024 * 1024, where, () => model.build(inputShape, 0));
   } catch (err) {
+    if (err instanceof DigitsError && err.message.startsWith(`${where}: layer `)) throw err;
     throw new DigitsError(`${where}: cannot build the model from modelTopology with input shape [${inputShape.join(', ')}]: ${(err as Error).message}`);
   }
 
@@ -508,6 +518,27 @@ export async function fromModelJson(
   const weights = await readWeights(json.weightsManifest, where, read);
   assignWeights(model, weights, where);
   return { model, metadata };
+}
+
+/** Most weight values a model file may declare: 1 GiB of float32 (Digits' largest preset has 1.1 million). */
+export const MAX_MODEL_WEIGHTS = 256 * 1024 * 1024;
+
+/**
+ * The float32 weight values a weightsManifest declares (optimizer state left out), read from its
+ * shapes alone; Infinity when it is malformed (readWeights then says how).
+ */
+function declaredWeightValues(manifest: unknown): number {
+  if (!Array.isArray(manifest)) return Infinity;
+  let total = 0;
+  for (const g of manifest) {
+    if (!isObject(g) || !Array.isArray(g.weights)) return Infinity;
+    for (const w of g.weights as unknown[]) {
+      if (!isObject(w) || !isShape(w.shape, true)) return Infinity;
+      if (w.group === 'optimizer') continue;
+      total += (w.shape as number[]).reduce((a, b) => a * b, 1);
+    }
+  }
+  return total;
 }
 
 /** The shard files a weightsManifest names (nothing for a malformed one: readWeights reports that). */

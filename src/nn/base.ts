@@ -23,6 +23,24 @@ export interface CommonLayerOptions {
   trainable?: boolean;
 }
 
+/** While a model is built from a file: the weight values its file declares, which the layers may not exceed (withWeightBudget). */
+let weightBudget: { left: number; where: string } | null = null;
+
+/**
+ * Run `build` (a model's build, synchronous) allowing its layers at most `values` weight values:
+ * a topology that needs more weights than its file declares (a Dense of a million units in a
+ * model.json of a few KB) is refused, naming the layer, before that layer allocates anything.
+ */
+export function withWeightBudget<T>(values: number, where: string, build: () => T): T {
+  const outer = weightBudget;
+  weightBudget = { left: values, where };
+  try {
+    return build();
+  } finally {
+    weightBudget = outer;
+  }
+}
+
 /** Config keys every layer accepts in a model file. */
 export const COMMON_CONFIG_KEYS = ['name', 'trainable', 'dtype', 'batch_input_shape', 'batch_shape'] as const;
 
@@ -99,6 +117,15 @@ export abstract class BaseLayer implements Layer {
    * (BatchNormalization's moving statistics: saved with the model, updated by the layer itself).
    */
   protected addParam(name: string, shape: readonly number[], frozen = false): Param {
+    if (weightBudget !== null) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (size > weightBudget.left) {
+        throw new DigitsError(`${weightBudget.where}: layer "${this.name}" (${this.className}) needs a weight "${name}" of shape ` +
+          `[${shape.join(', ')}] (${size.toLocaleString('en-US')} values), more than the weights file declares for what is left of the model ` +
+          `(${weightBudget.left.toLocaleString('en-US')}); refused before allocating it`);
+      }
+      weightBudget.left -= size;
+    }
     const layer = this;
     const p: Param = {
       name,
