@@ -167,4 +167,10 @@ const attacks: [string, Buffer][] = [
 ];
 const results = [];
 for (const [name, wire] of attacks) results.push(await attack(name, (port) => send(port, wire)));
+// a flood of batches: 50 at once, each of 1,000 inputs; its "status" is how many got 200 (the rest 503)
+const batchBody = Buffer.from(JSON.stringify({ inputs: Array.from({ length: 1000 }, () => new Array(784).fill(0)), scale: 255 }));
+const batchWire = Buffer.concat([Buffer.from(`POST /api/predict/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+  `Content-Length: ${batchBody.length}\r\nConnection: close\r\n\r\n`), batchBody]);
+results.push(await attack('50 concurrent batches of 1,000 inputs', async (port) =>
+  (await Promise.all(Array.from({ length: 50 }, () => send(port, batchWire)))).filter((st) => st === 200).length));
 console.log(JSON.stringify({ cli: opts.cli, results }, null, 1));

@@ -259,10 +259,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const declared = Number(request.headers['content-length']);
     const inputs = !request.url.startsWith('/api/predict/batch') ? 1
       : Math.max(1, Math.min(maxBatch, Number.isFinite(declared) && declared > 0 ? Math.ceil(declared / MIN_INPUT_BYTES) : maxBatch));
-    if (pendingInputs + inputs > limits.maxPendingInputs) {
+    // batches may fill three quarters of the limit: single predictions always find room beside them
+    const batch = request.url.startsWith('/api/predict/batch');
+    const cap = batch ? Math.max(1, Math.floor((limits.maxPendingInputs * 3) / 4)) : limits.maxPendingInputs;
+    if (pendingInputs + inputs > cap) {
       throw new RequestError(503, `the server is busy: ${pendingInputs} inputs of JSON predictions are in flight or queued ` +
-        `(limit ${limits.maxPendingInputs}; this request would add ${inputs}); retry in ${RETRY_AFTER_SECONDS} s`,
-        { 'retry-after': String(RETRY_AFTER_SECONDS) });
+        `(limit ${limits.maxPendingInputs}${batch ? `, ${cap} of them for batches` : ''}; this request would add ${inputs}); ` +
+        `retry in ${RETRY_AFTER_SECONDS} s`, { 'retry-after': String(RETRY_AFTER_SECONDS) });
     }
     pendingInputs += inputs;
     let held = true;
