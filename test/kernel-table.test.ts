@@ -9,7 +9,9 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { KERNEL_NAMES, cppKernelTable, kernelArgsError, kernelLayout } from '../src/engine/kernels.js';
+import { KERNEL_NAMES, cppKernelTable, kernelChecker, kernelLayout, type KernelName } from '../src/engine/kernels.js';
+
+const kernelArgsError = (name: KernelName, args: readonly unknown[]): string | null => kernelChecker(name)(args);
 import { ReferenceBackend } from '../src/engine/reference.js';
 import { loadNativeBackend, NATIVE_ADDON_PATH } from '../src/engine/native.js';
 import { convGeometry } from '../src/engine/geometry.js';

@@ -429,18 +429,6 @@ export function kernelChecker(name: KernelName): KernelChecker {
   };
 }
 
-const checkers = new Map<KernelName, KernelChecker>();
-
-/**
- * The arguments of a call to `name` that break the table's rules: a message naming the kernel and
- * the argument (an array shorter than the shapes need, a geometry that does not hold), or null.
- */
-export function kernelArgsError(name: KernelName, args: readonly unknown[]): string | null {
-  let c = checkers.get(name);
-  if (c === undefined) checkers.set(name, (c = kernelChecker(name)));
-  return c(args);
-}
-
 /** Packs a call's integers and reals into the Int32Array and Float64Array kernelLayout describes. */
 export type KernelPacker = (args: readonly unknown[], ints: Int32Array, reals: Float64Array, bf16: boolean) => void;
 

@@ -117,7 +117,11 @@ export class Predictor {
    * does (preprocessImage). The decode runs inline, on this thread; a bad image rejects with an ImageError naming `where`.
    */
   async predictImage(bytes: Uint8Array, where = 'image'): Promise<Prediction> {
-    const { pixels } = preprocessImage(bytes, where);
+    return this.predictField(preprocessImage(bytes, where).pixels);
+  }
+
+  /** One preprocessed 28×28 field of 0..255 values (what preprocessImage gives), micro-batched as predict. */
+  predictField(pixels: Float32Array): Promise<Prediction> {
     const x01 = new Float32Array(pixels.length);
     for (let i = 0; i < x01.length; i++) x01[i] = pixels[i]! / 255;
     return this.predict(x01);

@@ -95,7 +95,17 @@ export function defaultWebDir(): string {
 }
 
 /** What buildServer serves and its limits: the predictor, logging, CORS origins, timeouts, the admission limit, image decoding threads. */
-export interface ServerOptions {
+/** The abuse limits, each optional: an unset one takes its default in SERVER_LIMITS (whose comments say what each does). */
+export type ServerLimits = { -readonly [K in keyof typeof SERVER_LIMITS]?: number };
+
+/** The limits set in `o`, and nothing else of it (undefined ones left out). */
+export function serverLimits(o: ServerLimits): ServerLimits {
+  const out: ServerLimits = {};
+  for (const key of Object.keys(SERVER_LIMITS) as (keyof typeof SERVER_LIMITS)[]) if (o[key] !== undefined) out[key] = o[key];
+  return out;
+}
+
+export interface ServerOptions extends ServerLimits {
   predictor: Predictor;
   /** Fastify's logger (pino): true logs every request as JSON lines; default false */
   logger?: boolean;
@@ -104,19 +114,6 @@ export interface ServerOptions {
   predictBodyLimit?: number;
   batchBodyLimit?: number;
   maxBatch?: number;
-  /** milliseconds; defaults in SERVER_LIMITS */
-  connectionTimeout?: number;
-  requestTimeout?: number;
-  headersTimeout?: number;
-  keepAliveTimeout?: number;
-  /** prediction requests in flight or queued before /api/predict* answer 503 (default SERVER_LIMITS.maxPending) */
-  maxPending?: number;
-  /** image uploads decoding or waiting before an image upload answers 503 (default SERVER_LIMITS.maxPendingImages) */
-  maxPendingImages?: number;
-  /** milliseconds an image may take to decode before it is refused with 422 (default SERVER_LIMITS.decodeTimeout; 0: no limit) */
-  decodeTimeout?: number;
-  /** JSON inputs admitted and not yet answered before JSON predictions answer 503 (default SERVER_LIMITS.maxPendingInputs) */
-  maxPendingInputs?: number;
   /** origins allowed to call the API from a browser (CORS); none or empty: no CORS headers. "*": any origin */
   corsOrigins?: string[];
   /** worker threads that decode uploaded images (default: all cores but one, 1 to 4) */
@@ -373,10 +370,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         }
       });
       return admitted(async () => {
-        const x = new Float32Array(FIELD * FIELD);
-        for (let i = 0; i < x.length; i++) x[i] = pre.pixels[i]! / 255;
         return {
-          ...await predictor.predict(x),
+          ...await predictor.predictField(pre.pixels),
           model: predictor.info,
           polarity: pre.polarity,
           preprocessed: { width: FIELD, height: FIELD, pixels: Array.from(pre.pixels, (v) => Math.round(v)) },
@@ -496,14 +491,12 @@ function checkingInterval(...timeouts: number[]): number {
 }
 
 /** The options that were given (undefined ones fall back to the defaults). */
-function definedOnly(opts: ServerOptions): Partial<Record<keyof typeof SERVER_LIMITS, number>> {
-  const out: Partial<Record<keyof typeof SERVER_LIMITS, number>> = {};
-  for (const key of Object.keys(SERVER_LIMITS) as (keyof typeof SERVER_LIMITS)[]) {
-    const v = opts[key];
-    if (v === undefined) continue;
-    const least = key === 'maxPending' || key === 'maxPendingImages' || key === 'maxPendingInputs' ? 1 : 0;
+function definedOnly(opts: ServerOptions): ServerLimits {
+  const out = serverLimits(opts);
+  for (const [key, v] of Object.entries(out)) {
+    // the admission limits count something and must admit at least one; the timeouts may be 0 (off)
+    const least = key.startsWith('maxPending') ? 1 : 0;
     if (!Number.isSafeInteger(v) || v < least) throw new DigitsError(`${key}: expected a whole number >= ${least}, got ${v}`);
-    out[key] = v;
   }
   return out;
 }

@@ -6,4 +6,4 @@
  * @packageDocumentation
  */
 export { startServer, DEFAULT_MODEL_DIR, type ServeOptions } from './start.js';
-export { buildServer, SERVER_LIMITS, PREDICT_BODY_LIMIT, BATCH_BODY_LIMIT, type ServerOptions } from './app.js';
+export { buildServer, SERVER_LIMITS, PREDICT_BODY_LIMIT, BATCH_BODY_LIMIT, type ServerOptions, type ServerLimits } from './app.js';

@@ -10,14 +10,14 @@ import type { BackendName, PrecisionChoice } from '../engine/index.js';
 import { MODEL_JSON } from '../io/model-files.js';
 import { ENSEMBLE_JSON } from '../io/ensemble.js';
 import { warnOnStderr, type OnRunEvent } from '../run/events.js';
-import { buildServer } from './app.js';
+import { buildServer, serverLimits, type ServerLimits } from './app.js';
 import { openPredictor, type Predictor } from '../run/predictor.js';
 
 /** The model `digits serve` serves when none is named: the folder `npm start` trains. */
 export const DEFAULT_MODEL_DIR = 'runs/seed';
 
 /** What startServer serves and how: the model folder, address, backend and the server limits. */
-export interface ServeOptions {
+export interface ServeOptions extends ServerLimits {
   model: string;
   port: number;
   host: string;
@@ -26,16 +26,6 @@ export interface ServeOptions {
   precision?: PrecisionChoice;
   log?: boolean;
   tta?: boolean;
-  /** milliseconds (defaults: SERVER_LIMITS) */
-  connectionTimeout?: number;
-  requestTimeout?: number;
-  headersTimeout?: number;
-  keepAliveTimeout?: number;
-  maxPending?: number;
-  maxPendingImages?: number;
-  maxPendingInputs?: number;
-  /** milliseconds an uploaded image may take to decode */
-  decodeTimeout?: number;
   /** origins allowed by CORS (--cors a,b) */
   cors?: string[];
   /** worker threads that decode uploaded images */
@@ -56,10 +46,7 @@ export async function startServer(o: ServeOptions): Promise<{ app: FastifyInstan
   }
   const predictor = await openPredictor(o, o.onEvent ?? warnOnStderr);
   const app = buildServer({
-    predictor, logger: o.log ?? false, corsOrigins: o.cors,
-    connectionTimeout: o.connectionTimeout, requestTimeout: o.requestTimeout, headersTimeout: o.headersTimeout,
-    keepAliveTimeout: o.keepAliveTimeout, maxPending: o.maxPending, maxPendingImages: o.maxPendingImages, maxPendingInputs: o.maxPendingInputs,
-    decodeTimeout: o.decodeTimeout, imageThreads: o.imageThreads,
+    predictor, logger: o.log ?? false, corsOrigins: o.cors, imageThreads: o.imageThreads, ...serverLimits(o),
   });
   let address: string;
   try {
