@@ -12,53 +12,20 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { constants, deflateRawSync, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
+import { ihdr, manyScansJpeg, png, pngChunk, zeroBomb } from '../test/hostile-images.js';
 import { benchProgram } from './options.js';
 import { ROOT } from './peer.js';
 
 const program = benchProgram('serve-attacks', 'the server\'s memory and latency under the attacks of the hardening issue')
   .requiredOption('--model <dir>', 'model folder to serve')
-  .option('--cli <file>', 'the digits command to run', path.join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+  .option('--cli <file>', 'the digits command to run', path.join(ROOT, 'dist', 'src', 'cli', 'main.js'))
+  .option('--only <text>', 'run only the attacks whose name contains this');
 program.parse();
-const opts = program.opts<{ model: string; cli: string }>();
+const opts = program.opts<{ model: string; cli: string; only?: string }>();
 
 const peakMiB = (pid: number): number => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-
-/** CRC-32 of PNG chunks (the decoders check it, so the attacks carry valid ones). */
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(bytes: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const c = Buffer.alloc(12 + data.length);
-  c.writeUInt32BE(data.length, 0);
-  c.write(type, 4, 'latin1');
-  data.copy(c, 8);
-  c.writeUInt32BE(crc32(c.subarray(4, 8 + data.length)), 8 + data.length);
-  return c;
-}
-function ihdr(w: number, h: number, depth: number, colorType: number, interlace: number): Buffer {
-  const d = Buffer.alloc(13);
-  d.writeUInt32BE(w, 0);
-  d.writeUInt32BE(h, 4);
-  d[8] = depth;
-  d[9] = colorType;
-  d[12] = interlace;
-  return pngChunk('IHDR', d);
-}
-const png = (...chunks: Buffer[]): Buffer => Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), ...chunks, pngChunk('IEND', Buffer.alloc(0))]);
-function zeroBomb(mib: number): Buffer {
-  const block = deflateRawSync(Buffer.alloc(1 << 20), { finishFlush: constants.Z_FULL_FLUSH });
-  return Buffer.concat([Buffer.from([0x78, 0x01]), ...Array.from({ length: mib }, () => block), Buffer.from([0x03, 0x00, 0, 0, 0, 0])]);
-}
 
 /**
  * The whole HTTP request, built before the attack starts (so that building it does not stall this
@@ -108,9 +75,12 @@ async function serve(): Promise<{ pid: number; port: number; stop: () => void }>
   return { pid: child.pid!, port, stop: () => child.kill('SIGKILL') };
 }
 
+/** Seconds the server is left idle after an attack before its resident memory is read again. */
+const SETTLE_SECONDS = 10;
+
 const json = JSON.stringify({ pixels: new Array(784).fill(0), scale: 255 });
 
-async function attack(name: string, run: (port: number) => Promise<number>): Promise<Record<string, unknown>> {
+async function attack(name: string, run: (port: number) => Promise<number | string>): Promise<Record<string, unknown>> {
   const s = await serve();
   const url = `http://127.0.0.1:${s.port}`;
   await fetch(`${url}/health`);
@@ -149,28 +119,46 @@ async function attack(name: string, run: (port: number) => Promise<number>): Pro
   stop = true;
   await Promise.all(probes);
   const peak = peakMiB(s.pid);
+  // memory given back: the resident size once the server has been idle for a while
+  await new Promise((w) => setTimeout(w, SETTLE_SECONDS * 1000));
+  const after = rssMiB(s.pid);
   s.stop();
   predictions.sort((a, b) => a - b);
   return {
     attack: name, status, seconds: +seconds.toFixed(2), restRssMiB: Math.round(atRest), peakRssMiB: Math.round(peak),
+    [`rssMiB${SETTLE_SECONDS}sAfter`]: Math.round(after),
     jsonPredictions: predictions.length, jsonP99Ms: +(predictions[Math.floor(predictions.length * 0.99)] ?? NaN).toFixed(1),
     jsonFailed: predictionErrors, healthWorstMs: +healthWorst.toFixed(1), healthNot200,
   };
 }
 
-const attacks: [string, Buffer][] = [
-  ['4 MB body in one-byte chunks', request('image/png', Buffer.alloc(4 * 1024 * 1024, 0x41), 1)],
-  ['PNG with two IHDR (28x28, then 20000x20000)',
-    request('image/png', png(ihdr(28, 28, 8, 0, 0), ihdr(20000, 20000, 8, 6, 0), pngChunk('IDAT', deflateSync(Buffer.alloc(4 << 20)))))],
-  ['interlaced 28x28 PNG inflating to 1 GiB', request('image/png', png(ihdr(28, 28, 8, 0, 1), pngChunk('IDAT', zeroBomb(1024))))],
-  ['16-bit RGBA 8192x2048 PNG', request('image/png', png(ihdr(8192, 2048, 16, 6, 0), pngChunk('IDAT', deflateSync(Buffer.alloc(8192 * 8 * 2048 + 2048)))))],
-];
-const results = [];
-for (const [name, wire] of attacks) results.push(await attack(name, (port) => send(port, wire)));
-// a flood of batches: 50 at once, each of 1,000 inputs; its "status" is how many got 200 (the rest 503)
+const attacks: [string, (port: number) => Promise<number | string>][] = [];
+const once = (name: string, wire: Buffer): void => void attacks.push([name, (port) => send(port, wire)]);
+once('4 MB body in one-byte chunks', request('image/png', Buffer.alloc(4 * 1024 * 1024, 0x41), 1));
+once('PNG with two IHDR (28x28, then 20000x20000)',
+  request('image/png', png(ihdr(28, 28, 8, 0), ihdr(20000, 20000, 8, 6), pngChunk('IDAT', deflateSync(Buffer.alloc(4 << 20))))));
+once('interlaced 28x28 PNG inflating to 1 GiB', request('image/png', png(ihdr(28, 28, 8, 0, 1), pngChunk('IDAT', zeroBomb(1024)))));
+once('16-bit RGBA 8192x2048 PNG', request('image/png', png(ihdr(8192, 2048, 16, 6), pngChunk('IDAT', deflateSync(Buffer.alloc(8192 * 8 * 2048 + 2048))))));
+once('progressive JPEG of 4000x4000 with 100,000 scans', request('image/jpeg', manyScansJpeg(4000, 4000, 100_000)));
+// floods of batches of 1,000 inputs: `clients` at once, each sending again as soon as it is answered,
+// for FLOOD_SECONDS; the "status" is how many got 200 of how many were sent (the rest 503)
+const FLOOD_SECONDS = 5;
 const batchBody = Buffer.from(JSON.stringify({ inputs: Array.from({ length: 1000 }, () => new Array(784).fill(0)), scale: 255 }));
 const batchWire = Buffer.concat([Buffer.from(`POST /api/predict/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
   `Content-Length: ${batchBody.length}\r\nConnection: close\r\n\r\n`), batchBody]);
-results.push(await attack('50 concurrent batches of 1,000 inputs', async (port) =>
-  (await Promise.all(Array.from({ length: 50 }, () => send(port, batchWire)))).filter((st) => st === 200).length));
+for (const clients of [50, 300]) {
+  attacks.push([`${clients} clients sending batches of 1,000 inputs for ${FLOOD_SECONDS} s`, async (port) => {
+    const until = performance.now() + FLOOD_SECONDS * 1000;
+    const statuses: number[] = [];
+    await Promise.all(Array.from({ length: clients }, async () => {
+      while (performance.now() < until) statuses.push(await send(port, batchWire));
+    }));
+    return `${statuses.filter((st) => st === 200).length} of ${statuses.length} answered 200, ` +
+      `${statuses.filter((st) => st === 503).length} 503, ${statuses.filter((st) => st !== 200 && st !== 503).length} other`;
+  }]);
+}
+
+const selected = attacks.filter(([name]) => opts.only === undefined || name.includes(opts.only));
+const results = [];
+for (const [name, run] of selected) results.push(await attack(name, run));
 console.log(JSON.stringify({ cli: opts.cli, results }, null, 1));

@@ -172,14 +172,19 @@ test('concurrent bursts against a limit of 4 predictions: 2xx, 4xx or 503 with R
 });
 
 /** Write `bytes` to a fresh socket, half-close it, and collect the answer until the server closes. */
-function rawExchange(bytes: Uint8Array): Promise<string> {
+/**
+ * Sends raw bytes and resolves with all that came back (latin1). `halfClose`: end the socket's
+ * writing side after the bytes, which Node's server takes as the client leaving (it answers only
+ * what it can answer at once); otherwise the socket stays open until the server closes it.
+ */
+function rawExchange(bytes: Uint8Array, halfClose = true): Promise<string> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
     socket.on('data', (d) => chunks.push(d));
     socket.on('error', () => { /* reset by the server: keep what came */ });
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    socket.on('connect', () => socket.end(bytes));
+    socket.on('connect', () => (halfClose ? socket.end(bytes) : socket.write(bytes)));
   });
 }
 
@@ -209,4 +214,35 @@ test('random and mutated raw HTTP requests over a socket: no 500 in any answer, 
   t.diagnostic(`statuses: ${[...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}×${n}`).join(' ')}`);
   const res = await fetch(`http://127.0.0.1:${port}/health`);
   assert.equal(res.status, 200);
+});
+
+test('odd framing: a body in chunks of random sizes (one byte upwards, with chunk extensions) gets the answer it gets in one piece', async (t) => {
+  const arb = fc.record({
+    url: fc.constantFrom('/api/predict', '/api/predict/batch'),
+    contentType: fc.constantFrom('application/json', 'image/png'),
+    body: bodyArb.filter((b): b is string | Buffer => b !== undefined && b.length > 0 && b.length <= 20_000),
+    /** chunk sizes cycled through; 1 is the one-byte framing of the memory attack */
+    sizes: fc.array(fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 4096 })), { minLength: 1, maxLength: 5 }),
+    extension: fc.constantFrom('', ';x=1', ';' + 'e'.repeat(40)),
+  });
+  await fuzz(t, arb, 150, async ({ url, contentType, body, sizes, extension }) => {
+    const bytes = Buffer.from(body);
+    // at most ~2,000 chunks a body, so that the request arrives well within the test server's timeout
+    const least = Math.ceil(bytes.length / 2000);
+    const parts: Buffer[] = [Buffer.from(`POST ${url} HTTP/1.1\r\nHost: x\r\nContent-Type: ${contentType}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`)];
+    for (let at = 0, i = 0; at < bytes.length; i++) {
+      const piece = bytes.subarray(at, at + Math.max(least, sizes[i % sizes.length]!));
+      parts.push(Buffer.from(`${piece.length.toString(16)}${extension}\r\n`), piece, Buffer.from('\r\n'));
+      at += piece.length;
+    }
+    parts.push(Buffer.from('0\r\n\r\n'));
+    const answer = await rawExchange(Buffer.concat(parts), false); // Connection: close ends it
+    const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(answer)?.[1] ?? 0);
+    const whole = await app.inject({ method: 'POST', url, headers: { 'content-type': contentType }, payload: bytes });
+    const what = `${url} (${contentType}), ${bytes.length} bytes in chunks of ${sizes.join('/')}: ${answer.slice(0, 300)}`;
+    assert.equal(status, whole.statusCode, what);
+    const message = (text: string): unknown => (JSON.parse(text) as { message?: unknown }).message;
+    const text = Buffer.from(answer.slice(answer.indexOf('\r\n\r\n') + 4), 'latin1').toString('utf8');
+    if (status !== 200) assert.equal(message(text), message(whole.body), what);
+  });
 });

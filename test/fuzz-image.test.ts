@@ -2,7 +2,8 @@
  * Property-based fuzz tests of image uploads (src/preprocess/image.ts and
  * POST /api/predict): PNG and JPEG bytes mutated at random, PNGs rebuilt with
  * random header fields and pixel data under valid checksums (so the decoder
- * gets past its CRC checks), and random bytes: a 28×28 field of values
+ * gets past its CRC checks), some with a chunk written twice, progressive
+ * JPEGs of many scans, and random bytes: a 28×28 field of values
  * 0..255 or an ImageError naming the input; through the API a 2xx or a 4xx
  * JSON answer, never a 500. Seeded (see fuzz-helpers.ts); the case counts are printed.
  */
@@ -11,10 +12,11 @@ import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
-import { ImageError, preprocessImage } from '../src/preprocess/image.js';
+import { ImageError, MAX_JPEG_SCANS, preprocessImage } from '../src/preprocess/image.js';
 import { buildServer } from '../src/server/app.js';
 import { canvas, drawRing, encodeJpeg, encodePng, fillRect, untrainedPredictor } from './serve-fixtures.js';
 import { fuzz, mutated, reportCases } from './fuzz-helpers.js';
+import { manyScansJpeg, pngChunk as chunk } from './hostile-images.js';
 
 let app: FastifyInstance;
 before(async () => {
@@ -49,28 +51,6 @@ const PNG_TOKENS = ['IHDR', 'IDAT', 'IEND', 'PLTE', 'tRNS', '\0\0\0\0', '\xff\xf
 const JPEG_TOKENS = ['\xff\xd8', '\xff\xd9', '\xff\xc0', '\xff\xc2', '\xff\xc4', '\xff\xda', '\xff\xdb', '\xff\xdd', '\xff\xff',
   '\0\0', '\xff\xff\xff\xff', '\x40\0\x40\0'];
 
-/** A PNG chunk with a correct CRC. */
-function chunk(type: string, data: Uint8Array): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 /** A PNG whose header fields and pixel data are random but whose chunks are well formed. */
 const structuredPng = fc.record({
   width: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: 40 }) }, fc.constantFrom(0x7fffffff, 0xffffffff, 9000, 4097)),
@@ -89,6 +69,9 @@ const structuredPng = fc.record({
   trns: fc.option(fc.uint8Array({ maxLength: 20 }), { nil: undefined }),
   splitIdat: fc.boolean(),
   noIend: fc.boolean(),
+  /** a chunk written twice (a second IHDR declaring another size, a second PLTE, tRNS or IDAT), and where */
+  duplicate: fc.option(fc.record({ type: fc.constantFrom('IHDR', 'PLTE', 'tRNS', 'IDAT'), last: fc.boolean(),
+    width: fc.constantFrom(28, 20000, 0x7fffffff) }), { nil: undefined }),
 }).map((c) => {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(c.width >>> 0, 0);
@@ -114,14 +97,29 @@ const structuredPng = fc.record({
   } else {
     parts.push(chunk('IDAT', idat));
   }
+  if (c.duplicate) {
+    const { type, last, width } = c.duplicate;
+    const again = type === 'IHDR' ? chunk('IHDR', Buffer.concat([Buffer.from([width >>> 24, (width >>> 16) & 255, (width >>> 8) & 255, width & 255]), ihdr.subarray(4)]))
+      : type === 'IDAT' ? chunk('IDAT', idat) : chunk(type, (type === 'PLTE' ? c.palette : c.trns) ?? new Uint8Array(3));
+    parts.splice(last ? parts.length : 2, 0, again);
+  }
   if (!c.noIend) parts.push(chunk('IEND', new Uint8Array(0)));
   return new Uint8Array(Buffer.concat(parts));
 });
+
+/** Progressive JPEGs of many cheap scans (test/hostile-images.ts): mostly small, some as large or as many as the limits allow, some past them. */
+const manyScans = fc.record({
+  width: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 1, max: 300 }) }, fc.constantFrom(4096, 8192)),
+  height: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 1, max: 300 }) }, fc.constantFrom(2048, 8193)),
+  scans: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 40 }) }, fc.constantFrom(99, 100, 101, MAX_JPEG_SCANS, MAX_JPEG_SCANS + 1, 20_000)),
+}).map(({ width, height, scans }) => new Uint8Array(manyScansJpeg(width, height, scans)));
 
 const imageBytes = fc.oneof(
   { weight: 3, arbitrary: fc.oneof(...BASES.slice(0, 3).map((b) => mutated(b, PNG_TOKENS))) },
   { weight: 3, arbitrary: fc.oneof(...BASES.slice(3).map((b) => mutated(b, JPEG_TOKENS))) },
   { weight: 3, arbitrary: structuredPng },
+  { weight: 1, arbitrary: manyScans },
+  { weight: 1, arbitrary: mutated(manyScansJpeg(24, 24, 6), JPEG_TOKENS) },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 256 }) },
 );
 

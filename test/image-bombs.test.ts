@@ -1,45 +1,15 @@
 /**
  * Images built to cost memory or time (issue 28): a PNG whose second IHDR declares 20000×20000
  * pixels, an interlaced 28×28 PNG whose image data inflates to far more than 28×28 needs, an IHDR
- * of the wrong length, 16-bit RGBA of a size whose raw data is over the budget, and a JPEG over
- * the size limit. Each is refused with one clear message before the decoder allocates for it.
+ * of the wrong length, 16-bit RGBA of a size whose raw data is over the budget, a JPEG over
+ * the size limit, and progressive JPEGs of thousands of scans. Each is refused with one clear message before the decoder allocates for it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants, deflateRawSync, deflateSync } from 'node:zlib';
-import { ImageError, MAX_PNG_RAW_BYTES, preprocessImage } from '../src/preprocess/image.js';
+import { deflateSync } from 'node:zlib';
+import { ImageError, MAX_JPEG_SCANS, MAX_PNG_RAW_BYTES, preprocessImage } from '../src/preprocess/image.js';
+import { PNG_SIGNATURE, ihdr, manyScansJpeg, png, pngChunk as chunk, zeroBomb } from './hostile-images.js';
 import { canvas, drawRing, encodeJpeg, encodePng } from './serve-fixtures.js';
-
-/** A PNG chunk (its CRC left zero: these files are refused before the decoder checks CRCs). */
-function chunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  Buffer.from(data).copy(out, 8);
-  return out;
-}
-
-function ihdr(width: number, height: number, depth: number, colorType: number, interlace: number): Buffer {
-  const d = Buffer.alloc(13);
-  d.writeUInt32BE(width, 0);
-  d.writeUInt32BE(height, 4);
-  d[8] = depth;
-  d[9] = colorType;
-  d[12] = interlace;
-  return chunk('IHDR', d);
-}
-
-const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-const png = (...chunks: Buffer[]): Buffer => Buffer.concat([SIGNATURE, ...chunks, chunk('IEND', new Uint8Array(0))]);
-
-/**
- * A zlib stream that inflates to `mib` MiB of zeros from a few KB: one byte-aligned deflate block
- * of 1 MiB repeated (the stream's checksum is never reached: inflation stops at the cap first).
- */
-function zeroBomb(mib: number): Buffer {
-  const block = deflateRawSync(Buffer.alloc(1 << 20), { finishFlush: constants.Z_FULL_FLUSH });
-  return Buffer.concat([Buffer.from([0x78, 0x01]), ...Array.from({ length: mib }, () => block), Buffer.from([0x03, 0x00, 0, 0, 0, 0])]);
-}
 
 function refused(bytes: Uint8Array, pattern: RegExp): number {
   const started = performance.now();
@@ -62,7 +32,7 @@ test('a PNG with a second IHDR (28×28, then 20000×20000) is refused before any
   assert.ok(ms < 1000, `${ms} ms`);
   // an IHDR after the image data, and an IHDR that is not first, likewise
   refused(png(small, idat, big), /a second IHDR chunk/);
-  refused(Buffer.concat([SIGNATURE, idat, small, chunk('IEND', new Uint8Array(0))]), /the first chunk is "IDAT", expected IHDR/);
+  refused(Buffer.concat([PNG_SIGNATURE, idat, small, chunk('IEND', new Uint8Array(0))]), /the first chunk is "IDAT", expected IHDR/);
 });
 
 test('an interlaced 28×28 PNG whose data inflates to 256 MiB is refused at what 28×28 needs, fast and without the memory', () => {
@@ -103,4 +73,15 @@ test('one size limit with our message for PNG and JPEG alike: 4096×4096 is read
     assert.throws(() => preprocessImage(bytes, where), (err: unknown) => err instanceof ImageError &&
       err.message === `${where}: the image is 8193×8 pixels; at most 8192 px a side and 16,777,216 pixels in all are accepted`);
   }
+});
+
+test('a progressive JPEG of many cheap scans is refused before decoding; one of a few scans is read', () => {
+  // 100,000 scans over 4000×4000 took a decoder minutes; the scans are counted first, in milliseconds
+  const bomb = manyScansJpeg(4000, 4000, 100_000);
+  const ms = refused(bomb, new RegExp(`^upload\\.png: the progressive JPEG has over ${MAX_JPEG_SCANS.toLocaleString('en-US')} scans of 4000×4000 pixels, too many`));
+  assert.ok(ms < 1000, `${ms} ms`);
+  // fewer scans, but too many for the pixels they cover: 200 scans of 16 megapixels
+  refused(manyScansJpeg(4096, 4096, 200), /has 200 scans of 4096×4096 pixels, too many to decode/);
+  // a few scans of a small image decode as any JPEG does (flat grey: no ink)
+  assert.throws(() => preprocessImage(manyScansJpeg(64, 64, 12), 'upload.jpg'), /no ink|blank/);
 });

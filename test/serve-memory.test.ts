@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import * as net from 'node:net';
-import { constants, deflateRawSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
+import { ihdr, png, pngChunk, zeroBomb } from './hostile-images.js';
 import { trainTinyModel } from './serve-fixtures.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -77,25 +77,10 @@ test('a 2 MB body in one-byte chunks costs the server about what it costs in one
 });
 
 test('a PNG bomb (28×28 inflating to 256 MiB, interlaced) is refused by the server without the memory', async () => {
-  const block = deflateRawSync(Buffer.alloc(1 << 20), { finishFlush: constants.Z_FULL_FLUSH });
-  const zlibData = Buffer.concat([Buffer.from([0x78, 0x01]), ...Array.from({ length: 256 }, () => block), Buffer.from([0x03, 0x00, 0, 0, 0, 0])]);
-  const chunkOf = (type: string, data: Buffer): Buffer => {
-    const c = Buffer.alloc(12 + data.length);
-    c.writeUInt32BE(data.length, 0);
-    c.write(type, 4, 'latin1');
-    data.copy(c, 8);
-    return c;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(28, 0);
-  ihdr.writeUInt32BE(28, 4);
-  ihdr[8] = 8;
-  ihdr[12] = 1;
-  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunkOf('IHDR', ihdr), chunkOf('IDAT', zlibData),
-    chunkOf('IEND', Buffer.alloc(0))]);
+  const bomb = png(ihdr(28, 28, 8, 0, 1), pngChunk('IDAT', zeroBomb(256)));
   const before = peakRssMiB(child.pid!);
   const started = performance.now();
-  const res = await fetch(`http://127.0.0.1:${port}/api/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(png) });
+  const res = await fetch(`http://127.0.0.1:${port}/api/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(bomb) });
   const ms = performance.now() - started;
   assert.equal(res.status, 400);
   assert.match((await res.json() as { message: string }).message, /inflates to more than the \d+ bytes its 28×28 pixels need/);

@@ -167,12 +167,24 @@ function checkPng(bytes: Uint8Array, where: string): void {
   }
 }
 
+/** Most scans a JPEG may have: encoders write about 10 for a progressive image (libjpeg-turbo suggests refusing past 500). */
+export const MAX_JPEG_SCANS = 1000;
 /**
- * Width and height from a JPEG's frame header (SOFn), read before decoding; null when the markers
- * before it do not parse (the decoder then says what is wrong).
+ * Most pixels a JPEG's scans may cover in all (scans × pixels): each scan of a progressive JPEG is a
+ * pass of the decoder over the whole image, so a few bytes per scan can buy minutes of decoding.
+ * 100 scans of the largest image, or 1,000 of one of 1.6 megapixels.
  */
-function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
+export const MAX_JPEG_SCAN_PIXELS = 100 * MAX_IMAGE_PIXELS;
+
+/**
+ * Width, height and scan count of a JPEG, read from its markers before decoding (the frame header,
+ * SOFn, and every start of scan, SOS, skipping the entropy-coded data between them); the scans stop
+ * being counted past `maxScans`. Null when the markers do not parse (the decoder then says what is wrong).
+ */
+function jpegLayout(bytes: Uint8Array, maxScans: number): { width: number; height: number; scans: number } | null {
   let at = 2;
+  let size: { width: number; height: number } | null = null;
+  let scans = 0;
   while (at + 4 <= bytes.length) {
     if (bytes[at] !== 0xff) return null;
     const marker = bytes[at + 1]!;
@@ -180,6 +192,7 @@ function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
       at++;
       continue;
     }
+    if (marker === 0xd9) break; // end of image
     if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) { // no length
       at += 2;
       continue;
@@ -189,12 +202,25 @@ function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
     const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
     if (isFrame) {
       if (at + 9 > bytes.length) return null;
-      return { height: (bytes[at + 5]! << 8) | bytes[at + 6]!, width: (bytes[at + 7]! << 8) | bytes[at + 8]! };
+      size ??= { height: (bytes[at + 5]! << 8) | bytes[at + 6]!, width: (bytes[at + 7]! << 8) | bytes[at + 8]! };
     }
-    if (marker === 0xda || marker === 0xd9) return null; // scan data or the end before any frame header
     at += 2 + length;
+    if (marker === 0xda) { // a scan: its entropy-coded data runs to the next marker that is not a stuffed 0 or a restart
+      if (size === null) return null;
+      if (++scans > maxScans) break;
+      while (at + 1 < bytes.length && !(bytes[at] === 0xff && bytes[at + 1] !== 0x00 && (bytes[at + 1]! < 0xd0 || bytes[at + 1]! > 0xd7))) at++;
+    }
   }
-  return null;
+  return size === null ? null : { ...size, scans };
+}
+
+function checkJpegWork(layout: { width: number; height: number; scans: number }, where: string): void {
+  const { width, height, scans } = layout;
+  if (scans > MAX_JPEG_SCANS || scans * width * height > MAX_JPEG_SCAN_PIXELS) {
+    throw new ImageError(`${where}: the progressive JPEG has ${scans > MAX_JPEG_SCANS ? `over ${MAX_JPEG_SCANS.toLocaleString('en-US')}` : scans} ` +
+      `scans of ${width}×${height} pixels, too many to decode; at most ${MAX_JPEG_SCANS.toLocaleString('en-US')} scans and ` +
+      `${MAX_JPEG_SCAN_PIXELS.toLocaleString('en-US')} pixels over all scans are accepted: send a baseline JPEG or a PNG`);
+  }
 }
 
 /**
@@ -217,8 +243,11 @@ export function decodeImage(bytes: Uint8Array, where = 'image'): GrayImage {
       ({ width, height } = png);
       rgba = png.data;
     } else {
-      const size = jpegSize(bytes);
-      if (size) checkSize(size.width, size.height, where);
+      const layout = jpegLayout(bytes, MAX_JPEG_SCANS);
+      if (layout) {
+        checkSize(layout.width, layout.height, where);
+        checkJpegWork(layout, where);
+      }
       // the decoder's own limits sit just above ours (it counts megapixels in millions), so the size
       // checked above is the limit a user meets, with our message
       const img = jpeg.decode(bytes, {
