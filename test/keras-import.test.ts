@@ -298,3 +298,16 @@ test('BatchNormalization (Keras 2.x config and weight names) imports with its mo
   const x = new Tensor([100, 28, 28, 1], test.images);
   assert.equal(maxAbsDiff(model.predict(x, { batchSize: 100 }).data, twin.predict(x, { batchSize: 100 }).data), 0);
 });
+
+test('a Dense of a million units in a small .h5 is refused while building, from the weights the file holds, before it allocates', async () => {
+  const layers = kerasLayers();
+  (layers[6]!.config as { units: number }).units = 1_000_000; // "dense": 200 inputs → 200 M weights
+  const file = path.join(tmp, 'huge-dense.h5');
+  writeKerasH5(file, layers, kerasWeights());
+  const rss = process.memoryUsage().rss;
+  const started = performance.now();
+  await assert.rejects(importKeras(file, path.join(tmp, 'huge-out')),
+    /huge-dense\.h5: layer "dense" \(Dense\) needs a weight "kernel" of shape \[200, 1000000\] \(200,000,000 values\), more than the weights file declares/);
+  assert.ok(process.memoryUsage().rss - rss < 200 * 1024 * 1024, 'nothing near 800 MB was allocated');
+  assert.ok(performance.now() - started < 10_000);
+});

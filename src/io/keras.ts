@@ -27,7 +27,7 @@ import { DigitsError, describe } from '../errors.js';
 import { layerFactory, registeredLayerNames, type Layer } from '../nn/layer.js';
 import { Sequential } from '../nn/index.js';
 import { parseInitializer } from '../nn/initializers.js';
-import { DIGIT_CLASS_NAMES, makeMetadata, saveModel, type DigitsMetadata } from './model-files.js';
+import { DIGIT_CLASS_NAMES, buildWithinDeclared, makeMetadata, saveModel, type DigitsMetadata } from './model-files.js';
 
 type H5File = InstanceType<typeof h5wasm.File>;
 type H5Group = InstanceType<typeof h5wasm.Group>;
@@ -214,12 +214,29 @@ function readOpenFile(f: H5File, file: string): KerasModel {
   let model: Sequential;
   try {
     model = new Sequential({ name: modelName, layers });
-    model.build(inputShape, 0);
+    // the weights the file holds bound what building may allocate
+    buildWithinDeclared(model, inputShape, storedWeightValues(f), file, 'model_weights');
   } catch (err) {
+    if (err instanceof DigitsError && err.message.startsWith(`${file}: `)) throw err;
     throw new DigitsError(`${file}: cannot build the model for input [${(inputShape as number[]).join(', ')}]: ${(err as Error).message}`);
   }
   readWeights(f, file, model);
   return { model, kerasVersion: stringAttr(f, 'keras_version'), warnings };
+}
+
+/** Values of every dataset under model_weights, from their shapes (no data is read); 0 without the group. */
+function storedWeightValues(f: H5File): number {
+  let total = 0;
+  const walk = (g: H5Group): void => {
+    for (const key of g.keys()) {
+      const child = g.get(key);
+      if (child instanceof h5wasm.Group) walk(child);
+      else if (child instanceof h5wasm.Dataset) total += (child.shape ?? []).reduce((a, b) => a * b, 1);
+    }
+  };
+  const mw = f.get('model_weights');
+  if (mw instanceof h5wasm.Group) walk(mw);
+  return total;
 }
 
 function batchShape(cfg: Record<string, unknown>, where: string): number[] | null {

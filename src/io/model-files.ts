@@ -484,16 +484,10 @@ export async function fromModelJson(
 
   // the weights the manifest declares bound what building may allocate (and are bounded themselves)
   const declared = declaredWeightValues(json.weightsManifest);
-  if (declared > MAX_MODEL_WEIGHTS) {
-    throw new DigitsError(`${where}: weightsManifest declares ${declared.toLocaleString('en-US')} weight values; ` +
-      `at most ${MAX_MODEL_WEIGHTS.toLocaleString('en-US')} (1 GiB) are loaded`);
-  }
   let model: Sequential;
   try {
     model = new Sequential({ name, layers });
-    // twice what is declared and 16 M values more: a model a little off its manifest still gets the
-    // precise message of assignWeights, one far larger than its file is refused while building
-    withWeightBudget(2 * declared + 16 * 1024 * 1024, where, () => model.build(inputShape, 0));
+    buildWithinDeclared(model, inputShape, declared, where, 'weightsManifest');
   } catch (err) {
     if (err instanceof DigitsError && err.message.startsWith(`${where}: layer `)) throw err;
     throw new DigitsError(`${where}: cannot build the model from modelTopology with input shape [${inputShape.join(', ')}]: ${(err as Error).message}`);
@@ -522,6 +516,21 @@ export async function fromModelJson(
 
 /** Most weight values a model file may declare: 1 GiB of float32 (Digits' largest preset has 1.1 million). */
 export const MAX_MODEL_WEIGHTS = 256 * 1024 * 1024;
+
+/**
+ * Builds `model` for `inputShape` allowing its layers twice the `declared` weight values of its file
+ * and 16 M values more: a model a little off its file still gets the precise message of
+ * assignWeights, one far larger than its file (a Dense of a million units in a file of a few KB) is
+ * refused while building, naming the layer, before it allocates. A file declaring more than
+ * MAX_MODEL_WEIGHTS values (1 GiB) is refused first; `declaredBy` names what declared them.
+ */
+export function buildWithinDeclared(model: Sequential, inputShape: readonly number[], declared: number, where: string, declaredBy: string): void {
+  if (declared > MAX_MODEL_WEIGHTS) {
+    throw new DigitsError(`${where}: ${declaredBy} declares ${declared.toLocaleString('en-US')} weight values; ` +
+      `at most ${MAX_MODEL_WEIGHTS.toLocaleString('en-US')} (1 GiB) are loaded`);
+  }
+  withWeightBudget(2 * declared + 16 * 1024 * 1024, where, () => model.build(inputShape, 0));
+}
 
 /**
  * The float32 weight values a weightsManifest declares (optimizer state left out), read from its
