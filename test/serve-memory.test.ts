@@ -88,3 +88,37 @@ test('a PNG bomb (28×28 inflating to 256 MiB, interlaced) is refused by the ser
   assert.ok(peak - before < 100, `peak RSS went from ${before.toFixed(0)} to ${peak.toFixed(0)} MiB`);
   assert.ok(ms < 5000, `${ms.toFixed(0)} ms`);
 });
+
+test('a flood of batches (12 at once, 1,000 inputs each) is admitted by inputs: 200 or 503, other clients served, memory bounded', async () => {
+  const url = `http://127.0.0.1:${port}`;
+  const body = JSON.stringify({ inputs: Array.from({ length: 1000 }, () => new Array(784).fill(0)), scale: 255 });
+  const single = JSON.stringify({ pixels: new Array(784).fill(0), scale: 255 });
+  const before = peakRssMiB(child.pid!);
+  let flooding = true;
+  const others: number[] = [];
+  const probe = (async () => {
+    while (flooding) {
+      const [p, h] = await Promise.all([
+        fetch(`${url}/api/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: single }),
+        fetch(`${url}/health`),
+      ]);
+      others.push(p.status, h.status);
+      await Promise.all([p.arrayBuffer(), h.arrayBuffer()]);
+    }
+  })();
+  const answers = await Promise.all(Array.from({ length: 12 }, async () => {
+    const res = await fetch(`${url}/api/predict/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const json = await res.json() as { predictions?: unknown[]; message?: string };
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), predictions: json.predictions?.length, message: json.message };
+  }));
+  flooding = false;
+  await probe;
+  for (const a of answers) {
+    if (a.status === 200) assert.equal(a.predictions, 1000);
+    else assert.deepEqual([a.status, a.retryAfter], [503, '1'], JSON.stringify(a));
+  }
+  assert.ok(answers.some((a) => a.status === 200), 'some batches are served');
+  assert.ok(others.length > 0 && others.every((s) => s === 200), `single predictions and /health beside the flood: ${others.join(' ')}`);
+  const peak = peakRssMiB(child.pid!);
+  assert.ok(peak - before < 300, `peak RSS went from ${before.toFixed(0)} to ${peak.toFixed(0)} MiB`);
+});

@@ -15,7 +15,9 @@
  *   GET  /                    the drawing page (files of web/)
  *
  * Single predictions are micro-batched across concurrent requests (see
- * Predictor.predict); batches run in chunks that yield to the event loop.
+ * Predictor.predict); batches run in chunks that yield to the event loop. Work
+ * that grows with a body runs on worker threads: decoding an image
+ * (image-decoder.ts) and parsing a batch's JSON (batch-parser.ts).
  * Every bad request gets a 4xx JSON body {statusCode, error, message}; the
  * error handler turns anything unexpected into a 500 that is logged, but the
  * tests (and the fuzz tests, test/fuzz-api.test.ts) hold that no bad input gets there.
@@ -45,7 +47,9 @@ import { ImageError, FIELD } from '../preprocess/image.js';
 import { DigitsError } from '../errors.js';
 import { MAX_BATCH, type Predictor } from '../run/predictor.js';
 import { DecodeBudgetError, ImageDecoder } from './image-decoder.js';
+import { BatchParser } from './batch-parser.js';
 import { BodyError, foreignCharset, parseJson, readBody } from './body.js';
+import { AJV_OPTIONS, predictBodySchema, toUnit } from './inputs.js';
 
 /** Body limit of POST /api/predict (an image or one JSON input). */
 export const PREDICT_BODY_LIMIT = 4 * 1024 * 1024;
@@ -120,19 +124,6 @@ export interface ServerOptions extends ServerLimits {
   imageThreads?: number;
 }
 
-const pixelArray = {
-  type: 'array',
-  minItems: FIELD * FIELD,
-  maxItems: FIELD * FIELD,
-  items: { type: 'number', minimum: 0, maximum: 255 },
-} as const;
-
-const scaleSchema = {
-  type: 'number',
-  enum: [255, 1],
-  description: '255: pixels are 0..255; 1: pixels are 0..1',
-} as const;
-
 const modelRef = {
   type: 'object',
   properties: { id: { type: 'string' }, accuracy: { type: ['number', 'null'] } },
@@ -155,22 +146,14 @@ const STATIC_TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
+/** A batch's JSON body as read: parsed and checked on a worker thread by the route (BatchParser). */
+class BatchBody {
+  constructor(readonly bytes: Buffer) {}
+}
+
 class RequestError extends Error {
   constructor(readonly statusCode: number, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
-  }
-}
-
-/** pixels already schema-checked against 0..255: check the range for the scale, return values 0..1. */
-function toUnit(pixels: number[], scale: number, where: string, into: Float32Array, offset: number): void {
-  if (scale === 1) {
-    for (let i = 0; i < pixels.length; i++) {
-      const v = pixels[i]!;
-      if (v > 1) throw new RequestError(400, `${where}/${i} must be <= 1 with "scale": 1 (got ${v}); send "scale": 255 for 0..255 pixels`);
-      into[offset + i] = v;
-    }
-  } else {
-    for (let i = 0; i < pixels.length; i++) into[offset + i] = pixels[i]! / 255;
   }
 }
 
@@ -193,13 +176,16 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     http: { headersTimeout: limits.headersTimeout, connectionsCheckingInterval: checkingInterval(limits.headersTimeout, limits.requestTimeout) },
     clientErrorHandler: (err, socket) => clientError(err, socket, limits),
     bodyLimit: Math.max(opts.predictBodyLimit ?? PREDICT_BODY_LIMIT, opts.batchBodyLimit ?? BATCH_BODY_LIMIT),
-    // no type coercion ("12" stays a string and is refused), no silent removal of unknown keys
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    ajv: { customOptions: AJV_OPTIONS },
   });
 
   // Images are decoded on worker threads, so a huge one does not stall the event loop.
   const decoder = new ImageDecoder(opts.imageThreads);
-  app.addHook('onClose', async () => decoder.close());
+  // A batch's JSON (up to 16 MiB) is parsed and checked on a worker thread too: see batch-parser.ts.
+  const batchParser = new BatchParser();
+  app.addHook('onClose', async () => {
+    await Promise.all([decoder.close(), batchParser.close()]);
+  });
 
   const limitOf = (url: string): number => (url.startsWith('/api/predict/batch')
     ? opts.batchBodyLimit ?? BATCH_BODY_LIMIT : opts.predictBodyLimit ?? PREDICT_BODY_LIMIT);
@@ -218,6 +204,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     }
     const body = await readBody(payload, request.routeOptions.bodyLimit ?? limitOf(request.url));
     if (body.length === 0) throw new BodyError(400, 'FST_ERR_CTP_EMPTY_JSON_BODY', "Body cannot be empty when content-type is set to 'application/json'");
+    if (request.url.startsWith('/api/predict/batch')) return new BatchBody(body); // parsed off the loop, by the route
     try {
       return parseJson(body.toString('utf8'));
     } catch (err) {
@@ -318,18 +305,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.post('/api/predict', {
     bodyLimit: opts.predictBodyLimit ?? PREDICT_BODY_LIMIT,
     schema: {
-      body: {
-        content: {
-          'application/json': {
-            schema: {
-              type: 'object',
-              required: ['pixels', 'scale'],
-              additionalProperties: false,
-              properties: { pixels: pixelArray, scale: scaleSchema },
-            },
-          },
-        },
-      },
+      body: { content: { 'application/json': { schema: predictBodySchema } } },
       response: {
         200: {
           type: 'object',
@@ -356,13 +332,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       }
       // admitted before decoding, so that a busy server does not decode images it will not predict; a
       // client that hangs up takes its image out of the queue (or ends the worker decoding it)
-      const gone = new AbortController();
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) gone.abort(new RequestError(499, 'the client closed the connection'));
-      });
+      const gone = clientGone(reply);
       const pre = await imageAdmitted(async () => {
         try {
-          return await decoder.decode(body, 'request body', { budgetMs: limits.decodeTimeout, signal: gone.signal });
+          return await decoder.decode(body, 'request body', { budgetMs: limits.decodeTimeout, signal: gone });
         } catch (err) {
           if (err instanceof DecodeBudgetError) throw new RequestError(422, err.message);
           if (err instanceof ImageError) throw new RequestError(err.message.includes('blank') ? 422 : 400, err.message);
@@ -390,7 +363,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.post('/api/predict/batch', {
     bodyLimit: opts.batchBodyLimit ?? BATCH_BODY_LIMIT,
     preValidation: async (request) => {
-      if (Buffer.isBuffer(request.body)) {
+      if (!(request.body instanceof BatchBody) && Buffer.isBuffer(request.body)) {
         throw new RequestError(415, `Content-Type ${request.headers['content-type']} is not accepted here: ` +
           '/api/predict/batch takes application/json {"inputs": [[784 numbers], ...], "scale": 255 | 1}; send images one by one to /api/predict');
       }
@@ -398,16 +371,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         throw new RequestError(400, 'empty body: send JSON {"inputs": [[784 numbers], ...], "scale": 255 | 1}');
       }
     },
+    // the body's schema (inputs.ts, batchBodySchema) is checked by the batch parser's worker
     schema: {
-      body: {
-        type: 'object',
-        required: ['inputs', 'scale'],
-        additionalProperties: false,
-        properties: {
-          inputs: { type: 'array', minItems: 1, maxItems: maxBatch, items: pixelArray },
-          scale: scaleSchema,
-        },
-      },
       response: {
         200: {
           type: 'object',
@@ -415,12 +380,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         },
       },
     },
-  }, async (request) => {
-    const body = request.body as { inputs: number[][]; scale: number };
-    const per = FIELD * FIELD;
-    const x = new Float32Array(body.inputs.length * per);
-    body.inputs.forEach((pixels, i) => toUnit(pixels, body.scale, `body/inputs/${i}`, x, i * per));
-    const predictions = await admitted(() => predictor.predictBatch(x, body.inputs.length));
+  }, async (request, reply) => {
+    const { x, n } = await batchParser.parse((request.body as BatchBody).bytes, maxBatch, clientGone(reply));
+    const predictions = await admitted(() => predictor.predictBatch(x, n));
     return { predictions, model: predictor.info };
   });
 
@@ -482,6 +444,15 @@ function clientError(err: NodeJS.ErrnoException & { reason?: string }, socket: D
       `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
   }
   socket.destroy();
+}
+
+/** Aborts when the client closes the connection before its answer is sent: its work leaves the queue. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const gone = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone.abort(new RequestError(499, 'the client closed the connection'));
+  });
+  return gone.signal;
 }
 
 /** Half the shortest of the headers/request timeouts (0: off), between 10 ms and 1 s. */

@@ -6,10 +6,11 @@
  * the workers decode, and admission control (maxPending) bounds the queue.
  */
 import os from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { DigitsError } from '../errors.js';
 import { ImageError, type Polarity } from '../preprocess/image.js';
-import type { DecodeOutcome, DecodeTask } from './image-worker.js';
+import type { DecodeOutcome, DecodeTask } from './worker.js';
+import { workerPool } from './worker-pool.js';
 
 /** Most image-decoding worker threads a server takes. */
 export const MAX_IMAGE_THREADS = 64;
@@ -34,13 +35,7 @@ export class ImageDecoder {
   constructor(threads = defaultImageThreads()) {
     if (!Number.isInteger(threads) || threads < 1) throw new DigitsError(`imageThreads: expected a whole number >= 1, got ${threads}`);
     if (threads > MAX_IMAGE_THREADS) throw new DigitsError(`imageThreads: expected at most ${MAX_IMAGE_THREADS}, got ${threads}`);
-    this.pool = new Piscina<DecodeTask, DecodeOutcome>({
-      // a CommonJS entry that imports the decoder: see image-worker-entry.cts for why
-      filename: new URL('./image-worker-entry.cjs', import.meta.url).href,
-      minThreads: 1,
-      maxThreads: threads,
-      idleTimeout: 60_000,
-    });
+    this.pool = workerPool<DecodeTask, DecodeOutcome>('decode', threads);
   }
 
   get threads(): number {
