@@ -60,7 +60,7 @@ function send(port: number, wire: Buffer): Promise<number> {
     const socket = net.connect(port, '127.0.0.1', () => socket.write(wire));
     let text = '';
     socket.on('data', (d) => (text += d.toString('latin1')));
-    socket.on('error', () => resolve(0));
+    socket.on('error', () => { /* the server closed while the attack was still sending: what it answered is in text */ });
     socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0)));
   });
 }
@@ -190,6 +190,7 @@ if (isMainThread) {
 } else {
   const { name, port } = workerData as { name: string; port: number };
   const run = attacks.find(([n]) => n === name)![1]();
+  await new Promise((w) => setTimeout(w, 1000)); // the garbage of building the payload collected before the clock starts
   parentPort!.postMessage({ ready: true });
   const started = performance.now();
   const status = await run(port);

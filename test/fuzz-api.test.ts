@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildServer } from '../src/server/app.js';
+import { MAX_PIECES, MIN_PIECE_BYTES } from '../src/server/body.js';
 import type { Predictor } from '../src/run/predictor.js';
 import { canvas, drawRing, encodePng, untrainedPredictor } from './serve-fixtures.js';
 import { fuzz, mutated, reportCases } from './fuzz-helpers.js';
@@ -225,12 +226,14 @@ test('odd framing: a body in chunks of random sizes (one byte upwards, with chun
     sizes: fc.array(fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 4096 })), { minLength: 1, maxLength: 5 }),
     extension: fc.constantFrom('', ';x=1', ';' + 'e'.repeat(40)),
   });
+  let tinyRefusals = 0;
   await fuzz(t, arb, 150, async ({ url, contentType, body, sizes, extension }) => {
     const bytes = Buffer.from(body);
     // at most ~2,000 chunks a body, so that the request arrives well within the test server's timeout
     const least = Math.ceil(bytes.length / 2000);
     const parts: Buffer[] = [Buffer.from(`POST ${url} HTTP/1.1\r\nHost: x\r\nContent-Type: ${contentType}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`)];
-    for (let at = 0, i = 0; at < bytes.length; i++) {
+    let chunks = 0;
+    for (let at = 0, i = 0; at < bytes.length; i++, chunks++) {
       const piece = bytes.subarray(at, at + Math.max(least, sizes[i % sizes.length]!));
       parts.push(Buffer.from(`${piece.length.toString(16)}${extension}\r\n`), piece, Buffer.from('\r\n'));
       at += piece.length;
@@ -239,10 +242,17 @@ test('odd framing: a body in chunks of random sizes (one byte upwards, with chun
     const answer = await rawExchange(Buffer.concat(parts), false); // Connection: close ends it
     const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(answer)?.[1] ?? 0);
     const whole = await app.inject({ method: 'POST', url, headers: { 'content-type': contentType }, payload: bytes });
-    const what = `${url} (${contentType}), ${bytes.length} bytes in chunks of ${sizes.join('/')}: ${answer.slice(0, 300)}`;
-    assert.equal(status, whole.statusCode, what);
+    const what = `${url} (${contentType}), ${bytes.length} bytes in ${chunks} chunks of ${sizes.join('/')}: ${answer.slice(0, 300)}`;
     const message = (text: string): unknown => (JSON.parse(text) as { message?: unknown }).message;
     const text = Buffer.from(answer.slice(answer.indexOf('\r\n\r\n') + 4), 'latin1').toString('utf8');
+    if (status === 400 && String(message(text)).startsWith('the body arrives in pieces of')) {
+      // refused for its framing: only a body of many tiny chunks (a chunk split between two reads counts twice)
+      tinyRefusals++;
+      assert.ok(chunks * 2 > MAX_PIECES && bytes.length < chunks * MIN_PIECE_BYTES, what);
+      return;
+    }
+    assert.equal(status, whole.statusCode, what);
     if (status !== 200) assert.equal(message(text), message(whole.body), what);
   });
+  t.diagnostic(`refused for pieces under ${MIN_PIECE_BYTES} bytes on average: ${tinyRefusals}`);
 });

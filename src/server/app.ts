@@ -276,6 +276,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof RequestError) void reply.headers(err.headers);
+    if (err instanceof BodyError && err.code === 'DIGITS_TINY_PIECES') lingeringClose(request.raw.socket, reply);
     if (err instanceof BodyError && err.code === 'FST_ERR_PROTO_KEY') {
       void reply.status(400).send({ statusCode: 400, error: httpReason(400), message: err.message });
       return;
@@ -444,6 +445,21 @@ function clientError(err: NodeJS.ErrnoException & { reason?: string }, socket: D
       `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
   }
   socket.destroy();
+}
+
+/** How long a connection whose body is left unread stays open after its answer, so that the client can read it. */
+const LINGER_MS = 2_000;
+
+/**
+ * The rest of the body is not read (reading it is the cost): once the answer is out, the server's side
+ * is closed (FIN) and the socket destroyed LINGER_MS later. Closed at once, the socket would reset
+ * the connection over the unread bytes, and a client still sending could lose the answer.
+ */
+function lingeringClose(socket: Duplex, reply: FastifyReply): void {
+  reply.raw.once('finish', () => {
+    socket.end();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  });
 }
 
 /** Aborts when the client closes the connection before its answer is sent: its work leaves the queue. */

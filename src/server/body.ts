@@ -3,6 +3,10 @@
  * copied into one buffer that grows (by doubling, never past the route's limit) as the body
  * arrives, so a body sent in one-byte chunks costs what the same body costs in one piece, not an
  * object per chunk. A Content-Length over the limit is refused before the body is read.
+ *
+ * Each piece of a body costs a call into JavaScript, so a body framed in one-byte chunks costs the
+ * event loop a million calls a megabyte: past MAX_PIECES pieces averaging under MIN_PIECE_BYTES,
+ * the body is refused (400) and the rest of it is not read (the server closes the connection after its answer).
  */
 import type { IncomingMessage } from 'node:http';
 
@@ -16,6 +20,11 @@ export class BodyError extends Error {
 /** The first chunk of the buffer, before any growth (most bodies fit). */
 const FIRST_CAPACITY = 64 * 1024;
 
+/** Pieces a body may arrive in before their average size counts (a socket read is one piece, a chunk of a chunked body another). */
+export const MAX_PIECES = 1_024;
+/** Least average piece size past MAX_PIECES pieces (bytes). */
+export const MIN_PIECE_BYTES = 64;
+
 /** The body of `req`, at most `limit` bytes: 413 (FST_ERR_CTP_BODY_TOO_LARGE) past it, 400 when it disagrees with its Content-Length. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -27,15 +36,18 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     }
     let buf = Buffer.allocUnsafe(Math.min(limit, declared ?? FIRST_CAPACITY, Math.max(FIRST_CAPACITY, declared ?? 0)));
     let size = 0;
+    let pieces = 0;
     let done = false;
-    const finish = (err: Error | null): void => {
+    const finish = (err: Error | null, drain = true): void => {
       if (done) return;
       done = true;
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
       if (err !== null) {
-        req.resume(); // let the rest of the body drain (the answer still goes out)
+        // let the rest of the body drain (the answer still goes out), unless reading it is the cost
+        if (drain) req.resume();
+        else req.pause();
         reject(err);
       } else {
         resolve(buf.subarray(0, size));
@@ -44,6 +56,11 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const onData = (chunk: Buffer): void => {
       if (size + chunk.length > limit) {
         finish(tooLarge());
+        return;
+      }
+      if (++pieces > MAX_PIECES && size < pieces * MIN_PIECE_BYTES) {
+        finish(new BodyError(400, 'DIGITS_TINY_PIECES', `the body arrives in pieces of ${(size / pieces).toFixed(1)} bytes on average ` +
+          `(${pieces.toLocaleString('en-US')} so far): send it in one piece, or in chunks of at least ${MIN_PIECE_BYTES} bytes`), false);
         return;
       }
       if (size + chunk.length > buf.length) {
