@@ -80,7 +80,7 @@ async function serve(): Promise<{ pid: number; port: number; stop: () => void }>
 }
 
 /** Seconds the server is left idle after an attack before its resident memory is read again. */
-const SETTLE_SECONDS = 10;
+const SETTLE_SECONDS = 15;
 
 const json = JSON.stringify({ pixels: new Array(784).fill(0), scale: 255 });
 

@@ -14,6 +14,9 @@
 #include <napi.h>
 
 #include <mutex>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <utility>
 #include <vector>
 
@@ -112,6 +115,19 @@ napi_value HardwareThreads(napi_env env, napi_callback_info) { return number(env
 napi_value AmxAvailable(napi_env env, napi_callback_info) {
   napi_value r;
   napi_get_boolean(env, amx_available(), &r);
+  return r;
+}
+
+// Gives the C heap's free pages back to the system (glibc keeps what a burst of large buffers
+// freed, so a server's resident memory would stay at its peak); true where that is possible.
+napi_value ReleaseFreeMemory(napi_env env, napi_callback_info) {
+  napi_value r;
+#if defined(__GLIBC__)
+  malloc_trim(0);
+  napi_get_boolean(env, true, &r);
+#else
+  napi_get_boolean(env, false, &r);
+#endif
   return r;
 }
 
@@ -311,6 +327,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"setThreads", bind<SetThreads>},
       {"hardwareThreads", HardwareThreads},
       {"amxAvailable", AmxAvailable},
+      {"releaseFreeMemory", ReleaseFreeMemory},
       DIGITS_KERNELS(DIGITS_EXPORT)
   };
 #undef DIGITS_EXPORT

@@ -10,7 +10,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { loadNativeBackend } from '../src/engine/native.js';
+import { loadNativeBackend, releaseFreeMemory } from '../src/engine/native.js';
 
 type Loader = typeof import('../src/engine/native.js');
 
@@ -64,4 +64,14 @@ test('threads option: default is every core; a bad value is a reason, not a thro
   }
   const one = loadNativeBackend(1);
   assert.ok(one.ok && one.backend.threads === 1);
+});
+
+test('releaseFreeMemory gives the C heap\'s free pages back where the addon is built on glibc, and says so', () => {
+  const glibc = (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime !== undefined;
+  const built = loadNativeBackend(1).ok;
+  // 64 MiB allocated and dropped: what is freed is trimmed, and the call says whether it could
+  let garbage: Buffer | null = Buffer.alloc(64 * 1024 * 1024, 1);
+  assert.equal(garbage[123], 1);
+  garbage = null;
+  assert.equal(releaseFreeMemory(), built && glibc);
 });

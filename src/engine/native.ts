@@ -29,6 +29,8 @@ type Addon = { [K in KernelName]: (...args: (Float32Array | Int32Array | Float64
   hardwareThreads(): number;
   /** AMX-BF16 tiles present and granted to this process (the bf16 conv kernels then run on them) */
   amxAvailable(): boolean;
+  /** malloc_trim(0): the C heap's free pages back to the system; false where the C library cannot */
+  releaseFreeMemory(): boolean;
 };
 
 /** Where node-gyp puts the addon, from dist/src/engine/native.js (or src/engine/native.ts). */
@@ -81,6 +83,17 @@ export const PRECISION_CHOICES: readonly PrecisionChoice[] = ['auto', 'fp32', 'b
 export function nativeAmxAvailable(): boolean {
   const loaded = loadAddon();
   return 'addon' in loaded && loaded.addon.amxAvailable();
+}
+
+/**
+ * Gives the free pages of the process's C heap back to the system (glibc's malloc_trim, through the
+ * addon). The C library keeps memory freed after a burst of large buffers (request bodies, decoded
+ * images) for reuse, so a server's resident size would stay at its peak; a server calls this once
+ * it is quiet again. False when the addon is not built or the C library has no such call.
+ */
+export function releaseFreeMemory(): boolean {
+  const loaded = loadAddon();
+  return 'addon' in loaded && typeof loaded.addon.releaseFreeMemory === 'function' && loaded.addon.releaseFreeMemory();
 }
 
 /**

@@ -45,6 +45,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import cors from '@fastify/cors';
 import { ImageError, FIELD } from '../preprocess/image.js';
 import { DigitsError } from '../errors.js';
+import { releaseFreeMemory } from '../engine/native.js';
 import { MAX_BATCH, type Predictor } from '../run/predictor.js';
 import { DecodeBudgetError, ImageDecoder } from './image-decoder.js';
 import { BatchParser } from './batch-parser.js';
@@ -78,6 +79,10 @@ export const SERVER_LIMITS = {
 
 /** The fewest bytes one input of a batch takes in JSON: 784 one-digit numbers and their commas. */
 const MIN_INPUT_BYTES = 2 * 784;
+
+/** Quiet time after the last big body before the C heap's free memory is given back (releaseFreeMemory). */
+const TRIM_AFTER_MS = 2_000;
+const TRIM_AGAIN_MS = 10_000;
 
 /** Seconds a client told 503 is asked to wait (Retry-After). */
 export const RETRY_AFTER_SECONDS = 1;
@@ -260,6 +265,23 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return payload;
   });
 
+  // After big bodies (images, batches), once the server has been quiet for TRIM_AFTER_MS, the C heap
+  // gives back what they freed, and again TRIM_AGAIN_MS later (by then the garbage collector has
+  // freed the rest of their buffers): resident memory returns to about its level at rest.
+  let trim: NodeJS.Timeout | null = null;
+  const afterBigBody = (): void => {
+    if (trim !== null) clearTimeout(trim);
+    let rounds = 0;
+    const release = (): void => {
+      releaseFreeMemory();
+      trim = ++rounds < 2 ? setTimeout(release, TRIM_AGAIN_MS).unref() : null;
+    };
+    trim = setTimeout(release, TRIM_AFTER_MS).unref();
+  };
+  app.addHook('onClose', async () => {
+    if (trim !== null) clearTimeout(trim);
+  });
+
   let pendingImages = 0;
   const imageAdmitted = async <T>(work: () => Promise<T>): Promise<T> => {
     if (pendingImages >= limits.maxPendingImages) {
@@ -271,6 +293,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       return await work();
     } finally {
       pendingImages--;
+      afterBigBody();
     }
   };
 
@@ -382,9 +405,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       },
     },
   }, async (request, reply) => {
-    const { x, n } = await batchParser.parse((request.body as BatchBody).bytes, maxBatch, clientGone(reply));
-    const predictions = await admitted(() => predictor.predictBatch(x, n));
-    return { predictions, model: predictor.info };
+    try {
+      const { x, n } = await batchParser.parse((request.body as BatchBody).bytes, maxBatch, clientGone(reply));
+      const predictions = await admitted(() => predictor.predictBatch(x, n));
+      return { predictions, model: predictor.info };
+    } finally {
+      afterBigBody();
+    }
   });
 
   app.get('/api/model', async () => predictor.describe());

@@ -11,7 +11,7 @@ import type { BatchOutcome, BatchTask } from './worker.js';
 import { workerPool } from './worker-pool.js';
 
 export class BatchParser {
-  private readonly pool: Piscina<BatchTask, BatchOutcome> = workerPool('parseBatch', 1, 0, 10_000);
+  private readonly pool: Piscina<BatchTask, BatchOutcome> = workerPool('parseBatch', 1, 0, 5_000);
 
   /**
    * The inputs of a batch body as values 0..1 back to back (n × 784), or a BodyError with the 4xx
