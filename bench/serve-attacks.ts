@@ -2,7 +2,8 @@
  * The server under the attacks of issue 28, one at a time, each against a fresh `digits serve` in a
  * child process: for each, the attacking request's status and time, the server's peak resident
  * memory (VmHWM) and its resident memory once idle again, and how other clients fare meanwhile (JSON
- * predictions every 20 ms: p99; /health every 50 ms: the slowest). The attackers run on a worker
+ * predictions every 20 ms: p99; /health every 50 ms: the slowest, and the longest stall of the server's event
+ * loop that /health reports). The attackers run on a worker
  * thread, so that their own work does not delay the probes' timers. Prints one JSON object.
  *
  *   node dist/bench/serve-attacks.js --model DIR [--cli dist/src/cli/main.js]
@@ -105,6 +106,8 @@ async function attack(name: string): Promise<Record<string, unknown>> {
   const predictions: number[] = [];
   let predictionErrors = 0;
   const health: number[] = [];
+  /** the longest the server's event loop was held up, as its /health says */
+  let serverLoopStall = 0;
   let healthNot200 = 0;
   let stop = false;
   let probes: Promise<void>[] = [];
@@ -125,7 +128,8 @@ async function attack(name: string): Promise<Record<string, unknown>> {
         const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(20_000) }).catch(() => null);
         health.push(performance.now() - t);
         if (r?.status !== 200) healthNot200++;
-        await r?.arrayBuffer();
+        const said = await r?.json().catch(() => null) as { eventLoop?: { delayMaxMs?: number } } | null;
+        serverLoopStall = Math.max(serverLoopStall, said?.eventLoop?.delayMaxMs ?? 0);
         await new Promise((w) => setTimeout(w, 50));
       }
     })(),
@@ -148,6 +152,7 @@ async function attack(name: string): Promise<Record<string, unknown>> {
     [`rssMiB${SETTLE_SECONDS}sAfter`]: Math.round(after), readMiB: Math.round(read),
     jsonPredictions: predictions.length, jsonP99Ms: p99(predictions), jsonFailed: predictionErrors,
     healthPolls: health.length, healthP99Ms: p99(health), healthWorstMs: +(health.at(-1) ?? NaN).toFixed(1), healthNot200,
+    serverLoopStallMs: serverLoopStall,
   };
 }
 

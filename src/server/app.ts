@@ -11,7 +11,8 @@
  *   POST /api/predict/batch   JSON {"inputs": [[784 numbers], ...], "scale": 255 | 1}, 1..MAX_BATCH inputs
  *                             → {predictions: [{label, probabilities}], model: {id, accuracy}}
  *   GET  /api/model           architecture, parameter count, test accuracy, when trained
- *   GET  /health              {status: "ok", model, uptimeSeconds}
+ *   GET  /health              {status: "ok" | "saturated", model, uptimeSeconds, what is pending,
+ *                             eventLoop: {delayMaxMs}: the longest the loop was held up lately}
  *   GET  /                    the drawing page (files of web/)
  *
  * Single predictions are micro-batched across concurrent requests (see
@@ -39,6 +40,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { IncomingMessage } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -83,6 +85,9 @@ const MIN_INPUT_BYTES = 2 * 784;
 /** Quiet time after the last big body before the C heap's free memory is given back (releaseFreeMemory). */
 const TRIM_AFTER_MS = 2_000;
 const TRIM_AGAIN_MS = 10_000;
+
+/** /health's event-loop delay covers the current window of this length and the one before. */
+const LOOP_DELAY_WINDOW_MS = 10_000;
 
 /** Seconds a client told 503 is asked to wait (Retry-After). */
 export const RETRY_AFTER_SECONDS = 1;
@@ -416,6 +421,19 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   app.get('/api/model', async () => predictor.describe());
 
+  // The longest the event loop was held up (every request waits that long), over the last 10-20 s.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  let previousWindowMax = 0;
+  const rotate = setInterval(() => {
+    previousWindowMax = loopDelay.max;
+    loopDelay.reset();
+  }, LOOP_DELAY_WINDOW_MS).unref();
+  app.addHook('onClose', async () => {
+    clearInterval(rotate);
+    loopDelay.disable();
+  });
+
   // 503 while a prediction path is full, so that a load balancer sees it and sends traffic elsewhere
   app.get('/health', async (_request, reply) => {
     const saturated = pending >= limits.maxPending || pendingImages >= limits.maxPendingImages || pendingInputs >= limits.maxPendingInputs;
@@ -426,6 +444,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
       predictions: { pending, limit: limits.maxPending, inputs: pendingInputs, inputLimit: limits.maxPendingInputs },
       images: { pending: pendingImages, queued: decoder.queued, limit: limits.maxPendingImages },
+      eventLoop: { delayMaxMs: Math.round(Math.max(previousWindowMax, loopDelay.max) / 1e5) / 10, windowSeconds: (2 * LOOP_DELAY_WINDOW_MS) / 1000 },
     };
   });
 
