@@ -26,6 +26,13 @@
 
 #include "pool.h"
 
+// GCC 12's AVX-512 intrinsic headers warn that their own placeholder vectors "may be used
+// uninitialized" wherever they are inlined (GCC bug 105593, fixed in GCC 13): pages of false
+// warnings that make a good build look like a failed one.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512BF16__) && defined(__linux__)
 #define DIGITS_AMX 1
 #include <cpuid.h>
@@ -70,7 +77,7 @@ Bf16Scratch& scratch() {
 }
 
 // A buffer of at least n uint16 values.
-uint16_t* u16(Buffer& b, size_t n) { return reinterpret_cast<uint16_t*>(b.get(n / 2 + 16)); }
+[[maybe_unused]] uint16_t* u16(Buffer& b, size_t n) { return reinterpret_cast<uint16_t*>(b.get(n / 2 + 16)); }
 
 }  // namespace
 

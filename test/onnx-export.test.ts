@@ -1,5 +1,5 @@
 /**
- * ONNX export: ONNX Runtime (onnxruntime-node, its bundled CPU build) runs
+ * ONNX export: ONNX Runtime (onnxruntime-web: its WebAssembly build, run in Node) runs
  * the exported graph and must give what Digits gives.
  *
  * Tolerance 1e-4 (max abs difference): both sides compute in float32, but
@@ -14,7 +14,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-web';
 import { createBackend } from '../src/engine/index.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
