@@ -62,6 +62,14 @@ test('summary --preset seed: the layer table with 135,114 parameters', () => {
   assert.match(r.stdout, /conv2d_2/);
 });
 
+test('`npx digits` in a checkout runs this checkout\'s command, and --json output is nothing but JSON', () => {
+  const r = spawnSync('npx', ['--no-install', 'digits', 'bench', '--json', '--steps', '2', '--infer-batch', '10'],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, unknown>; // the whole of stdout parses: no banner, no progress
+  assert.equal(typeof out, 'object');
+});
+
 test('a reader that closes the pipe early (digits summary | head) ends the command quietly, exit 0', async () => {
   const child = spawn(process.execPath, [cli, 'summary', '--preset', 'seed'], { cwd: tmp, env: { ...process.env, CI: '1' } });
   child.stdout.destroy(); // the reader is gone before the first write: every write meets EPIPE

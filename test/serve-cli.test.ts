@@ -42,7 +42,7 @@ test('serve with no model: one message naming the path and how to make one, exit
     'run `npm start` \\(trains the seed model into runs/seed\\) or `digits train --out DIR` and pass --model DIR'));
   const other = digits(['serve', '--model', path.join(tmp, 'nothing'), '--port', '0']);
   assert.equal(other.code, 1);
-  assert.match(other.stderr, /no model at .*nothing\/model\.json: train one with `digits train --out .*nothing`/);
+  assert.match(other.stderr, /no model at .*nothing\/model\.json: train one with `npx digits train --out .*nothing`/);
 });
 
 test('serve rejects a bad port', () => {

@@ -105,7 +105,7 @@ for (const [sig, code, epoch] of [['SIGINT', 130, 2], ['SIGTERM', 143, 1]] as co
     const r = await child.done;
     assert.equal(r.code, code, r.stderr);
     const m = new RegExp(`^digits: interrupted at epoch ${epoch}, batch (\\d+)/100: checkpoint written to ${out}/checkpoint; ` +
-      `resume with: digits train --resume ${out}$`, 'm').exec(r.stderr);
+      `resume with: npx digits train --resume ${out}$`, 'm').exec(r.stderr);
     assert.ok(m, `the one-line message:\n${r.stderr}`);
     assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
     const batch = Number(m[1]);
@@ -152,7 +152,7 @@ test('SIGKILL mid-epoch: the last epoch-end checkpoint is intact; conflicting op
     { cwd: tmp, encoding: 'utf8', env });
   assert.equal(limited.status, 1, limited.stderr);
   assert.match(limited.stderr, new RegExp(`^digits: error: cannot write the checkpoint ${out}/checkpoint: file too large .*; ` +
-    `the checkpoint of the end of epoch 1 in ${out}/checkpoint is intact: free some space, then resume with: digits train --resume ${out}$`, 'm'));
+    `the checkpoint of the end of epoch 1 in ${out}/checkpoint is intact: free some space, then resume with: npx digits train --resume ${out}$`, 'm'));
   assert.doesNotMatch(limited.stderr, /\n\s+at .+:\d+:\d+/);
   assert.deepEqual(await fs.readdir(out), ['checkpoint']);
   assert.deepEqual(await fs.readFile(path.join(out, 'checkpoint', 'state.json'), 'utf8'), stateBefore);
@@ -216,7 +216,7 @@ test('train --ensemble interrupted in its second member: the same command again 
   const r = await child.done;
   assert.equal(r.code, 130, r.stderr);
   assert.match(r.stderr, new RegExp(`^digits: interrupted at epoch 2, batch \\d+/100: checkpoint written to ${out}/model-1/checkpoint; ` +
-    `resume with the same command \\(digits train --ensemble 2 \\.\\.\\. --out ${out}\\): finished members are kept, this one resumes$`, 'm'));
+    `resume with the same command \\(npx digits train --ensemble 2 \\.\\.\\. --out ${out}\\): finished members are kept, this one resumes$`, 'm'));
   assert.ok(!existsSync(path.join(out, 'ensemble.json')), 'no ensemble.json before every member is trained');
   const first = path.join(out, 'model-0', 'group1-shard1of1.bin');
   const before = { bytes: await fs.readFile(first), mtime: (await fs.stat(first)).mtimeMs };

@@ -286,7 +286,7 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
   } else {
     sections.push({
       id: 'unlabelled-predictions', title: 'Predictions on the unlabelled test set',
-      body: '<p class="note">No unlabelled test set was predicted. <code>digits report --model DIR --input test.csv</code> adds this section.</p>',
+      body: '<p class="note">No unlabelled test set was predicted. <code>npx digits report --model DIR --input test.csv</code> adds this section.</p>',
     });
   }
 

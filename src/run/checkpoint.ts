@@ -196,6 +196,6 @@ export class Checkpointer implements Callback {
   whatIsLeft(): string {
     if (this.last === null) return 'no checkpoint of this run was written';
     const at = this.last.batch === 0 ? `end of epoch ${this.last.epoch}` : `epoch ${this.last.epoch + 1}, batch ${this.last.batch}`;
-    return `the checkpoint of the ${at} in ${this.dir} is intact: free some space, then resume with: digits train --resume ${this.outDir}`;
+    return `the checkpoint of the ${at} in ${this.dir} is intact: free some space, then resume with: npx digits train --resume ${this.outDir}`;
   }
 }

@@ -73,7 +73,7 @@ async function trainMember(member: RunOptions, o: EnsembleOptions, n: number, ho
   } catch (err) {
     if (!(err instanceof Interrupted)) throw err;
     throw new Interrupted(err.message.replace(/resume with: .*$/,
-      `resume with the same command (digits train --ensemble ${n} ... --out ${o.out}): finished members are kept, this one resumes`), err.exitCode);
+      `resume with the same command (npx digits train --ensemble ${n} ... --out ${o.out}): finished members are kept, this one resumes`), err.exitCode);
   }
 }
 

@@ -126,7 +126,7 @@ async function trainLocked(o: RunOptions, hooks: TrainHooks, p: {
     const stale = await findCheckpoint(o.out);
     if (stale !== null) {
       onEvent({ type: 'warning', message: `${stale} is the checkpoint of an interrupted run; this new run replaces it ` +
-        `(to continue that run instead: digits train --resume ${o.out})` });
+        `(to continue that run instead: npx digits train --resume ${o.out})` });
     }
   }
   const backend = hooks.backend ?? chooseBackend(o, onEvent);
@@ -189,7 +189,7 @@ async function trainLocked(o: RunOptions, hooks: TrainHooks, p: {
     const { epoch, batch } = history.interrupted;
     const steps = Math.ceil(Math.floor(data.count * (1 - validationSplit)) / batchSize);
     const at = batch === 0 ? `after epoch ${epoch} of ${epochs}` : `at epoch ${epoch + 1}, batch ${batch}/${steps}`;
-    throw new Interrupted(`interrupted ${at}: checkpoint written to ${checkpointer.dir}; resume with: digits train --resume ${o.out}`,
+    throw new Interrupted(`interrupted ${at}: checkpoint written to ${checkpointer.dir}; resume with: npx digits train --resume ${o.out}`,
       signalExitCode(hooks.signal?.reason));
   }
   const passStart = Date.now();

@@ -40,8 +40,8 @@ export async function startServer(o: ServeOptions): Promise<{ app: FastifyInstan
   const exists = (file: string): Promise<boolean> => fs.stat(file).then((s) => s.isFile(), () => false);
   if (!(await exists(jsonPath)) && !(await exists(path.join(o.model, ENSEMBLE_JSON)))) {
     const trained = o.model === DEFAULT_MODEL_DIR
-      ? 'run `npm start` (trains the seed model into runs/seed) or `digits train --out DIR` and pass --model DIR'
-      : `train one with \`digits train --out ${o.model}\`, or pass --model with a folder holding model.json (or ensemble.json)`;
+      ? 'run `npm start` (trains the seed model into runs/seed) or `npx digits train --out DIR` and pass --model DIR'
+      : `train one with \`npx digits train --out ${o.model}\`, or pass --model with a folder holding model.json (or ensemble.json)`;
     throw new DigitsError(`no model at ${path.resolve(jsonPath)}: ${trained}`);
   }
   const predictor = await openPredictor(o, o.onEvent ?? warnOnStderr);

@@ -31,6 +31,6 @@ export function register(program: Command): void {
     .addOption(threadsOption())
     .addOption(precisionOption())
     .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExamples:\n  digits bench --json\n  digits bench --threads 1 --steps 100\n  node dist/bench/compare.js   # side by side with the PyTorch peer')
+    .addHelpText('after', '\nExamples:\n  npx digits bench --json\n  npx digits bench --threads 1 --steps 100\n  node dist/bench/compare.js   # side by side with the PyTorch peer')
     .action(bench);
 }

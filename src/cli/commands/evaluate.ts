@@ -44,6 +44,6 @@ export function register(program: Command): void {
     .addOption(threadsOption())
     .addOption(precisionOption())
     .option('--json', 'print the metrics as JSON')
-    .addHelpText('after', '\nExamples:\n  digits evaluate --model runs/seed\n  digits evaluate --model runs/fast3 --tta   # an ensemble, with test-time augmentation')
+    .addHelpText('after', '\nExamples:\n  npx digits evaluate --model runs/seed\n  npx digits evaluate --model runs/fast3 --tta   # an ensemble, with test-time augmentation')
     .action(evaluate);
 }

@@ -44,6 +44,6 @@ export function register(program: Command): void {
     .option('--raw-pixels', 'bake the model\'s input scaling into the graph: the ONNX input then takes raw 0..255 pixels')
     .addHelpText('after', '\nThe ONNX input is float [N, H, W, C] (NHWC) holding raw pixels x the model\'s inputScale\n' +
       '(metadata prop digits.inputScale; 1/255 for Digits-trained models) unless --raw-pixels is given.\n\n' +
-      'Example:\n  digits export --model runs/seed --format onnx --out seed.onnx')
+      'Example:\n  npx digits export --model runs/seed --format onnx --out seed.onnx')
     .action(exportModel);
 }

@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'output model folder')
     .option('--input-scale <n>', 'the pixel range the model was trained on: 1 (pixels / 255, default) or 255 (raw 0..255 pixels)', pixelRange)
     .addHelpText('after', `\nSupported layers: InputLayer, ${registeredLayerNames().join(', ')}; activations relu, softmax, linear.\n\n` +
-      'Examples:\n  digits import --from keras model.h5 --out runs/keras\n' +
-      '  digits import --from keras kaggle-notebook.h5 --out runs/kaggle-nb --input-scale 255   # trained on raw 0..255 pixels')
+      'Examples:\n  npx digits import --from keras model.h5 --out runs/keras\n' +
+      '  npx digits import --from keras kaggle-notebook.h5 --out runs/kaggle-nb --input-scale 255   # trained on raw 0..255 pixels')
     .action(importModel);
 }

@@ -28,6 +28,6 @@ export function register(program: Command): void {
     .addOption(backendOption())
     .addOption(threadsOption())
     .addOption(precisionOption())
-    .addHelpText('after', '\nExample:\n  digits predict --model runs/seed --input kaggle/test.csv --out submission.csv')
+    .addHelpText('after', '\nExample:\n  npx digits predict --model runs/seed --input kaggle/test.csv --out submission.csv')
     .action(predict);
 }

@@ -16,6 +16,6 @@ export function register(program: Command): void {
     .command('prepare')
     .description('write the bundled MNIST as Kaggle-format CSVs (train.csv, test.csv, test-labels.csv)')
     .requiredOption('--kaggle <dir>', 'output folder')
-    .addHelpText('after', '\nExample:\n  digits prepare --kaggle kaggle && digits train --data kaggle/train.csv')
+    .addHelpText('after', '\nExample:\n  npx digits prepare --kaggle kaggle && npx digits train --data kaggle/train.csv')
     .action(prepare);
 }

@@ -27,6 +27,6 @@ export function register(program: Command): void {
     .addOption(precisionOption())
     .addOption(ttaOption())
     .addOption(noTtaOption())
-    .addHelpText('after', '\nExamples:\n  digits report --model runs/seed\n  digits report --model runs/kaggle --input kaggle/test.csv --out runs/kaggle-report')
+    .addHelpText('after', '\nExamples:\n  npx digits report --model runs/seed\n  npx digits report --model runs/kaggle --input kaggle/test.csv --out runs/kaggle-report')
     .action(report);
 }

@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .command('score')
     .description('accuracy of a submission.csv against a labels CSV (ImageId,Label)')
     .argument('<submission>', 'submission.csv to score')
-    .requiredOption('--labels <file>', 'the true labels, e.g. test-labels.csv from `digits prepare`')
-    .addHelpText('after', '\nExample:\n  digits score submission.csv --labels kaggle/test-labels.csv')
+    .requiredOption('--labels <file>', 'the true labels, e.g. test-labels.csv from `npx digits prepare`')
+    .addHelpText('after', '\nExample:\n  npx digits score submission.csv --labels kaggle/test-labels.csv')
     .action(score);
 }

@@ -89,9 +89,9 @@ export function register(program: Command): void {
       SERVER_LIMITS.keepAliveTimeout)
     .addHelpText('after', '\nSlow clients (a byte at a time, or silent sockets) are cut off by the timeouts; bodies over 4 MiB\n' +
       '(16 MiB for /api/predict/batch) get 413; only the files of web/ are served.\n' +
-      '\nExamples:\n  digits serve                          # runs/seed on http://127.0.0.1:8080/\n' +
-      '  digits serve --model runs/small --port 3000\n' +
-      '  digits serve --cors http://localhost:3000 --max-pending 64\n' +
+      '\nExamples:\n  npx digits serve                          # runs/seed on http://127.0.0.1:8080/\n' +
+      '  npx digits serve --model runs/small --port 3000\n' +
+      '  npx digits serve --cors http://localhost:3000 --max-pending 64\n' +
       '  curl -s -X POST --data-binary @digit.png -H "Content-Type: image/png" http://127.0.0.1:8080/api/predict')
     .action(serve);
 }

@@ -25,6 +25,6 @@ export function register(program: Command): void {
     .description('the layer table of a saved model or a preset (an ensemble: its members, then their layers)')
     .option('--model <dir>', 'model folder or ensemble folder')
     .option('--preset <name>', 'a preset, e.g. seed')
-    .addHelpText('after', '\nExamples:\n  digits summary --preset seed\n  digits summary --model runs/seed')
+    .addHelpText('after', '\nExamples:\n  npx digits summary --preset seed\n  npx digits summary --model runs/seed')
     .action(summary);
 }

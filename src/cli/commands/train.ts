@@ -152,7 +152,7 @@ export function register(program: Command): void {
     .addOption(precisionOption())
     .option('--out <dir>', 'output folder for the model and its files', 'runs/seed')
     .option('--resume <dir>', 'continue the interrupted run whose --out folder is DIR, from DIR/checkpoint (its settings come from there: give no other option)')
-    .addHelpText('after', '\nExamples:\n  digits train                                  # seed recipe on the bundled MNIST\n  digits train --data kaggle/train.csv --out runs/kaggle\n  digits train --limit 5000 --epochs 2 --backend reference\n  digits train --preset fast --ensemble 3 --out runs/fast3\n  digits train --resume runs/seed               # after Ctrl-C, SIGTERM or a crash' +
+    .addHelpText('after', '\nExamples:\n  npx digits train                                  # seed recipe on the bundled MNIST\n  npx digits train --data kaggle/train.csv --out runs/kaggle\n  npx digits train --limit 5000 --epochs 2 --backend reference\n  npx digits train --preset fast --ensemble 3 --out runs/fast3\n  npx digits train --resume runs/seed               # after Ctrl-C, SIGTERM or a crash' +
       '\n\nA checkpoint (weights, optimizer, random state, position) is written to <out>/checkpoint at every epoch end.' +
       '\nCtrl-C or SIGTERM finishes the current batch, writes it and exits (130 / 143); a second Ctrl-C quits at once.' +
       '\n--resume ends with exactly the weights an uninterrupted run would have (same backend and threads).' +
