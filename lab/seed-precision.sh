@@ -10,7 +10,7 @@ mkdir -p "$out"
 for precision in fp32 bf16; do
   for seed in 0 1 2; do
     dir="$out/$precision-s$seed"
-    [ -f "$dir/metrics.json" ] || node dist/src/cli/main.js train --preset seed --seed "$seed" --precision "$precision" --out "$dir" > "$dir.log" 2>&1
+    [ -f "$dir/metrics.json" ] || node "${DIGITS_DIST:-dist}/src/cli/main.js" train --preset seed --seed "$seed" --precision "$precision" --out "$dir" > "$dir.log" 2>&1
     node -e "const m = require('$(realpath -m "$dir")/metrics.json'); console.log('$precision seed $seed', (100 * m.testAccuracy).toFixed(2) + '%')"
   done
 done

@@ -82,7 +82,7 @@ export { importKeras, readKerasH5, type KerasImportOptions, type KerasImportResu
 // --------------------------------------------------------------------------------------------- runs
 export {
   trainRun, resumeOptions, trainEnsemble, combineModels, evaluateRun, predictRun, reportRun, benchThroughput,
-  openClassifier, modelInput, predictProbabilities, describeLoaded, chooseBackend, withPresetPrecision, readRunInfo,
+  openClassifier, modelInput, predictProbabilities, describeLoaded, chooseBackend, withPresetPrecision, modelPrecision, describePrecision, readRunInfo,
   ignoreEvents, warnOnStderr, type RunEvent, type OnRunEvent, type BackendOpts, type RunOptions, type RunSettings, type TrainHooks, type TrainResult, type RunMetrics,
   type EnsembleOptions, type EnsembleResult, type EnsembleMemberResult, type CombineOptions, type CombinedMember,
   type EvaluateOptions, type EvaluateResult, type PredictOptions, type PredictResult, type ReportOptions, type ReportRunResult,

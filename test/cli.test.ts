@@ -130,6 +130,29 @@ test('the Kaggle workflow: train, evaluate, predict a test.csv, score the submis
   assert.match(sm.stdout, /135,114/);
 });
 
+test('nothing the user did not name as output is replaced: train into a model folder, predict over submission.csv', async () => {
+  const model = path.join(tmp, 'model'); // the Kaggle workflow's model
+  const before = await fs.readFile(path.join(model, 'model.json'), 'utf8');
+  assertCleanError(digits('train', '--limit', '300', '--epochs', '1', '--test-limit', '100', '--out', model),
+    /--out .*model already holds a model \(model\.json, test accuracy \d+\.\d\d%\): pick another folder, or pass --force to replace it/);
+  assert.equal(await fs.readFile(path.join(model, 'model.json'), 'utf8'), before, 'the model is untouched');
+  assertCleanError(digits('train', '--preset', 'fast', '--ensemble', '2', '--limit', '300', '--epochs', '1', '--out', model), /already holds a model/);
+
+  // submission.csv (written above) is not replaced by a predict that does not name it
+  const submission = await fs.readFile(path.join(tmp, 'submission.csv'), 'utf8');
+  assertCleanError(digits('predict', '--model', model, '--input', 'test.csv'),
+    /submission\.csv already exists: name the file to write with --out \(for example --out submission-2\.csv\), or pass --force to replace it/);
+  assert.equal(await fs.readFile(path.join(tmp, 'submission.csv'), 'utf8'), submission);
+  const named = digits('predict', '--model', model, '--input', 'test.csv', '--out', 'submission.csv');
+  assert.equal(named.code, 0, named.stderr);
+  assert.equal(digits('predict', '--model', model, '--input', 'test.csv', '--force').code, 0);
+
+  // --force replaces the model
+  const forced = digits('train', '--limit', '300', '--epochs', '1', '--test-limit', '100', '--out', model, '--force');
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.equal(JSON.parse(await fs.readFile(path.join(model, 'metrics.json'), 'utf8')).testImages, 100);
+});
+
 test('train --preset best: the saved model is the moving average of the weights with BatchNorm statistics recomputed over the training rows; metrics.json and the summary score it on validation again', async () => {
   const dir = path.join(tmp, 'best-ema');
   const t = digits('train', '--preset', 'best', '--limit', '2000', '--epochs', '3', '--validation-split', '0.25', '--test-limit', '300',
@@ -176,7 +199,7 @@ test('train --preset best: the saved model is the moving average of the weights 
   says(await fs.readFile(path.join(again, 'report.html'), 'utf8'));
 });
 
-test('train --preset fast runs its convs in fp32 under --precision auto (its own choice), and evaluate scores the model in it; an explicit --precision wins', async () => {
+test('train --preset fast runs its convs in fp32 under --precision auto (its own choice); evaluate runs a model in the arithmetic it records, and says which; an explicit --precision wins', async () => {
   const dir = path.join(tmp, 'fast-auto');
   const t = digits('train', '--preset', 'fast', '--limit', '1500', '--epochs', '1', '--test-limit', '300', '--out', dir);
   assert.equal(t.code, 0, t.stderr);
@@ -184,14 +207,23 @@ test('train --preset fast runs its convs in fp32 under --precision auto (its own
   assert.equal(metrics.precision, 'fp32');
   assert.doesNotMatch(t.stderr, /bf16 convolutions/);
   assert.ok(metrics.testAccuracy > 0.5, `test accuracy ${metrics.testAccuracy}`);
-  // evaluate (auto) finds the preset in the model's metadata: the same arithmetic, so the same accuracy to the image
+  // evaluate (auto) runs a float32-trained model in float32, says so, and gets the same accuracy to the image
   const e = digits('evaluate', '--model', dir, '--limit', '300');
   assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stdout, /^model in float32 /);
   assert.equal(Number(/accuracy (\d+\.\d+)%/.exec(e.stdout)![1]) / 100, metrics.testAccuracy);
-  const b = digits('train', '--preset', 'fast', '--limit', '1500', '--epochs', '1', '--test-limit', '300', '--precision', 'bf16',
-    '--out', path.join(tmp, 'fast-bf16'));
+  const bf16Dir = path.join(tmp, 'fast-bf16');
+  const b = digits('train', '--preset', 'fast', '--limit', '1500', '--epochs', '1', '--test-limit', '300', '--precision', 'bf16', '--out', bf16Dir);
   assert.equal(b.code, 0, b.stderr);
-  assert.equal(JSON.parse(await fs.readFile(path.join(tmp, 'fast-bf16', 'metrics.json'), 'utf8')).precision, 'bf16');
+  const bf16Metrics = JSON.parse(await fs.readFile(path.join(bf16Dir, 'metrics.json'), 'utf8'));
+  assert.equal(bf16Metrics.precision, 'bf16');
+  // the model records its bf16 training, so auto runs it in bf16 (the same accuracy to the image), and --precision fp32 in float32
+  const eb = digits('evaluate', '--model', bf16Dir, '--limit', '300', '--json');
+  assert.equal(eb.code, 0, eb.stderr);
+  const scored = JSON.parse(eb.stdout) as { precision: string; accuracy: number };
+  assert.deepEqual([scored.precision, scored.accuracy], ['bf16', bf16Metrics.testAccuracy]);
+  const ef = digits('evaluate', '--model', bf16Dir, '--limit', '300', '--precision', 'fp32');
+  assert.match(ef.stdout, /^model in float32 /);
 });
 
 test('bad input: a CSV with a wrong header names the file and column, and no model is written', async () => {

@@ -154,7 +154,7 @@ test('predict on the ensemble writes a valid submission with the members\' mean 
     const out = path.join(dir, `sub${flags.join('')}.csv`);
     // fp32: the members' mean below is computed in float32 (bf16 would move the 6th digit)
     const { stdout } = await digits('predict', '--model', ens, '--input', csv, '--out', out, '--probabilities', '--precision', 'fp32', ...flags);
-    assert.match(stdout, new RegExp(`predicted 30 images .* with the ensemble of 2 models${flags.length ? ' with test-time augmentation \\(5 views\\)' : ';'}`));
+    assert.match(stdout, new RegExp(`predicted 30 images .* with the ensemble of 2 models${flags.length ? ' with test-time augmentation \\(5 views\\)' : ''} in float32;`));
     const lines = readFileSync(out, 'utf8').trim().split('\n');
     assert.equal(lines[0], 'ImageId,Label,p0,p1,p2,p3,p4,p5,p6,p7,p8,p9');
     assert.equal(lines.length, n + 1);
@@ -175,12 +175,11 @@ test('predict on the ensemble writes a valid submission with the members\' mean 
   for (let i = 0; i < p.length; i++) assert.ok(Math.abs(p[i]! - mean[i]!) < 1e-6);
 });
 
-test('evaluate on the ensemble writes the complete report into the ensemble folder', async () => {
-  rmSync(path.join(ens, 'report.html'));
+test('evaluate on the ensemble writes the complete report into the ensemble folder\'s evaluation/', async () => {
   const { stdout, stderr } = await digits('evaluate', '--model', ens, '--limit', '150');
-  assert.match(stderr, /report: .*report\.html \(and 6 PNG figures beside it\)/);
-  assert.match(stdout, /^ensemble of 2 models .* on 150 images from MNIST test\naccuracy [\d.]+% \(\d+\/150\)/);
-  const html = readFileSync(path.join(ens, 'report.html'), 'utf8');
+  assert.match(stderr, /report: .*evaluation\/report\.html \(and 6 PNG figures beside it\)/);
+  assert.match(stdout, /^ensemble of 2 models in float32 .* on 150 images from MNIST test\naccuracy [\d.]+% \(\d+\/150\)/);
+  const html = readFileSync(path.join(ens, 'evaluation', 'report.html'), 'utf8');
   for (const id of REPORT_SECTIONS) assert.match(html, new RegExp(`id="${id}"`), `section ${id} missing`);
   assert.match(sectionText(html, 'confusion-matrix'), /150 images of the test set/);
   assert.match(sectionText(html, 'per-class'), /macro avg/);

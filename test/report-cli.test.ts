@@ -74,12 +74,15 @@ test('digits report --model writes the report again, with predictions on --input
   assert.ok(existsSync(path.join(out, 'unlabelled-predictions.png')));
 });
 
-test('evaluate rewrites the report in the model folder', async () => {
+test('evaluate writes its report beside the training\'s, in the model folder\'s evaluation/, and leaves the training\'s alone', async () => {
+  const training = readFileSync(path.join(model, 'report.html'), 'utf8');
   const { stderr } = await digits('evaluate', '--model', model, '--limit', '150');
-  assert.match(stderr, /report: .*report\.html/);
-  const html = checkReport(path.join(model, 'report.html'));
+  assert.match(stderr, /report: .*evaluation\/report\.html/);
+  const html = checkReport(path.join(model, 'evaluation', 'report.html'));
   assert.match(html, /Written by digits evaluate/);
   assert.match(html, /150 images of the test set/);
+  assert.match(html, /scored in<\/div><div class="v">float32</);
+  assert.equal(readFileSync(path.join(model, 'report.html'), 'utf8'), training, 'the training report is untouched');
 });
 
 test('a run on a Kaggle CSV reports on its validation split', async () => {

@@ -38,6 +38,8 @@ import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { buildPreset, oneHot, type Sequential } from '../src/nn/index.js';
 import { loadModel, makeMetadata, saveModel } from '../src/io/model-files.js';
+import { modelPrecision, openClassifier, predictProbabilities } from '../src/run/index.js';
+import { openPredictor } from '../src/run/predictor.js';
 
 const PROB_TOL = 1e-5;
 const GRAD_REL_TOL = 1e-4;
@@ -273,4 +275,38 @@ test('(4) a BatchNorm model (the fast preset) saved by Digits loads in TF.js wit
   again.setBackend(new ReferenceBackend());
   const back = Float32Array.from(again.predict(new Tensor([100, 28, 28, 1], images)).data);
   assert.equal(maxAbsDiff(back, ours), 0);
+});
+
+test('(5) exact by default: a model trained in float32 predicts as TF.js does (1e-5) under every face\'s default precision; only a model recording bf16 training runs in bf16', async (t) => {
+  const model = seedModel(5);
+  const fp32Dir = path.join(tmp, 'trained-fp32');
+  const bf16Dir = path.join(tmp, 'trained-bf16');
+  const oldDir = path.join(tmp, 'trained-unknown');
+  await saveModel(model, fp32Dir, makeMetadata(model, { seed: 5, preset: 'seed', precision: 'fp32' }));
+  await saveModel(model, bf16Dir, makeMetadata(model, { seed: 5, preset: 'best', precision: 'bf16' }));
+  await saveModel(model, oldDir, makeMetadata(model, { seed: 5, preset: 'best' })); // written before models recorded it
+  const tfModel = await tf.loadLayersModel(readHandler(fp32Dir));
+  const theirs = tfPredict(tfModel, images, 100);
+  tfModel.dispose();
+  const x = new Tensor([100, 28, 28, 1], images);
+
+  // the CLI's faces pass precision "auto"; the library's openPredictor leaves it unset
+  for (const dir of [fp32Dir, oldDir]) {
+    const loaded = await openClassifier({ model: dir, backend: 'auto', precision: 'auto' });
+    assert.equal(loaded.model.backend.precision, 'fp32', `${path.basename(dir)} runs in float32`);
+    const diff = maxAbsDiff(predictProbabilities(loaded.model, x, 'predicting'), theirs);
+    t.diagnostic(`${path.basename(dir)}: max |digits - tfjs| = ${diff.toExponential(2)}`);
+    assert.ok(diff <= PROB_TOL, `${path.basename(dir)}: max |digits - tfjs| = ${diff.toExponential(3)} > ${PROB_TOL}`);
+  }
+  const predictor = await openPredictor({ model: fp32Dir });
+  assert.equal(predictor.describe().precision, 'fp32');
+  const one = await predictor.predict(images.subarray(0, 784));
+  assert.ok(maxAbsDiff(one.probabilities, theirs.subarray(0, 10)) <= PROB_TOL);
+
+  // a model that records bf16 training runs in bf16 unless float32 is asked for
+  assert.equal((await openClassifier({ model: bf16Dir, backend: 'auto', precision: 'auto' })).model.backend.precision, 'bf16');
+  assert.equal((await openClassifier({ model: bf16Dir, backend: 'auto', precision: 'fp32' })).model.backend.precision, 'fp32');
+  // the rule does not look at the CPU: the same answers where AMX tiles would make bf16 fast
+  assert.deepEqual([modelPrecision('auto', null), modelPrecision(undefined, { precision: 'fp32' }), modelPrecision('auto', { precision: 'bf16' }),
+    modelPrecision('bf16', null), modelPrecision('fp32', { precision: 'bf16' })], ['fp32', 'fp32', 'bf16', 'bf16', 'fp32']);
 });

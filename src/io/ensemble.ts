@@ -162,10 +162,13 @@ export async function loadEnsemble(dir: string, opts: LoadOptions = {}): Promise
   const model = new Ensemble(members.map((m) => m.model), { tta });
   // the members' shared facts (input scaling, classes, version); seed, history and test accuracy are each member's own
   const presets = new Set(members.map((m) => m.metadata?.preset ?? null));
+  // an ensemble is meant to run in bf16 only when every member is
+  const bf16 = members.every((m) => m.metadata?.precision === 'bf16');
   const metadata: DigitsMetadata | null = m0 === null ? null : {
     version: m0.version, inputScale: m0.inputScale, inputShape: m0.inputShape, classNames: m0.classNames, backend: m0.backend,
     seed: null,
     preset: presets.size === 1 ? m0.preset : null,
+    ...(bf16 ? { precision: 'bf16' as const } : {}),
     ...(typeof j.testAccuracy === 'number' ? { testAccuracy: j.testAccuracy } : {}),
     trainedAt: typeof j.trainedAt === 'string' ? j.trainedAt : m0.trainedAt,
   };

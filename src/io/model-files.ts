@@ -49,6 +49,7 @@ import { layerFactory, registeredLayerNames } from '../nn/layer.js';
 import type { Layer } from '../nn/layer.js';
 import { Sequential } from '../nn/index.js';
 import { withWeightBudget } from '../nn/base.js';
+import type { Precision } from '../engine/backend.js';
 
 /** The topology and weights manifest of a saved model (TF.js layers-model format). */
 export const MODEL_JSON = 'model.json';
@@ -87,6 +88,12 @@ export interface DigitsMetadata {
   trainedAt: string | null;
   /** backend that trained it: 'reference' or 'native' (null: unknown) */
   backend: string | null;
+  /**
+   * The convolutions' arithmetic the model was trained in: 'bf16' (operands rounded to bfloat16), which
+   * is then also how it is meant to run (`--precision auto` runs it so), or 'fp32'. Absent in models
+   * TF.js or older Digits versions wrote, which run in float32.
+   */
+  precision?: Precision;
   /**
    * Length and SHA-256 (hex) of every weight shard, by file name, written by
    * saveModel; loading refuses a shard that does not match. Absent in models
@@ -163,6 +170,7 @@ export function makeMetadata(model: Sequential, facts: Partial<DigitsMetadata> =
     ...(facts.testAccuracy !== undefined ? { testAccuracy: facts.testAccuracy } : {}),
     trainedAt: facts.trainedAt ?? null,
     backend: facts.backend ?? null,
+    ...(facts.precision !== undefined ? { precision: facts.precision } : {}),
   };
 }
 
@@ -197,6 +205,7 @@ export function parseMetadata(raw: unknown, where: string): DigitsMetadata {
     fail('trainedAt', 'an ISO 8601 time string or null', m.trainedAt);
   }
   if (m.backend !== null && m.backend !== undefined && typeof m.backend !== 'string') fail('backend', 'a string or null', m.backend);
+  if (m.precision !== undefined && m.precision !== 'fp32' && m.precision !== 'bf16') fail('precision', '"fp32" or "bf16"', m.precision);
   if (m.weightFiles !== undefined) {
     if (!isObject(m.weightFiles)) fail('weightFiles', 'an object {file: {bytes, sha256}}', m.weightFiles);
     for (const [k, v] of Object.entries(m.weightFiles as Record<string, unknown>)) {
@@ -216,6 +225,7 @@ export function parseMetadata(raw: unknown, where: string): DigitsMetadata {
     ...(m.testAccuracy !== undefined ? { testAccuracy: m.testAccuracy as number } : {}),
     trainedAt: (m.trainedAt as string | null | undefined) ?? null,
     backend: (m.backend as string | null | undefined) ?? null,
+    ...(m.precision !== undefined ? { precision: m.precision as Precision } : {}),
     ...(m.weightFiles !== undefined ? { weightFiles: structuredClone(m.weightFiles as Record<string, WeightFileDigest>) } : {}),
   };
 }

@@ -16,6 +16,7 @@ import { describeTta } from '../nn/index.js';
 import type { ReportEvaluation, ReportInput, ReportMember, ReportResult } from '../report/report.js';
 import { describeAveraging, formatSeconds } from '../report/text.js';
 import { warnOnStderr, type OnRunEvent } from './events.js';
+import { describePrecision } from './backend.js';
 import { modelInput, predictProbabilities } from './predict.js';
 
 /** What a training run left beside its model: metrics.json and history.json (each may be missing). */
@@ -221,20 +222,25 @@ export async function writeRunReport(outDir: string, input: ReportInput, onEvent
   }
 }
 
+/** The folder of a model folder where `evaluate` writes its report. */
+export const EVALUATION_DIR = 'evaluation';
+
 /**
- * `digits evaluate`'s report, into the model folder (evaluate has no other
- * output folder): the run's own training sections, evaluated on `data`.
+ * `digits evaluate`'s report, into the model folder's `evaluation/` (beside the training's report,
+ * which it leaves alone): the run's own training sections, evaluated on `data`.
  */
 export async function writeEvaluationReport(
   modelDir: string, loaded: LoadedClassifier, data: Dataset, probs: Float32Array, dataSpec: string, onEvent: OnRunEvent = warnOnStderr,
 ): Promise<ReportResult | null> {
-  const run = await readArtifactRun(loaded, modelDir, modelDir);
+  // beside the training's own report, never over it: the evaluation may be on other data or fewer images
+  const outDir = path.join(modelDir, EVALUATION_DIR);
+  const run = await readArtifactRun(loaded, modelDir, outDir);
   const kind = (await resolveDataSpec(dataSpec)).kind === 'csv' ? 'labelled' : 'test';
-  return writeRunReport(modelDir, {
+  return writeRunReport(outDir, {
     modelDir, model: loaded.model, metadata: loaded.metadata, history: run.history, members: run.members, averaging: run.averaging,
     training: await runTrainingData(run.metrics, onEvent),
     evaluation: { kind, source: data.source, dataset: data, labels: data.labels!, probs },
-    settings: run.settings, seed: run.seed,
+    settings: [...run.settings, ['scored in', describePrecision(loaded.model.backend.precision)]], seed: run.seed,
     generator: 'digits evaluate',
   }, onEvent);
 }

@@ -5,7 +5,7 @@
  * report.html in out/. Running it again after an interruption keeps the
  * finished members and resumes the interrupted one.
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { loadMnist, loadTestData, resolveDataSpec, writeSubmission } from '../data/index.js';
 import { DEFAULT_TTA, Ensemble, buildPreset, getPreset } from '../nn/index.js';
@@ -23,7 +23,7 @@ import { ENSEMBLE_METRICS, num, readArtifactRun, readRunInfo, runTrainingData, v
 import { chooseBackend } from './backend.js';
 import { warnOnStderr, type OnRunEvent } from './events.js';
 import { modelInput, predictProbabilities } from './predict.js';
-import { trainRun, type TrainHooks } from './train.js';
+import { refuseToReplace, trainRun, type TrainHooks } from './train.js';
 
 /** Most members an ensemble run trains. */
 export const MAX_ENSEMBLE = 50;
@@ -69,7 +69,7 @@ export interface EnsembleResult {
 /** One member's run; an interruption tells how to go on with the whole ensemble, not just this member. */
 async function trainMember(member: RunOptions, o: EnsembleOptions, n: number, hooks: TrainHooks): Promise<void> {
   try {
-    await trainRun(member, hooks);
+    await trainRun(member, { ...hooks, replace: true }); // a member folder is this ensemble's own
   } catch (err) {
     if (!(err instanceof Interrupted)) throw err;
     throw new Interrupted(err.message.replace(/resume with: .*$/,
@@ -105,6 +105,8 @@ export async function trainEnsemble(o: EnsembleOptions, hooks: Omit<TrainHooks, 
   }
   // room for every member's model, checkpoints and report, checked before the first one trains
   const perMember = runBytes(buildPreset(o.preset, o.seed).model.countParams(), o.limit ?? 60000);
+  // a plain model there is never replaced by an ensemble without --force (an ensemble there is this command's to resume)
+  if (existsSync(path.join(o.out, MODEL_JSON))) await refuseToReplace(o.out, hooks.replace);
   await checkOutputFolder(o.out, `--out ${o.out}`, { needBytes: n * perMember, needFor: `the ${n} members' models, checkpoints and reports` });
   const lock = await lockRunFolder(o.out, `digits train --ensemble ${n} --out ${o.out}`);
   try {

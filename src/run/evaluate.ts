@@ -12,7 +12,7 @@ import { imageInputFiles, loadImageFiles } from '../preprocess/files.js';
 import type { LoadedClassifier } from '../io/ensemble.js';
 import { argmaxRows, classificationReport, type ClassificationReport } from '../report/metrics.js';
 import type { ReportEvaluation, ReportInput, ReportResult } from '../report/report.js';
-import type { BackendOpts } from './backend.js';
+import { describePrecision, type BackendOpts } from './backend.js';
 import { warnOnStderr, type OnRunEvent } from './events.js';
 import { modelInput, openClassifier, predictProbabilities } from './predict.js';
 import { num, readArtifactRun, runDataSpec, runTrainingData, validationEvaluation, writeEvaluationReport } from './artifacts.js';
@@ -148,7 +148,7 @@ export async function reportRun(o: ReportOptions, onEvent: OnRunEvent = warnOnSt
   const report = await writeReport(outDir, {
     modelDir: o.model, model, metadata, history: run.history, members: run.members, training, evaluation, unlabelled,
     averaging: run.averaging,
-    settings: run.settings, seed: run.seed,
+    settings: [...run.settings, ['scored in', describePrecision(model.backend.precision)]], seed: run.seed,
     generator: 'digits report',
   });
   return { report, evaluation };

@@ -4,7 +4,7 @@
  * that report progress as events and never print or read argv.
  */
 export { ignoreEvents, warnOnStderr, type RunEvent, type OnRunEvent } from './events.js';
-export { chooseBackend, withPresetPrecision, type BackendOpts } from './backend.js';
+export { chooseBackend, withPresetPrecision, modelPrecision, describePrecision, type BackendOpts } from './backend.js';
 export { trainRun, type TrainHooks, type TrainResult, type RunMetrics } from './train.js';
 export { resumeOptions, type RunOptions, type RunSettings } from './checkpoint.js';
 export { trainEnsemble, MAX_ENSEMBLE, type EnsembleOptions, type EnsembleResult, type EnsembleMemberResult } from './ensemble.js';

@@ -5,17 +5,17 @@ import type { Dataset } from '../data/dataset.js';
 import type { Classifier } from '../nn/classifier.js';
 import { unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
 import { loadClassifier, type LoadedClassifier } from '../io/ensemble.js';
-import { chooseBackend, withPresetPrecision, type BackendOpts } from './backend.js';
+import { chooseBackend, describePrecision, modelPrecision, type BackendOpts } from './backend.js';
 import { warnOnStderr, type OnRunEvent } from './events.js';
 
 /**
  * The model or ensemble folder `o.model` (test-time augmentation as `o.tta` says, else as the folder
- * records), on the backend the options choose: what every predicting face starts with. Precision
- * `auto` follows the preset the model was trained with.
+ * records), on the backend the options choose: what every predicting face starts with. Its arithmetic
+ * is modelPrecision's: float32 unless asked otherwise or the model records it was trained in bf16.
  */
 export async function openClassifier(o: BackendOpts & { model: string; tta?: boolean }, onEvent: OnRunEvent = warnOnStderr): Promise<LoadedClassifier> {
   const loaded = await loadClassifier(o.model, { tta: o.tta });
-  loaded.model.setBackend(chooseBackend(withPresetPrecision(o, loaded.metadata?.preset), onEvent));
+  loaded.model.setBackend(chooseBackend({ ...o, precision: modelPrecision(o.precision, loaded.metadata) }, onEvent));
   return loaded;
 }
 
@@ -58,8 +58,9 @@ export function predictProbabilities(model: Classifier, x: Tensor, label: string
   return probs;
 }
 
-/** "model", "ensemble of 3 models", "... with test-time augmentation (5 views)" */
+/** "model in float32", "ensemble of 3 models with test-time augmentation (5 views) in bf16 convolutions" */
 export function describeLoaded(l: LoadedClassifier): string {
   return (l.kind === 'ensemble' ? `ensemble of ${l.members.length} models` : 'model') +
-    (l.tta.length > 0 ? ` with test-time augmentation (${l.tta.length} views)` : '');
+    (l.tta.length > 0 ? ` with test-time augmentation (${l.tta.length} views)` : '') +
+    ` in ${describePrecision(l.model.backend.precision)}`;
 }

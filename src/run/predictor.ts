@@ -195,6 +195,7 @@ export class Predictor {
       trainedAt: md?.trainedAt ?? null,
       preset: md?.preset ?? null,
       backend: this.model.backend.name,
+      precision: this.model.backend.precision,
       digitsVersion: md?.version ?? null,
       tta: { views: tta.length, description: describeTta(tta) },
     };

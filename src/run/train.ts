@@ -6,6 +6,7 @@
  * the data has a labelled test set) and report.html. Progress goes to
  * `onEvent`; nothing is printed.
  */
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DigitsError, Interrupted, signalExitCode } from '../errors.js';
 import type { Backend } from '../engine/backend.js';
@@ -14,7 +15,8 @@ import { loadMnist, loadTestData, loadTrainingData, resolveDataSpec, writeSubmis
 import {
   buildPreset, getPreset, presetAfterFit, presetCallbacks, presetFitOptions, ProgressCallback, oneHot, type Callback, type History, type Sequential,
 } from '../nn/index.js';
-import { saveModel, type DigitsMetadata } from '../io/model-files.js';
+import { MODEL_JSON, saveModel, type DigitsMetadata } from '../io/model-files.js';
+import { ENSEMBLE_JSON } from '../io/ensemble.js';
 import { checkOutputFolder, writeFailure } from '../util/disk.js';
 import { removeLeftovers, writeFileAtomic } from '../util/atomic.js';
 import { lockRunFolder } from './lock.js';
@@ -39,6 +41,25 @@ export interface TrainHooks {
   signal?: AbortSignal;
   /** the checkpoint of the interrupted run to go on with (resumeOptions gives it with the options) */
   resume?: LoadedCheckpoint | null;
+  /** replace a model or an ensemble the output folder already holds (`--force`); without it such a folder is refused */
+  replace?: boolean;
+}
+
+/**
+ * Refuses an output folder that already holds a finished model or ensemble (a model.json or an
+ * ensemble.json), naming it and its test accuracy, unless `replace`: a new run never silently
+ * destroys a result.
+ */
+export async function refuseToReplace(out: string, replace: boolean | undefined): Promise<void> {
+  if (replace === true) return;
+  for (const file of [MODEL_JSON, ENSEMBLE_JSON]) {
+    const text = await fs.readFile(path.join(out, file), 'utf8').catch(() => null);
+    if (text === null) continue;
+    const accuracy = /"testAccuracy":\s*([\d.eE+-]+)/.exec(text)?.[1];
+    const what = file === MODEL_JSON ? 'a model' : 'an ensemble';
+    throw new DigitsError(`--out ${out} already holds ${what} (${file}${accuracy !== undefined ? `, test accuracy ${(Number(accuracy) * 100).toFixed(2)}%` : ''}): ` +
+      'pick another folder, or pass --force to replace it');
+  }
 }
 
 /** What a run's metrics.json holds. */
@@ -99,6 +120,7 @@ export async function trainRun(o: RunOptions, hooks: TrainHooks = {}): Promise<T
   const epochs = o.epochs ?? training.epochs;
   const batchSize = o.batchSize ?? training.batchSize;
   const validationSplit = o.validationSplit ?? training.validationSplit;
+  if (resume === null) await refuseToReplace(o.out, hooks.replace);
   await checkOutputFolder(o.out, `--out ${o.out}`, {
     needBytes: runBytes(model.countParams(), o.limit ?? 60000), needFor: 'the model, its checkpoints and the report',
   });
@@ -270,6 +292,7 @@ async function finishRun(o: RunOptions, r: FinishedRun, onEvent: OnRunEvent): Pr
     ...(testAccuracy !== undefined ? { testAccuracy } : {}),
     trainedAt: new Date().toISOString(),
     backend: backend.name,
+    precision: backend.precision,
   };
   await saveModel(model, o.out, metadata);
   await writeFileAtomic(path.join(o.out, 'history.json'), JSON.stringify(history, null, 2) + '\n');

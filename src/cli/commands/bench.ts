@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--infer-batch <n>', 'inference batch size', positiveInt('--infer-batch'), 1000)
     .addOption(backendOption())
     .addOption(threadsOption())
-    .addOption(precisionOption())
+    .addOption(precisionOption('training'))
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  npx digits bench --json\n  npx digits bench --threads 1 --steps 100\n  node dist/bench/compare.js   # side by side with the PyTorch peer')
     .action(bench);

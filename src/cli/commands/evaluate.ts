@@ -13,6 +13,7 @@ async function evaluate(o: EvaluateOptions & { json?: boolean }): Promise<void> 
   if (o.json) {
     out(JSON.stringify({
       data: data.source, kind: loaded.kind, members: loaded.members.length, tta: loaded.tta.length,
+      backend: loaded.model.backend.name, precision: loaded.model.backend.precision,
       ...report, mostConfused: mostConfusedPairs(report.confusion),
     }, null, 2));
     return;

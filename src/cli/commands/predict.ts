@@ -1,11 +1,22 @@
 /** `digits predict`: labels for unlabelled images, written as a Kaggle submission. */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { describeLoaded, predictRun, type PredictOptions } from '../../run/index.js';
 import { backendOption, noTtaOption, precisionOption, threadsOption, ttaOption } from '../options.js';
 import { out, TerminalEvents } from '../terminal.js';
+import { DigitsError } from '../../errors.js';
 
-async function predict(o: PredictOptions): Promise<void> {
+/** The file predict writes when --out is not given. */
+const DEFAULT_OUT = 'submission.csv';
+
+async function predict(opts: Omit<PredictOptions, 'out'> & { out?: string; force?: boolean }): Promise<void> {
+  // a file the user named is theirs to replace; the default one is not replaced without a word
+  const o: PredictOptions = { ...opts, out: opts.out ?? DEFAULT_OUT };
+  if (opts.out === undefined && opts.force !== true && existsSync(DEFAULT_OUT)) {
+    throw new DigitsError(`${path.resolve(DEFAULT_OUT)} already exists: name the file to write with --out (for example --out ` +
+      `${opts.probabilities ? 'probabilities.csv' : 'submission-2.csv'}), or pass --force to replace it`);
+  }
   const terminal = new TerminalEvents();
   const { loaded, data, labels } = await predictRun(o, terminal.onEvent);
   const counts = new Array<number>(10).fill(0);
@@ -21,7 +32,8 @@ export function register(program: Command): void {
     .description('predict labels for unlabelled images and write a Kaggle submission')
     .requiredOption('--model <dir>', 'model folder or ensemble folder (ensemble.json)')
     .requiredOption('--input <path>', 'a Kaggle test.csv (pixel0..pixel783), IDX images, or PNG/JPEG images (a file or a folder of them)')
-    .option('--out <file>', 'submission file (ImageId,Label)', 'submission.csv')
+    .option('--out <file>', `submission file (ImageId,Label); default ${DEFAULT_OUT}, which is not replaced unless named here or with --force`)
+    .option('--force', `replace ${DEFAULT_OUT} when --out is not given`)
     .option('--probabilities', 'add the ten class probabilities p0..p9 as columns')
     .addOption(ttaOption())
     .addOption(noTtaOption())

@@ -5,6 +5,7 @@ import { DEFAULT_MODEL_DIR, startServer, type ServeOptions } from '../../server/
 import { SERVER_LIMITS } from '../../server/app.js';
 import { defaultImageThreads, MAX_IMAGE_THREADS } from '../../server/image-decoder.js';
 import { backendOption, intInRange, noTtaOption, nonNegativeInt, positiveInt, precisionOption, threadsOption, ttaOption } from '../options.js';
+import { describePrecision } from '../../run/index.js';
 import { warn } from '../terminal.js';
 
 function port(value: string): number {
@@ -38,7 +39,7 @@ async function serve(o: ServeOptions): Promise<void> {
   const what = predictor.loaded?.kind === 'ensemble' ? `ensemble of ${predictor.loaded.members.length} models, ` : '';
   const tta = predictor.loaded?.tta.length ? `, test-time augmentation (${predictor.loaded.tta.length} views)` : '';
   process.stdout.write(`serving ${path.resolve(o.model)} (${what}${predictor.info.id}${tta}` +
-    `${acc !== null ? `, test accuracy ${(acc * 100).toFixed(2)}%` : ''}) on ${predictor.model.backend.name} backend\n` +
+    `${acc !== null ? `, test accuracy ${(acc * 100).toFixed(2)}%` : ''}) on ${predictor.model.backend.name} backend in ${describePrecision(predictor.model.backend.precision)}\n` +
     `drawing page: ${url}/\nAPI: POST ${url}/api/predict, POST ${url}/api/predict/batch, GET ${url}/api/model, GET ${url}/health\n` +
     'press Ctrl+C to stop\n');
   await new Promise<void>((resolve) => {

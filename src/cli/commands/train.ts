@@ -18,6 +18,8 @@ interface TrainOpts extends RunOptions {
   tta?: boolean;
   /** continue the interrupted run whose --out folder this is (its settings come from the checkpoint) */
   resume?: string;
+  /** replace a model or ensemble the --out folder already holds */
+  force?: boolean;
 }
 
 async function train(o: TrainOpts, cmd: Command): Promise<void> {
@@ -30,13 +32,13 @@ async function train(o: TrainOpts, cmd: Command): Promise<void> {
   // --precision auto: the preset's own precision where it has one (fast: fp32); the checkpoint records the
   // precision chosen, so that --resume keeps it
   o = withPresetPrecision(o, o.preset);
-  const { ensemble, tta, resume: _resume, ...run } = o;
+  const { ensemble, tta, resume: _resume, force, ...run } = o;
   if (ensemble !== undefined && ensemble > 1) {
-    printEnsemble(await onTerminal((hooks) => trainEnsemble({ ...run, ensemble, tta }, hooks)));
+    printEnsemble(await onTerminal((hooks) => trainEnsemble({ ...run, ensemble, tta }, { ...hooks, replace: force })));
     return;
   }
   if (tta) throw new DigitsError('--tta on train needs --ensemble N (N >= 2): it is recorded in ensemble.json; for one model, use --tta on evaluate, predict or serve');
-  printRun(await onTerminal((hooks) => trainRun(run, hooks)));
+  printRun(await onTerminal((hooks) => trainRun(run, { ...hooks, replace: force })));
 }
 
 /**
@@ -149,9 +151,10 @@ export function register(program: Command): void {
       '(recorded in ensemble.json; --no-tta on evaluate/predict/serve/report turns it off); the test accuracy without it is reported too')
     .addOption(backendOption())
     .addOption(threadsOption())
-    .addOption(precisionOption())
+    .addOption(precisionOption('training'))
     .option('--out <dir>', 'output folder for the model and its files', 'runs/seed')
     .option('--resume <dir>', 'continue the interrupted run whose --out folder is DIR, from DIR/checkpoint (its settings come from there: give no other option)')
+    .option('--force', 'replace the model or ensemble the --out folder already holds (without it, such a folder is refused)')
     .addHelpText('after', '\nExamples:\n  npx digits train                                  # seed recipe on the bundled MNIST\n  npx digits train --data kaggle/train.csv --out runs/kaggle\n  npx digits train --limit 5000 --epochs 2 --backend reference\n  npx digits train --preset fast --ensemble 3 --out runs/fast3\n  npx digits train --resume runs/seed               # after Ctrl-C, SIGTERM or a crash' +
       '\n\nA checkpoint (weights, optimizer, random state, position) is written to <out>/checkpoint at every epoch end.' +
       '\nCtrl-C or SIGTERM finishes the current batch, writes it and exits (130 / 143); a second Ctrl-C quits at once.' +
