@@ -226,13 +226,13 @@ test('train --preset fast runs its convs in fp32 under --precision auto (its own
   assert.match(ef.stdout, /^model in float32 /);
 });
 
-test('bad input: a CSV with a wrong header names the file and column, and no model is written', async () => {
+test('bad input: a CSV with a wrong header names the file and column, and no model, nor an empty folder, is left', async () => {
   const bad = path.join(tmp, 'bad-header.csv');
   await fs.writeFile(bad, 'label,pixel0,pixelX\n1,0,0\n');
   const out = path.join(tmp, 'never');
   const r = digits('train', '--data', bad, '--out', out, '--epochs', '1');
   assertCleanError(r, /bad-header\.csv.*(header|column)/);
-  assert.ok(!existsSync(path.join(out, 'model.json')), 'no model.json after a failed run');
+  assert.ok(!existsSync(out), 'no folder left behind by a run that wrote nothing');
 });
 
 test('bad input: a pixel out of range names the line and the column', async () => {

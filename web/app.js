@@ -65,14 +65,22 @@ function resetResult() {
   seenCtx.fillRect(0, 0, 28, 28);
 }
 
+/** A probability as a percentage of one decimal that never rounds up to 100% or down to 0% unless it is exactly that. */
+function percent(p) {
+  const text = (p * 100).toFixed(1);
+  if (text === '100.0' && p < 1) return '>99.9%';
+  if (text === '0.0' && p > 0) return '<0.1%';
+  return `${text}%`;
+}
+
 function showResult(answer) {
   const probs = answer.probabilities;
   labelEl.textContent = String(answer.label);
   labelEl.dataset.state = 'ready';
-  confidenceEl.textContent = `${(probs[answer.label] * 100).toFixed(1)}% sure`;
+  confidenceEl.textContent = `${percent(probs[answer.label])} sure`;
   for (let d = 0; d < 10; d++) {
     fills[d].style.width = `${(probs[d] * 100).toFixed(1)}%`;
-    pcts[d].textContent = `${(probs[d] * 100).toFixed(1)}%`;
+    pcts[d].textContent = percent(probs[d]);
     rows[d].classList.toggle('top', d === answer.label);
   }
   if (answer.preprocessed) {

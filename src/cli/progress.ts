@@ -76,16 +76,27 @@ export class TrainingProgress {
 }
 
 /** A simple counter bar for long reads and predictions. */
+/** Rows between two lines of a count with no known end, when the output is not a terminal. */
+const ROWS_SHOWN_EVERY = 10_000;
+
 export class CountProgress {
   private bar: cliProgress.SingleBar | null = null;
   private last = 0;
+  /** a count of unknown end is on the terminal's current line */
+  private open = false;
   private readonly tty: boolean;
 
   constructor(private readonly label: string, private readonly stream: NodeJS.WriteStream = process.stderr) {
     this.tty = Boolean(stream.isTTY) && !process.env.CI;
   }
 
-  update(done: number, total: number): void {
+  update(done: number, total: number | null): void {
+    if (total === null) { // a count with no known end: the number so far, every ROWS_SHOWN_EVERY on a log
+      if (this.tty) this.stream.write(`\r${this.label}: ${done.toLocaleString('en-US')}`);
+      else if (done - this.last >= ROWS_SHOWN_EVERY) this.stream.write(`${this.label}: ${(this.last = done).toLocaleString('en-US')}\n`);
+      this.open = this.tty;
+      return;
+    }
     if (this.tty) {
       if (!this.bar) {
         this.bar = new cliProgress.SingleBar(
@@ -106,6 +117,8 @@ export class CountProgress {
   }
 
   stop(): void {
+    if (this.open) this.stream.write('\n');
+    this.open = false;
     this.bar?.stop();
     this.bar = null;
   }

@@ -79,7 +79,7 @@ export async function predictRun(o: PredictOptions, onEvent: OnRunEvent = warnOn
   const { model, metadata } = loaded;
   const imageFiles = await imageInputFiles(o.input); // PNG/JPEG file or folder: the server's preprocessing
   const data = imageFiles ? await loadImageFiles(imageFiles)
-    : await loadUnlabelled(o.input, { onProgress: (rows) => onEvent({ type: 'count', label: 'reading', done: rows, total: Math.max(rows, 28000) }) });
+    : await loadUnlabelled(o.input, { onProgress: (rows) => onEvent({ type: 'count', label: 'reading', done: rows, total: null }) });
   onEvent({ type: 'countEnd', label: 'reading' });
   const probs = predictProbabilities(model, modelInput(data, metadata, model.inputShape), 'predicting', onEvent);
   const labels = argmaxRows(probs);

@@ -8,7 +8,7 @@ import type { ProgressEvent } from '../nn/index.js';
 /** What a run reports while it works (see the module comment). */
 export type RunEvent =
   /** a long count (rows read, images predicted): `done` of `total` so far */
-  | { type: 'count'; label: string; done: number; total: number }
+  | { type: 'count'; label: string; done: number; /** null: not known beforehand (rows of a file being read) */ total: number | null }
   /** the count named `label` is over */
   | { type: 'countEnd'; label: string }
   /** training's own progress: per batch and per epoch, with images/s */

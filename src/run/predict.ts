@@ -8,6 +8,9 @@ import { loadClassifier, type LoadedClassifier } from '../io/ensemble.js';
 import { chooseBackend, describePrecision, modelPrecision, type BackendOpts } from './backend.js';
 import { warnOnStderr, type OnRunEvent } from './events.js';
 
+/** The model the predicting commands use when none is named: the folder `npm start` trains. */
+export const DEFAULT_MODEL_DIR = 'runs/seed';
+
 /**
  * The model or ensemble folder `o.model` (test-time augmentation as `o.tta` says, else as the folder
  * records), on the backend the options choose: what every predicting face starts with. Its arithmetic

@@ -121,6 +121,7 @@ export async function trainRun(o: RunOptions, hooks: TrainHooks = {}): Promise<T
   const batchSize = o.batchSize ?? training.batchSize;
   const validationSplit = o.validationSplit ?? training.validationSplit;
   if (resume === null) await refuseToReplace(o.out, hooks.replace);
+  const existed = await fs.stat(o.out).then(() => true, () => false);
   await checkOutputFolder(o.out, `--out ${o.out}`, {
     needBytes: runBytes(model.countParams(), o.limit ?? 60000), needFor: 'the model, its checkpoints and the report',
   });
@@ -131,6 +132,11 @@ export async function trainRun(o: RunOptions, hooks: TrainHooks = {}): Promise<T
     const cleared = await removeLeftovers(o.out);
     if (cleared.length > 0) onEvent({ type: 'info', message: `removed what an interrupted run left half-written in ${o.out}: ${cleared.join(', ')}` });
     return await trainLocked(o, hooks, { model, training, epochs, batchSize, validationSplit, started });
+  } catch (err) {
+    await lock.release();
+    // a run that failed before writing anything leaves no empty folder behind (rmdir removes only an empty one)
+    if (!existed) await fs.rmdir(o.out).catch(() => undefined);
+    throw err;
   } finally {
     await lock.release();
   }

@@ -13,8 +13,10 @@ import { warnOnStderr, type OnRunEvent } from '../run/events.js';
 import { buildServer, serverLimits, type ServerLimits } from './app.js';
 import { openPredictor, type Predictor } from '../run/predictor.js';
 
+import { DEFAULT_MODEL_DIR } from '../run/predict.js';
+
 /** The model `digits serve` serves when none is named: the folder `npm start` trains. */
-export const DEFAULT_MODEL_DIR = 'runs/seed';
+export { DEFAULT_MODEL_DIR };
 
 /** What startServer serves and how: the model folder, address, backend and the server limits. */
 export interface ServeOptions extends ServerLimits {

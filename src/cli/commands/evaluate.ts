@@ -1,6 +1,7 @@
 /** `digits evaluate`: accuracy, per-class figures and the confusion matrix of a saved model. */
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import { DEFAULT_MODEL_DIR } from '../../run/predict.js';
 import { describeLoaded, evaluateRun, type EvaluateOptions } from '../../run/index.js';
 import { formatConfusionMatrix, formatPerClass, mostConfusedPairs } from '../../report/metrics.js';
 import { backendOption, noTtaOption, positiveInt, precisionOption, threadsOption, ttaOption } from '../options.js';
@@ -36,7 +37,7 @@ export function register(program: Command): void {
   program
     .command('evaluate')
     .description('accuracy, per-class precision/recall and the confusion matrix of a saved model')
-    .requiredOption('--model <dir>', 'model folder (model.json + weights) or ensemble folder (ensemble.json)')
+    .option('--model <dir>', 'model folder (model.json + weights) or ensemble folder (ensemble.json)', DEFAULT_MODEL_DIR)
     .option('--data <spec>', 'labelled data: "mnist" (its 10,000 test images), a folder of IDX files, or a labelled CSV', 'mnist')
     .option('--limit <n>', 'use only the first N images', positiveInt('--limit'))
     .addOption(ttaOption())

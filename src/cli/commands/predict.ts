@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import { DEFAULT_MODEL_DIR } from '../../run/predict.js';
 import { describeLoaded, predictRun, type PredictOptions } from '../../run/index.js';
 import { backendOption, noTtaOption, precisionOption, threadsOption, ttaOption } from '../options.js';
 import { out, TerminalEvents } from '../terminal.js';
@@ -30,7 +31,7 @@ export function register(program: Command): void {
   program
     .command('predict')
     .description('predict labels for unlabelled images and write a Kaggle submission')
-    .requiredOption('--model <dir>', 'model folder or ensemble folder (ensemble.json)')
+    .option('--model <dir>', 'model folder or ensemble folder (ensemble.json)', DEFAULT_MODEL_DIR)
     .requiredOption('--input <path>', 'a Kaggle test.csv (pixel0..pixel783), IDX images, or PNG/JPEG images (a file or a folder of them)')
     .option('--out <file>', `submission file (ImageId,Label); default ${DEFAULT_OUT}, which is not replaced unless named here or with --force`)
     .option('--force', `replace ${DEFAULT_OUT} when --out is not given`)

@@ -1,6 +1,7 @@
 /** `digits report`: report.html (and its PNGs) for a saved model, written again. */
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import { DEFAULT_MODEL_DIR } from '../../run/predict.js';
 import { reportRun, type ReportOptions } from '../../run/index.js';
 import { backendOption, noTtaOption, positiveInt, precisionOption, threadsOption, ttaOption } from '../options.js';
 import { out, TerminalEvents } from '../terminal.js';
@@ -17,7 +18,7 @@ export function register(program: Command): void {
   program
     .command('report')
     .description('write report.html (self-contained, with a PNG of each figure beside it) for a saved model')
-    .requiredOption('--model <dir>', 'model folder (model.json + weights; metrics.json and history.json when Digits trained it) or ensemble folder (ensemble.json)')
+    .option('--model <dir>', 'model folder (model.json + weights; metrics.json and history.json when Digits trained it) or ensemble folder (ensemble.json)', DEFAULT_MODEL_DIR)
     .option('--data <spec>', 'labelled evaluation data: "mnist", a folder of IDX files or a labelled CSV (default: the data the model trained on)')
     .option('--limit <n>', 'evaluate on only the first N images', positiveInt('--limit'))
     .option('--input <path>', 'also predict an unlabelled set (a Kaggle test.csv or IDX images) and show a grid of its predictions')

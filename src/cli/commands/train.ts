@@ -6,6 +6,7 @@ import {
   MAX_ENSEMBLE, resumeOptions, trainEnsemble, trainRun, withPresetPrecision, type EnsembleResult, type RunOptions, type TrainHooks, type TrainResult,
 } from '../../run/index.js';
 import { formatConfusionMatrix } from '../../report/metrics.js';
+import { presetNames } from '../../nn/index.js';
 import { formatEpochTable, formatSeconds } from '../../report/text.js';
 import { catchInterrupts } from '../interrupts.js';
 import { backendOption, fraction, intInRange, nonNegativeInt, positiveInt, precisionOption, threadsOption } from '../options.js';
@@ -138,7 +139,7 @@ export function register(program: Command): void {
     .command('train')
     .description('train a model and save it with history.json and metrics.json')
     .option('--data <spec>', 'training data: "mnist" (bundled), a folder of IDX files, or a Kaggle train.csv', 'mnist')
-    .option('--preset <name>', 'model and training recipe', 'seed')
+    .option('--preset <name>', `model and training recipe: ${presetNames().join(', ')}`, 'seed')
     .option('--epochs <n>', 'epochs (default: the preset\'s)', positiveInt('--epochs'))
     .option('--batch-size <n>', 'batch size (default: the preset\'s)', positiveInt('--batch-size'))
     .option('--validation-split <f>', 'fraction held out for validation, seeded (default: the preset\'s)', fraction('--validation-split'))
