@@ -144,17 +144,21 @@ test('predict --input takes a folder of PNG/JPEG images and a single image, with
     await fs.writeFile(path.join(folder, `digit-${i}.${i % 4 === 0 ? 'jpg' : 'png'}`), i % 4 === 0 ? encodeJpeg(c) : encodePng(c));
   }
   await fs.writeFile(path.join(folder, 'README.txt'), 'ignored');
+  await fs.writeFile(path.join(folder, 'anim.gif'), 'GIF89a');
   const out = path.join(tmp, 'submission.csv');
   const r = digits(['predict', '--model', modelDir, '--input', folder, '--out', out]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /predicted 12 images from 12 images in .*images \(ImageId in file-name order\)/);
+  // what was left out is said, and each row names its file
+  assert.match(r.stderr, /images: skipped 2 files that are not a PNG or JPEG image by its name: README\.txt, anim\.gif/);
   const rows = (await fs.readFile(out, 'utf8')).trim().split('\n');
-  assert.equal(rows[0], 'ImageId,Label');
+  assert.equal(rows[0], 'ImageId,Label,File');
   assert.equal(rows.length, 13);
   let correct = 0;
   for (let i = 0; i < 12; i++) {
-    const [id, label] = rows[i + 1]!.split(',');
+    const [id, label, file] = rows[i + 1]!.split(',');
     assert.equal(id, String(i + 1));
+    assert.equal(file, `digit-${i}.${i % 4 === 0 ? 'jpg' : 'png'}`);
     if (Number(label) === mnist.labels![i]) correct++; // digit-0 .. digit-11 sort in natural order
   }
   assert.ok(correct >= 10, `${correct}/12 right`);

@@ -46,15 +46,18 @@ async function writeAtomicChunks(file: string, chunks: () => Iterable<string>): 
 }
 
 /**
- * A Kaggle submission: `ImageId,Label` with ImageId from 1; with
- * `probabilities` (N x 10, row-major) ten more columns `p0..p9`.
+ * A Kaggle submission: `ImageId,Label` with ImageId from 1; with `files` (one name per row, the
+ * images it was read from) a `File` column after them; with `probabilities` (N x 10, row-major) ten
+ * more columns `p0..p9`.
  */
 export async function writeSubmission(
   file: string,
   labels: ArrayLike<number>,
-  opts: { probabilities?: Float32Array } = {},
+  opts: { probabilities?: Float32Array; files?: readonly string[] } = {},
 ): Promise<void> {
   const n = labels.length;
+  const files = opts.files;
+  if (files !== undefined && files.length !== n) throw new DigitsError(`files: expected ${n} names (one per label), got ${files.length}`);
   for (let i = 0; i < n; i++) {
     const v = labels[i]!;
     if (!(Number.isInteger(v) && v >= 0 && v < NUM_CLASSES)) throw invalidParameter(`labels[${i}]`, 'an integer 0-9', v);
@@ -72,12 +75,13 @@ export async function writeSubmission(
       }
     }
   }
-  const header = probs ? submissionHeader(true) : 'ImageId,Label';
+  const header = submissionHeader(probs !== undefined, files !== undefined);
   await writeAtomicChunks(file, function* () {
     yield header + '\n';
     let buf = '';
     for (let i = 0; i < n; i++) {
       buf += `${i + 1},${labels[i]}`;
+      if (files) buf += ',' + csvField(files[i]!);
       if (probs) {
         for (let c = 0; c < NUM_CLASSES; c++) buf += ',' + formatProbability(probs[i * NUM_CLASSES + c]!);
       }
@@ -91,8 +95,13 @@ export async function writeSubmission(
   });
 }
 
-function submissionHeader(probabilities: boolean): string {
-  let h = 'ImageId,Label';
+/** A CSV field: as is, or quoted (quotes doubled) when it holds a comma, a quote or a line break. */
+function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function submissionHeader(probabilities: boolean, files = false): string {
+  let h = files ? 'ImageId,Label,File' : 'ImageId,Label';
   if (probabilities) for (let c = 0; c < NUM_CLASSES; c++) h += `,p${c}`;
   return h;
 }

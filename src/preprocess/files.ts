@@ -45,6 +45,14 @@ export async function imageInputFiles(input: string): Promise<string[] | null> {
   }
 }
 
+/** The files of folder `input` that are not PNG or JPEG images by their names (what imageInputFiles leaves out); [] for a file. */
+export async function skippedInputFiles(input: string): Promise<string[]> {
+  const stat = await fs.stat(input).catch(() => null);
+  if (stat === null || !stat.isDirectory()) return [];
+  const entries = await fs.readdir(input, { withFileTypes: true });
+  return entries.filter((e) => e.isFile() && !isImageName(e.name) && !e.name.startsWith('.')).map((e) => e.name).sort();
+}
+
 /** The images, preprocessed to 28×28 and scaled 0..1 as every Dataset is; ImageId i+1 is files[i]. */
 export async function loadImageFiles(files: string[]): Promise<Dataset> {
   if (files.length === 0) throw new DigitsError('no image files given');
