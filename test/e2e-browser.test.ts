@@ -12,9 +12,11 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { startServer } from '../src/server/start.js';
+import { ignoreEvents, reportRun } from '../src/run/index.js';
 import { trainTinyModel } from './serve-fixtures.js';
 import { requireInstalled, skipUnlessInstalled } from './outside-program.js';
 
@@ -134,4 +136,29 @@ test('touch-style input (pointer events from a pen) also draws: a 1 is read', { 
   await page.locator('#label[data-state="ready"]').waitFor({ timeout: 15_000 });
   assert.equal(await page.locator('#label').textContent(), '1');
   await page.close();
+});
+
+test('the report reads on a phone (390 px): nothing scrolls sideways, no table hides a column', { skip }, async () => {
+  const out = await fs.mkdtemp(path.join(os.tmpdir(), 'digits-report-390-'));
+  try {
+    await reportRun({ model: modelDir, out, limit: 200, backend: 'auto' }, ignoreEvents);
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await page.goto(pathToFileURL(path.join(out, 'report.html')).href);
+    const widths = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      view: document.documentElement.clientWidth,
+      // tables sit in sideways-scrolling boxes on wide screens: on a phone none may need the scroll
+      hidden: [...document.querySelectorAll('.scroll')].filter((e) => e.scrollWidth > e.clientWidth + 1)
+        .map((e) => e.closest('section')?.id ?? '?'),
+    }));
+    assert.equal(widths.page, widths.view, 'the page does not scroll sideways');
+    assert.deepEqual(widths.hidden, [], 'tables that hide columns');
+    // the confusion matrix's counts stay readable when the figure shrinks to the screen
+    const smallest = await page.$$eval('#confusion-matrix svg text', (els) =>
+      Math.min(...els.filter((e) => /^\d+$/.test(e.textContent ?? '')).map((e) => e.getBoundingClientRect().height)));
+    assert.ok(smallest >= 8, `confusion-matrix counts ${smallest.toFixed(1)} px high`);
+    await page.close();
+  } finally {
+    await fs.rm(out, { recursive: true, force: true });
+  }
 });

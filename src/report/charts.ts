@@ -105,15 +105,17 @@ export function confusionMatrixSpec(confusion: number[][], title: string): TopLe
       {
         mark: { type: 'rect', stroke: 'white', strokeWidth: 1 },
         encoding: {
-          // symmetric log: the small off-diagonal counts stay visible beside the large diagonal
+          // symmetric log: the small off-diagonal counts stay visible beside the large diagonal; no legend, as
+          // every cell says its count (the caption says what the shade means)
           color: {
             condition: { test: 'datum.count === 0', value: '#f9fafb' },
-            field: 'count', type: 'quantitative', title: 'images', scale: { type: 'symlog', scheme: 'blues', domain: [0, Math.max(1, max)] },
+            field: 'count', type: 'quantitative', legend: null, scale: { type: 'symlog', scheme: 'blues', domain: [0, Math.max(1, max)] },
           },
         },
       },
       {
-        mark: { type: 'text', fontSize: 11 },
+        // large enough to read when the figure is shrunk to a phone's width
+        mark: { type: 'text', fontSize: 14 },
         encoding: {
           text: { field: 'count', type: 'quantitative' },
           color: { condition: { test: `datum.count > ${Math.max(1, max) * 0.3}`, value: 'white' }, value: '#111827' },
@@ -123,7 +125,7 @@ export function confusionMatrixSpec(confusion: number[][], title: string): TopLe
   } as TopLevelSpec;
 }
 
-/** Precision, recall and F1 per class as dots on one scale. */
+/** Precision, recall and F1 per class as bars side by side, on an axis from a little below the lowest. */
 export function perClassSpec(perClass: { label: number; precision: number; recall: number; f1: number }[]): TopLevelSpec {
   const values = perClass.flatMap((m) => [
     { label: String(m.label), metric: 'precision', value: m.precision },
@@ -136,11 +138,11 @@ export function perClassSpec(perClass: { label: number; precision: number; recal
     width: 480,
     height: 220,
     data: { values },
-    mark: { type: 'point', filled: true, size: 70, opacity: 0.85 },
+    mark: { type: 'bar', clip: true },
     encoding: {
       x: { field: 'label', type: 'ordinal', title: 'class', axis: { labelAngle: 0 } },
       xOffset: { field: 'metric', type: 'nominal', sort: ['precision', 'recall', 'F1'] },
-      y: { field: 'value', type: 'quantitative', title: null, scale: { domain: [Math.max(0, Math.floor(lowest * 20) / 20 - 0.05), 1] }, axis: { format: '.0%' } },
+      y: { field: 'value', type: 'quantitative', title: null, scale: { domain: [Math.max(0, Math.floor(lowest * 20) / 20 - 0.05), 1], zero: false }, axis: { format: '.0%' } },
       color: {
         field: 'metric', type: 'nominal', title: null, sort: ['precision', 'recall', 'F1'],
         scale: { domain: ['precision', 'recall', 'F1'], range: [BLUE, ORANGE, '#16a34a'] },

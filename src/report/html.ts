@@ -50,6 +50,7 @@ nav a { color: var(--accent); text-decoration: none; }
 .card .v { font-size: 1.35rem; font-weight: 600; }
 section { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 16px; margin: 0 0 16px; }
 .figs { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+.figs > div { min-width: 0; }
 figure { margin: 0; flex: 1 1 320px; min-width: 0; }
 figure svg { display: block; width: 100%; height: auto; }
 figcaption, .note { color: var(--muted); font-size: .85rem; }
@@ -76,7 +77,10 @@ footer { color: var(--muted); font-size: .8rem; padding-bottom: 24px; }
   .gallery { grid-template-columns: repeat(auto-fill, minmax(76px, 1fr)); gap: 6px; }
   .tile { padding: 4px 2px; }
   .tile .t { font-size: .7rem; }
-  th, td { padding: 3px 6px; }
+  /* tables fit the screen: cells wrap (a layer's output shape, a long setting) rather than hide in a scroll */
+  table { font-size: .78rem; width: 100%; }
+  th, td { padding: 3px 4px; white-space: normal; overflow-wrap: anywhere; }
+  .kv th:last-child, .kv td:last-child { text-align: left; }
 }
 @media print { body { background: #fff; } section { break-inside: avoid; } }
 `;
@@ -88,10 +92,11 @@ export function figureHtml(svg: string, id: string, png: string, caption?: strin
     `<figcaption>${caption ? escapeHtml(caption) + ' · ' : ''}<a class="png" href="${escapeHtml(png)}">${escapeHtml(png)}</a></figcaption></figure>`;
 }
 
-export function tableHtml(head: string[], rows: (string | { html: string; cls?: string })[][]): string {
+/** A table (in a div that scrolls sideways on a wide screen; on a phone its cells wrap). `cls`: the table's class ('kv' for settings: values left-aligned on a phone). */
+export function tableHtml(head: string[], rows: (string | { html: string; cls?: string })[][], cls?: string): string {
   const cell = (c: string | { html: string; cls?: string }): string =>
     typeof c === 'string' ? `<td>${escapeHtml(c)}</td>` : `<td${c.cls ? ` class="${c.cls}"` : ''}>${c.html}</td>`;
-  return `<div class="scroll"><table><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>` +
+  return `<div class="scroll"><table${cls ? ` class="${cls}"` : ''}><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>` +
     `<tbody>${rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('')}</tbody></table></div>`;
 }
 

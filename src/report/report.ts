@@ -15,7 +15,7 @@ import { confusionMatrixSpec, digitGridSpec, labelDistributionSpec, learningCurv
 import { digitPng, pngDataUri, samplePick, type DigitTile } from './digits.js';
 import { escapeHtml, figureHtml, galleryHtml, pageHtml, tableHtml, type Section } from './html.js';
 import { svgToPng, vegaLiteToSvg } from './render.js';
-import { formatEpochTable } from './text.js';
+
 
 export const REPORT_FILE = 'report.html';
 
@@ -75,6 +75,8 @@ export interface ReportInput {
   evaluation?: ReportEvaluation | null;
   /** predictions on an unlabelled set (a Kaggle test.csv) */
   unlabelled?: { dataset: Dataset; probs: Float32Array } | null;
+  /** a submission file written beside the report, of the evaluation's images (train on MNIST writes one) */
+  submission?: string | null;
   /** the run's settings, in display order */
   settings: [string, string][];
   /** seeds the choice of sample digits */
@@ -179,7 +181,7 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
         : input.averaging
           ? `Training ran every epoch. The curves follow the weights as they trained; the model is ${input.averaging}, not the last epoch's weights.`
           : 'Training ran every epoch; the last epoch\'s weights are the model.') +
-        `<div class="figs">${figs.join('')}</div><pre>${escapeHtml(formatEpochTable(h, bestEpoch))}</pre>`,
+        `<div class="figs">${figs.join('')}</div>${epochTableHtml(h, bestEpoch)}`,
     });
   } else if (input.members && input.members.length > 0) {
     sections.push({ id: 'learning-curves', title: 'Learning curves', body: membersCurvesHtml(input.members) });
@@ -199,7 +201,8 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
     sections.push({
       id: 'confusion-matrix', title: 'Confusion matrix',
       body: note(`${about}: accuracy ${pct(metrics.accuracy)} (${int(metrics.correct)} of ${int(metrics.total)} right). ` +
-        'Rows are the true class, columns the prediction; the diagonal holds the right answers.') +
+        'Rows are the true class, columns the prediction; the diagonal holds the right answers. ' +
+        'The darker a cell, the more images it holds (on a logarithmic scale, so that a few mistakes still show).') +
         `<div class="figs">${await figure('confusion-matrix', confusionMatrixSpec(metrics.confusion, `Confusion matrix, ${setName}`))}</div>`,
     });
     const worstF1 = Math.min(...metrics.perClass.map((m) => m.f1));
@@ -284,15 +287,19 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
         await digits('unlabelled-predictions', tiles, 'Predictions on unlabelled images', 6),
     });
   } else {
+    const written = input.submission && input.evaluation
+      ? `<p class="note"><code>${escapeHtml(input.submission)}</code> beside this report holds the predicted label of each of the ` +
+        `${input.evaluation.labels.length.toLocaleString('en-US')} images scored above (ImageId,Label, as a Kaggle submission). `
+      : '<p class="note">';
     sections.push({
       id: 'unlabelled-predictions', title: 'Predictions on the unlabelled test set',
-      body: '<p class="note">No unlabelled test set was predicted. <code>npx digits report --model DIR --input test.csv</code> adds this section.</p>',
+      body: `${written}No unlabelled test set was predicted: <code>npx digits report --model DIR --input test.csv</code> adds it here.</p>`,
     });
   }
 
   // -- model and settings
   sections.push({ id: 'model-summary', title: 'Model summary', body: classifierSummaryHtml(input.model, input.members ?? null) });
-  sections.push({ id: 'settings', title: 'Run settings', body: tableHtml(['setting', 'value'], input.settings) });
+  sections.push({ id: 'settings', title: 'Run settings', body: tableHtml(['setting', 'value'], input.settings, 'kv') });
 
   const cards: { k: string; v: string }[] = [];
   if (metrics) cards.push({ k: `${ev!.kind === 'labelled' ? '' : ev!.kind + ' '}accuracy`, v: pct(metrics.accuracy) }, { k: 'macro F1', v: metrics.macroF1.toFixed(4) });
@@ -365,4 +372,13 @@ export function modelSummaryHtml(model: Sequential): string {
   return `<p class="note">Model "${escapeHtml(model.name)}", input (None, ${(model.inputShape ?? []).join(', ')}); ` +
     `${int(trainable)} trainable and ${int(frozen)} non-trainable parameters.</p>` +
     tableHtml(['Layer (type)', 'Output shape', 'Param #'], rows);
+}
+
+/** The epoch table as an HTML table (it wraps on a phone, where the terminal's text table would scroll): the kept epoch marked. */
+function epochTableHtml(history: Record<string, (number | null)[] | undefined>, bestEpoch?: number): string {
+  const cols = (['loss', 'accuracy', 'val_loss', 'val_accuracy'] as const).filter((k) => (history[k]?.length ?? 0) > 0);
+  const epochs = history.loss?.length ?? 0;
+  const cell = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(4));
+  const rows = Array.from({ length: epochs }, (_, e) => [e === bestEpoch ? `${e + 1} *` : String(e + 1), ...cols.map((c) => cell(history[c]![e]))]);
+  return tableHtml(['epoch', ...cols], rows) + (bestEpoch !== undefined ? '<p class="note">* the epoch early stopping kept (lowest validation loss)</p>' : '');
 }

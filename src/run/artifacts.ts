@@ -60,7 +60,13 @@ export function runSettings(m: Record<string, unknown> | null, meta: DigitsMetad
   };
   add('preset', str(m?.preset) ?? meta?.preset ?? undefined);
   add('training data', str(m?.data));
-  add('training images', num(m?.trainImages)?.toLocaleString('en-US'));
+  const images = num(m?.trainImages);
+  // as validationSplitIndices splits: the training rows are floor(images × (1 − split))
+  const split = num(m?.validationSplit) ?? 0;
+  const held = images !== undefined && split > 0 ? images - Math.floor(images * (1 - split)) : 0;
+  add('training images', images === undefined ? undefined : held > 0
+    ? `${(images - held).toLocaleString('en-US')} trained on, ${held.toLocaleString('en-US')} held out for validation (of ${images.toLocaleString('en-US')})`
+    : images.toLocaleString('en-US'));
   add('validation split', num(m?.validationSplit) !== undefined ? `${Math.round(num(m?.validationSplit)! * 100)}%` : undefined);
   add('seed', String(num(m?.seed) ?? meta?.seed ?? 'unknown'));
   add('epochs', num(m?.epochs) !== undefined ? `${num(m?.epochsRun) ?? '?'} run of ${num(m?.epochs)}` : num(m?.epochsRun)?.toString());

@@ -63,6 +63,8 @@ export interface PredictOptions extends BackendOpts {
   /** add the ten class probabilities p0..p9 as columns */
   probabilities?: boolean;
   tta?: boolean;
+  /** false: an existing `out` is refused (checked once the model is open, before the images are read); default true */
+  replace?: boolean;
 }
 
 /** A prediction run: the model, the images, the probabilities and the predicted digits. */
@@ -78,6 +80,10 @@ export interface PredictResult {
 export async function predictRun(o: PredictOptions, onEvent: OnRunEvent = warnOnStderr): Promise<PredictResult> {
   const loaded = await openClassifier(o, onEvent); // a model or an ensemble folder
   const { model, metadata } = loaded;
+  if (o.replace === false && await fs.stat(o.out).then(() => true, () => false)) {
+    throw new DigitsError(`${path.resolve(o.out)} already exists: name the file to write with --out (for example --out ` +
+      `${o.probabilities ? 'probabilities.csv' : 'submission-2.csv'}), or pass --force to replace it`);
+  }
   const imageFiles = await imageInputFiles(o.input); // PNG/JPEG file or folder: the server's preprocessing
   const folder = imageFiles !== null && (await fs.stat(o.input)).isDirectory();
   if (folder) {

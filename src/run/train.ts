@@ -339,6 +339,7 @@ async function finishRun(o: RunOptions, r: FinishedRun, onEvent: OnRunEvent): Pr
 
   const report = await writeRunReport(o.out, {
     modelDir: o.out, model, metadata, history, training: data, evaluation,
+    submission: files.includes('submission.csv') ? 'submission.csv' : null,
     averaging: modelDescription,
     settings: runSettings(metrics as unknown as Record<string, unknown>, metadata), seed: o.seed, generator: 'digits train',
   }, onEvent);

@@ -1,23 +1,17 @@
 /** `digits predict`: labels for unlabelled images, written as a Kaggle submission. */
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_MODEL_DIR } from '../../run/predict.js';
 import { describeLoaded, predictRun, type PredictOptions } from '../../run/index.js';
 import { backendOption, noTtaOption, precisionOption, threadsOption, ttaOption } from '../options.js';
 import { out, TerminalEvents } from '../terminal.js';
-import { DigitsError } from '../../errors.js';
 
 /** The file predict writes when --out is not given. */
 const DEFAULT_OUT = 'submission.csv';
 
 async function predict(opts: Omit<PredictOptions, 'out'> & { out?: string; force?: boolean }): Promise<void> {
   // a file the user named is theirs to replace; the default one is not replaced without a word
-  const o: PredictOptions = { ...opts, out: opts.out ?? DEFAULT_OUT };
-  if (opts.out === undefined && opts.force !== true && existsSync(DEFAULT_OUT)) {
-    throw new DigitsError(`${path.resolve(DEFAULT_OUT)} already exists: name the file to write with --out (for example --out ` +
-      `${opts.probabilities ? 'probabilities.csv' : 'submission-2.csv'}), or pass --force to replace it`);
-  }
+  const o: PredictOptions = { ...opts, out: opts.out ?? DEFAULT_OUT, replace: opts.out !== undefined || opts.force === true };
   const terminal = new TerminalEvents();
   const { loaded, data, labels } = await predictRun(o, terminal.onEvent);
   const counts = new Array<number>(10).fill(0);
