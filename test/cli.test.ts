@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadMnist } from '../src/data/mnist.js';
 import { writeKaggleCsv, writeLabelsCsv } from '../src/data/kaggle.js';
+import { encodeIdx } from '../src/data/index.js';
 import { Rng } from '../src/engine/rng.js';
 import { loadModel } from '../src/io/model-files.js';
 import { createBackend } from '../src/engine/index.js';
@@ -223,6 +224,30 @@ test('train --preset fast runs its convs in fp32 under --precision auto (its own
   assert.deepEqual([scored.precision, scored.accuracy], ['bf16', bf16Metrics.testAccuracy]);
   const ef = digits('evaluate', '--model', bf16Dir, '--limit', '300', '--precision', 'fp32');
   assert.match(ef.stdout, /^model in float32 /);
+});
+
+test('classes named by the data (a class-names.txt beside IDX files) are saved in the model and used by its report', async () => {
+  const folder = path.join(tmp, 'named-idx');
+  await fs.mkdir(folder, { recursive: true });
+  const bytes = (ds: { images: Float32Array }): Uint8Array => Uint8Array.from(ds.images, (v) => Math.round(v * 255));
+  const train = await loadMnist('train', { limit: 400 });
+  const test = await loadMnist('test', { limit: 100 });
+  await fs.writeFile(path.join(folder, 'train-images-idx3-ubyte'), encodeIdx([400, 28, 28], bytes(train)));
+  await fs.writeFile(path.join(folder, 'train-labels-idx1-ubyte'), encodeIdx([400], train.labels!));
+  await fs.writeFile(path.join(folder, 't10k-images-idx3-ubyte'), encodeIdx([100, 28, 28], bytes(test)));
+  await fs.writeFile(path.join(folder, 't10k-labels-idx1-ubyte'), encodeIdx([100], test.labels!));
+  const fashion = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+  await fs.writeFile(path.join(folder, 'class-names.txt'), fashion.join('\n') + '\n');
+  const out = path.join(tmp, 'named-model');
+  const t = digits('train', '--data', folder, '--epochs', '1', '--out', out);
+  assert.equal(t.code, 0, t.stderr);
+  const { metadata } = await loadModel(out);
+  assert.deepEqual(metadata?.classNames, fashion);
+  const html = await fs.readFile(path.join(out, 'report.html'), 'utf8');
+  assert.match(html, /Misclassified images/);
+  assert.match(html, /Training images/);
+  assert.match(html, /Predicted (T-shirt\/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot), Class /);
+  assert.doesNotMatch(html, /Misclassified digits|Predicted \d, Class \d/);
 });
 
 test('bad input: a CSV with a wrong header names the file and column, and no model, nor an empty folder, is left', async () => {

@@ -78,3 +78,21 @@ describe('data specs', () => {
     }
   });
 });
+
+describe('class names', () => {
+  test('a class-names.txt beside IDX files names the classes; a wrong one is refused with its file and line', async () => {
+    const named = path.join(dir, 'named');
+    await fs.cp(path.join(dir, 'idx'), named, { recursive: true });
+    const fashion = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+    await fs.writeFile(path.join(named, 'class-names.txt'), fashion.join('\n') + '\n');
+    assert.deepEqual((await loadTrainingData(named)).classNames, fashion);
+    assert.deepEqual((await loadTestData(named)).classNames, fashion);
+    assert.equal((await loadTrainingData(path.join(dir, 'idx'))).classNames, undefined, 'no file: the digits');
+
+    await fs.writeFile(path.join(named, 'class-names.txt'), fashion.slice(0, 9).join('\n'));
+    await assert.rejects(loadTrainingData(named), (e: unknown) => e instanceof DigitsError &&
+      /class-names\.txt: expected 10 class names, one per line \(class 0 first\), got 9$/.test(e.message));
+    await fs.writeFile(path.join(named, 'class-names.txt'), [...fashion.slice(0, 9), 'Trouser'].join('\n'));
+    await assert.rejects(loadTrainingData(named), /class-names\.txt line 10: "Trouser" names two classes/);
+  });
+});

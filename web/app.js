@@ -32,11 +32,16 @@ let generation = 0; // bumped by Clear, so an answer for an older drawing is dro
 const fills = [];
 const pcts = [];
 const rows = [];
+const names = [];
+/** Each class's name: the digits until /api/model gives the model's own (a Fashion-MNIST model's "Trouser"). */
+let classNames = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 for (let d = 0; d < 10; d++) {
   const li = document.createElement('li');
   li.dataset.digit = String(d);
   const name = document.createElement('span');
+  name.className = 'name';
   name.textContent = String(d);
+  names.push(name);
   const track = document.createElement('span');
   track.className = 'track';
   const fill = document.createElement('span');
@@ -75,7 +80,7 @@ function percent(p) {
 
 function showResult(answer) {
   const probs = answer.probabilities;
-  labelEl.textContent = String(answer.label);
+  labelEl.textContent = classNames[answer.label] ?? String(answer.label);
   labelEl.dataset.state = 'ready';
   confidenceEl.textContent = `${percent(probs[answer.label])} sure`;
   for (let d = 0; d < 10; d++) {
@@ -216,6 +221,11 @@ async function showModel() {
     if (m.testAccuracy !== null) parts.push(`test accuracy ${(m.testAccuracy * 100).toFixed(2)}%`);
     if (m.trainedAt) parts.push(`trained ${new Date(m.trainedAt).toLocaleString()}`);
     modelEl.textContent = parts.join(' · ');
+    if (Array.isArray(m.classNames) && m.classNames.length === 10) {
+      classNames = m.classNames.map(String);
+      names.forEach((el, d) => { el.textContent = classNames[d]; el.title = classNames[d]; });
+      barsEl.classList.toggle('named', classNames.some((n, d) => n !== String(d)));
+    }
   } catch {
     // the footer is optional
   }

@@ -12,7 +12,12 @@ export interface Dataset {
   readonly channels: number;
   /** where it came from, for messages and the report ("MNIST train", a path) */
   readonly source: string;
+  /** the name of each class 0..9 when the data gives them (a class-names.txt beside IDX files); else the digits */
+  readonly classNames?: readonly string[];
 }
+
+/** The file beside IDX files that names their classes: one name per line, class 0 first. */
+export const CLASS_NAMES_FILE = 'class-names.txt';
 
 /** The ten digit classes, 0-9. */
 export const NUM_CLASSES = 10;

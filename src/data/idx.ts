@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { DigitsError, invalidParameter } from '../errors.js';
-import { NUM_CLASSES, type Dataset } from './dataset.js';
+import { CLASS_NAMES_FILE, NUM_CLASSES, type Dataset } from './dataset.js';
 
 const gunzip = promisify(zlib.gunzip);
 const gzip = promisify(zlib.gzip);
@@ -364,5 +364,30 @@ export async function loadIdxDirectory(dir: string, split: Split, opts: { limit?
       `${labelsFile}: ${labels.total} labels but ${imagesFile} has ${images.total} images; expected one label per image`,
     );
   }
-  return { ...idxToImages(imagesFile!, images), labels: checkLabels(labelsFile!, labels.data), source: dir };
+  const classNames = await readClassNames(dir);
+  return { ...idxToImages(imagesFile!, images), labels: checkLabels(labelsFile!, labels.data), source: dir, ...(classNames ? { classNames } : {}) };
+}
+
+/**
+ * The class names of a folder of IDX files, from its class-names.txt (one per line, class 0 first; a
+ * Fashion-MNIST folder: T-shirt/top, Trouser, ...), or null when it has none: the classes are digits.
+ */
+export async function readClassNames(dir: string): Promise<string[] | null> {
+  const file = path.join(dir, CLASS_NAMES_FILE);
+  const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw new DigitsError(`${file}: cannot be read (${err.message})`);
+  });
+  if (text === null) return null;
+  const names = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  if (names.length !== NUM_CLASSES) {
+    throw new DigitsError(`${file}: expected ${NUM_CLASSES} class names, one per line (class 0 first), got ${names.length}`);
+  }
+  const seen = new Set<string>();
+  for (const [i, n] of names.entries()) {
+    if (n.length > 64) throw new DigitsError(`${file} line ${i + 1}: a class name of at most 64 characters, got ${n.length}`);
+    if (seen.has(n)) throw new DigitsError(`${file} line ${i + 1}: "${n}" names two classes`);
+    seen.add(n);
+  }
+  return names;
 }

@@ -10,16 +10,16 @@ const ORANGE = '#ea580c';
 const RED = '#dc2626';
 
 /** Bars of how many images each label has, with the count over each bar. */
-export function labelDistributionSpec(counts: number[], title: string): TopLevelSpec {
+export function labelDistributionSpec(counts: number[], title: string, names: readonly string[] = counts.map((_, d) => String(d))): TopLevelSpec {
   const total = counts.reduce((a, b) => a + b, 0);
-  const values = counts.map((n, d) => ({ label: String(d), count: n, share: total === 0 ? 0 : n / total }));
+  const values = counts.map((n, d) => ({ label: names[d] ?? String(d), count: n, share: total === 0 ? 0 : n / total }));
   return {
     title,
     width: 480,
     height: 240,
     data: { values },
     encoding: {
-      x: { field: 'label', type: 'ordinal', title: 'label', axis: { labelAngle: 0 } },
+      x: { field: 'label', type: 'ordinal', title: 'label', sort: [...names], axis: { labelAngle: names.some((n) => n.length > 2) ? -40 : 0 } },
       y: { field: 'count', type: 'quantitative', title: 'images' },
     },
     layer: [
@@ -81,17 +81,17 @@ export function learningCurveSpec(
 }
 
 /** The confusion matrix as a heat map (rows: actual class, columns: predicted), each cell with its count. */
-export function confusionMatrixSpec(confusion: number[][], title: string): TopLevelSpec {
+export function confusionMatrixSpec(confusion: number[][], title: string, names: readonly string[] = confusion.map((_, i) => String(i))): TopLevelSpec {
   const values: { actual: string; predicted: string; count: number; share: number }[] = [];
   let max = 0;
   confusion.forEach((row, a) => {
     const support = row.reduce((s, v) => s + v, 0);
     row.forEach((count, p) => {
-      values.push({ actual: String(a), predicted: String(p), count, share: support === 0 ? 0 : count / support });
+      values.push({ actual: names[a] ?? String(a), predicted: names[p] ?? String(p), count, share: support === 0 ? 0 : count / support });
       max = Math.max(max, count);
     });
   });
-  const classes = confusion.map((_, i) => String(i));
+  const classes = confusion.map((_, i) => names[i] ?? String(i));
   return {
     title,
     width: 400,
@@ -126,11 +126,12 @@ export function confusionMatrixSpec(confusion: number[][], title: string): TopLe
 }
 
 /** Precision, recall and F1 per class as bars side by side, on an axis from a little below the lowest. */
-export function perClassSpec(perClass: { label: number; precision: number; recall: number; f1: number }[]): TopLevelSpec {
-  const values = perClass.flatMap((m) => [
-    { label: String(m.label), metric: 'precision', value: m.precision },
-    { label: String(m.label), metric: 'recall', value: m.recall },
-    { label: String(m.label), metric: 'F1', value: m.f1 },
+export function perClassSpec(perClass: { label: number; precision: number; recall: number; f1: number }[],
+  names: readonly string[] = perClass.map((m) => String(m.label))): TopLevelSpec {
+  const values = perClass.flatMap((m, i) => [
+    { label: names[i] ?? String(m.label), metric: 'precision', value: m.precision },
+    { label: names[i] ?? String(m.label), metric: 'recall', value: m.recall },
+    { label: names[i] ?? String(m.label), metric: 'F1', value: m.f1 },
   ]);
   const lowest = Math.min(...values.map((v) => v.value));
   return {
@@ -140,7 +141,7 @@ export function perClassSpec(perClass: { label: number; precision: number; recal
     data: { values },
     mark: { type: 'bar', clip: true },
     encoding: {
-      x: { field: 'label', type: 'ordinal', title: 'class', axis: { labelAngle: 0 } },
+      x: { field: 'label', type: 'ordinal', title: 'class', sort: [...names], axis: { labelAngle: names.some((n) => n.length > 2) ? -40 : 0 } },
       xOffset: { field: 'metric', type: 'nominal', sort: ['precision', 'recall', 'F1'] },
       y: { field: 'value', type: 'quantitative', title: null, scale: { domain: [Math.max(0, Math.floor(lowest * 20) / 20 - 0.05), 1], zero: false }, axis: { format: '.0%' } },
       color: {

@@ -129,6 +129,11 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
   };
   const seed = input.seed ?? input.metadata?.seed ?? 0;
   const classes = input.metadata?.classNames.length ?? 10;
+  /** class c's name: the model's (from its data), else the digit */
+  const name = (c: number): string => input.metadata?.classNames[c] ?? String(c);
+  const digitClasses = Array.from({ length: classes }, (_, c) => name(c)).every((n, c) => n === String(c));
+  /** what the images are: digits, or images of other classes (Fashion-MNIST) */
+  const things = digitClasses ? 'digits' : 'images';
 
   /** Render one chart: inline SVG for the page, PNG beside it. */
   const figure = async (id: string, spec: TopLevelSpec, caption?: string): Promise<string> => {
@@ -151,18 +156,18 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
     sections.push({
       id: 'label-distribution', title: 'Label distribution',
       body: note(`${int(train.count)} training images from ${train.source}, before the validation split.`) +
-        `<div class="figs">${await figure('label-distribution', labelDistributionSpec(counts, 'Training images per label'))}</div>`,
+        `<div class="figs">${await figure('label-distribution', labelDistributionSpec(counts, 'Training images per label', counts.map((_, c) => name(c))))}</div>`,
     });
     const pick = samplePick(train.count, 40, seed);
-    const tiles = pick.map((i) => ({ uri: pngDataUri(digitPng(train, i)), title: `Label ${train.labels![i]}` }));
+    const tiles = pick.map((i) => ({ uri: pngDataUri(digitPng(train, i)), title: `Label ${name(train.labels![i]!)}` }));
     sections.push({
-      id: 'training-digits', title: 'Training digits',
+      id: 'training-digits', title: `Training ${things}`,
       body: note(`${tiles.length} training images picked at random (seed ${seed}), with their labels.`) +
-        await digits('training-digits', tiles, 'Random training digits', 10),
+        await digits('training-digits', tiles, `Random training ${things}`, 10),
     });
   } else {
     sections.push({ id: 'label-distribution', title: 'Label distribution', body: note('The training data is not available for this model.') });
-    sections.push({ id: 'training-digits', title: 'Training digits', body: note('The training data is not available for this model.') });
+    sections.push({ id: 'training-digits', title: `Training ${things}`, body: note('The training data is not available for this model.') });
   }
 
   // -- learning curves
@@ -203,11 +208,11 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
       body: note(`${about}: accuracy ${pct(metrics.accuracy)} (${int(metrics.correct)} of ${int(metrics.total)} right). ` +
         'Rows are the true class, columns the prediction; the diagonal holds the right answers. ' +
         'The darker a cell, the more images it holds (on a logarithmic scale, so that a few mistakes still show).') +
-        `<div class="figs">${await figure('confusion-matrix', confusionMatrixSpec(metrics.confusion, `Confusion matrix, ${setName}`))}</div>`,
+        `<div class="figs">${await figure('confusion-matrix', confusionMatrixSpec(metrics.confusion, `Confusion matrix, ${setName}`, metrics.confusion.map((_, c) => name(c))))}</div>`,
     });
     const worstF1 = Math.min(...metrics.perClass.map((m) => m.f1));
     const rows: (string | { html: string; cls?: string })[][] = metrics.perClass.map((m) => [
-      input.metadata?.classNames[m.label] ?? String(m.label),
+      name(m.label),
       ...[m.precision, m.recall, m.f1].map((v) => ({ html: v.toFixed(4), cls: m.f1 === worstF1 && v === m.f1 ? 'low' : undefined })),
       int(m.support),
     ]);
@@ -220,19 +225,20 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
     sections.push({
       id: 'per-class', title: 'Precision, recall and F1 per class',
       body: `<div class="figs"><div style="flex:1 1 300px">${tableHtml(['class', 'precision', 'recall', 'F1', 'support'], rows)}</div>` +
-        `${await figure('per-class', perClassSpec(metrics.perClass))}</div>` +
+        `${await figure('per-class', perClassSpec(metrics.perClass, metrics.perClass.map((m) => name(m.label))))}</div>` +
         `<h3 id="most-confused">Most confused pairs</h3>` +
         (pairs.length === 0
           ? note('No mistakes.')
-          : `<ul class="pairs">${pairs.map((p) => `<li>class ${p.actual} taken for ${p.predicted}: ${int(p.count)} ` +
-            `image${p.count === 1 ? '' : 's'} (${pct(p.count / Math.max(1, metrics!.perClass[p.actual]!.support), 1)} of the ${p.actual}s)</li>`).join('')}</ul>`),
+          : `<ul class="pairs">${pairs.map((p) => `<li>class ${escapeHtml(name(p.actual))} taken for ${escapeHtml(name(p.predicted))}: ${int(p.count)} ` +
+            `image${p.count === 1 ? '' : 's'} (${pct(p.count / Math.max(1, metrics!.perClass[p.actual]!.support), 1)} of the ` +
+            `${digitClasses ? `${p.actual}s` : `${escapeHtml(name(p.actual))} images`})</li>`).join('')}</ul>`),
     });
 
     const rowOf = (r: number): number => (ev.rows ? ev.rows[r]! : r);
     const confidence = (r: number): number => ev.probs[r * classes + predicted[r]!]!;
     const tile = (r: number): DigitTile => ({
       uri: pngDataUri(digitPng(ev.dataset, rowOf(r))),
-      title: `Predicted ${predicted[r]}, Class ${ev.labels[r]}`,
+      title: `Predicted ${name(predicted[r]!)}, Class ${name(ev.labels[r]!)}`,
       subtitle: `confidence ${confidencePct(confidence(r))}`,
       wrong: predicted[r] !== ev.labels[r],
     });
@@ -241,7 +247,7 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
     for (let r = 0; r < ev.labels.length; r++) (predicted[r] === ev.labels[r] ? right : wrong).push(r);
     const rightPick = samplePick(right, GRID_SIZE, seed + 1);
     sections.push({
-      id: 'correct-digits', title: 'Correctly classified digits',
+      id: 'correct-digits', title: `Correctly classified ${things}`,
       body: rightPick.length === 0
         ? note('No image was classified correctly.')
         : note(`${rightPick.length} of the ${int(right.length)} right answers, picked at random.`) +
@@ -250,7 +256,7 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
     // the most confident mistakes first: those are the ones worth a look
     const wrongPick = [...wrong].sort((a, b) => confidence(b) - confidence(a)).slice(0, GRID_SIZE);
     sections.push({
-      id: 'incorrect-digits', title: 'Misclassified digits',
+      id: 'incorrect-digits', title: `Misclassified ${things}`,
       body: wrongPick.length === 0
         ? note('No mistakes.')
         : note(wrongPick.length === wrong.length
@@ -260,7 +266,7 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
     });
   } else {
     for (const [id, title] of [['confusion-matrix', 'Confusion matrix'], ['per-class', 'Precision, recall and F1 per class'],
-      ['correct-digits', 'Correctly classified digits'], ['incorrect-digits', 'Misclassified digits']] as const) {
+      ['correct-digits', `Correctly classified ${things}`], ['incorrect-digits', `Misclassified ${things}`]] as const) {
       sections.push({
         id, title,
         body: (id === 'per-class' ? '<span id="most-confused"></span>' : '') + note('No labelled evaluation data was given.'),
@@ -277,13 +283,13 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
     const pick = samplePick(un.dataset.count, GRID_SIZE, seed + 2);
     const tiles = pick.map((i) => ({
       uri: pngDataUri(digitPng(un.dataset, i)),
-      title: `Predicted ${predicted[i]}`,
+      title: `Predicted ${name(predicted[i]!)}`,
       subtitle: `#${i + 1}, confidence ${confidencePct(un.probs[i * classes + predicted[i]!]!)}`,
     }));
     sections.push({
       id: 'unlabelled-predictions', title: 'Predictions on the unlabelled test set',
       body: note(`${int(un.dataset.count)} images from ${un.dataset.source}; ${tiles.length} picked at random (# is the ImageId). ` +
-        `Predicted labels: ${counts.map((c, d) => `${d}: ${int(c)}`).join(', ')}.`) +
+        `Predicted labels: ${counts.map((c, d) => `${name(d)}: ${int(c)}`).join(', ')}.`) +
         await digits('unlabelled-predictions', tiles, 'Predictions on unlabelled images', 6),
     });
   } else {

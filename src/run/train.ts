@@ -291,7 +291,7 @@ async function finishRun(o: RunOptions, r: FinishedRun, onEvent: OnRunEvent): Pr
     version: VERSION,
     inputScale: 1 / 255,
     inputShape: [...model.inputShape!],
-    classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    classNames: [...(data.classNames ?? ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])],
     seed: o.seed,
     preset: o.preset,
     history: history.history as Record<string, number[]>,
