@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { KaggleCsvParser, kaggleHeader, readKaggleCsv } from '../src/data/csv.js';
 import { DigitsError } from '../src/errors.js';
+import { loadTrainingData } from '../src/data/index.js';
 
 let dir: string;
 before(async () => {
@@ -209,4 +210,24 @@ describe('readKaggleCsv: bad input names file, line, column and expectation', ()
     await rejects(path.join(dir, 'nope.csv'), [/no such file/]);
     await assert.rejects(readKaggleCsv(dir), /is a directory/);
   });
+});
+
+test('CSVs saved by other tools get a hint: a pandas index column, semicolons or tabs, a Kaggle folder named instead of its CSV', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'digits-csv-hints-'));
+  try {
+    const pixels = Array.from({ length: 784 }, (_, i) => `pixel${i}`);
+    const row = ['3', ...Array.from({ length: 784 }, () => '0')];
+    const indexed = path.join(dir, 'indexed.csv');
+    await fs.writeFile(indexed, [['', 'label', ...pixels].join(','), ['0', ...row].join(',')].join('\n'));
+    await assert.rejects(readKaggleCsv(indexed, { labelled: true }), /indexed\.csv line 1, column 1: an unnamed first column before "label" is a pandas index; save the file without it/);
+    const semi = path.join(dir, 'semi.csv');
+    await fs.writeFile(semi, [['label', ...pixels].join(';'), row.join(';')].join('\n'));
+    await assert.rejects(readKaggleCsv(semi, { labelled: true }), /semi\.csv line 1: the columns are separated by semicolons, not commas; save it with commas/);
+    const kaggle = path.join(dir, 'kaggle');
+    await fs.mkdir(kaggle);
+    await fs.writeFile(path.join(kaggle, 'train.csv'), [['label', ...pixels].join(','), row.join(',')].join('\n'));
+    await assert.rejects(loadTrainingData(kaggle), /kaggle: no train-images-idx3-ubyte.*; it holds train\.csv: pass the file, --data .*kaggle\/train\.csv/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });

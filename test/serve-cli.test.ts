@@ -39,7 +39,7 @@ test('serve with no model: one message naming the path and how to make one, exit
   assert.equal(r.code, 1);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.match(r.stderr, new RegExp(`digits: error: no model at ${path.join(tmp, 'runs/seed/model.json').replace(/[/.]/g, '\\$&')}: ` +
-    'run `npm start` \\(trains the seed model into runs/seed\\) or `digits train --out DIR` and pass --model DIR'));
+    'run `npm start` \\(trains the seed model into runs/seed\\) or `npx digits train --out DIR` and pass --model DIR'));
   const other = digits(['serve', '--model', path.join(tmp, 'nothing'), '--port', '0']);
   assert.equal(other.code, 1);
   assert.match(other.stderr, /no model at .*nothing\/model\.json: train one with `npx digits train --out .*nothing`/);

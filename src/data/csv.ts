@@ -248,6 +248,16 @@ export class KaggleCsvParser {
     }
     const cols = text.split(',').map(unquote);
     const first = cols[0];
+    // what a CSV from another tool often looks like: say how to save it the Kaggle way
+    if (cols.length === 1 && (text.split(';').length > 700 || text.split('\t').length > 700)) {
+      const sep = text.includes(';') ? 'semicolons' : 'tabs';
+      throw new DigitsError(`${this.name} line ${lineNo}: the columns are separated by ${sep}, not commas; ` +
+        'save it with commas (pandas: df.to_csv(path, index=False))');
+    }
+    if ((first === '' || /^Unnamed: 0$/.test(first ?? '')) && (cols[1] === 'label' || cols[1] === 'pixel0')) {
+      throw new DigitsError(`${this.name} line ${lineNo}, column 1: an unnamed first column before "${cols[1]}" is a pandas index; ` +
+        'save the file without it (df.to_csv(path, index=False)), or drop the column');
+    }
     let labelled: boolean;
     if (this.want === 'auto') {
       if (first !== 'label' && first !== 'pixel0') {

@@ -355,7 +355,11 @@ export async function loadIdxDirectory(dir: string, split: Split, opts: { limit?
   if (!imagesFile) missing.push(idxFileNames(split, 'images')[0] + '[.gz]');
   if (!labelsFile) missing.push(idxFileNames(split, 'labels')[0] + '[.gz]');
   if (missing.length > 0) {
-    throw new DigitsError(`${dir}: no ${missing.join(' or ')} in this folder (expected IDX files as MNIST ships them)`);
+    // a Kaggle folder (train.csv, test.csv) named instead of its CSV
+    const csv = split === 'train' ? 'train.csv' : 'test.csv';
+    const hasCsv = await fs.stat(path.join(dir, csv)).then((s) => s.isFile(), () => false);
+    throw new DigitsError(`${dir}: no ${missing.join(' or ')} in this folder (expected IDX files as MNIST ships them)` +
+      (hasCsv ? `; it holds ${csv}: pass the file, --data ${path.join(dir, csv)}` : ''));
   }
   const images = await readIdx(imagesFile!, { expectMagic: IDX_IMAGES_MAGIC, limit: opts.limit });
   const labels = await readIdx(labelsFile!, { expectMagic: IDX_LABELS_MAGIC, limit: opts.limit });
