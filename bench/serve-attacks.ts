@@ -10,13 +10,13 @@
  *
  * `--cli` runs another build's command (an older checkout's), for a before/after comparison.
  */
-import { spawn } from 'node:child_process';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { ihdr, manyScansJpeg, png, pngChunk, zeroBomb } from '../test/hostile-images.js';
+import { peakRssMiB as peakMiB, spawnServe } from '../test/serve-process.js';
 import { benchProgram } from './options.js';
 import { ROOT } from './peer.js';
 
@@ -27,7 +27,6 @@ const program = benchProgram('serve-attacks', 'the server\'s memory and latency 
 if (isMainThread) program.parse();
 const opts = program.opts<{ model: string; cli: string; only?: string }>();
 
-const peakMiB = (pid: number): number => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 /** Bytes the process has read (files and sockets alike: rchar in /proc/PID/io), in MiB. */
 const readMiB = (pid: number): number => Number(/rchar:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN) / 2 ** 20;
 const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
@@ -67,16 +66,7 @@ function send(port: number, wire: Buffer): Promise<number> {
 }
 
 async function serve(): Promise<{ pid: number; port: number; stop: () => void }> {
-  const child = spawn(process.execPath, [opts.cli, 'serve', '--model', opts.model, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`digits serve exited with ${code}`)));
-  });
+  const { child, port } = await spawnServe(opts.cli, ['--model', opts.model], ['ignore', 'pipe', 'inherit']);
   return { pid: child.pid!, port, stop: () => child.kill('SIGKILL') };
 }
 

@@ -6,35 +6,23 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { promises as fs, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ihdr, png, pngChunk, zeroBomb } from './hostile-images.js';
 import { trainTinyModel } from './serve-fixtures.js';
+import { peakRssMiB, spawnServe } from './serve-process.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 let modelDir = '';
 let child: ChildProcess;
 let port = 0;
 
-function peakRssMiB(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 before(async () => {
   modelDir = await trainTinyModel({ images: 500 });
-  child = spawn(process.execPath, [CLI, 'serve', '--model', modelDir, '--port', '0', '--image-threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`digits serve exited with ${code}`)));
-  });
+  ({ child, port } = await spawnServe(CLI, ['--model', modelDir, '--image-threads', '1']));
 });
 
 after(async () => {
