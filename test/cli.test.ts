@@ -53,6 +53,14 @@ test('every command has --help', () => {
     assert.equal(r.code, 0, `${cmd} --help: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`Usage: digits ${cmd}`));
   }
+  // --preset names its choices
+  assert.match(digits('train', '--help').stdout.replace(/\s+/g, ' '), /--preset <name> model and training recipe: seed, fast, best/);
+});
+
+test('evaluate, predict and report default --model to runs/seed, as serve does, and say where they looked', () => {
+  for (const cmd of [['evaluate'], ['predict', '--input', 'test.csv'], ['report']]) {
+    assertCleanError(digits(...cmd), /runs\/seed/);
+  }
 });
 
 test('summary --preset seed: the layer table with 135,114 parameters', () => {

@@ -17,6 +17,7 @@ import { loadMnist } from '../src/data/mnist.js';
 import { Sequential } from '../src/nn/index.js';
 import { loadModel } from '../src/io/model-files.js';
 import { importKeras } from '../src/io/keras.js';
+import { openClassifier, predictProbabilities } from '../src/run/index.js';
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 let tmp: string;
@@ -177,6 +178,11 @@ test('a Keras 2.x .h5 imports and predicts what the same weights give in Digits'
   // the weights are really the file's: a model with fresh weights disagrees
   const fresh = Sequential.fromConfig({ layers: kerasLayers() }, 9).predict(x, { batchSize: 100 }).data;
   assert.ok(maxAbsDiff(fresh, want) > 1e-3);
+  // an imported model records no bf16 training: every face runs it in float32 by default, as Keras does
+  assert.equal(metadata?.precision, undefined);
+  const opened = await openClassifier({ model: out, backend: 'auto', precision: 'auto' });
+  assert.equal(opened.model.backend.precision, 'fp32');
+  assert.ok(maxAbsDiff(predictProbabilities(opened.model, x, 'predicting'), want) <= 1e-5);
 });
 
 test('an unsupported layer is refused with its name and type', async () => {
