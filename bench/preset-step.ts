@@ -8,16 +8,23 @@
  *
  * Per entry: the minimum and median time per step in microseconds (compare
  * minimums on a shared, noisy machine), and `imagesPerSec` from the median
- * wall time of a whole step (trainOnBatch).
+ * wall time of a whole step (trainOnBatch). For the layers that do arithmetic
+ * (Conv2D, Dense): the multiply-adds of the pass as FLOPs (backward: the input
+ * gradient and the weight gradient, twice the forward; a first layer that skips its input gradient
+ * does half of that), the GFLOP/s achieved at the
+ * minimum time, and its share of the machine's peak in the precision it runs in
+ * (--peak-gflops; by default threads × clock × 64 FLOP a cycle for AVX-512 float32,
+ * 1,024 for AMX bf16), so that the next bottleneck shows at a glance.
  */
-import { loadNativeBackend, type PrecisionChoice } from '../src/engine/native.js';
+import { readFileSync } from 'node:fs';
+import { loadNativeBackend, nativeAmxAvailable, type PrecisionChoice } from '../src/engine/native.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { buildPreset, datasetToTensors } from '../src/nn/index.js';
 import type { Layer } from '../src/nn/layer.js';
 import { benchProgram, intArg } from './options.js';
 
-interface Args { preset: string; threads?: number; steps: number; batchSize?: number; precision: PrecisionChoice }
+interface Args { preset: string; threads?: number; steps: number; batchSize?: number; precision: PrecisionChoice; peakGflops?: number }
 
 function parse(): Args {
   return benchProgram('preset-step', 'where a preset\'s training step goes, per layer (native backend); prints one JSON object')
@@ -26,6 +33,7 @@ function parse(): Args {
     .option('--steps <n>', 'timed steps', intArg(1), 200)
     .option('--batch-size <n>', 'batch size (default: the preset\'s)', intArg(1))
     .option('--precision <p>', 'conv precision: fp32, bf16 or auto (bf16 where the CPU has AMX)', 'fp32')
+    .option('--peak-gflops <g>', 'the machine\'s peak GFLOP/s in this precision (default: from the clock, the threads and AVX-512 or AMX)', intArg(1))
     .parse()
     .opts<Args>();
 }
@@ -88,13 +96,62 @@ async function main(): Promise<void> {
     (times.get('other (loss, gather, checks)') ?? times.set('other (loss, gather, checks)', []).get('other (loss, gather, checks)')!).push(total - inside);
     (times.get('step') ?? times.set('step', []).get('step')!).push(total);
   }
-  const rows = [...times.entries()].map(([part, us]) => ({ part, minUs: Math.round(Math.min(...us)), medianUs: Math.round(median(us)) }));
+  const peak = args.peakGflops ?? defaultPeakGflops(nat.backend.threads, nat.backend.precision === 'bf16' && nativeAmxAvailable());
+  const flops = layerFlops(layers, model.inputShape!, batch);
+  const rows = [...times.entries()].map(([part, us]) => {
+    const minUs = Math.min(...us);
+    const f = flops.get(part);
+    const gflops = f === undefined ? undefined : f / (minUs * 1e3);
+    return {
+      part, minUs: Math.round(minUs), medianUs: Math.round(median(us)),
+      ...(f === undefined ? {} : { mflop: +(f / 1e6).toFixed(1), gflopsPerSec: +gflops!.toFixed(1), peakPercent: +((100 * gflops!) / peak).toFixed(1) }),
+    };
+  });
   const step = rows.find((r) => r.part === 'step')!;
   console.log(JSON.stringify({
-    preset: args.preset, backend: nat.backend.name, threads: nat.backend.threads, batchSize: batch, steps: args.steps,
+    preset: args.preset, backend: nat.backend.name, threads: nat.backend.threads, precision: nat.backend.precision, peakGflops: Math.round(peak),
+    batchSize: batch, steps: args.steps,
     imagesPerSec: Math.round(batch / (step.medianUs / 1e6)), imagesPerSecBest: Math.round(batch / (step.minUs / 1e6)),
     rows,
   }, null, 1));
+}
+
+/**
+ * FLOPs (two a multiply-add) of each Conv2D and Dense pass for one batch, by the labels the timers use:
+ * forward as the layer computes it, backward twice that (the input gradient and the weight gradient).
+ */
+function layerFlops(layers: Layer[], inputShape: readonly number[], batch: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let shape = [...inputShape];
+  for (const layer of layers) {
+    const c = layer.getConfig() as { kernel_size?: number[]; filters?: number; units?: number };
+    const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+    let forward: number | null = null;
+    if (layer.className === 'Conv2D' && c.kernel_size && c.filters) {
+      const [h, w] = layer.outputShape!;
+      forward = 2 * batch * h! * w! * c.filters * c.kernel_size[0]! * c.kernel_size[1]! * shape[2]!;
+    } else if (layer.className === 'Dense' && c.units) {
+      forward = 2 * batch * size(shape) * c.units;
+    }
+    if (forward !== null) {
+      out.set(`${layer.name}.forward`, forward);
+      out.set(`${layer.name}.backward`, 2 * forward);
+    }
+    shape = [...layer.outputShape!];
+  }
+  return out;
+}
+
+/** threads × clock (GHz, from /proc/cpuinfo, else 2.6) × FLOP a cycle: 64 for AVX-512 float32 (two FMA units of 16 lanes), 1,024 for AMX bf16. */
+function defaultPeakGflops(threads: number, amx: boolean): number {
+  let ghz = 2.6;
+  try {
+    const mhz = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1];
+    if (mhz !== undefined) ghz = Number(mhz) / 1000;
+  } catch {
+    // not Linux: the default clock
+  }
+  return threads * ghz * (amx ? 1024 : 64);
 }
 
 await main();
