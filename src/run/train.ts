@@ -128,17 +128,17 @@ export async function trainRun(o: RunOptions, hooks: TrainHooks = {}): Promise<T
   // the folder is this run's until it ends: a second run into it is refused, and what a killed run
   // left half-written (staging files and folders) is cleared
   const lock = await lockRunFolder(o.out, resume === null ? `digits train --out ${o.out}` : `digits train --resume ${o.out}`);
+  let finished = false;
   try {
     const cleared = await removeLeftovers(o.out);
     if (cleared.length > 0) onEvent({ type: 'info', message: `removed what an interrupted run left half-written in ${o.out}: ${cleared.join(', ')}` });
-    return await trainLocked(o, hooks, { model, training, epochs, batchSize, validationSplit, started });
-  } catch (err) {
-    await lock.release();
-    // a run that failed before writing anything leaves no empty folder behind (rmdir removes only an empty one)
-    if (!existed) await fs.rmdir(o.out).catch(() => undefined);
-    throw err;
+    const result = await trainLocked(o, hooks, { model, training, epochs, batchSize, validationSplit, started });
+    finished = true;
+    return result;
   } finally {
     await lock.release();
+    // a run that failed before writing anything leaves no empty folder behind (rmdir removes only an empty one)
+    if (!finished && !existed) await fs.rmdir(o.out).catch(() => undefined);
   }
 }
 
