@@ -22,6 +22,15 @@ function isImageName(name: string): boolean {
  * numbers in natural order (2.png before 10.png).
  */
 export async function imageInputFiles(input: string): Promise<string[] | null> {
+  return (await imageInputs(input))?.files ?? null;
+}
+
+/**
+ * imageInputFiles' files, with what a caller says of them: `names`, each file's name as the user knows
+ * it (in the folder, or the file's own), and `skipped`, the folder's other files (not PNG or JPEG by
+ * their names; dotfiles aside), from the one reading of the folder.
+ */
+export async function imageInputs(input: string): Promise<{ files: string[]; names: string[]; skipped: string[] } | null> {
   let stat;
   try {
     stat = await fs.stat(input);
@@ -29,28 +38,22 @@ export async function imageInputFiles(input: string): Promise<string[] | null> {
     return null; // loadUnlabelled reports the missing path
   }
   if (stat.isDirectory()) {
-    const names = (await fs.readdir(input)).filter(isImageName);
+    const entries = await fs.readdir(input, { withFileTypes: true });
+    const names = entries.filter((e) => isImageName(e.name)).map((e) => e.name);
     if (names.length === 0) return null;
     names.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-    return names.map((n) => path.join(input, n));
+    const skipped = entries.filter((e) => e.isFile() && !isImageName(e.name) && !e.name.startsWith('.')).map((e) => e.name).sort();
+    return { files: names.map((n) => path.join(input, n)), names, skipped };
   }
   if (!stat.isFile()) return null;
   const handle = await fs.open(input, 'r');
   try {
     const head = new Uint8Array(8);
     await handle.read(head, 0, 8, 0);
-    return sniffImageFormat(head) ? [input] : null;
+    return sniffImageFormat(head) ? { files: [input], names: [path.basename(input)], skipped: [] } : null;
   } finally {
     await handle.close();
   }
-}
-
-/** The files of folder `input` that are not PNG or JPEG images by their names (what imageInputFiles leaves out); [] for a file. */
-export async function skippedInputFiles(input: string): Promise<string[]> {
-  const stat = await fs.stat(input).catch(() => null);
-  if (stat === null || !stat.isDirectory()) return [];
-  const entries = await fs.readdir(input, { withFileTypes: true });
-  return entries.filter((e) => e.isFile() && !isImageName(e.name) && !e.name.startsWith('.')).map((e) => e.name).sort();
 }
 
 /** The images, preprocessed to 28×28 and scaled 0..1 as every Dataset is; ImageId i+1 is files[i]. */

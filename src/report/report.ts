@@ -15,6 +15,7 @@ import { confusionMatrixSpec, digitGridSpec, labelDistributionSpec, learningCurv
 import { digitPng, pngDataUri, samplePick, type DigitTile } from './digits.js';
 import { escapeHtml, figureHtml, galleryHtml, pageHtml, tableHtml, type Section } from './html.js';
 import { svgToPng, vegaLiteToSvg } from './render.js';
+import { KEPT_EPOCH_NOTE, epochTableCells } from './text.js';
 
 
 export const REPORT_FILE = 'report.html';
@@ -382,9 +383,7 @@ export function modelSummaryHtml(model: Sequential): string {
 
 /** The epoch table as an HTML table (it wraps on a phone, where the terminal's text table would scroll): the kept epoch marked. */
 function epochTableHtml(history: Record<string, (number | null)[] | undefined>, bestEpoch?: number): string {
-  const cols = (['loss', 'accuracy', 'val_loss', 'val_accuracy'] as const).filter((k) => (history[k]?.length ?? 0) > 0);
-  const epochs = history.loss?.length ?? 0;
-  const cell = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(4));
-  const rows = Array.from({ length: epochs }, (_, e) => [e === bestEpoch ? `${e + 1} *` : String(e + 1), ...cols.map((c) => cell(history[c]![e]))]);
-  return tableHtml(['epoch', ...cols], rows) + (bestEpoch !== undefined ? '<p class="note">* the epoch early stopping kept (lowest validation loss)</p>' : '');
+  const { columns, rows } = epochTableCells(history);
+  const numbered = rows.map((cells, e) => [e === bestEpoch ? `${e + 1} *` : String(e + 1), ...cells]);
+  return tableHtml(['epoch', ...columns], numbered) + (bestEpoch !== undefined ? `<p class="note">${escapeHtml(KEPT_EPOCH_NOTE)}</p>` : '');
 }

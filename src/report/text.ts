@@ -3,18 +3,27 @@
  * marked), beside the confusion matrix text of metrics.ts.
  */
 
+/** What the `*` of an epoch table means. */
+export const KEPT_EPOCH_NOTE = '* the epoch early stopping kept (lowest validation loss)';
+
+/**
+ * The epoch table's cells, for the terminal and the report alike: the metrics the history has (loss,
+ * accuracy, val_loss, val_accuracy), and per epoch each one to 4 decimals ('-' where there is none).
+ */
+export function epochTableCells(history: Record<string, (number | null)[] | undefined>): { columns: string[]; rows: string[][] } {
+  const columns = (['loss', 'accuracy', 'val_loss', 'val_accuracy'] as const).filter((k) => (history[k]?.length ?? 0) > 0);
+  const cell = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(4));
+  const rows = Array.from({ length: history.loss?.length ?? 0 }, (_, e) => columns.map((c) => cell(history[c]![e])));
+  return { columns, rows };
+}
+
 /** One line per epoch: loss, accuracy, validation loss and accuracy; `*` marks the epoch early stopping kept (0-based). */
 export function formatEpochTable(history: Record<string, (number | null)[] | undefined>, bestEpoch?: number): string {
-  const cols = (['loss', 'accuracy', 'val_loss', 'val_accuracy'] as const).filter((k) => history[k] && history[k]!.length > 0);
-  const epochs = history.loss?.length ?? 0;
-  const cell = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(4));
+  const { columns, rows } = epochTableCells(history);
   const w = 13;
-  const lines = ['epoch' + cols.map((c) => c.padStart(w)).join('')];
-  for (let e = 0; e < epochs; e++) {
-    const mark = e === bestEpoch ? ' *' : '';
-    lines.push(String(e + 1).padStart(5) + cols.map((c) => cell(history[c]![e]).padStart(w)).join('') + mark);
-  }
-  if (bestEpoch !== undefined) lines.push(`* the epoch early stopping kept (lowest validation loss)`);
+  const lines = ['epoch' + columns.map((c) => c.padStart(w)).join('')];
+  rows.forEach((cells, e) => lines.push(String(e + 1).padStart(5) + cells.map((v) => v.padStart(w)).join('') + (e === bestEpoch ? ' *' : '')));
+  if (bestEpoch !== undefined) lines.push(KEPT_EPOCH_NOTE);
   return lines.join('\n');
 }
 

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { DigitsError } from '../errors.js';
 import type { Dataset } from '../data/dataset.js';
 import { loadTestData, loadUnlabelled, resolveDataSpec, writeSubmission } from '../data/index.js';
-import { imageInputFiles, loadImageFiles, skippedInputFiles } from '../preprocess/files.js';
+import { imageInputs, loadImageFiles } from '../preprocess/files.js';
 import type { LoadedClassifier } from '../io/ensemble.js';
 import { argmaxRows, classificationReport, type ClassificationReport } from '../report/metrics.js';
 import type { ReportEvaluation, ReportInput, ReportResult } from '../report/report.js';
@@ -84,16 +84,13 @@ export async function predictRun(o: PredictOptions, onEvent: OnRunEvent = warnOn
     throw new DigitsError(`${path.resolve(o.out)} already exists: name the file to write with --out (for example --out ` +
       `${o.probabilities ? 'probabilities.csv' : 'submission-2.csv'}), or pass --force to replace it`);
   }
-  const imageFiles = await imageInputFiles(o.input); // PNG/JPEG file or folder: the server's preprocessing
-  const folder = imageFiles !== null && (await fs.stat(o.input)).isDirectory();
-  if (folder) {
-    const skipped = await skippedInputFiles(o.input);
-    if (skipped.length > 0) {
-      onEvent({ type: 'warning', message: `${o.input}: skipped ${skipped.length} ${skipped.length === 1 ? 'file that is' : 'files that are'} not a PNG or JPEG ` +
-        `image by its name: ${skipped.slice(0, 5).join(', ')}${skipped.length > 5 ? `, and ${skipped.length - 5} more` : ''}` });
-    }
+  const images = await imageInputs(o.input); // PNG/JPEG file or folder: the server's preprocessing
+  const skipped = images?.skipped ?? [];
+  if (skipped.length > 0) {
+    onEvent({ type: 'warning', message: `${o.input}: skipped ${skipped.length} ${skipped.length === 1 ? 'file that is' : 'files that are'} not a PNG or JPEG ` +
+      `image by its name: ${skipped.slice(0, 5).join(', ')}${skipped.length > 5 ? `, and ${skipped.length - 5} more` : ''}` });
   }
-  const data = imageFiles ? await loadImageFiles(imageFiles)
+  const data = images ? await loadImageFiles(images.files)
     : await loadUnlabelled(o.input, { onProgress: (rows) => onEvent({ type: 'count', label: 'reading', done: rows, total: null }) });
   onEvent({ type: 'countEnd', label: 'reading' });
   const probs = predictProbabilities(model, modelInput(data, metadata, model.inputShape), 'predicting', onEvent);
@@ -101,7 +98,7 @@ export async function predictRun(o: PredictOptions, onEvent: OnRunEvent = warnOn
   await writeSubmission(o.out, labels, {
     ...(o.probabilities ? { probabilities: probs } : {}),
     // images from files: which file each row is (ImageId follows the names in natural order)
-    ...(imageFiles !== null ? { files: imageFiles.map((f) => (folder ? path.relative(o.input, f) : path.basename(f))) } : {}),
+    ...(images !== null ? { files: images.names } : {}),
   });
   return { loaded, data, probs, labels };
 }

@@ -51,7 +51,7 @@ import { releaseFreeMemory } from '../engine/native.js';
 import { MAX_BATCH, type Predictor } from '../run/predictor.js';
 import { DecodeBudgetError, ImageDecoder } from './image-decoder.js';
 import { BatchParser } from './batch-parser.js';
-import { BodyError, foreignCharset, parseJson, readBody } from './body.js';
+import { BodyError, foreignCharset, invalidJsonMessage, parseJson, readBody } from './body.js';
 import { AJV_OPTIONS, predictBodySchema, toUnit } from './inputs.js';
 
 /** Body limit of POST /api/predict (an image or one JSON input). */
@@ -161,6 +161,35 @@ class BatchBody {
   constructor(readonly bytes: Buffer) {}
 }
 
+/** 503 with Retry-After: the server is busy with `what` (load shedding). */
+function busy(what: string): RequestError {
+  return new RequestError(503, `the server is busy: ${what}; retry in ${RETRY_AFTER_SECONDS} s`, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+}
+
+/**
+ * Admission of one kind of work: at most `limit` at a time in flight or queued; past it, busy(describe(count)).
+ * `after` runs when each one ends.
+ */
+class Gate {
+  count = 0;
+  constructor(private readonly limit: number, private readonly describe: (count: number) => string, private readonly after?: () => void) {}
+
+  get full(): boolean {
+    return this.count >= this.limit;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.full) throw busy(this.describe(this.count));
+    this.count++;
+    try {
+      return await work();
+    } finally {
+      this.count--;
+      this.after?.();
+    }
+  }
+}
+
 class RequestError extends Error {
   constructor(readonly statusCode: number, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
@@ -229,19 +258,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   // Prediction requests in flight or queued in the predictor: past maxPending, 503 (load shedding).
   // Image uploads are counted apart (maxPendingImages), so that JSON predictions never wait behind
   // image decodes.
-  let pending = 0;
-  const admitted = async <T>(work: () => Promise<T>): Promise<T> => {
-    if (pending >= limits.maxPending) {
-      throw new RequestError(503, `the server is busy: ${pending} predictions are in flight or queued (limit ${limits.maxPending}); ` +
-        `retry in ${RETRY_AFTER_SECONDS} s`, { 'retry-after': String(RETRY_AFTER_SECONDS) });
-    }
-    pending++;
-    try {
-      return await work();
-    } finally {
-      pending--;
-    }
-  };
+  const predicting = new Gate(limits.maxPending, (n) => `${n} predictions are in flight or queued (limit ${limits.maxPending})`);
   // Work is admitted before a body is read: a JSON prediction reserves its inputs (one, or a batch's
   // as its Content-Length allows, every one when it does not say) against maxPendingInputs, and gives
   // them back when its answer is sent or its client leaves.
@@ -249,7 +266,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.addHook('preParsing', async (request, reply, payload) => {
     if (request.method !== 'POST' || !request.url.startsWith('/api/predict')) return payload;
     const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (IMAGE_CONTENT_TYPES.includes(type)) return payload; // images are admitted apart (imageAdmitted)
+    if (IMAGE_CONTENT_TYPES.includes(type)) return payload; // images are admitted apart (images.run)
     const declared = Number(request.headers['content-length']);
     const inputs = !request.url.startsWith('/api/predict/batch') ? 1
       : Math.max(1, Math.min(maxBatch, Number.isFinite(declared) && declared > 0 ? Math.ceil(declared / MIN_INPUT_BYTES) : maxBatch));
@@ -257,9 +274,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const batch = request.url.startsWith('/api/predict/batch');
     const cap = batch ? Math.max(1, Math.floor((limits.maxPendingInputs * 3) / 4)) : limits.maxPendingInputs;
     if (pendingInputs + inputs > cap) {
-      throw new RequestError(503, `the server is busy: ${pendingInputs} inputs of JSON predictions are in flight or queued ` +
-        `(limit ${limits.maxPendingInputs}${batch ? `, ${cap} of them for batches` : ''}; this request would add ${inputs}); ` +
-        `retry in ${RETRY_AFTER_SECONDS} s`, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+      throw busy(`${pendingInputs} inputs of JSON predictions are in flight or queued ` +
+        `(limit ${limits.maxPendingInputs}${batch ? `, ${cap} of them for batches` : ''}; this request would add ${inputs})`);
     }
     pendingInputs += inputs;
     let held = true;
@@ -287,20 +303,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     if (trim !== null) clearTimeout(trim);
   });
 
-  let pendingImages = 0;
-  const imageAdmitted = async <T>(work: () => Promise<T>): Promise<T> => {
-    if (pendingImages >= limits.maxPendingImages) {
-      throw new RequestError(503, `the server is busy: ${pendingImages} images are being decoded or wait for a decoder ` +
-        `(limit ${limits.maxPendingImages}); retry in ${RETRY_AFTER_SECONDS} s`, { 'retry-after': String(RETRY_AFTER_SECONDS) });
-    }
-    pendingImages++;
-    try {
-      return await work();
-    } finally {
-      pendingImages--;
-      afterBigBody();
-    }
-  };
+  const images = new Gate(limits.maxPendingImages,
+    (n) => `${n} images are being decoded or wait for a decoder (limit ${limits.maxPendingImages})`, afterBigBody);
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof RequestError) void reply.headers(err.headers);
@@ -320,7 +324,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       message = `the body is over the size limit of ${limitOf(request.url).toLocaleString('en-US')} bytes for ${request.url}`;
     } else if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (status === 400 && err instanceof SyntaxError)) {
-      message = `the body is not valid JSON (${err.message})`;
+      message = invalidJsonMessage(err.message);
     }
     void reply.status(status).send({ statusCode: status, error: httpReason(status), message });
   });
@@ -362,7 +366,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       // admitted before decoding, so that a busy server does not decode images it will not predict; a
       // client that hangs up takes its image out of the queue (or ends the worker decoding it)
       const gone = clientGone(reply);
-      const pre = await imageAdmitted(async () => {
+      const pre = await images.run(async () => {
         try {
           return await decoder.decode(body, 'request body', { budgetMs: limits.decodeTimeout, signal: gone });
         } catch (err) {
@@ -371,7 +375,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
           throw err;
         }
       });
-      return admitted(async () => {
+      return predicting.run(async () => {
         return {
           ...await predictor.predictField(pre.pixels),
           model: predictor.info,
@@ -386,7 +390,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const { pixels, scale } = body as { pixels: number[]; scale: number };
     const x = new Float32Array(FIELD * FIELD);
     toUnit(pixels, scale, 'body/pixels', x, 0);
-    return { ...await admitted(() => predictor.predict(x)), model: predictor.info };
+    return { ...await predicting.run(() => predictor.predict(x)), model: predictor.info };
   });
 
   app.post('/api/predict/batch', {
@@ -412,7 +416,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   }, async (request, reply) => {
     try {
       const { x, n } = await batchParser.parse((request.body as BatchBody).bytes, maxBatch, clientGone(reply));
-      const predictions = await admitted(() => predictor.predictBatch(x, n));
+      const predictions = await predicting.run(() => predictor.predictBatch(x, n));
       return { predictions, model: predictor.info };
     } finally {
       afterBigBody();
@@ -436,14 +440,14 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   // 503 while a prediction path is full, so that a load balancer sees it and sends traffic elsewhere
   app.get('/health', async (_request, reply) => {
-    const saturated = pending >= limits.maxPending || pendingImages >= limits.maxPendingImages || pendingInputs >= limits.maxPendingInputs;
+    const saturated = predicting.full || images.full || pendingInputs >= limits.maxPendingInputs;
     if (saturated) void reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS));
     return {
       status: saturated ? 'saturated' : 'ok',
       model: predictor.info.id,
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
-      predictions: { pending, limit: limits.maxPending, inputs: pendingInputs, inputLimit: limits.maxPendingInputs },
-      images: { pending: pendingImages, queued: decoder.queued, limit: limits.maxPendingImages },
+      predictions: { pending: predicting.count, limit: limits.maxPending, inputs: pendingInputs, inputLimit: limits.maxPendingInputs },
+      images: { pending: images.count, queued: decoder.queued, limit: limits.maxPendingImages },
       eventLoop: { delayMaxMs: Math.round(Math.max(previousWindowMax, loopDelay.max) / 1e5) / 10, windowSeconds: (2 * LOOP_DELAY_WINDOW_MS) / 1000 },
     };
   });

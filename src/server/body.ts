@@ -93,6 +93,11 @@ export function foreignCharset(contentType: string | undefined): string | null {
   return cs === 'utf-8' || cs === 'utf8' || cs === 'us-ascii' || cs === 'ascii' ? null : m[1]!;
 }
 
+/** The answer to a body JSON.parse refused (`why`: its SyntaxError's message). */
+export function invalidJsonMessage(why: string): string {
+  return `the body is not valid JSON (${why})`;
+}
+
 /**
  * JSON text parsed as Fastify's own parser does (keys that would poison prototypes refused), with
  * messages that say what is wrong: a SyntaxError for text that is not JSON, a 400 naming the key

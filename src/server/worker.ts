@@ -7,7 +7,7 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { ImageError, preprocessImage, type Polarity, FIELD } from '../preprocess/image.js';
-import { BodyError, parseJson } from './body.js';
+import { BodyError, invalidJsonMessage, parseJson } from './body.js';
 import { AJV_OPTIONS, batchBodySchema, toUnit } from './inputs.js';
 
 export interface DecodeTask {
@@ -48,7 +48,7 @@ export function parseBatch(task: BatchTask): BatchOutcome {
   try {
     body = parseJson(Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength).toString('utf8'));
   } catch (err) {
-    if (err instanceof SyntaxError) return { ok: false, statusCode: 400, message: `the body is not valid JSON (${err.message})` };
+    if (err instanceof SyntaxError) return { ok: false, statusCode: 400, message: invalidJsonMessage(err.message) };
     if (err instanceof BodyError) return { ok: false, statusCode: err.statusCode, message: err.message };
     throw err;
   }
