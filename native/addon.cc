@@ -118,6 +118,18 @@ napi_value AmxAvailable(napi_env env, napi_callback_info) {
   return r;
 }
 
+// How the bf16 conv kernels compute: "amx" (tiles), "avx512-bf16" (VDPBF16PS pairs) or "rounding"
+// (operands rounded, then the float32 kernels).
+napi_value Bf16Kernels(napi_env env, napi_callback_info) {
+  const char* kind = amx_available() ? "amx" : dpbf16_available() ? "avx512-bf16" : "rounding";
+  napi_value r;
+  napi_create_string_utf8(env, kind, NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+
+// peakGflops(bf16): the machine's measured arithmetic peak on the pool's threads (kernels.h).
+double PeakGflops(const Args& a) { return peak_gflops(a.num(0) != 0); }
+
 // Gives the C heap's free pages back to the system (glibc keeps what a burst of large buffers
 // freed, so a server's resident memory would stay at its peak); true where that is possible.
 napi_value ReleaseFreeMemory(napi_env env, napi_callback_info) {
@@ -327,6 +339,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"setThreads", bind<SetThreads>},
       {"hardwareThreads", HardwareThreads},
       {"amxAvailable", AmxAvailable},
+      {"bf16Kernels", Bf16Kernels},
+      {"peakGflops", bind_number<PeakGflops>},
       {"releaseFreeMemory", ReleaseFreeMemory},
       DIGITS_KERNELS(DIGITS_EXPORT)
   };

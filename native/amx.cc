@@ -33,10 +33,13 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+#if defined(__AVX512BF16__)
+#include <immintrin.h>
+#endif
+
 #if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512BF16__) && defined(__linux__)
 #define DIGITS_AMX 1
 #include <cpuid.h>
-#include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -84,7 +87,7 @@ Bf16Scratch& scratch() {
 namespace {
 void round_bf16_range(const float* src, float* dst, size_t len) {
   size_t i = 0;
-#ifdef DIGITS_AMX
+#if defined(__AVX512BF16__)
   for (; i + 16 <= len; i += 16) {
     const __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(src + i));
     const __m512i wide = _mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)h), 16);
@@ -510,18 +513,21 @@ size_t kernel_len(const ConvGeom& g) { return size_t(g.kh) * g.kw * g.c * g.k; }
 
 void conv2d_forward_bf16(const float* x, const float* w, const float* b, float* y, const ConvGeom& g, bool relu) {
   if (amx_ok(g, g.c)) return amx_forward(x, w, b, y, g, relu);
+  if (dpbf16_available()) return conv2d_forward_dpbf16(x, w, b, y, g, relu);
   Bf16Scratch& s = scratch();
   conv2d_forward(rounded(s.x, x, input_len(g)), rounded(s.w, w, kernel_len(g)), b, y, g, relu);
 }
 
 void conv2d_backward_input_bf16(const float* dy, const float* w, float* dx, const ConvGeom& g) {
   if (amx_ok(g, g.k)) return amx_backward_input(dy, w, dx, g);
+  if (dpbf16_available()) return conv2d_backward_input_dpbf16(dy, w, dx, g);
   Bf16Scratch& s = scratch();
   conv2d_backward_input(rounded(s.dy, dy, output_len(g)), rounded(s.w, w, kernel_len(g)), dx, g);
 }
 
 void conv2d_backward_filter_bf16(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g) {
   if (amx_ok(g, g.c)) return amx_backward_filter(x, dy, dw, db, g);
+  if (dpbf16_available()) return conv2d_backward_filter_dpbf16(x, dy, dw, db, g);
   Bf16Scratch& s = scratch();
   conv2d_backward_filter(rounded(s.x, x, input_len(g)), rounded(s.dy, dy, output_len(g)), dw, db, g);
   bias_grad(dy, db, g.n * g.oh * g.ow, g.k);  // the bias gradient stays float32
@@ -533,6 +539,12 @@ void conv2d_maxpool_forward_bf16(const float* x, const float* w, const float* b,
   if (amx_ok(g, g.c)) {
     float* z = s.z.get(output_len(g));
     amx_forward(x, w, b, z, g, relu);
+    maxpool2d_forward(z, y, argmax, p);
+    return;
+  }
+  if (dpbf16_available() && !conv2d_maxpool_forward_fused(g, p)) {
+    float* z = s.z.get(output_len(g));
+    conv2d_forward_dpbf16(x, w, b, z, g, relu);
     maxpool2d_forward(z, y, argmax, p);
     return;
   }
@@ -551,6 +563,8 @@ void conv2d_maxpool_backward_filter_bf16(const float* x, const float* dy, const 
     amx_backward_filter(x, dz, dw, db, g);
     return;
   }
+  if (dpbf16_available() && !conv2d_maxpool_backward_fused(g, p))
+    return conv2d_maxpool_backward_filter_dpbf16(x, dy, argmax, dw, db, g, p);
   conv2d_maxpool_backward_filter(rounded(s.x, x, input_len(g)), rounded(s.dy, dy, pooled), argmax, dw, db, g, p);
   bias_grad(dy, db, p.n * p.oh * p.ow, g.k);
 }
@@ -564,6 +578,8 @@ void conv2d_maxpool_backward_input_bf16(const float* dy, const int32_t* argmax, 
     amx_backward_input(dz, w, dx, g);
     return;
   }
+  if (dpbf16_available() && !conv2d_maxpool_backward_fused(g, p))
+    return conv2d_maxpool_backward_input_dpbf16(dy, argmax, w, dx, g, p);
   const size_t pooled = size_t(p.n) * p.oh * p.ow * p.c;
   conv2d_maxpool_backward_input(rounded(s.dy, dy, pooled), argmax, rounded(s.w, w, kernel_len(g)), dx, g, p);
 }

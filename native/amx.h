@@ -5,9 +5,12 @@
 // with precision 'bf16' (src/engine/reference.ts), which rounds the same operands the same way.
 //
 // On a CPU with AMX-BF16 tiles (and an OS that grants them), stride-1 convolutions whose input has
-// at least 8 channels run on the tiles (amx.cc); every other shape, and every CPU without AMX, rounds
-// the operands into scratch copies and runs the float32 kernels on them. The float32 products of two
-// bfloat16 numbers are exact, so both give the same sums up to their order.
+// at least 8 channels run on the tiles (amx.cc). Elsewhere, a build with AVX512_BF16 runs the pair
+// kernels of kernels.cc (VDPBF16PS: two bfloat16 products added to a float32 sum per lane), except for
+// the shapes the fused conv + pool kernels own (one input channel; 8 or 12 channels under a 2x2 pool;
+// 24k filters under one). Those, and every CPU without either, round the operands into scratch copies
+// and run the float32 kernels on them. The float32 products of two bfloat16 numbers are exact, so all
+// give the same sums up to their order.
 //
 // Shape legend as kernels.h: N batch, H/W input, C channels in, K channels out, kh/kw kernel,
 // OH/OW output; NHWC; conv kernel [kh, kw, C, K].

@@ -16,7 +16,7 @@
 //                        chunks (a count fixed by the thread count), each accumulating a
 //                        private partial dw (+ db); partials are summed in chunk order
 //                        (deterministic for a given thread count).
-//                        K a multiple of 24: 4 x 24 tiles instead (no padding to 32 columns),
+//                        K a multiple of 24: MR24 x 24 tiles instead (no padding to 32 columns),
 //                        in forward and filter gradient.
 //   conv2dMaxPool*       a conv whose output only feeds a non-overlapping max pool (Sequential
 //                        fuses the pair). Forward: for one input channel, 3x3, stride 1, 2x2
@@ -30,6 +30,12 @@
 //                        the dense kernels.
 //   matmul               packed-B GEMM over row blocks x column panels; transA transposes the
 //                        block's rows first.
+//   *_dpbf16             the bf16 conv kernels on AVX512_BF16 (amx.h): the operands as bfloat16 pairs
+//                        (channels padded to even) and VDPBF16PS tiles. Forward and input gradient
+//                        are the implicit GEMM and col2im forms above over pairs of channels; the
+//                        filter gradient pairs pixels, computed transposed (dy broadcast, the windows
+//                        as 16-column panels). Under a max pool they read the pooled gradient through
+//                        argmax a row at a time instead of scattering it first.
 //   pooling              channel-vectorised max with first-wins argmax; backward for
 //                        non-overlapping windows writes dx in one pass (no zeroing + scatter).
 //   batchnorm            loops over blocks of 8 rows with the per-channel values tiled (whole
@@ -40,12 +46,16 @@
 // Parallel work is split into tasks that each write their own outputs in a
 // fixed order, so results do not depend on which thread ran which task.
 //
+// The register tiles (microkernel.h) are 12 x 16 in AVX-512 builds (one 16-float register a row) and
+// 6 x 16 in AVX2 ones.
+//
 // Compiled with -O3 -march=native -ffp-contract=fast (FMA), not -ffast-math:
 // sums are reordered only where written so (blocking, partials).
 #include "kernels.h"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <thread>
@@ -87,7 +97,7 @@ void parallel_chunks(size_t len, size_t cost, F&& fn, size_t align = 16) {
 
 // Packs B (depth x n) into 16-column panels [ceil(n/16)][depth][16], zero-padded.
 // pack_b_rows: B(p, j) = src[p * ld + j] (row-major), 16-float row copies.
-// pw: panel width, NR or 24 (the 4 x 24 kernels).
+// pw: panel width, NR or 24 (the MR24 x 24 kernels).
 float* pack_b_rows(Buffer& buf, const float* src, size_t ld, int depth, int n, int pw = NR) {
   const int np = ceil_div(n, pw);
   float* out = buf.get(size_t(np) * depth * pw + pw);
@@ -130,10 +140,12 @@ float* pack_b_cols(Buffer& buf, const float* src, size_t ld, int depth, int n) {
 // The input of a convolution as the implicit GEMM reads it: x itself when
 // every window lies inside it, else a zero-padded copy [N, hs, ws, C] whose
 // (0, 0) is input position (-pt, -pl). hs x ws covers every window.
-struct Source {
-  const float* data;
+template <class E>
+struct BasicSource {
+  const E* data;
   int hs, ws;
 };
+using Source = BasicSource<float>;
 
 Source conv_source(const float* x, int n, int h, int w, int c, int pt, int pl, int hs, int ws, Buffer& buf) {
   if (pt == 0 && pl == 0 && hs <= h && ws <= w) return {x, h, w};
@@ -162,17 +174,20 @@ Source conv_source(const float* x, int n, int h, int w, int c, int pt, int pl, i
 
 // Implicit-im2col GEMM: y[M = n*oh*ow, kout] = rows(src) @ B (+bias, relu), overwrite.
 // Row r = pixel (img, oy, ox) reads src[img, oy*sh + i, ox*sw .. ox*sw + kw, :] for i < kh.
-// pw = 24: B is packed in 24-column panels and kout is a multiple of 24 (4 x 24 tiles); else pw = NR.
-void conv_gemm(Source src, int cs, int n, int oh, int ow, int sh, int sw, int kh, int kw, const float* packed_b,
+// pw = 24: B is packed in 24-column panels and kout is a multiple of 24 (MR24 x 24 tiles); else pw = NR.
+// Tiles per task of conv_gemm: up to 16, fewer so that there are >= 8 tasks
+// per thread when the layer is small (load balance on a busy machine).
+constexpr int TBMAX = 16;
+static_assert((TBMAX * MR) % (MR * MR24) == 0, "row pointers padded to whole tiles");
+
+// E = uint32_t: src and B hold bfloat16 pairs (conv_source_pairs, pack_pairs) and cs counts pairs.
+template <class E>
+void conv_gemm(BasicSource<E> src, int cs, int n, int oh, int ow, int sh, int sw, int kh, int kw, const E* packed_b,
                int kout, float* y, const float* bias, bool relu, int pw = NR) {
   const int m = n * oh * ow;
   if (m == 0 || kout == 0) return;
   const int depth = kh * kw * cs;
   const int np = ceil_div(kout, NR);
-  // Tiles per task: up to 16 (96 rows), fewer so that there are >= 8 tasks
-  // per thread when the layer is small (load balance on a busy machine).
-  constexpr int TBMAX = 16;
-  static_assert((TBMAX * MR) % (MR * MR24) == 0, "row pointers padded to whole tiles");
   const int T = pool().threads();
   const int TB = std::max(1, std::min(TBMAX, ceil_div(m, MR * 8 * T)));
   const int nblocks = ceil_div(ceil_div(m, MR), TB);
@@ -180,7 +195,7 @@ void conv_gemm(Source src, int cs, int n, int oh, int ow, int sh, int sw, int kh
   const int ntasks = ceil_div(nblocks, per);
   const ptrdiff_t segstride = ptrdiff_t(src.ws) * cs;
   auto body = [&](int task, int) {
-    const float* rp[TBMAX * MR];
+    const E* rp[TBMAX * MR];
     for (int blk = task * per; blk < std::min(nblocks, (task + 1) * per); blk++) {
       const int r0 = blk * TB * MR, r1 = std::min(m, r0 + TB * MR);
       for (int r = r0; r < r1; r++) {
@@ -191,20 +206,22 @@ void conv_gemm(Source src, int cs, int n, int oh, int ow, int sh, int sw, int kh
       const int rows = r1 - r0;
       // pad to whole tiles of MR and of MR24 rows (TBMAX * MR is a multiple of both)
       for (int r = rows; r < ceil_div(rows, MR * MR24) * MR * MR24; r++) rp[r] = rp[rows - 1];
-      if (pw == 24) {
-        for (int jp = 0; jp < kout / 24; jp++) {
-          const int j0 = jp * 24;
-          const float* bp = packed_b + size_t(jp) * depth * 24;
-          for (int t = r0; t < r1; t += MR24) {
-            ukernel_rows24(rp + (t - r0), kh, segstride, kw * cs, bp, y + size_t(t) * kout + j0, kout,
-                           std::min(MR24, r1 - t), bias != nullptr ? bias + j0 : nullptr, relu);
+      if constexpr (std::is_same_v<E, float>) {
+        if (pw == 24) {
+          for (int jp = 0; jp < kout / 24; jp++) {
+            const int j0 = jp * 24;
+            const float* bp = packed_b + size_t(jp) * depth * 24;
+            for (int t = r0; t < r1; t += MR24) {
+              ukernel_rows24(rp + (t - r0), kh, segstride, kw * cs, bp, y + size_t(t) * kout + j0, kout,
+                             std::min(MR24, r1 - t), bias != nullptr ? bias + j0 : nullptr, relu);
+            }
           }
+          continue;
         }
-        continue;
       }
       for (int jp = 0; jp < np; jp++) {
         const int j0 = jp * NR, nr = std::min(NR, kout - j0);
-        const float* bp = packed_b + size_t(jp) * depth * NR;
+        const E* bp = packed_b + size_t(jp) * depth * NR;
         for (int t = r0; t < r1; t += MR) {
           ukernel_rows(rp + (t - r0), kh, segstride, kw * cs, bp, y + size_t(t) * kout + j0, kout,
                        std::min(MR, r1 - t), nr, false, bias != nullptr ? bias + j0 : nullptr, relu);
@@ -215,73 +232,52 @@ void conv_gemm(Source src, int cs, int n, int oh, int ow, int sh, int sw, int kh
   pool().run(ntasks, body);
 }
 
-}  // namespace
-
-void set_threads(int n) { pool().set_threads(n); }
-int get_threads() { return pool().threads(); }
-int hardware_threads() {
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : int(n);
-}
-
-// x[N,H,W,C] w[kh,kw,C,K] b[K] -> y[N,OH,OW,K]
-void conv2d_forward(const float* x, const float* w, const float* b, float* y, const ConvGeom& g, bool relu) {
-  Scratch& sh = pool().shared();
-  const int hs = (g.oh - 1) * g.sh + g.kh, ws = (g.ow - 1) * g.sw + g.kw;
-  if (g.oh <= 0 || g.ow <= 0) return;
-  Source src = conv_source(x, g.n, g.h, g.w, g.c, g.pt, g.pl, hs, ws, sh.a);
-  const int k = g.k;
-  const int pw = k % 24 == 0 ? 24 : NR;  // 24 filters: 4 x 24 tiles, no padding to 32 columns
-  const float* pb = pack_b_rows(sh.b, w, size_t(k), g.kh * g.kw * g.c, k, pw);
-  conv_gemm(src, g.c, g.n, g.oh, g.ow, g.sh, g.sw, g.kh, g.kw, pb, k, y, b, relu, pw);
-}
-
-// dy[N,OH,OW,K] w[kh,kw,C,K] -> dx[N,H,W,C]
-void conv2d_backward_input(const float* dy, const float* w, float* dx, const ConvGeom& g) {
-  Scratch& sh = pool().shared();
-  const int C = g.c, K = g.k, kh = g.kh, kw = g.kw;
-  const int ptf = kh - 1 - g.pt, plf = kw - 1 - g.pl;
-  const size_t dx_len = size_t(g.n) * g.h * g.w * C;
-  if (g.oh <= 0 || g.ow <= 0) {
-    std::memset(dx, 0, dx_len * sizeof(float));
+// Row `row` (= image * H + iy) of maxpool2d_backward's dx when windows do not overlap: dy where argmax
+// points at the element, else zero (W * C floats to dxr).
+void unpool_row(const float* dy, const int32_t* argmax, const PoolGeom& g, size_t row, float* dxr) {
+  const int C = g.c;
+  const int covered_h = g.oh * g.sh, covered_w = g.ow * g.sw;
+  const int img = int(row / g.h), iy = int(row % g.h);
+  if (iy >= covered_h) {
+    std::memset(dxr, 0, size_t(g.w) * C * sizeof(float));
     return;
   }
-  // The "full correlation" form computes kh*kw taps for every input pixel,
-  // including taps that fall on dy's zero padding; when the input is much
-  // larger than the output (a small 'valid' conv: 6x6 -> 4x4) that waste
-  // exceeds the cost of col2im, so use the general form there.
-  const bool full_corr = g.sh == 1 && g.sw == 1 && ptf >= 0 && plf >= 0 &&
-                         size_t(g.h) * g.w * 10 <= size_t(g.oh) * g.ow * 13;
-  if (full_corr) {
-    // dx[n, iy, ix, c] = sum_{i', j', k} dyp[n, iy + i', ix + j', k] * w[kh-1-i', kw-1-j', c, k]
-    // where dyp is dy zero-padded by (kh-1-padTop, kw-1-padLeft).
-    const int hs = g.h - 1 + kh, ws = g.w - 1 + kw;
-    Source src = conv_source(dy, g.n, g.oh, g.ow, K, ptf, plf, hs, ws, sh.a);
-    // B[(i', j', k), c] = w[kh-1-i', kw-1-j', c, k]: per tap, the transpose of w's [C, K] block.
-    const int taps = kh * kw;
-    const int np = ceil_div(C, NR);
-    float* pb = sh.b.get(size_t(np) * taps * K * NR + NR);
-    for (int tap = 0; tap < taps; tap++) {
-      const float* wt = w + size_t(taps - 1 - tap) * C * K;  // (kh-1-i', kw-1-j') is tap index taps-1-tap
-      for (int jp = 0; jp < np; jp++) {
-        float* panel = pb + (size_t(jp) * taps * K + size_t(tap) * K) * NR;
-        const int c0 = jp * NR, nr = std::min(NR, C - c0);
-        for (int cc = 0; cc < NR; cc++) {
-          if (cc < nr) {
-            const float* s = wt + size_t(c0 + cc) * K;
-            for (int kk = 0; kk < K; kk++) panel[size_t(kk) * NR + cc] = s[kk];
-          } else {
-            for (int kk = 0; kk < K; kk++) panel[size_t(kk) * NR + cc] = 0.0f;
-          }
-        }
+  const int oy = iy / g.sh;
+  for (int ox = 0; ox < g.ow; ox++) {
+    const size_t yo = ((size_t(img) * g.oh + oy) * g.ow + ox) * C;
+    for (int j = 0; j < g.pw; j++) {
+      const int ix = ox * g.sw + j;
+      const int32_t pos = int32_t((row * g.w + ix) * C);
+      float* d = dxr + size_t(ix) * C;
+      int c = 0;
+#ifdef DIGITS_AVX2
+      const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      for (; c + 8 <= C; c += 8) {
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(argmax + yo + c));
+        const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(pos + c), lane);
+        const __m256 hit = _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, at));
+        _mm256_storeu_ps(d + c, _mm256_and_ps(hit, _mm256_loadu_ps(dy + yo + c)));
       }
+      for (; c + 4 <= C; c += 4) {  // 4 more channels at once (C = 12, 20, ...)
+        const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(argmax + yo + c));
+        const __m128i at = _mm_add_epi32(_mm_set1_epi32(pos + c), _mm_setr_epi32(0, 1, 2, 3));
+        const __m128 hit = _mm_castsi128_ps(_mm_cmpeq_epi32(a, at));
+        _mm_storeu_ps(d + c, _mm_and_ps(hit, _mm_loadu_ps(dy + yo + c)));
+      }
+#endif
+      for (; c < C; c++) d[c] = argmax[yo + c] == pos + c ? dy[yo + c] : 0.0f;
     }
-    conv_gemm(src, K, g.n, g.h, g.w, 1, 1, kh, kw, pb, C, dx, nullptr, false);
-    return;
   }
-  // General form: per group of images, dcol[pixels, kh*kw*C] = dy @ w^T, then col2im.
+  if (covered_w < g.w) std::memset(dxr + size_t(covered_w) * C, 0, size_t(g.w - covered_w) * C * sizeof(float));
+}
+
+// conv2d_backward_input's general form: per group of images, dcol[pixels, kh*kw*C] = dy @ w^T (dy's rows of
+// kd values, B packed in NR-column panels of depth kd; with E = uint32_t both hold bfloat16 pairs of
+// channels), then col2im.
+template <class E>
+void col2im_backward_input(const E* dy, int kd, const E* pb, float* dx, const ConvGeom& g) {
+  const int C = g.c, kh = g.kh, kw = g.kw;
   const int depth = kh * kw * C;
-  const float* pb = pack_b_cols(sh.b, w, size_t(K), K, depth);
   const int np = ceil_div(depth, NR);
   const int pix = g.oh * g.ow;
   // images per task: ~96 rows, but >= 8 tasks per thread when possible
@@ -292,14 +288,14 @@ void conv2d_backward_input(const float* dy, const float* w, float* dx, const Con
     const int img0 = task * group, img1 = std::min(g.n, img0 + group);
     const int rows = (img1 - img0) * pix;
     float* dcol = s.c.get(size_t(rows) * depth);
-    const float* dyi = dy + size_t(img0) * pix * K;
+    const E* dyi = dy + size_t(img0) * pix * kd;
     for (int t = 0; t < rows; t += MR) {
-      const float* rp[MR];
+      const E* rp[MR];
       const int mr = std::min(MR, rows - t);
-      for (int r = 0; r < MR; r++) rp[r] = dyi + size_t(t + std::min(r, mr - 1)) * K;
+      for (int r = 0; r < MR; r++) rp[r] = dyi + size_t(t + std::min(r, mr - 1)) * kd;
       for (int jp = 0; jp < np; jp++) {
         const int j0 = jp * NR;
-        ukernel_rows(rp, 1, 0, K, pb + size_t(jp) * K * NR, dcol + size_t(t) * depth + j0, depth, mr,
+        ukernel_rows(rp, 1, 0, kd, pb + size_t(jp) * kd * NR, dcol + size_t(t) * depth + j0, depth, mr,
                      std::min(NR, depth - j0), false, nullptr, false);
       }
     }
@@ -328,13 +324,431 @@ void conv2d_backward_input(const float* dy, const float* w, float* dx, const Con
   pool().run(ntasks, body);
 }
 
+// The full-correlation form of conv2d_backward_input (see there): stride 1, padding at most kh-1 / kw-1,
+// and an input not much larger than the output.
+bool full_correlation(const ConvGeom& g) {
+  return g.sh == 1 && g.sw == 1 && g.kh - 1 - g.pt >= 0 && g.kw - 1 - g.pl >= 0 &&
+         size_t(g.h) * g.w * 10 <= size_t(g.oh) * g.ow * 13;
+}
+
+#ifdef DIGITS_DPBF16
+// bfloat16 pairs for VDPBF16PS. Rounding is VCVTNEPS2BF16's: to nearest even, denormals to zero.
+inline uint32_t bf16_pair(float lo, float hi) {
+  const __m128bh h = _mm_cvtneps_pbh(_mm_setr_ps(lo, hi, 0.0f, 0.0f));
+  return uint32_t(_mm_cvtsi128_si32((__m128i)h));
+}
+
+// dst[0 .. len) = src rounded to bfloat16
+void to_bf16(const float* src, uint16_t* dst, size_t len) {
+  size_t i = 0;
+  for (; i + 16 <= len; i += 16) _mm256_storeu_si256((__m256i*)(dst + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + i)));
+  if (i < len) {
+    const __mmask16 m = __mmask16((1u << (len - i)) - 1u);
+    _mm256_mask_storeu_epi16(dst + i, m, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i)));
+  }
+}
+
+// dst[(j / 16) * stride + j % 16] = bf16_pair(a[j], b[j]) for j < len (b may be null: zeros): 16 pairs at a
+// time, each 16 at its own place (stride in pairs; the last 16's unused pairs are zeros).
+inline void to_bf16_pairs(const float* a, const float* b, uint32_t* dst, int len, ptrdiff_t stride = 16) {
+  const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
+                                              6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  for (int j = 0; j < len; j += 16, dst += stride) {
+    const __mmask16 m = len - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (len - j)) - 1u);
+    const __m512 lo = _mm512_maskz_loadu_ps(m, a + j);
+    const __m512 hi = b != nullptr ? _mm512_maskz_loadu_ps(m, b + j) : _mm512_setzero_ps();
+    const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  // lo's 16 values, then hi's
+    _mm512_storeu_si512(dst, _mm512_permutexvar_epi16(interleave, both));
+  }
+}
+
+// conv_source as bfloat16 pairs: always a copy [N, hs, ws, cp] of bfloat16 (cp = c rounded up to even,
+// the extra channel zero), read as cp / 2 uint32 pairs per pixel. The input comes a row at a time from
+// row(r, stage): the w * c floats of row r (= image * h + y), in place or written to stage (w * c floats).
+template <class Row>
+BasicSource<uint32_t> conv_source_pairs(Row row, int n, int h, int w, int c, int pt, int pl, int hs, int ws,
+                                        Buffer& buf) {
+  const int cp = c + (c & 1);
+  const size_t rowlen = size_t(ws) * cp;  // bfloat16 values in a padded row
+  uint16_t* out = reinterpret_cast<uint16_t*>(buf.get(size_t(n) * hs * rowlen / 2 + 1));
+  const int x0 = std::max(0, pl), x1 = std::min(ws, w + pl);  // padded columns backed by input
+  auto fill = [&](size_t b, size_t e) {
+    std::vector<float> stage(size_t(w) * c), padded(c == cp ? 0 : size_t(std::max(0, x1 - x0)) * cp);
+    for (size_t r = b; r < e; r++) {  // r = image * hs + padded row
+      const int img = int(r / hs), iy = int(r % hs) - pt;
+      uint16_t* dst = out + r * rowlen;
+      if (iy < 0 || iy >= h || x1 <= x0) {
+        std::memset(dst, 0, rowlen * sizeof(uint16_t));
+        continue;
+      }
+      std::memset(dst, 0, size_t(x0) * cp * sizeof(uint16_t));
+      const float* src = row(size_t(img) * h + iy, stage.data()) + size_t(x0 - pl) * c;
+      if (c == cp) {
+        to_bf16(src, dst + size_t(x0) * cp, size_t(x1 - x0) * c);
+      } else {
+        for (int px = 0; px < x1 - x0; px++) {
+          std::memcpy(padded.data() + size_t(px) * cp, src + size_t(px) * c, size_t(c) * sizeof(float));
+          padded[size_t(px) * cp + c] = 0.0f;
+        }
+        to_bf16(padded.data(), dst + size_t(x0) * cp, padded.size());
+      }
+      std::memset(dst + size_t(x1) * cp, 0, size_t(ws - x1) * cp * sizeof(uint16_t));
+    }
+  };
+  parallel_chunks(size_t(n) * hs, rowlen, fill, 1);
+  return {reinterpret_cast<const uint32_t*>(out), hs, ws};
+}
+
+// Rows of a tensor [rows, len] in place, for conv_source_pairs.
+struct PlainRows {
+  const float* x;
+  size_t len;
+  const float* operator()(size_t r, float*) const { return x + r * len; }
+};
+
+// Rows of the gradient of a conv output under a non-overlapping max pool (p), made from the pooled
+// gradient and its argmax as they are read (unpool_row), for conv_source_pairs.
+struct UnpooledRows {
+  const float* dy;
+  const int32_t* argmax;
+  const PoolGeom& p;
+  const float* operator()(size_t r, float* stage) const {
+    unpool_row(dy, argmax, p, r, stage);
+    return stage;
+  }
+};
+
+// The same gradient a pixel at a time (K floats of conv output pixel r = row * W + x), from a cache of
+// two unpooled rows: a pixel's values stay valid until pixels of two other rows are asked for.
+class UnpooledPixels {
+ public:
+  UnpooledPixels(const float* dy, const int32_t* argmax, const PoolGeom& p) : rows_{dy, argmax, p} {}
+  const float* operator()(size_t r) {
+    const size_t row = r / rows_.p.w, at = (r % rows_.p.w) * rows_.p.c;
+    for (int s = 0; s < 2; s++)
+      if (row_[s] == row) return buf_[s].data() + at;
+    const int s = next_;
+    next_ ^= 1;
+    buf_[s].resize(size_t(rows_.p.w) * rows_.p.c);
+    rows_(row, buf_[s].data());
+    row_[s] = row;
+    return buf_[s].data() + at;
+  }
+
+ private:
+  UnpooledRows rows_;
+  std::vector<float> buf_[2];
+  size_t row_[2] = {SIZE_MAX, SIZE_MAX};
+  int next_ = 0;
+};
+
+// B for the pair kernels: taps blocks of d depth rows (d rounded up to even, the extra row zero) by n
+// columns, B(t, e, j) = get(t, e, j), packed [ceil(n / NR)][taps * dp / 2][NR] pairs (rows 2q, 2q + 1).
+template <class Get>
+const uint32_t* pack_pairs(Buffer& buf, int taps, int d, int n, Get get) {
+  const int d2 = (d + 1) / 2, np = ceil_div(n, NR);
+  const size_t depth2 = size_t(taps) * d2;
+  uint32_t* out = reinterpret_cast<uint32_t*>(buf.get(size_t(np) * depth2 * NR + NR));
+  for (int jp = 0; jp < np; jp++) {
+    uint32_t* panel = out + size_t(jp) * depth2 * NR;
+    for (int t = 0; t < taps; t++)
+      for (int q = 0; q < d2; q++)
+        for (int jj = 0; jj < NR; jj++) {
+          const int j = jp * NR + jj;
+          const float lo = j < n ? get(t, 2 * q, j) : 0.0f;
+          const float hi = j < n && 2 * q + 1 < d ? get(t, 2 * q + 1, j) : 0.0f;
+          panel[(size_t(t) * d2 + q) * NR + jj] = bf16_pair(lo, hi);
+        }
+  }
+  return out;
+}
+#endif
+
+}  // namespace
+
+void set_threads(int n) { pool().set_threads(n); }
+
+// Each pool thread runs 12 independent multiply-add chains (enough to fill two pipes of latency 6), in
+// registers, for kIters rounds; the rates add up.
+#define DIGITS_CHAINS(V, OP, INIT)                                                                      \
+  {                                                                                                     \
+    V a0 = INIT, a1 = INIT, a2 = INIT, a3 = INIT, a4 = INIT, a5 = INIT;                                 \
+    V a6 = INIT, a7 = INIT, a8 = INIT, a9 = INIT, a10 = INIT, a11 = INIT;                               \
+    for (long i = 0; i < kIters; i++) {                                                                 \
+      a0 = OP(a0); a1 = OP(a1); a2 = OP(a2); a3 = OP(a3); a4 = OP(a4); a5 = OP(a5);                     \
+      a6 = OP(a6); a7 = OP(a7); a8 = OP(a8); a9 = OP(a9); a10 = OP(a10); a11 = OP(a11);                 \
+      __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5));                \
+      __asm__ volatile("" : "+v"(a6), "+v"(a7), "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11));              \
+    }                                                                                                   \
+  }
+double peak_gflops(bool bf16) {
+  constexpr long kIters = 3000000;
+  ThreadPool& P = pool();
+  std::vector<double> rate(size_t(P.threads()), 0.0);
+  P.run(P.threads(), [&](int task, int) {
+    const auto t0 = std::chrono::steady_clock::now();
+    double flop_per_op = 0;  // per chain and round
+#if defined(DIGITS_AVX512)
+    const __m512 b = _mm512_set1_ps(0.999f), d = _mm512_set1_ps(1e-3f);
+#if defined(DIGITS_DPBF16)
+    if (bf16) {
+      auto op = [&](__m512 a) { return _mm512_dpbf16_ps(a, (__m512bh)b, (__m512bh)d); };
+      DIGITS_CHAINS(__m512, op, _mm512_set1_ps(0.5f))
+      flop_per_op = 64;
+    }
+#endif
+    if (flop_per_op == 0) {
+      auto op = [&](__m512 a) { return _mm512_fmadd_ps(a, b, d); };
+      DIGITS_CHAINS(__m512, op, _mm512_set1_ps(0.5f))
+      flop_per_op = 32;
+    }
+#elif defined(DIGITS_AVX2)
+    (void)bf16;
+    const __m256 b = _mm256_set1_ps(0.999f), d = _mm256_set1_ps(1e-3f);
+    auto op = [&](__m256 a) { return _mm256_fmadd_ps(a, b, d); };
+    DIGITS_CHAINS(__m256, op, _mm256_set1_ps(0.5f))
+    flop_per_op = 16;
+#else
+    (void)bf16;
+    auto op = [](float a) { return a * 0.999f + 1e-3f; };
+    DIGITS_CHAINS(float, op, 0.5f)
+    flop_per_op = 2;
+#endif
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rate[size_t(task)] = double(kIters) * 12 * flop_per_op / secs / 1e9;
+  });
+  double total = 0;
+  for (double r : rate) total += r;
+  return total;
+}
+#undef DIGITS_CHAINS
+int get_threads() { return pool().threads(); }
+int hardware_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : int(n);
+}
+
+// x[N,H,W,C] w[kh,kw,C,K] b[K] -> y[N,OH,OW,K]
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const ConvGeom& g, bool relu) {
+  Scratch& sh = pool().shared();
+  const int hs = (g.oh - 1) * g.sh + g.kh, ws = (g.ow - 1) * g.sw + g.kw;
+  if (g.oh <= 0 || g.ow <= 0) return;
+  Source src = conv_source(x, g.n, g.h, g.w, g.c, g.pt, g.pl, hs, ws, sh.a);
+  const int k = g.k;
+  const int pw = k % 24 == 0 ? 24 : NR;  // 24 filters: 24-column tiles, no padding to 32 columns
+  const float* pb = pack_b_rows(sh.b, w, size_t(k), g.kh * g.kw * g.c, k, pw);
+  conv_gemm(src, g.c, g.n, g.oh, g.ow, g.sh, g.sw, g.kh, g.kw, pb, k, y, b, relu, pw);
+}
+
+// dy[N,OH,OW,K] w[kh,kw,C,K] -> dx[N,H,W,C]
+void conv2d_backward_input(const float* dy, const float* w, float* dx, const ConvGeom& g) {
+  Scratch& sh = pool().shared();
+  const int C = g.c, K = g.k, kh = g.kh, kw = g.kw;
+  const int ptf = kh - 1 - g.pt, plf = kw - 1 - g.pl;
+  const size_t dx_len = size_t(g.n) * g.h * g.w * C;
+  if (g.oh <= 0 || g.ow <= 0) {
+    std::memset(dx, 0, dx_len * sizeof(float));
+    return;
+  }
+  // The "full correlation" form computes kh*kw taps for every input pixel,
+  // including taps that fall on dy's zero padding; when the input is much
+  // larger than the output (a small 'valid' conv: 6x6 -> 4x4) that waste
+  // exceeds the cost of col2im, so use the general form there.
+  if (full_correlation(g)) {
+    // dx[n, iy, ix, c] = sum_{i', j', k} dyp[n, iy + i', ix + j', k] * w[kh-1-i', kw-1-j', c, k]
+    // where dyp is dy zero-padded by (kh-1-padTop, kw-1-padLeft).
+    const int hs = g.h - 1 + kh, ws = g.w - 1 + kw;
+    Source src = conv_source(dy, g.n, g.oh, g.ow, K, ptf, plf, hs, ws, sh.a);
+    // B[(i', j', k), c] = w[kh-1-i', kw-1-j', c, k]: per tap, the transpose of w's [C, K] block.
+    const int taps = kh * kw;
+    const int np = ceil_div(C, NR);
+    float* pb = sh.b.get(size_t(np) * taps * K * NR + NR);
+    for (int tap = 0; tap < taps; tap++) {
+      const float* wt = w + size_t(taps - 1 - tap) * C * K;  // (kh-1-i', kw-1-j') is tap index taps-1-tap
+      for (int jp = 0; jp < np; jp++) {
+        float* panel = pb + (size_t(jp) * taps * K + size_t(tap) * K) * NR;
+        const int c0 = jp * NR, nr = std::min(NR, C - c0);
+        for (int cc = 0; cc < NR; cc++) {
+          if (cc < nr) {
+            const float* s = wt + size_t(c0 + cc) * K;
+            for (int kk = 0; kk < K; kk++) panel[size_t(kk) * NR + cc] = s[kk];
+          } else {
+            for (int kk = 0; kk < K; kk++) panel[size_t(kk) * NR + cc] = 0.0f;
+          }
+        }
+      }
+    }
+    conv_gemm(src, K, g.n, g.h, g.w, 1, 1, kh, kw, pb, C, dx, nullptr, false);
+    return;
+  }
+  // General form: per group of images, dcol[pixels, kh*kw*C] = dy @ w^T, then col2im.
+  col2im_backward_input(dy, K, pack_b_cols(sh.b, w, size_t(K), K, kh * kw * C), dx, g);
+}
+
 // x[N,H,W,C] dy[N,OH,OW,K] -> dw[kh,kw,C,K], db[K]
+#ifdef DIGITS_DPBF16
+bool dpbf16_available() { return true; }
+
+// conv2d_forward's implicit GEMM over bfloat16 pairs of channels.
+void conv2d_forward_dpbf16(const float* x, const float* w, const float* b, float* y, const ConvGeom& g, bool relu) {
+  if (g.oh <= 0 || g.ow <= 0) return;
+  Scratch& sh = pool().shared();
+  const int hs = (g.oh - 1) * g.sh + g.kh, ws = (g.ow - 1) * g.sw + g.kw;
+  const BasicSource<uint32_t> src =
+      conv_source_pairs(PlainRows{x, size_t(g.w) * g.c}, g.n, g.h, g.w, g.c, g.pt, g.pl, hs, ws, sh.a);
+  const int C = g.c, K = g.k;
+  const uint32_t* pb = pack_pairs(sh.b, g.kh * g.kw, C, K,
+                                  [&](int t, int c, int k) { return w[(size_t(t) * C + c) * K + k]; });
+  conv_gemm(src, (C + 1) / 2, g.n, g.oh, g.ow, g.sh, g.sw, g.kh, g.kw, pb, K, y, b, relu);
+}
+
+namespace {
+// conv2d_backward_input's full-correlation form over bfloat16 pairs of dy's channels, dy's rows from
+// dy_rows (conv_source_pairs).
+template <class Rows>
+void backward_input_pairs(Rows dy_rows, const float* w, float* dx, const ConvGeom& g) {
+  const int C = g.c, K = g.k, taps = g.kh * g.kw;
+  if (g.oh <= 0 || g.ow <= 0) {
+    std::memset(dx, 0, size_t(g.n) * g.h * g.w * C * sizeof(float));
+    return;
+  }
+  Scratch& sh = pool().shared();
+  if (!full_correlation(g)) {
+    const BasicSource<uint32_t> src = conv_source_pairs(dy_rows, g.n, g.oh, g.ow, K, 0, 0, g.oh, g.ow, sh.a);
+    const int depth = taps * C;
+    const uint32_t* pb = pack_pairs(sh.b, 1, K, depth, [&](int, int k, int j) { return w[size_t(j) * K + k]; });
+    return col2im_backward_input(src.data, (K + 1) / 2, pb, dx, g);
+  }
+  const BasicSource<uint32_t> src = conv_source_pairs(dy_rows, g.n, g.oh, g.ow, K, g.kh - 1 - g.pt, g.kw - 1 - g.pl,
+                                                      g.h - 1 + g.kh, g.w - 1 + g.kw, sh.a);
+  const uint32_t* pb = pack_pairs(sh.b, taps, K, C,
+                                  [&](int t, int k, int c) { return w[(size_t(taps - 1 - t) * C + c) * K + k]; });
+  conv_gemm(src, (K + 1) / 2, g.n, g.h, g.w, 1, 1, g.kh, g.kw, pb, C, dx, nullptr, false);
+}
+}  // namespace
+
+void conv2d_backward_input_dpbf16(const float* dy, const float* w, float* dx, const ConvGeom& g) {
+  backward_input_pairs(PlainRows{dy, size_t(g.ow) * g.k}, w, dx, g);
+}
+
+void conv2d_maxpool_backward_input_dpbf16(const float* dy, const int32_t* argmax, const float* w, float* dx,
+                                          const ConvGeom& g, const PoolGeom& p) {
+  backward_input_pairs(UnpooledRows{dy, argmax, p}, w, dx, g);
+}
+
+// conv2d_backward_filter over bfloat16 pairs of pixels, computed transposed: dwt[k, r] = sum_p dy[p, k] *
+// window(p)[r], r = (i, j, c) with each kernel row's kw * C values padded to whole 16-column panels. Per
+// block of PB pixels: B = the windows as pixel pairs [panel][PB / 2][16], A = dy as pixel pairs
+// [PB / 2][K]; chunks of pixels and their partials as in the float32 kernel (deterministic per thread
+// count). The bias gradient is summed in float32. dy comes a pixel at a time from the chunk's own
+// dy_at = make_dy(): dy_at(r) points at pixel r's K values, valid while the next pixel's are read.
+namespace {
+template <class MakeDy>
+void backward_filter_pairs(const float* x, MakeDy make_dy, float* dw, float* db, const ConvGeom& g) {
+  ThreadPool& P = pool();
+  Scratch& sh = P.shared();
+  const int C = g.c, K = g.k, kh = g.kh, kw = g.kw;
+  const int depth = kh * kw * C;
+  const int m = g.n * g.oh * g.ow;
+  if (m <= 0) {
+    std::memset(dw, 0, size_t(depth) * K * sizeof(float));
+    std::memset(db, 0, size_t(K) * sizeof(float));
+    return;
+  }
+  const int hs = (g.oh - 1) * g.sh + kh, ws = (g.ow - 1) * g.sw + kw;
+  const Source src = conv_source(x, g.n, g.h, g.w, C, g.pt, g.pl, hs, ws, sh.a);
+  const int seg = kw * C, segp = ceil_div(seg, NR) * NR, depthp = kh * segp, npan = depthp / NR;
+  constexpr int PB = 256, QB = PB / 2;  // pixels, pixel pairs per block (B: up to a few 100 KB, in L2)
+  const int T = P.threads();
+  const int nchunks = T <= 1 ? 1 : std::max(1, std::min(4 * T, m / 128));
+  const size_t part_len = size_t(K) * depthp + K;  // partial dwt, then partial db
+  float* parts = sh.b.get(part_len * nchunks);
+  auto pixel = [&](int r) {  // the window of output pixel r in src
+    const int img = r / (g.oh * g.ow), rem = r - img * (g.oh * g.ow);
+    const int oy = rem / g.ow, ox = rem - oy * g.ow;
+    return src.data + ((size_t(img) * src.hs + size_t(oy) * g.sh) * src.ws + size_t(ox) * g.sw) * C;
+  };
+  P.run(nchunks, [&](int chunk, int tid) {
+    Scratch& s = P.scratch(tid);
+    auto dy_at = make_dy();
+    float* part = parts + part_len * chunk;
+    std::memset(part, 0, part_len * sizeof(float));
+    float* dbp = part + size_t(K) * depthp;
+    uint32_t* bx = reinterpret_cast<uint32_t*>(s.a.get(size_t(npan) * QB * NR + NR));
+    // (+ 16 + MR: a row's conversion writes whole 16s, and the tiles read up to MR pairs past a row's start)
+    uint32_t* ady = reinterpret_cast<uint32_t*>(s.c.get(size_t(QB) * K + 16 + MR));
+    std::memset(ady + size_t(QB) * K, 0, (16 + MR) * sizeof(uint32_t));
+    const int pbeg = int((long long)m * chunk / nchunks), pend = int((long long)m * (chunk + 1) / nchunks);
+    for (int p0 = pbeg; p0 < pend; p0 += PB) {
+      const int kc = std::min(PB, pend - p0), qc = (kc + 1) / 2;
+      for (int q = 0; q < qc; q++) {
+        const int r0 = p0 + 2 * q;
+        const bool two = 2 * q + 1 < kc;
+        const float* w0 = pixel(r0);
+        const float* w1 = two ? pixel(r0 + 1) : nullptr;
+        for (int i = 0; i < kh; i++) {
+          const ptrdiff_t rowoff = ptrdiff_t(i) * src.ws * C;
+          to_bf16_pairs(w0 + rowoff, two ? w1 + rowoff : nullptr, bx + (size_t(i) * (segp / NR) * QB + q) * NR, seg,
+                        ptrdiff_t(QB) * NR);
+        }
+        const float* d0 = dy_at(size_t(r0));
+        const float* d1 = two ? dy_at(size_t(r0) + 1) : nullptr;
+        to_bf16_pairs(d0, d1, ady + size_t(q) * K, K);  // (its last 16's zeros run into the next row, written next)
+        for (int k = 0; k < K; k++) dbp[k] += d0[k] + (two ? d1[k] : 0.0f);
+      }
+      for (int pn = 0; pn < npan; pn++)
+        for (int k0 = 0; k0 < K; k0 += MR)
+          ukernel_cols_bf16(ady + k0, K, qc, bx + size_t(pn) * QB * NR, part + size_t(k0) * depthp + pn * NR, depthp,
+                            std::min(MR, K - k0));
+    }
+  });
+  // dw[(i, j, c), k] = sum of the chunks' dwt[k, i * segp + j * C + c], in chunk order; db likewise.
+  parallel_chunks(size_t(depth) + 1, size_t(K) * nchunks, [&](size_t b, size_t e) {
+    for (size_t row = b; row < e; row++) {
+      if (row == size_t(depth)) {
+        for (int k = 0; k < K; k++) {
+          float v = 0.0f;
+          for (int t = 0; t < nchunks; t++) v += parts[part_len * t + size_t(K) * depthp + k];
+          db[k] = v;
+        }
+        continue;
+      }
+      const size_t col = row / seg * segp + row % seg;
+      for (int k = 0; k < K; k++) {
+        float v = 0.0f;
+        for (int t = 0; t < nchunks; t++) v += parts[part_len * t + size_t(k) * depthp + col];
+        dw[row * K + k] = v;
+      }
+    }
+  }, 1);
+}
+}  // namespace
+
+void conv2d_backward_filter_dpbf16(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g) {
+  backward_filter_pairs(x, [&] { return [&](size_t r) { return dy + r * size_t(g.k); }; }, dw, db, g);
+}
+
+void conv2d_maxpool_backward_filter_dpbf16(const float* x, const float* dy, const int32_t* argmax, float* dw,
+                                           float* db, const ConvGeom& g, const PoolGeom& p) {
+  backward_filter_pairs(x, [&] { return UnpooledPixels(dy, argmax, p); }, dw, db, g);
+}
+#else
+bool dpbf16_available() { return false; }
+void conv2d_forward_dpbf16(const float*, const float*, const float*, float*, const ConvGeom&, bool) {}
+void conv2d_backward_input_dpbf16(const float*, const float*, float*, const ConvGeom&) {}
+void conv2d_backward_filter_dpbf16(const float*, const float*, float*, float*, const ConvGeom&) {}
+void conv2d_maxpool_backward_input_dpbf16(const float*, const int32_t*, const float*, float*, const ConvGeom&,
+                                          const PoolGeom&) {}
+void conv2d_maxpool_backward_filter_dpbf16(const float*, const float*, const int32_t*, float*, float*, const ConvGeom&,
+                                           const PoolGeom&) {}
+#endif
+
 void conv2d_backward_filter(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g) {
   ThreadPool& P = pool();
   Scratch& sh = P.shared();
   const int C = g.c, K = g.k, kh = g.kh, kw = g.kw;
   const int depth = kh * kw * C;
-  // K a multiple of 24 (e.g. 24 filters): 4 x 24 tiles read dy in place; else 6 x 16 tiles over dy
+  // K a multiple of 24 (e.g. 24 filters): 24-column tiles read dy in place; else MR x 16 tiles over dy
   // padded to a multiple of 16 columns (K = 24 would waste a quarter of the work on padding).
   const bool w24 = K % 24 == 0;
   const int PW = w24 ? 24 : NR;  // panel width
@@ -595,44 +1009,8 @@ void maxpool2d_backward(const float* dy, const int32_t* argmax, float* dx, const
   if (g.sh == g.ph && g.sw == g.pw) {
     // Windows do not overlap: every input element lies in at most one window,
     // so dx is written in one pass: dy where argmax points at it, else zero.
-    const int covered_h = g.oh * g.sh, covered_w = g.ow * g.sw;
     parallel_chunks(size_t(g.n) * g.h, size_t(g.w) * C, [&](size_t rb, size_t re) {
-      for (size_t row = rb; row < re; row++) {  // row = image * H + iy
-        const int img = int(row / g.h), iy = int(row % g.h);
-        float* dxr = dx + row * size_t(g.w) * C;
-        if (iy >= covered_h) {
-          std::memset(dxr, 0, size_t(g.w) * C * sizeof(float));
-          continue;
-        }
-        const int oy = iy / g.sh;
-        for (int ox = 0; ox < g.ow; ox++) {
-          const size_t yo = ((size_t(img) * g.oh + oy) * g.ow + ox) * C;
-          for (int j = 0; j < g.pw; j++) {
-            const int ix = ox * g.sw + j;
-            const int32_t pos = int32_t((row * g.w + ix) * C);
-            float* d = dxr + size_t(ix) * C;
-            int c = 0;
-#ifdef DIGITS_AVX2
-            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-            for (; c + 8 <= C; c += 8) {
-              const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(argmax + yo + c));
-              const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(pos + c), lane);
-              const __m256 hit = _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, at));
-              _mm256_storeu_ps(d + c, _mm256_and_ps(hit, _mm256_loadu_ps(dy + yo + c)));
-            }
-            for (; c + 4 <= C; c += 4) {  // 4 more channels at once (C = 12, 20, ...)
-              const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(argmax + yo + c));
-              const __m128i at = _mm_add_epi32(_mm_set1_epi32(pos + c), _mm_setr_epi32(0, 1, 2, 3));
-              const __m128 hit = _mm_castsi128_ps(_mm_cmpeq_epi32(a, at));
-              _mm_storeu_ps(d + c, _mm_and_ps(hit, _mm_loadu_ps(dy + yo + c)));
-            }
-#endif
-            for (; c < C; c++) d[c] = argmax[yo + c] == pos + c ? dy[yo + c] : 0.0f;
-          }
-        }
-        if (covered_w < g.w)
-          std::memset(dxr + size_t(covered_w) * C, 0, size_t(g.w - covered_w) * C * sizeof(float));
-      }
+      for (size_t row = rb; row < re; row++) unpool_row(dy, argmax, g, row, dx + row * size_t(g.w) * C);
     }, 1);
     return;
   }
@@ -878,10 +1256,42 @@ inline __m256i tail_mask(int valid) {  // lanes < valid set
 
 }  // namespace
 
+namespace {
+bool pool_2x2(const PoolGeom& p) { return p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2; }
+// the 24-column tile whose 4 rows are a pooling window (conv2d_maxpool_forward)
+bool conv_pool_tile24(const ConvGeom& g, const PoolGeom& p) {
+#ifdef DIGITS_AVX2
+  return !conv_pool_direct(g, p) && g.k % 24 == 0 && pool_2x2(p);
+#else
+  (void)g;
+  (void)p;
+  return false;
+#endif
+}
+// the pooled-gradient kernels of 3x3 stride-1 convs of 8 or 12 channels (pooled_dx_3x3, pooled_dw_3x3)
+bool conv_pool_pooled_3x3(const ConvGeom& g, const PoolGeom& p) {
+#ifdef DIGITS_AVX2
+  return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && pool_2x2(p) && g.n > 0 && g.k > 0 &&
+         (g.c == 12 || g.c == 8);
+#else
+  (void)g;
+  (void)p;
+  return false;
+#endif
+}
+}  // namespace
+
+bool conv2d_maxpool_forward_fused(const ConvGeom& g, const PoolGeom& p) {
+  return conv_pool_direct(g, p) || conv_pool_tile24(g, p);
+}
+bool conv2d_maxpool_backward_fused(const ConvGeom& g, const PoolGeom& p) {
+  return conv_pool_direct(g, p) || conv_pool_pooled_3x3(g, p);
+}
+
 void conv2d_maxpool_forward(const float* x, const float* w, const float* b, float* y, int32_t* argmax,
                             const ConvGeom& g, const PoolGeom& p, bool relu) {
 #ifdef DIGITS_AVX2
-  if (!conv_pool_direct(g, p) && g.k % 24 == 0 && p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2) {
+  if (conv_pool_tile24(g, p)) {
     // The implicit GEMM with 4 x 24 tiles whose 4 rows are one pooling window: the epilogue pools
     // (conv_gemm reads rows through pointers, so any pixel order is free). The conv output is never
     // written, and the conv outputs the pool does not cover (odd sizes) are not computed.
@@ -1024,11 +1434,8 @@ void conv2d_maxpool_forward(const float* x, const float* w, const float* b, floa
 void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32_t* argmax, float* dw, float* db,
                                     const ConvGeom& g, const PoolGeom& p) {
 #ifdef DIGITS_AVX2
-  if (g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2 &&
-      g.n > 0 && g.k > 0 && p.oh > 0 && p.ow > 0) {
-    if (g.c == 12) return pooled_dw_3x3<12>(x, dy, argmax, dw, db, g, p);
-    if (g.c == 8) return pooled_dw_3x3<8>(x, dy, argmax, dw, db, g, p);
-  }
+  if (conv_pool_pooled_3x3(g, p) && p.oh > 0 && p.ow > 0)
+    return g.c == 12 ? pooled_dw_3x3<12>(x, dy, argmax, dw, db, g, p) : pooled_dw_3x3<8>(x, dy, argmax, dw, db, g, p);
 #endif
   if (!conv_pool_direct(g, p)) {
     float* dz = conv_pool_scratch().get(size_t(g.n) * g.oh * g.ow * g.k);
@@ -1131,11 +1538,8 @@ void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32
 void conv2d_maxpool_backward_input(const float* dy, const int32_t* argmax, const float* w, float* dx,
                                    const ConvGeom& g, const PoolGeom& p) {
 #ifdef DIGITS_AVX2
-  if (g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2 &&
-      g.n > 0 && g.k > 0) {
-    if (g.c == 12) return pooled_dx_3x3<6>(dy, argmax, w, dx, g, p);
-    if (g.c == 8) return pooled_dx_3x3<4>(dy, argmax, w, dx, g, p);
-  }
+  if (conv_pool_pooled_3x3(g, p)) return g.c == 12 ? pooled_dx_3x3<6>(dy, argmax, w, dx, g, p)
+                                                   : pooled_dx_3x3<4>(dy, argmax, w, dx, g, p);
 #endif
   float* dz = conv_pool_scratch().get(size_t(g.n) * g.oh * g.ow * g.k);
   maxpool2d_backward(dy, argmax, dz, p);

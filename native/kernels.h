@@ -24,6 +24,10 @@ struct PoolGeom {
 void set_threads(int n);
 int get_threads();
 int hardware_threads();
+// The machine's measured peak on the pool's threads, GFLOP/s (a multiply-add is two): float32 FMA in the
+// widest vectors this build uses, or with bf16 bfloat16 pairs (VDPBF16PS) where this build has them.
+// About 0.1 s of work; for benchmarks.
+double peak_gflops(bool bf16);
 
 // y[N,OH,OW,K] = act(conv(x[N,H,W,C], w[kh,kw,C,K]) + b[K])   (overwrite)
 void conv2d_forward(const float* x, const float* w, const float* b, float* y, const ConvGeom& g, bool relu);
@@ -31,6 +35,19 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
 void conv2d_backward_input(const float* dy, const float* w, float* dx, const ConvGeom& g);
 // dw[kh,kw,C,K], db[K] from x and dy   (overwrite)
 void conv2d_backward_filter(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g);
+// bfloat16 twins of the conv kernels on AVX512_BF16 (VDPBF16PS): operands rounded to bfloat16 as amx.h
+// states, products summed in float32. dpbf16_available() says whether this build has them (without,
+// these do nothing).
+bool dpbf16_available();
+void conv2d_forward_dpbf16(const float* x, const float* w, const float* b, float* y, const ConvGeom& g, bool relu);
+void conv2d_backward_input_dpbf16(const float* dy, const float* w, float* dx, const ConvGeom& g);
+void conv2d_backward_filter_dpbf16(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g);
+// and of conv2d_maxpool_backward_input / _filter (non-overlapping pools), reading the pooled gradient
+// through argmax without writing the conv output's gradient out
+void conv2d_maxpool_backward_input_dpbf16(const float* dy, const int32_t* argmax, const float* w, float* dx,
+                                          const ConvGeom& g, const PoolGeom& p);
+void conv2d_maxpool_backward_filter_dpbf16(const float* x, const float* dy, const int32_t* argmax, float* dw,
+                                           float* db, const ConvGeom& g, const PoolGeom& p);
 // c[m,n] = op(a)[m,k] @ op(b)[k,n] (+ c when accumulate)
 void matmul(const float* a, const float* b, float* c, int m, int n, int k, bool trans_a, bool trans_b, bool accumulate);
 // y[rows,cols] = act(y + b[cols])   (in place)
@@ -47,6 +64,10 @@ void maxpool2d_backward(const float* dy, const int32_t* argmax, float* dx, const
 // argmax = flat index into the conv output [N,OH,OW,K] (first on ties)   (overwrite)
 void conv2d_maxpool_forward(const float* x, const float* w, const float* b, float* y, int32_t* argmax,
                             const ConvGeom& g, const PoolGeom& p, bool relu);
+// whether conv2d_maxpool_forward / the conv2d_maxpool_backward pair have kernels of their own for this shape
+// (else they are the conv kernel through scratch and the pool)
+bool conv2d_maxpool_forward_fused(const ConvGeom& g, const PoolGeom& p);
+bool conv2d_maxpool_backward_fused(const ConvGeom& g, const PoolGeom& p);
 // dw, db of that conv from dy of the pooled output: conv2d_backward_filter(x, maxpool2d_backward(dy))   (overwrite)
 void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32_t* argmax, float* dw, float* db,
                                     const ConvGeom& g, const PoolGeom& p);

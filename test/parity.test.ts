@@ -390,6 +390,9 @@ const convPoolCases: { c: ConvCase; pool: number }[] = [
   { c: { x: [3, 11, 12, 5], f: [2, 3, 5, 48], s: [2, 1], p: 'valid', act: 'relu' }, pool: 2 },
   // the best preset's second conv and its pool (in bf16: the AMX conv, then the pool)
   { c: { x: [3, 28, 28, 32], f: [3, 3, 32, 32], s: [1, 1], p: 'same', act: 'linear' }, pool: 2 },
+  // the seed model's second and third convs with their pools (in bf16 on AVX512_BF16: the pair kernels, then the pool)
+  { c: { x: [3, 13, 13, 32], f: [3, 3, 32, 64], s: [1, 1], p: 'same', act: 'relu' }, pool: 2 },
+  { c: { x: [5, 6, 6, 64], f: [3, 3, 64, 128], s: [1, 1], p: 'valid', act: 'relu' }, pool: 2 },
 ];
 
 for (const precision of PRECISIONS) for (const { c, pool } of convPoolCases) {
