@@ -7,10 +7,8 @@
  * can be read and restored (for checkpoints).
  */
 export class Rng {
-  private s0 = 0;
-  private s1 = 0;
-  private s2 = 0;
-  private s3 = 0;
+  /** the four state words (a typed array: stored unboxed, where numbers above 2^30 in fields would not be) */
+  private readonly s = new Uint32Array(4);
   private spareNormal: number | null = null;
 
   constructor(seed = 0) {
@@ -26,28 +24,24 @@ export class Rng {
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
       return (z ^ (z >>> 16)) >>> 0;
     };
-    this.s0 = next();
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next();
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+    const s = this.s;
+    for (let i = 0; i < 4; i++) s[i] = next();
+    if ((s[0]! | s[1]! | s[2]! | s[3]!) === 0) s[0] = 1;
     this.spareNormal = null;
   }
 
   /** Next raw 32-bit unsigned integer. */
   nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
-    const t = (this.s1 << 9) >>> 0;
-    this.s2 ^= this.s0;
-    this.s3 ^= this.s1;
-    this.s1 ^= this.s2;
-    this.s0 ^= this.s3;
-    this.s2 ^= t;
-    this.s3 = rotl(this.s3, 11);
-    this.s0 >>>= 0;
-    this.s1 >>>= 0;
-    this.s2 >>>= 0;
-    this.s3 >>>= 0;
+    const s = this.s;
+    const s1 = s[1]!;
+    const result = Math.imul(rotl(Math.imul(s1, 5) >>> 0, 7), 9) >>> 0;
+    const t = s1 << 9;
+    s[2]! ^= s[0]!;
+    s[3]! ^= s1;
+    s[1]! ^= s[2]!;
+    s[0]! ^= s[3]!;
+    s[2]! ^= t;
+    s[3] = rotl(s[3]!, 11);
     return result;
   }
 
@@ -100,12 +94,12 @@ export class Rng {
   }
 
   getState(): number[] {
-    return [this.s0, this.s1, this.s2, this.s3, this.spareNormal ?? Number.NaN];
+    return [...this.s, this.spareNormal ?? Number.NaN];
   }
 
   setState(state: readonly number[]): void {
     if (state.length !== 5) throw new Error('Rng.setState: expected 5 numbers');
-    [this.s0, this.s1, this.s2, this.s3] = state.map((v) => v >>> 0) as [number, number, number, number];
+    for (let i = 0; i < 4; i++) this.s[i] = state[i]! >>> 0;
     this.spareNormal = Number.isNaN(state[4]) ? null : state[4]!;
   }
 }
