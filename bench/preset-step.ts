@@ -13,11 +13,13 @@
  * gradient and the weight gradient, twice the forward; a first layer that skips its input gradient
  * does half of that), the GFLOP/s achieved at the
  * minimum time, and its share of the machine's peak in the precision it runs in
- * (--peak-gflops; by default threads × clock × 64 FLOP a cycle for AVX-512 float32,
- * 1,024 for AMX bf16), so that the next bottleneck shows at a glance.
+ * (--peak-gflops; by default measured: the addon's multiply-add loop on the same threads, float32 FMAs or
+ * bfloat16 pair dot products as the kernels use them; AMX bf16 from the clock), so that the next bottleneck
+ * shows at a glance.
  */
 import { readFileSync } from 'node:fs';
-import { loadNativeBackend, nativeAmxAvailable, type PrecisionChoice } from '../src/engine/native.js';
+import { loadNativeBackend, nativeBf16Kernels, nativePeakGflops, type PrecisionChoice } from '../src/engine/native.js';
+import type { Precision } from '../src/engine/backend.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { buildPreset, datasetToTensors } from '../src/nn/index.js';
@@ -33,7 +35,7 @@ function parse(): Args {
     .option('--steps <n>', 'timed steps', intArg(1), 200)
     .option('--batch-size <n>', 'batch size (default: the preset\'s)', intArg(1))
     .option('--precision <p>', 'conv precision: fp32, bf16 or auto (bf16 where the CPU has AMX)', 'fp32')
-    .option('--peak-gflops <g>', 'the machine\'s peak GFLOP/s in this precision (default: from the clock, the threads and AVX-512 or AMX)', intArg(1))
+    .option('--peak-gflops <g>', 'the machine\'s peak GFLOP/s in this precision (default: measured on the same threads; AMX bf16 from the clock)', intArg(1))
     .parse()
     .opts<Args>();
 }
@@ -96,7 +98,7 @@ async function main(): Promise<void> {
     (times.get('other (loss, gather, checks)') ?? times.set('other (loss, gather, checks)', []).get('other (loss, gather, checks)')!).push(total - inside);
     (times.get('step') ?? times.set('step', []).get('step')!).push(total);
   }
-  const peak = args.peakGflops ?? defaultPeakGflops(nat.backend.threads, nat.backend.precision === 'bf16' && nativeAmxAvailable());
+  const peak = args.peakGflops ?? machinePeakGflops(nat.backend.threads, nat.backend.precision);
   const flops = layerFlops(layers, model.inputShape!, batch);
   const rows = [...times.entries()].map(([part, us]) => {
     const minUs = Math.min(...us);
@@ -142,16 +144,23 @@ function layerFlops(layers: Layer[], inputShape: readonly number[], batch: numbe
   return out;
 }
 
-/** threads × clock (GHz, from /proc/cpuinfo, else 2.6) × FLOP a cycle: 64 for AVX-512 float32 (two FMA units of 16 lanes), 1,024 for AMX bf16. */
-function defaultPeakGflops(threads: number, amx: boolean): number {
-  let ghz = 2.6;
-  try {
-    const mhz = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1];
-    if (mhz !== undefined) ghz = Number(mhz) / 1000;
-  } catch {
-    // not Linux: the default clock
+/**
+ * The peak the kernels of this precision can reach: measured by the addon (float32 FMAs, or bfloat16
+ * pair dot products where the bf16 kernels use them); on AMX tiles, which that loop does not measure,
+ * threads × clock (GHz, from /proc/cpuinfo, else 2.6) × 1,024 FLOP a cycle.
+ */
+function machinePeakGflops(threads: number, precision: Precision): number {
+  if (precision === 'bf16' && nativeBf16Kernels() === 'amx') {
+    let ghz = 2.6;
+    try {
+      const mhz = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1];
+      if (mhz !== undefined) ghz = Number(mhz) / 1000;
+    } catch {
+      // not Linux: the default clock
+    }
+    return threads * ghz * 1024;
   }
-  return threads * ghz * (amx ? 1024 : 64);
+  return nativePeakGflops(precision)!;
 }
 
 await main();

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { convGeometry, roundBf16, roundedBf16 } from '../src/engine/backend.js';
 import { ReferenceBackend } from '../src/engine/reference.js';
 import { createBackend } from '../src/engine/index.js';
-import { loadNativeBackend, nativeAmxAvailable } from '../src/engine/native.js';
+import { loadNativeBackend, nativeAmxAvailable, nativeBf16Kernels, nativePeakGflops } from '../src/engine/native.js';
 import { Rng } from '../src/engine/rng.js';
 
 test('roundBf16: nearest, ties to even, denormals to signed zero, overflow to infinity, NaN kept', () => {
@@ -74,10 +74,13 @@ test('reference bf16 conv kernels = float32 kernels on rounded operands; the bia
   assert.notDeepEqual(x, xr);
 });
 
-test('precision choices: auto follows the CPU (AMX), the reference backend takes bf16, bad values are refused by name', () => {
+test('precision choices: auto follows the CPU (bf16 arithmetic), the reference backend takes bf16, bad values are refused by name', () => {
+  const kernels = nativeBf16Kernels();
+  assert.ok(kernels === 'amx' || kernels === 'avx512-bf16' || kernels === 'rounding', String(kernels));
+  assert.equal(kernels === 'amx', nativeAmxAvailable(), 'the tiles are used exactly where the CPU grants them');
   const auto = loadNativeBackend(1, 'auto');
   assert.ok(auto.ok);
-  assert.equal(auto.backend.precision, nativeAmxAvailable() ? 'bf16' : 'fp32');
+  assert.equal(auto.backend.precision, kernels === 'rounding' ? 'fp32' : 'bf16');
   const plain = loadNativeBackend(1);
   assert.ok(plain.ok);
   assert.equal(plain.backend.precision, 'fp32', 'the library default is fp32');
@@ -86,4 +89,12 @@ test('precision choices: auto follows the CPU (AMX), the reference backend takes
   const bad = loadNativeBackend(1, 'fp16' as never);
   assert.ok(!bad.ok && /precision: expected one of auto, fp32, bf16, got "fp16"/.test(bad.reason));
   assert.throws(() => createBackend('native', 1, 'half' as never), /precision: expected one of auto, fp32, bf16, got "half"/);
+});
+
+test('the measured peak is a rate in either precision (its size is the benchmarks\' business)', () => {
+  assert.ok(loadNativeBackend(1).ok);
+  for (const p of ['fp32', 'bf16'] as const) {
+    const g = nativePeakGflops(p)!;
+    assert.ok(Number.isFinite(g) && g > 0, `${p} peak ${g} GFLOP/s`);
+  }
 });

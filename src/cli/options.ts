@@ -32,14 +32,14 @@ export function noTtaOption(): Option {
 /**
  * --precision: the conv kernels' arithmetic, auto by default. `running`: the option of a command that runs a
  * saved model (auto: float32 unless the model records bf16 training); else of training or the bench (auto:
- * bf16 where the CPU has AMX tiles, unless the preset names its own).
+ * bf16 where the CPU computes in bfloat16, unless the preset names its own).
  */
 export function precisionOption(running: 'model' | 'training' = 'model'): Option {
   const auto = running === 'model'
     ? 'or auto: float32, unless the model records that it was trained in bf16'
-    : 'or auto: bf16 where the CPU has AMX tiles, else fp32; a preset may name its own (seed and fast: fp32)';
+    : 'or auto: bf16 where the CPU computes in bfloat16 (AMX tiles, AVX512_BF16), else fp32; a preset may name its own (seed and fast: fp32)';
   return new Option('--precision <p>', 'arithmetic of the convolutions: fp32, bf16 (operands rounded to bfloat16, float32 sums; ' +
-    `several times faster on CPUs with AMX tiles), ${auto}`)
+    `faster on CPUs with AMX tiles or AVX512_BF16), ${auto}`)
     .choices([...PRECISION_CHOICES]).default('auto');
 }
 

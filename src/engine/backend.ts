@@ -18,7 +18,7 @@ export { windowGeometry, convGeometry, poolGeometry } from './geometry.js';
  * forward, dy and w for the input gradient, x and dy for the filter gradient) are rounded to
  * bfloat16 (round to nearest even, denormals to zero, as the CPU's VCVTNEPS2BF16), the products summed
  * in float32; biases and the bias gradient stay float32, as does every other kernel. On CPUs with
- * AMX tiles the native backend runs it several times faster than float32.
+ * AMX tiles the native backend runs it several times faster than float32, with AVX512_BF16 about twice.
  */
 export type Precision = 'fp32' | 'bf16';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16'];

@@ -23,7 +23,8 @@ let warned = false;
 
 /**
  * precision: the conv kernels' arithmetic (backend.ts, Precision); 'auto' is bf16 on the native backend
- * where the CPU has AMX tiles and fp32 otherwise (the reference backend gains nothing from bf16).
+ * where the CPU computes in bfloat16 (AMX tiles, AVX512_BF16) and fp32 otherwise (the reference backend gains
+ * nothing from bf16).
  */
 export function createBackend(name: BackendName = 'auto', threads?: number, precision: PrecisionChoice = 'fp32'): BackendChoice {
   if (!BACKEND_NAMES.includes(name)) {

@@ -31,7 +31,17 @@ type Addon = { [K in KernelName]: (...args: (Float32Array | Int32Array | Float64
   amxAvailable(): boolean;
   /** malloc_trim(0): the C heap's free pages back to the system; false where the C library cannot */
   releaseFreeMemory(): boolean;
+  /** how the bf16 conv kernels compute (Bf16Kernels) */
+  bf16Kernels(): Bf16Kernels;
+  /** the measured arithmetic peak on the pool's threads, GFLOP/s; 1: bfloat16 pairs */
+  peakGflops(bf16: 0 | 1): number;
 };
+
+/**
+ * How the native bf16 conv kernels compute: 'amx' on AMX-BF16 tiles, 'avx512-bf16' with AVX512_BF16's
+ * pair dot products (VDPBF16PS), 'rounding' by rounding the operands and running the float32 kernels.
+ */
+export type Bf16Kernels = 'amx' | 'avx512-bf16' | 'rounding';
 
 /** Where node-gyp puts the addon, from dist/src/engine/native.js (or src/engine/native.ts). */
 export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../../build/Release/digits_native.node', import.meta.url));
@@ -58,7 +68,7 @@ function loadAddon(): { addon: Addon } | { error: string } {
     const require = createRequire(import.meta.url);
     const addon = require(NATIVE_ADDON_PATH) as Addon;
     if (typeof addon.conv2dForward !== 'function' || typeof addon.setThreads !== 'function' ||
-      typeof addon.amxAvailable !== 'function') {
+      typeof addon.amxAvailable !== 'function' || typeof addon.bf16Kernels !== 'function') {
       cached = { error: `${NATIVE_ADDON_PATH} loaded but is not the Digits addon (rebuild it with \`npm rebuild\`)` };
     } else {
       cached = { addon };
@@ -71,9 +81,9 @@ function loadAddon(): { addon: Addon } | { error: string } {
 }
 
 /**
- * The precision a backend's conv kernels should use: 'auto' is 'bf16' where the CPU has AMX tiles
- * (there bf16 is several times faster than fp32) and 'fp32' elsewhere (bf16 without the tiles only
- * rounds, at no gain).
+ * The precision a backend's conv kernels should use: 'auto' is 'bf16' where the CPU computes in bfloat16
+ * (AMX tiles: several times faster than fp32; AVX512_BF16: about twice) and 'fp32' elsewhere (there
+ * bf16 only rounds, at no gain).
  */
 export type PrecisionChoice = Precision | 'auto';
 /** Every conv precision a backend can be asked for: 'auto', 'fp32', 'bf16'. */
@@ -83,6 +93,22 @@ export const PRECISION_CHOICES: readonly PrecisionChoice[] = ['auto', 'fp32', 'b
 export function nativeAmxAvailable(): boolean {
   const loaded = loadAddon();
   return 'addon' in loaded && loaded.addon.amxAvailable();
+}
+
+/** How the native addon's bf16 conv kernels compute here, or null when the addon does not load. */
+export function nativeBf16Kernels(): Bf16Kernels | null {
+  const loaded = loadAddon();
+  return 'addon' in loaded ? loaded.addon.bf16Kernels() : null;
+}
+
+/**
+ * The machine's arithmetic peak as the native kernels can use it, measured (about 0.1 s): GFLOP/s of
+ * float32 FMAs, or of bfloat16 pair dot products with 'bf16' where the build has them, on the
+ * threads of the last backend loaded. Null when the addon does not load.
+ */
+export function nativePeakGflops(precision: Precision): number | null {
+  const loaded = loadAddon();
+  return 'addon' in loaded ? loaded.addon.peakGflops(precision === 'bf16' ? 1 : 0) : null;
 }
 
 /**
@@ -110,7 +136,7 @@ export function loadNativeBackend(threads?: number, precision: PrecisionChoice =
     return { ok: false, reason: `precision: expected one of ${PRECISION_CHOICES.join(', ')}, got ${JSON.stringify(precision)}` };
   }
   const n = threads ?? Math.max(1, loaded.addon.hardwareThreads());
-  const p: Precision = precision === 'auto' ? (loaded.addon.amxAvailable() ? 'bf16' : 'fp32') : precision;
+  const p: Precision = precision === 'auto' ? (loaded.addon.bf16Kernels() === 'rounding' ? 'fp32' : 'bf16') : precision;
   return { ok: true, backend: new NativeBackend(loaded.addon, n, p) };
 }
 

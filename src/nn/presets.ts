@@ -71,7 +71,7 @@ export interface Preset {
   training: TrainingSettings;
   /**
    * The conv arithmetic `digits train --precision auto` gives this preset where it is not auto's
-   * usual choice (bf16 where the CPU has AMX tiles); an explicit --precision still wins.
+   * usual choice (bf16 where the CPU computes in bfloat16); an explicit --precision still wins.
    */
   precision?: Precision;
 }
