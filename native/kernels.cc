@@ -856,16 +856,22 @@ void matmul(const float* a, const float* b, float* c, int m, int n, int k, bool 
   ThreadPool& P = pool();
   const float* pb = trans_b ? pack_b_cols(P.shared().b, b, size_t(k), k, n) : pack_b_rows(P.shared().b, b, size_t(n), k, n);
   const int np = ceil_div(n, NR);
-  constexpr int RB = 96;  // rows per task (multiple of MR)
-  const int nrb = ceil_div(m, RB);
   const int T = P.threads();
+  // Row blocks of at most RBMAX rows (whole tiles), as even as tiles allow and a multiple of the
+  // thread count when there are several: 128 rows on 2 threads are 72 + 56, not 96 + 32.
+  constexpr int RBMAX = 96;
+  static_assert(RBMAX % MR == 0, "row blocks of whole tiles");
+  int nrb = ceil_div(m, RBMAX);
+  if (nrb > 1 || m >= 2 * MR * T) nrb = ceil_div(nrb, T) * T;
+  const int RB = std::min(RBMAX, ceil_div(ceil_div(m, nrb), MR) * MR);
+  nrb = ceil_div(m, RB);
   int ncb = 1;  // column chunks: split columns too when there are few row blocks
   if (nrb < 2 * T) ncb = std::min(np, ceil_div(2 * T, nrb));
   const int nblocks = nrb * ncb;
   const int per = ceil_div(nblocks, 1 << 16);  // blocks per task (1 unless huge)
   const int ntasks = ceil_div(nblocks, per);
   auto body = [&](int task, int tid) {
-    const float* rp[RB];
+    const float* rp[RBMAX];
     for (int blk = task * per; blk < std::min(nblocks, (task + 1) * per); blk++) {
       const int rb = blk / ncb, cb = blk % ncb;
       const int r0 = rb * RB, r1 = std::min(m, r0 + RB), rows = r1 - r0;
@@ -1047,16 +1053,49 @@ Buffer& conv_pool_scratch() {
 }
 
 #ifdef DIGITS_AVX2
-// The input gradient of a 3x3 stride-1 conv (C = 2 * NV channels) whose output feeds a 2x2/2 max
+// The widest float vector of this build, for the direct kernels below: load_n / store_n touch the
+// first n lanes only.
+#ifdef DIGITS_AVX512
+struct Vec {
+  using t = __m512;
+  static constexpr int W = 16;
+  static __mmask16 m(int n) { return __mmask16((1u << n) - 1u); }
+  static t zero() { return _mm512_setzero_ps(); }
+  static t set1(float x) { return _mm512_set1_ps(x); }
+  static t load(const float* p) { return _mm512_loadu_ps(p); }
+  static t load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(m(n), p); }
+  static void store(float* p, t v) { _mm512_storeu_ps(p, v); }
+  static void store_n(float* p, t v, int n) { _mm512_mask_storeu_ps(p, m(n), v); }
+  static t fma(t a, t b, t c) { return _mm512_fmadd_ps(a, b, c); }
+  static t add(t a, t b) { return _mm512_add_ps(a, b); }
+};
+#else
+struct Vec {
+  using t = __m256;
+  static constexpr int W = 8;
+  static __m256i m(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+  static t zero() { return _mm256_setzero_ps(); }
+  static t set1(float x) { return _mm256_set1_ps(x); }
+  static t load(const float* p) { return _mm256_loadu_ps(p); }
+  static t load_n(const float* p, int n) { return _mm256_maskload_ps(p, m(n)); }
+  static void store(float* p, t v) { _mm256_storeu_ps(p, v); }
+  static void store_n(float* p, t v, int n) { _mm256_maskstore_ps(p, m(n), v); }
+  static t fma(t a, t b, t c) { return _mm256_fmadd_ps(a, b, c); }
+  static t add(t a, t b) { return _mm256_add_ps(a, b); }
+};
+#endif
+
+// The input gradient of a 3x3 stride-1 conv (C = 8 or 12 channels) whose output feeds a 2x2/2 max
 // pool, straight from the pooled gradient: each dy[q, k] reaches one conv output (its argmax), whose
 // 3x3 input window lies in the 4x4-pixel patch of pooled output q. Per q, the patch's rows (4 pixels
 // x C floats = NV vectors) are summed in registers over k, two rows at a time, then added into a
 // zero-padded dx frame (patches of neighbouring q overlap), which is cropped into dx. A quarter of
 // the multiply-adds of the dense kernel over the scattered gradient (3/4 zeros), no scatter pass.
-template <int NV>
+template <int C>
 void pooled_dx_3x3(const float* dy, const int32_t* argmax, const float* w, float* dx, const ConvGeom& g,
                    const PoolGeom& p) {
-  constexpr int C = 2 * NV;  // a patch row (4 pixels x C floats) is NV vectors
+  constexpr int NV = 4 * C / Vec::W;  // a patch row (4 pixels x C floats) is NV vectors
+  static_assert(4 * C % Vec::W == 0, "patch rows of whole vectors");
   const int K = g.k;
   ThreadPool& P = pool();
   Scratch& sh = P.shared();
@@ -1107,13 +1146,13 @@ void pooled_dx_3x3(const float* dy, const int32_t* argmax, const float* w, float
         }
         // patch rows (0, 1), then (2, 3): a = 0 puts kernel rows 0..2 on patch rows 0..2, a = 1 on 1..3,
         // so only the rows that get something are summed
-        auto acc_row = [&](__m256* A, float d, const float* row) {
-          const __m256 dv = _mm256_set1_ps(d);
-          for (int v = 0; v < NV; v++) A[v] = _mm256_fmadd_ps(dv, _mm256_load_ps(row + 8 * v), A[v]);
+        auto acc_row = [&](Vec::t* A, float d, const float* row) {
+          const Vec::t dv = Vec::set1(d);
+          for (int v = 0; v < NV; v++) A[v] = Vec::fma(dv, Vec::load(row + Vec::W * v), A[v]);
         };
         for (int r0 = 0; r0 < 4; r0 += 2) {
-          __m256 A0[NV], A1[NV];
-          for (int v = 0; v < NV; v++) A0[v] = A1[v] = _mm256_setzero_ps();
+          Vec::t A0[NV], A1[NV];
+          for (int v = 0; v < NV; v++) A0[v] = A1[v] = Vec::zero();
           if (r0 == 0) {
             for (int t = 0; t < n0; t++) {
               acc_row(A0, dl[t], lst[t]);
@@ -1130,8 +1169,8 @@ void pooled_dx_3x3(const float* dy, const int32_t* argmax, const float* w, float
           float* fr0 = f0 + size_t(r0) * ws * C;
           float* fr1 = fr0 + size_t(ws) * C;
           for (int v = 0; v < NV; v++) {
-            _mm256_storeu_ps(fr0 + 8 * v, _mm256_add_ps(_mm256_loadu_ps(fr0 + 8 * v), A0[v]));
-            _mm256_storeu_ps(fr1 + 8 * v, _mm256_add_ps(_mm256_loadu_ps(fr1 + 8 * v), A1[v]));
+            Vec::store(fr0 + Vec::W * v, Vec::add(Vec::load(fr0 + Vec::W * v), A0[v]));
+            Vec::store(fr1 + Vec::W * v, Vec::add(Vec::load(fr1 + Vec::W * v), A1[v]));
           }
         }
       }
@@ -1151,15 +1190,18 @@ void pooled_dx_3x3(const float* dy, const int32_t* argmax, const float* w, float
 }
 
 // The filter gradient of the same conv from the pooled gradient: dw[:, :, :, k] += d * (the 3x3 input
-// window of the conv output that dy[q, k] = d came from). Per pooled row (its outputs' window
-// pointers and gradients gathered first), per filter k: the three window rows (3 pixels x C floats)
-// are summed in registers over the row's outputs, then added to the chunk's partial dw (kept
-// transposed, [k][i][j][c]). Chunks of pooled rows are summed in order (fixed by the thread count).
+// window of the conv output that dy[q, k] = d came from). Per block of pooled rows (their outputs'
+// window pointers and gradients gathered first, by filter), per filter k: the three window rows (3
+// pixels x C floats) are summed in registers over the block's outputs, then added to the chunk's
+// partial dw (kept transposed, [k][i][j][c]). Chunks of pooled rows are summed in order (fixed by the
+// thread count).
 template <int C>
 void pooled_dw_3x3(const float* x, const float* dy, const int32_t* argmax, float* dw, float* db, const ConvGeom& g,
                    const PoolGeom& p) {
-  constexpr int RF = 3 * C, NF = RF / 8, TAIL = RF % 8;  // window row: NF vectors (+ 4 floats)
-  static_assert(TAIL == 0 || TAIL == 4, "window rows of whole vectors or half of one more");
+  constexpr int RF = 3 * C, NF = RF / Vec::W, TAIL = RF % Vec::W;  // window row: NF vectors + TAIL floats
+  constexpr int NT = NF + (TAIL > 0 ? 1 : 0);
+  // window rows summed at once: all three when their sums fit in 12 registers, else two, then one
+  constexpr int SPLIT = 3 * NT <= 12 ? 3 : 2;
   const int K = g.k;
   constexpr int depth = 3 * RF;
   ThreadPool& P = pool();
@@ -1173,18 +1215,22 @@ void pooled_dw_3x3(const float* x, const float* dy, const int32_t* argmax, float
   float* parts = sh.b.get(part_len * nchunks);
   const ptrdiff_t srow = ptrdiff_t(ws) * C;
   const int32_t rowK = g.ow * K;
+  const int RB = std::max(1, 64 / p.ow);  // pooled rows a block: ~64 outputs a filter
   P.run(nchunks, [&](int chunk, int tid) {
     float* acc = parts + part_len * chunk;
     std::memset(acc, 0, part_len * sizeof(float));
     float* dbp = acc + size_t(K) * depth;
     Scratch& s = P.scratch(tid);
-    std::vector<const float*>& wp = s.rows;  // [k][px]: window of the conv output dy[q, k] came from
-    wp.resize(size_t(p.ow) * K);
-    float* dv = s.c.get(size_t(p.ow) * K);  // [k][px]: the gradients
+    const size_t per_k = size_t(RB) * p.ow;
+    std::vector<const float*>& wp = s.rows;  // [k][e]: window of the conv output dy[q, k] came from
+    wp.resize(per_k * K);
+    float* dv = s.c.get(per_k * K);  // [k][e]: the gradients
     const int rb = int((long long)nrows * chunk / nchunks), re = int((long long)nrows * (chunk + 1) / nchunks);
-    for (int row = rb; row < re; row++) {
-      const int img = row / p.oh, py = row % p.oh;
-      for (int px = 0; px < p.ow; px++) {
+    for (int row0 = rb; row0 < re; row0 += RB) {
+      const int ne = std::min(RB, re - row0) * p.ow;  // outputs of the block, per filter
+      for (int e = 0; e < ne; e++) {
+        const int row = row0 + e / p.ow, px = e % p.ow;
+        const int img = row / p.oh, py = row % p.oh;
         const size_t q = (size_t(row) * p.ow + px) * K;
         const int32_t base = int32_t(((size_t(img) * g.oh + 2 * py) * g.ow + 2 * px) * K);
         const float* win = src.data + ((size_t(img) * hs + 2 * py) * ws + 2 * px) * C;  // window (0, 0)
@@ -1192,43 +1238,41 @@ void pooled_dw_3x3(const float* x, const float* dy, const int32_t* argmax, float
           const int32_t diff = argmax[q + k] - base - k;  // a * ow * K + b * K
           const int a = int(diff >= rowK);
           const int b = int(diff - a * rowK >= K);
-          wp[size_t(k) * p.ow + px] = win + a * srow + b * C;
-          dv[size_t(k) * p.ow + px] = dy[q + k];
+          wp[size_t(k) * per_k + e] = win + a * srow + b * C;
+          dv[size_t(k) * per_k + e] = dy[q + k];
         }
       }
       for (int k = 0; k < K; k++) {
         float* ak = acc + size_t(k) * depth;
-        const float* dk = dv + size_t(k) * p.ow;
-        const float* const* wk = wp.data() + size_t(k) * p.ow;
+        const float* dk = dv + size_t(k) * per_k;
+        const float* const* wk = wp.data() + size_t(k) * per_k;
         float dsum = 0.0f;
-        for (int px = 0; px < p.ow; px++) dsum += dk[px];
+        for (int e = 0; e < ne; e++) dsum += dk[e];
         dbp[k] += dsum;
-        // window rows i0 .. i1 - 1 at a time (10 or 5 sums in registers: all 15 would spill)
+        // window rows i0 .. i1 - 1 at a time
         auto rows_pass = [&](auto i0c, auto i1c) {
           constexpr int i0 = decltype(i0c)::value, i1 = decltype(i1c)::value;
-          __m256 A[i1 - i0][NF];
-          __m128 At[i1 - i0];
-          for (int i = 0; i < i1 - i0; i++) {
-            for (int v = 0; v < NF; v++) A[i][v] = _mm256_setzero_ps();
-            At[i] = _mm_setzero_ps();
-          }
-          for (int px = 0; px < p.ow; px++) {
-            const __m256 d8 = _mm256_set1_ps(dk[px]);
-            const float* w0 = wk[px];
+          Vec::t A[i1 - i0][NT];
+          for (int i = 0; i < i1 - i0; i++)
+            for (int v = 0; v < NT; v++) A[i][v] = Vec::zero();
+          for (int e = 0; e < ne; e++) {
+            const Vec::t d = Vec::set1(dk[e]);
+            const float* w0 = wk[e];
             for (int i = 0; i < i1 - i0; i++) {
               const float* wr = w0 + (i0 + i) * srow;
-              for (int v = 0; v < NF; v++) A[i][v] = _mm256_fmadd_ps(d8, _mm256_loadu_ps(wr + 8 * v), A[i][v]);
-              if (TAIL == 4) At[i] = _mm_fmadd_ps(_mm256_castps256_ps128(d8), _mm_loadu_ps(wr + 8 * NF), At[i]);
+              for (int v = 0; v < NF; v++) A[i][v] = Vec::fma(d, Vec::load(wr + Vec::W * v), A[i][v]);
+              if constexpr (TAIL > 0) A[i][NF] = Vec::fma(d, Vec::load_n(wr + Vec::W * NF, TAIL), A[i][NF]);
             }
           }
           for (int i = 0; i < i1 - i0; i++) {
             float* ar = ak + (i0 + i) * RF;
-            for (int v = 0; v < NF; v++) _mm256_storeu_ps(ar + 8 * v, _mm256_add_ps(_mm256_loadu_ps(ar + 8 * v), A[i][v]));
-            if (TAIL == 4) _mm_storeu_ps(ar + 8 * NF, _mm_add_ps(_mm_loadu_ps(ar + 8 * NF), At[i]));
+            for (int v = 0; v < NF; v++) Vec::store(ar + Vec::W * v, Vec::add(Vec::load(ar + Vec::W * v), A[i][v]));
+            if constexpr (TAIL > 0)
+              Vec::store_n(ar + Vec::W * NF, Vec::add(Vec::load_n(ar + Vec::W * NF, TAIL), A[i][NF]), TAIL);
           }
         };
-        rows_pass(std::integral_constant<int, 0>(), std::integral_constant<int, 2>());
-        rows_pass(std::integral_constant<int, 2>(), std::integral_constant<int, 3>());
+        rows_pass(std::integral_constant<int, 0>(), std::integral_constant<int, SPLIT>());
+        if constexpr (SPLIT < 3) rows_pass(std::integral_constant<int, SPLIT>(), std::integral_constant<int, 3>());
       }
     }
   });
@@ -1303,24 +1347,29 @@ void conv2d_maxpool_forward(const float* x, const float* w, const float* b, floa
     const int K = g.k, depth = g.kh * g.kw * g.c;
     const float* pb = pack_b_rows(sh.b, w, size_t(K), depth, K, 24);
     const ptrdiff_t segstride = ptrdiff_t(src.ws) * g.c;
-    constexpr int WB = 16;  // windows per task
+    constexpr int WB = 16;  // windows per task (a multiple of POOL_WINDOWS)
+    static_assert(WB % POOL_WINDOWS == 0, "whole groups of windows a task");
     const int ntasks = ceil_div(nwin, WB);
     pool().run(ntasks, [&](int task, int) {
-      for (int wq = task * WB; wq < std::min(nwin, (task + 1) * WB); wq++) {
-        const int img = wq / (p.oh * p.ow), rem = wq - img * (p.oh * p.ow);
-        const int py = rem / p.ow, px = rem - py * p.ow;
-        const float* rp[4];
-        int32_t idx[4];
-        for (int r = 0; r < 4; r++) {
+      const int wend = std::min(nwin, (task + 1) * WB);
+      for (int wq0 = task * WB; wq0 < wend; wq0 += POOL_WINDOWS) {
+        const int nw = std::min(POOL_WINDOWS, wend - wq0);
+        const float* rp[4 * POOL_WINDOWS];
+        int32_t idx[4 * POOL_WINDOWS];
+        for (int t = 0; t < 4 * POOL_WINDOWS; t++) {
+          const int wq = wq0 + std::min(t / 4, nw - 1), r = t % 4;  // (a missing window repeats the last)
+          const int img = wq / (p.oh * p.ow), rem = wq - img * (p.oh * p.ow);
+          const int py = rem / p.ow, px = rem - py * p.ow;
           const int oy = 2 * py + (r >> 1), ox = 2 * px + (r & 1);
-          rp[r] = src.data + ((size_t(img) * src.hs + size_t(oy) * g.sh) * src.ws + size_t(ox) * g.sw) * g.c;
-          idx[r] = int32_t(((size_t(img) * g.oh + oy) * g.ow + ox) * K);
+          rp[t] = src.data + ((size_t(img) * src.hs + size_t(oy) * g.sh) * src.ws + size_t(ox) * g.sw) * g.c;
+          idx[t] = int32_t(((size_t(img) * g.oh + oy) * g.ow + ox) * K);
         }
         for (int jp = 0; jp < K / 24; jp++) {
           const int j0 = jp * 24;
-          const int32_t idj[4] = {idx[0] + j0, idx[1] + j0, idx[2] + j0, idx[3] + j0};
-          ukernel_rows24_pool(rp, g.kh, segstride, g.kw * g.c, pb + size_t(jp) * depth * 24, y + size_t(wq) * K + j0,
-                              argmax + size_t(wq) * K + j0, idj, b + j0, relu);
+          int32_t idj[4 * POOL_WINDOWS];
+          for (int t = 0; t < 4 * POOL_WINDOWS; t++) idj[t] = idx[t] + j0;
+          ukernel_rows24_pool(rp, g.kh, segstride, g.kw * g.c, pb + size_t(jp) * depth * 24, y + size_t(wq0) * K + j0,
+                              argmax + size_t(wq0) * K + j0, K, idj, nw, b + j0, relu);
         }
       }
     });
@@ -1538,8 +1587,8 @@ void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32
 void conv2d_maxpool_backward_input(const float* dy, const int32_t* argmax, const float* w, float* dx,
                                    const ConvGeom& g, const PoolGeom& p) {
 #ifdef DIGITS_AVX2
-  if (conv_pool_pooled_3x3(g, p)) return g.c == 12 ? pooled_dx_3x3<6>(dy, argmax, w, dx, g, p)
-                                                   : pooled_dx_3x3<4>(dy, argmax, w, dx, g, p);
+  if (conv_pool_pooled_3x3(g, p)) return g.c == 12 ? pooled_dx_3x3<12>(dy, argmax, w, dx, g, p)
+                                                   : pooled_dx_3x3<8>(dy, argmax, w, dx, g, p);
 #endif
   float* dz = conv_pool_scratch().get(size_t(g.n) * g.oh * g.ow * g.k);
   maxpool2d_backward(dy, argmax, dz, p);
@@ -1701,15 +1750,32 @@ std::vector<T> tile_rows(const U* v, int cols) {
 // Per-channel sums over rows [rb, re): fn(off, len, p) adds the values x[off .. off + len) (whole
 // rows, starting at a row start) into p[0 .. len) (p has 8 * cols slots); the block partials are then
 // folded into acc[0 .. cols) in a fixed order. `width` partial arrays side by side (p, p + B, ...).
+// p is float (full-width vectors), added into double sums every kBlocks blocks of 8 rows: a float
+// partial holds at most 16 values, so the sums keep double's accuracy to ~1e-6 relative.
 template <class F>
 void block_sums(int rb, int re, int cols, int width, double* acc, F&& fn) {
+  constexpr int kBlocks = 16;
   const size_t B = size_t(BNR) * cols;
-  std::vector<double> part(B * width, 0.0);
-  int r = rb;
-  for (; r + BNR <= re; r += BNR) fn(size_t(r) * cols, B, part.data());
+  std::vector<float> part(B * width, 0.0f);
+  std::vector<double> total(B * width, 0.0);
+  auto flush = [&] {
+    for (size_t i = 0; i < B * width; i++) {
+      total[i] += part[i];
+      part[i] = 0.0f;
+    }
+  };
+  int r = rb, blocks = 0;
+  for (; r + BNR <= re; r += BNR) {
+    fn(size_t(r) * cols, B, part.data());
+    if (++blocks == kBlocks) {
+      flush();
+      blocks = 0;
+    }
+  }
   for (; r < re; r++) fn(size_t(r) * cols, size_t(cols), part.data());
+  flush();
   for (int w = 0; w < width; w++)
-    for (size_t i = 0; i < B; i++) acc[size_t(w) * cols + i % cols] += part[size_t(w) * B + i];
+    for (size_t i = 0; i < B; i++) acc[size_t(w) * cols + i % cols] += total[size_t(w) * B + i];
 }
 
 }  // namespace
@@ -1717,19 +1783,19 @@ void block_sums(int rb, int re, int cols, int width, double* acc, F&& fn) {
 void batchnorm_stats(const float* x, float* mean, float* variance, int rows, int cols) {
   std::vector<double> s(cols), m(cols);
   channel_reduce(rows, cols, size_t(cols), s.data(), [&](int rb, int re, double* acc) {
-    block_sums(rb, re, cols, 1, acc, [&](size_t off, size_t len, double* __restrict p) {
+    block_sums(rb, re, cols, 1, acc, [&](size_t off, size_t len, float* __restrict p) {
       const float* __restrict xr = x + off;
       for (size_t i = 0; i < len; i++) p[i] += xr[i];
     });
   });
   for (int j = 0; j < cols; j++) m[j] = s[j] / rows;
-  const std::vector<double> mt = tile_rows<double>(m.data(), cols);
-  const double* __restrict mp = mt.data();
+  const std::vector<float> mt = tile_rows<float>(m.data(), cols);
+  const float* __restrict mp = mt.data();
   channel_reduce(rows, cols, size_t(cols), s.data(), [&](int rb, int re, double* acc) {
-    block_sums(rb, re, cols, 1, acc, [&](size_t off, size_t len, double* __restrict p) {
+    block_sums(rb, re, cols, 1, acc, [&](size_t off, size_t len, float* __restrict p) {
       const float* __restrict xr = x + off;
       for (size_t i = 0; i < len; i++) {
-        const double d = double(xr[i]) - mp[i];
+        const float d = xr[i] - mp[i];
         p[i] += d * d;
       }
     });
@@ -1782,21 +1848,21 @@ void batchnorm_backward(const float* x, const float* dy, const float* mean, cons
   const size_t B = size_t(BNR) * cols;
   // dy, masked by the fused ReLU's output when there is one: d(i) = relu_y[i] > 0 ? dy[i] : 0
   channel_reduce(rows, 2 * cols, size_t(cols) * 2, acc.data(), [&](int rb, int re, double* a) {
-    block_sums(rb, re, cols, 2, a, [&](size_t off, size_t len, double* __restrict p) {
+    block_sums(rb, re, cols, 2, a, [&](size_t off, size_t len, float* __restrict p) {
       const float* __restrict xr = x + off;
       const float* __restrict dr = dy + off;
-      double* __restrict q = p + B;
+      float* __restrict q = p + B;
       if (relu_y != nullptr) {
         const float* __restrict yr = relu_y + off;
         for (size_t i = 0; i < len; i++) {
           const float d = relu_keep(yr[i], dr[i]);
           p[i] += d;
-          q[i] += double(d) * ((xr[i] - mfp[i]) * istdp[i]);
+          q[i] += d * ((xr[i] - mfp[i]) * istdp[i]);
         }
       } else {
         for (size_t i = 0; i < len; i++) {
           p[i] += dr[i];
-          q[i] += double(dr[i]) * ((xr[i] - mfp[i]) * istdp[i]);
+          q[i] += dr[i] * ((xr[i] - mfp[i]) * istdp[i]);
         }
       }
     });

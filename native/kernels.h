@@ -87,7 +87,7 @@ void sgd_update(float* p, const float* g, float* vel, size_t len, double lr, dou
 void ema_update(float* avg, const float* x, size_t len, double keep);
 
 
-// batch statistics per channel of x[rows,cols]: mean, biased variance (double accumulation)   (overwrite)
+// batch statistics per channel of x[rows,cols]: mean, biased variance (float partials of 16 values at most, summed in double)   (overwrite)
 void batchnorm_stats(const float* x, float* mean, float* variance, int rows, int cols);
 // y = act(gamma * (x - mean) / sqrt(variance + eps) + beta) per channel, act = relu or identity   (overwrite; y may alias x)
 void batchnorm_forward(const float* x, const float* mean, const float* variance, const float* gamma, const float* beta,

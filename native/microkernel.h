@@ -229,25 +229,28 @@ static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t se
   }
 }
 
-// ukernel_rows24 whose 4 rows are the 4 conv outputs of one 2x2 pooling window, in the pool's scan
-// order: the epilogue (+ bias, relu) stores their maximum per column to y[0 .. 24) and its flat index
-// idx[r] + j (first on ties, strict >; NaN never replaces) to argmax[0 .. 24).
+// ukernel_rows24 whose rows are the 4 conv outputs of POOL_WINDOWS 2x2 pooling windows, each window's
+// in the pool's scan order: the epilogue (+ bias, relu) stores window w's maximum per column to
+// y[w * ystride + 0 .. 24) and its flat index idx[4w + r] + j (first on ties, strict >; NaN never
+// replaces) to argmax[w * ystride + 0 .. 24), for the first nwin windows.
+constexpr int POOL_WINDOWS = 2;
 static inline void ukernel_rows24_pool(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen,
-                                       const float* b, float* y, int32_t* argmax, const int32_t* idx,
-                                       const float* bias, bool relu) {
-  const Acc24<4> acc = accumulate_rows24<4>(rp, nseg, segstride, seglen, b);
+                                       const float* b, float* y, int32_t* argmax, ptrdiff_t ystride,
+                                       const int32_t* idx, int nwin, const float* bias, bool relu) {
+  const Acc24<4 * POOL_WINDOWS> acc = accumulate_rows24<4 * POOL_WINDOWS>(rp, nseg, segstride, seglen, b);
   const __m512 zero = _mm512_setzero_ps();
   const __m512 lane = _mm512_castsi512_ps(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
   const __m512 b0 = bias != nullptr ? _mm512_loadu_ps(bias) : zero;
   const __m512 b1 = bias != nullptr ? _mm512_zextps256_ps512(_mm256_loadu_ps(bias + 16)) : zero;
+  for (int win = 0; win < nwin; win++)
   for (int j = 0; j < 2; j++) {
     const __m512 bj = j == 0 ? b0 : b1;
     auto value = [&](int r) {
-      __m512 z = _mm512_add_ps(j == 0 ? acc.lo[r] : _mm512_zextps256_ps512(acc.hi[r]), bj);
+      __m512 z = _mm512_add_ps(j == 0 ? acc.lo[4 * win + r] : _mm512_zextps256_ps512(acc.hi[4 * win + r]), bj);
       return relu ? _mm512_max_ps(z, zero) : z;
     };
     auto index = [&](int r) {
-      return _mm512_add_epi32(_mm512_set1_epi32(idx[r] + 16 * j), _mm512_castps_si512(lane));
+      return _mm512_add_epi32(_mm512_set1_epi32(idx[4 * win + r] + 16 * j), _mm512_castps_si512(lane));
     };
     __m512 best = value(0);
     __m512i at = index(0);
@@ -258,8 +261,8 @@ static inline void ukernel_rows24_pool(const float* const* rp, int nseg, ptrdiff
       at = _mm512_mask_blend_epi32(gt, at, index(r));
     }
     const __mmask16 m = j == 0 ? __mmask16(0xFFFF) : __mmask16(0x00FF);
-    _mm512_mask_storeu_ps(y + 16 * j, m, best);
-    _mm512_mask_storeu_epi32(argmax + 16 * j, m, at);
+    _mm512_mask_storeu_ps(y + win * ystride + 16 * j, m, best);
+    _mm512_mask_storeu_epi32(argmax + win * ystride + 16 * j, m, at);
   }
 }
 
@@ -537,12 +540,13 @@ static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t se
 #undef DIGITS_STORE_ROW24
 }
 
-// ukernel_rows24 whose 4 rows are the 4 conv outputs of one 2x2 pooling window, in the pool's scan
-// order: the epilogue (+ bias, relu) stores their maximum per column to y[0 .. 24) and its flat index
-// idx[r] + j (first on ties, strict >; NaN never replaces) to argmax[0 .. 24).
+// ukernel_rows24 whose 4 rows are the 4 conv outputs of one 2x2 pooling window (POOL_WINDOWS = 1),
+// in the pool's scan order: the epilogue (+ bias, relu) stores their maximum per column to y[0 .. 24)
+// and its flat index idx[r] + j (first on ties, strict >; NaN never replaces) to argmax[0 .. 24).
+constexpr int POOL_WINDOWS = 1;
 static inline void ukernel_rows24_pool(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen,
-                                       const float* b, float* y, int32_t* argmax, const int32_t* idx,
-                                       const float* bias, bool relu) {
+                                       const float* b, float* y, int32_t* argmax, ptrdiff_t, const int32_t* idx,
+                                       int, const float* bias, bool relu) {
   const Acc24 acc = accumulate_rows24(rp, nseg, segstride, seglen, b);
   const __m256 zero = _mm256_setzero_ps();
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
