@@ -21,8 +21,8 @@ test('presets build with the expected parameter counts (trainable / non-trainabl
     return [tr, fr];
   };
   assert.deepEqual(count('seed'), [135_114, 0]);
-  // fast: conv 3x3x1x12 + BN(12) + conv 3x3x12x24 + BN(24) + dense 1176x128 + 128 + dense 128x10 + 10
-  assert.deepEqual(count('fast'), [108 + 24 + 2_592 + 48 + 150_656 + 1_290, 24 + 48]);
+  // fast: conv 3x3x1x12 + BN(12) + conv 3x3x12x24 + BN(24) + dense 600x192 + 192 + dense 192x10 + 10
+  assert.deepEqual(count('fast'), [108 + 24 + 2_592 + 48 + 115_392 + 1_930, 24 + 48]);
   // best (M5): 5x5 convs 1->32->64->96->128->160 (no bias) + 5 BN + dense 10240x10 (no bias) + BN(10)
   const bn = 32 + 64 + 96 + 128 + 160 + 10;
   assert.deepEqual(count('best'), [25 * (32 + 32 * 64 + 64 * 96 + 96 * 128 + 128 * 160) + 8 * 8 * 160 * 10 + 2 * bn, 2 * bn]);
@@ -76,25 +76,25 @@ test('ReduceLROnPlateau halves the rate after `patience` epochs without val_loss
   assert.equal(opt.learningRate, 0.005);
 });
 
-test('fast preset smoke test: its recipe (epochs, batch, one-cycle, validation split) on 4,000 images (native) reaches >= 93% on validation and on 1,000 test images', async (t) => {
+test('fast preset smoke test: its recipe (epochs, batch, one-cycle, validation split, label smoothing) on 12,000 images (native) reaches >= 95% on validation and on 1,000 test images', async (t) => {
   const nat = loadNativeBackend(2);
   assert.ok(nat.ok, nat.ok ? '' : nat.reason);
-  const train = await loadMnist('train', { limit: 4000 });
+  const train = await loadMnist('train', { limit: 12000 });
   const testSet = await loadMnist('test', { limit: 1000 });
   const { model, training } = buildPreset('fast', 0);
   model.setBackend(nat.backend);
   const started = Date.now();
-  const h = await model.fit(new Tensor([4000, 28, 28, 1], train.images), oneHot(train.labels!), {
+  const h = await model.fit(new Tensor([12000, 28, 28, 1], train.images), oneHot(train.labels!), {
     epochs: training.epochs, batchSize: training.batchSize, validationSplit: training.validationSplit, seed: 0,
     callbacks: presetCallbacks(training), ...presetFitOptions(training),
   });
   const r = model.evaluate(new Tensor([1000, 28, 28, 1], testSet.images), oneHot(testSet.labels!), { batchSize: 500 });
   const val = h.history.val_accuracy!;
   t.diagnostic(`train loss ${h.history.loss.at(-1)!.toFixed(3)}, validation accuracy ${(val.at(-1)! * 100).toFixed(1)}% ` +
-    `(${Math.round(4000 * training.validationSplit)} images), test accuracy ${(r.accuracy * 100).toFixed(1)}% in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    `(${Math.round(12000 * training.validationSplit)} images), test accuracy ${(r.accuracy * 100).toFixed(1)}% in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   assert.equal(val.length, training.epochs);
-  assert.ok(val.at(-1)! >= 0.93, `validation accuracy ${val.at(-1)}`);
-  assert.ok(r.accuracy >= 0.93, `test accuracy ${r.accuracy}`);
+  assert.ok(val.at(-1)! >= 0.95, `validation accuracy ${val.at(-1)}`);
+  assert.ok(r.accuracy >= 0.95, `test accuracy ${r.accuracy}`);
   // the BatchNorm moving statistics moved away from their initial values
   const mm = model.namedWeights().find((w) => w.name === 'batch_normalization/moving_mean')!;
   assert.ok(mm.tensor.data.some((v) => v !== 0));
