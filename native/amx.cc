@@ -565,6 +565,8 @@ void conv2d_maxpool_backward_filter_bf16(const float* x, const float* dy, const 
   }
   if (dpbf16_available() && !conv2d_maxpool_backward_fused(g, p))
     return conv2d_maxpool_backward_filter_dpbf16(x, dy, argmax, dw, db, g, p);
+  if (dpbf16_available() && g.c == 1)  // (fused, one channel: the direct kernel, which rounds dy as it reads it)
+    return conv2d_maxpool_backward_filter_dpbf16(rounded(s.x, x, input_len(g)), dy, argmax, dw, db, g, p);
   conv2d_maxpool_backward_filter(rounded(s.x, x, input_len(g)), rounded(s.dy, dy, pooled), argmax, dw, db, g, p);
   bias_grad(dy, db, p.n * p.oh * p.ow, g.k);
 }

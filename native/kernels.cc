@@ -728,10 +728,6 @@ void conv2d_backward_filter_dpbf16(const float* x, const float* dy, float* dw, f
   backward_filter_pairs(x, [&] { return [&](size_t r) { return dy + r * size_t(g.k); }; }, dw, db, g);
 }
 
-void conv2d_maxpool_backward_filter_dpbf16(const float* x, const float* dy, const int32_t* argmax, float* dw,
-                                           float* db, const ConvGeom& g, const PoolGeom& p) {
-  backward_filter_pairs(x, [&] { return UnpooledPixels(dy, argmax, p); }, dw, db, g);
-}
 #else
 bool dpbf16_available() { return false; }
 void conv2d_forward_dpbf16(const float*, const float*, const float*, float*, const ConvGeom&, bool) {}
@@ -1480,19 +1476,14 @@ void conv2d_maxpool_forward(const float* x, const float* w, const float* b, floa
 #endif
 }
 
-void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32_t* argmax, float* dw, float* db,
-                                    const ConvGeom& g, const PoolGeom& p) {
 #ifdef DIGITS_AVX2
-  if (conv_pool_pooled_3x3(g, p) && p.oh > 0 && p.ow > 0)
-    return g.c == 12 ? pooled_dw_3x3<12>(x, dy, argmax, dw, db, g, p) : pooled_dw_3x3<8>(x, dy, argmax, dw, db, g, p);
-#endif
-  if (!conv_pool_direct(g, p)) {
-    float* dz = conv_pool_scratch().get(size_t(g.n) * g.oh * g.ow * g.k);
-    maxpool2d_backward(dy, argmax, dz, p);
-    conv2d_backward_filter(x, dz, dw, db, g);
-    return;
-  }
-#ifdef DIGITS_AVX2
+namespace {
+// conv2d_maxpool_backward_filter's direct kernel (one input channel, 3x3, stride 1, 2x2 pool): per
+// pooled row, the 9 taps' sums for 8 filters in registers. kRoundDy: dy rounded to bfloat16 as it is
+// read, for the products only (the bias gradient sums it unrounded), as the bf16 kernels need.
+template <bool kRoundDy>
+void direct_pool_dw(const float* x, const float* dy, const int32_t* argmax, float* dw, float* db, const ConvGeom& g,
+                    const PoolGeom& p) {
   const int K = g.k, K8 = ceil_div(K, 8) * 8;
   const int nrows = g.n * p.oh;
   if (nrows <= 0 || p.ow <= 0) {
@@ -1527,6 +1518,13 @@ void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32
         for (int px = 0; px < p.ow; px++) {
           const size_t yo = (size_t(row) * p.ow + px) * K + k0;
           const __m256 d = _mm256_maskload_ps(dy + yo, m);
+          __m256 dr = d;  // the multiplied operand
+#ifdef DIGITS_DPBF16
+          if constexpr (kRoundDy)
+            dr = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32((__m128i)_mm256_cvtneps_pbh(d)), 16));
+#else
+          static_assert(!kRoundDy, "rounding on the fly needs AVX512_BF16");
+#endif
           const __m256i am = _mm256_maskload_epi32(reinterpret_cast<const int*>(argmax + yo), m);
           const int32_t base = int32_t(((size_t(img) * g.oh + 2 * py) * g.ow + 2 * px) * K + k0);
           // where in the 2x2 window each filter's maximum was: row a (diff >= rowK), column b
@@ -1546,15 +1544,15 @@ void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32
           DIGITS_COLS(3, c_9, c_10, c_11)
 #undef DIGITS_COLS
           // row select: tap (i, j) = a ? c[i+1][j] : c[i][j]
-          a00 = _mm256_fmadd_ps(_mm256_blendv_ps(c_0, c_3, am_), d, a00);
-          a01 = _mm256_fmadd_ps(_mm256_blendv_ps(c_1, c_4, am_), d, a01);
-          a02 = _mm256_fmadd_ps(_mm256_blendv_ps(c_2, c_5, am_), d, a02);
-          a10 = _mm256_fmadd_ps(_mm256_blendv_ps(c_3, c_6, am_), d, a10);
-          a11 = _mm256_fmadd_ps(_mm256_blendv_ps(c_4, c_7, am_), d, a11);
-          a12 = _mm256_fmadd_ps(_mm256_blendv_ps(c_5, c_8, am_), d, a12);
-          a20 = _mm256_fmadd_ps(_mm256_blendv_ps(c_6, c_9, am_), d, a20);
-          a21 = _mm256_fmadd_ps(_mm256_blendv_ps(c_7, c_10, am_), d, a21);
-          a22 = _mm256_fmadd_ps(_mm256_blendv_ps(c_8, c_11, am_), d, a22);
+          a00 = _mm256_fmadd_ps(_mm256_blendv_ps(c_0, c_3, am_), dr, a00);
+          a01 = _mm256_fmadd_ps(_mm256_blendv_ps(c_1, c_4, am_), dr, a01);
+          a02 = _mm256_fmadd_ps(_mm256_blendv_ps(c_2, c_5, am_), dr, a02);
+          a10 = _mm256_fmadd_ps(_mm256_blendv_ps(c_3, c_6, am_), dr, a10);
+          a11 = _mm256_fmadd_ps(_mm256_blendv_ps(c_4, c_7, am_), dr, a11);
+          a12 = _mm256_fmadd_ps(_mm256_blendv_ps(c_5, c_8, am_), dr, a12);
+          a20 = _mm256_fmadd_ps(_mm256_blendv_ps(c_6, c_9, am_), dr, a20);
+          a21 = _mm256_fmadd_ps(_mm256_blendv_ps(c_7, c_10, am_), dr, a21);
+          a22 = _mm256_fmadd_ps(_mm256_blendv_ps(c_8, c_11, am_), dr, a22);
           ab = _mm256_add_ps(ab, d);
         }
         float* pk = part + k0;
@@ -1581,8 +1579,34 @@ void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32
       out[k] = v;
     }
   }
+}
+}  // namespace
+#endif
+
+void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32_t* argmax, float* dw, float* db,
+                                    const ConvGeom& g, const PoolGeom& p) {
+#ifdef DIGITS_AVX2
+  if (conv_pool_pooled_3x3(g, p) && p.oh > 0 && p.ow > 0)
+    return g.c == 12 ? pooled_dw_3x3<12>(x, dy, argmax, dw, db, g, p) : pooled_dw_3x3<8>(x, dy, argmax, dw, db, g, p);
+#endif
+  if (!conv_pool_direct(g, p)) {
+    float* dz = conv_pool_scratch().get(size_t(g.n) * g.oh * g.ow * g.k);
+    maxpool2d_backward(dy, argmax, dz, p);
+    conv2d_backward_filter(x, dz, dw, db, g);
+    return;
+  }
+#ifdef DIGITS_AVX2
+  direct_pool_dw<false>(x, dy, argmax, dw, db, g, p);
 #endif
 }
+
+#ifdef DIGITS_DPBF16
+void conv2d_maxpool_backward_filter_dpbf16(const float* x, const float* dy, const int32_t* argmax, float* dw,
+                                           float* db, const ConvGeom& g, const PoolGeom& p) {
+  if (conv_pool_direct(g, p)) return direct_pool_dw<true>(x, dy, argmax, dw, db, g, p);  // x: rounded by the caller
+  backward_filter_pairs(x, [&] { return UnpooledPixels(dy, argmax, p); }, dw, db, g);
+}
+#endif
 
 void conv2d_maxpool_backward_input(const float* dy, const int32_t* argmax, const float* w, float* dx,
                                    const ConvGeom& g, const PoolGeom& p) {
