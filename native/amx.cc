@@ -542,12 +542,8 @@ void conv2d_maxpool_forward_bf16(const float* x, const float* w, const float* b,
     maxpool2d_forward(z, y, argmax, p);
     return;
   }
-  if (dpbf16_available() && !conv2d_maxpool_forward_fused(g, p)) {
-    float* z = s.z.get(output_len(g));
-    conv2d_forward_dpbf16(x, w, b, z, g, relu);
-    maxpool2d_forward(z, y, argmax, p);
-    return;
-  }
+  if (dpbf16_available() && !conv2d_maxpool_forward_fused(g, p))
+    return conv2d_maxpool_forward_dpbf16(x, w, b, y, argmax, g, p, relu);
   conv2d_maxpool_forward(rounded(s.x, x, input_len(g)), rounded(s.w, w, kernel_len(g)), b, y, argmax, g, p, relu);
 }
 

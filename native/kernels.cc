@@ -590,16 +590,28 @@ void conv2d_backward_input(const float* dy, const float* w, float* dx, const Con
 bool dpbf16_available() { return true; }
 
 // conv2d_forward's implicit GEMM over bfloat16 pairs of channels.
-void conv2d_forward_dpbf16(const float* x, const float* w, const float* b, float* y, const ConvGeom& g, bool relu) {
-  if (g.oh <= 0 || g.ow <= 0) return;
+namespace {
+// The forward's operands as bfloat16 pairs: the (padded) input, cs pairs a pixel, and the packed kernel.
+struct ForwardPairs {
+  BasicSource<uint32_t> src;
+  int cs;
+  const uint32_t* pb;
+};
+ForwardPairs forward_pairs(const float* x, const float* w, const ConvGeom& g) {
   Scratch& sh = pool().shared();
   const int hs = (g.oh - 1) * g.sh + g.kh, ws = (g.ow - 1) * g.sw + g.kw;
-  const BasicSource<uint32_t> src =
-      conv_source_pairs(PlainRows{x, size_t(g.w) * g.c}, g.n, g.h, g.w, g.c, g.pt, g.pl, hs, ws, sh.a);
   const int C = g.c, K = g.k;
-  const uint32_t* pb = pack_pairs(sh.b, g.kh * g.kw, C, K,
-                                  [&](int t, int c, int k) { return w[(size_t(t) * C + c) * K + k]; });
-  conv_gemm(src, (C + 1) / 2, g.n, g.oh, g.ow, g.sh, g.sw, g.kh, g.kw, pb, K, y, b, relu);
+  const BasicSource<uint32_t> src =
+      conv_source_pairs(PlainRows{x, size_t(g.w) * C}, g.n, g.h, g.w, C, g.pt, g.pl, hs, ws, sh.a);
+  return {src, (C + 1) / 2,
+          pack_pairs(sh.b, g.kh * g.kw, C, K, [&](int t, int c, int k) { return w[(size_t(t) * C + c) * K + k]; })};
+}
+}  // namespace
+
+void conv2d_forward_dpbf16(const float* x, const float* w, const float* b, float* y, const ConvGeom& g, bool relu) {
+  if (g.oh <= 0 || g.ow <= 0) return;
+  const ForwardPairs f = forward_pairs(x, w, g);
+  conv_gemm(f.src, f.cs, g.n, g.oh, g.ow, g.sh, g.sw, g.kh, g.kw, f.pb, g.k, y, b, relu);
 }
 
 namespace {
@@ -675,9 +687,9 @@ void backward_filter_pairs(const float* x, MakeDy make_dy, float* dw, float* db,
     std::memset(part, 0, part_len * sizeof(float));
     float* dbp = part + size_t(K) * depthp;
     uint32_t* bx = reinterpret_cast<uint32_t*>(s.a.get(size_t(npan) * QB * NR + NR));
-    // (+ 16 + MR: a row's conversion writes whole 16s, and the tiles read up to MR pairs past a row's start)
-    uint32_t* ady = reinterpret_cast<uint32_t*>(s.c.get(size_t(QB) * K + 16 + MR));
-    std::memset(ady + size_t(QB) * K, 0, (16 + MR) * sizeof(uint32_t));
+    // (+ 32: a row's conversion writes whole 16s, and the tiles read up to 16 pairs past a row's start)
+    uint32_t* ady = reinterpret_cast<uint32_t*>(s.c.get(size_t(QB) * K + 32));
+    std::memset(ady + size_t(QB) * K, 0, 32 * sizeof(uint32_t));
     const int pbeg = int((long long)m * chunk / nchunks), pend = int((long long)m * (chunk + 1) / nchunks);
     for (int p0 = pbeg; p0 < pend; p0 += PB) {
       const int kc = std::min(PB, pend - p0), qc = (kc + 1) / 2;
@@ -696,10 +708,15 @@ void backward_filter_pairs(const float* x, MakeDy make_dy, float* dw, float* db,
         to_bf16_pairs(d0, d1, ady + size_t(q) * K, K);  // (its last 16's zeros run into the next row, written next)
         for (int k = 0; k < K; k++) dbp[k] += d0[k] + (two ? d1[k] : 0.0f);
       }
-      for (int pn = 0; pn < npan; pn++)
-        for (int k0 = 0; k0 < K; k0 += MR)
-          ukernel_cols_bf16(ady + k0, K, qc, bx + size_t(pn) * QB * NR, part + size_t(k0) * depthp + pn * NR, depthp,
-                            std::min(MR, K - k0));
+      auto tiles = [&](auto rows_c) {
+        constexpr int ROWS = decltype(rows_c)::value;
+        for (int pn = 0; pn < npan; pn++)
+          for (int k0 = 0; k0 < K; k0 += ROWS)
+            ukernel_cols_bf16<ROWS>(ady + k0, K, qc, bx + size_t(pn) * QB * NR, part + size_t(k0) * depthp + pn * NR,
+                                    depthp, std::min(ROWS, K - k0));
+      };
+      if (K % 16 == 0) tiles(std::integral_constant<int, 16>());
+      else tiles(std::integral_constant<int, MR>());
     }
   });
   // dw[(i, j, c), k] = sum of the chunks' dwt[k, i * segp + j * C + c], in chunk order; db likewise.
@@ -733,6 +750,8 @@ bool dpbf16_available() { return false; }
 void conv2d_forward_dpbf16(const float*, const float*, const float*, float*, const ConvGeom&, bool) {}
 void conv2d_backward_input_dpbf16(const float*, const float*, float*, const ConvGeom&) {}
 void conv2d_backward_filter_dpbf16(const float*, const float*, float*, float*, const ConvGeom&) {}
+void conv2d_maxpool_forward_dpbf16(const float*, const float*, const float*, float*, int32_t*, const ConvGeom&,
+                                   const PoolGeom&, bool) {}
 void conv2d_maxpool_backward_input_dpbf16(const float*, const int32_t*, const float*, float*, const ConvGeom&,
                                           const PoolGeom&) {}
 void conv2d_maxpool_backward_filter_dpbf16(const float*, const float*, const int32_t*, float*, float*, const ConvGeom&,
@@ -1601,6 +1620,47 @@ void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32
 }
 
 #ifdef DIGITS_DPBF16
+// The pair kernels' implicit GEMM with tiles whose rows are MR / 4 pooling windows, pooled in the
+// epilogue (2x2/2 pools; others: the conv, then the pool). The conv output is never written.
+void conv2d_maxpool_forward_dpbf16(const float* x, const float* w, const float* b, float* y, int32_t* argmax,
+                                   const ConvGeom& g, const PoolGeom& p, bool relu) {
+  if (!pool_2x2(p)) {
+    float* z = conv_pool_scratch().get(size_t(g.n) * g.oh * g.ow * g.k);
+    conv2d_forward_dpbf16(x, w, b, z, g, relu);
+    return maxpool2d_forward(z, y, argmax, p);
+  }
+  const int nwin = g.n * p.oh * p.ow;
+  if (nwin <= 0) return;
+  const ForwardPairs f = forward_pairs(x, w, g);
+  const int K = g.k, np = ceil_div(K, NR), depth2 = g.kh * g.kw * f.cs;
+  const ptrdiff_t segstride = ptrdiff_t(f.src.ws) * f.cs;
+  constexpr int WPT = MR / 4, WB = 8 * WPT;  // windows a tile, a task
+  pool().run(ceil_div(nwin, WB), [&](int task, int) {
+    const int wend = std::min(nwin, (task + 1) * WB);
+    for (int wq0 = task * WB; wq0 < wend; wq0 += WPT) {
+      const int nw = std::min(WPT, wend - wq0);
+      const uint32_t* rp[MR];
+      int32_t idx[MR], idj[MR];
+      for (int t = 0; t < MR; t++) {
+        const int wq = wq0 + std::min(t / 4, nw - 1), r = t % 4;  // (a missing window repeats the last)
+        const int img = wq / (p.oh * p.ow), rem = wq - img * (p.oh * p.ow);
+        const int py = rem / p.ow, px = rem - py * p.ow;
+        const int oy = 2 * py + (r >> 1), ox = 2 * px + (r & 1);
+        rp[t] = f.src.data + ((size_t(img) * f.src.hs + size_t(oy) * g.sh) * f.src.ws + size_t(ox) * g.sw) * f.cs;
+        idx[t] = int32_t(((size_t(img) * g.oh + oy) * g.ow + ox) * K);
+      }
+      for (int jp = 0; jp < np; jp++) {
+        const int j0 = jp * NR;
+        __m512 acc[MR];
+        accumulate_rows_bf16(rp, g.kh, segstride, g.kw * f.cs, f.pb + size_t(jp) * depth2 * NR, acc);
+        for (int t = 0; t < MR; t++) idj[t] = idx[t] + j0;
+        store_tile_pooled(acc, y + size_t(wq0) * K + j0, argmax + size_t(wq0) * K + j0, K, idj, nw,
+                          std::min(NR, K - j0), b != nullptr ? b + j0 : nullptr, relu);
+      }
+    }
+  });
+}
+
 void conv2d_maxpool_backward_filter_dpbf16(const float* x, const float* dy, const int32_t* argmax, float* dw,
                                            float* db, const ConvGeom& g, const PoolGeom& p) {
   if (conv_pool_direct(g, p)) return direct_pool_dw<true>(x, dy, argmax, dw, db, g, p);  // x: rounded by the caller

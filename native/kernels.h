@@ -42,9 +42,12 @@ bool dpbf16_available();
 void conv2d_forward_dpbf16(const float* x, const float* w, const float* b, float* y, const ConvGeom& g, bool relu);
 void conv2d_backward_input_dpbf16(const float* dy, const float* w, float* dx, const ConvGeom& g);
 void conv2d_backward_filter_dpbf16(const float* x, const float* dy, float* dw, float* db, const ConvGeom& g);
-// and of conv2d_maxpool_backward_input / _filter (non-overlapping pools), reading the pooled gradient
+// and of conv2d_maxpool_forward (2x2 pools in the tiles' epilogue) and conv2d_maxpool_backward_input /
+// _filter (non-overlapping pools), reading the pooled gradient
 // through argmax without writing the conv output's gradient out; for one input channel (the direct
 // kernel's shapes) the filter gradient rounds dy as it reads it, and x must come rounded
+void conv2d_maxpool_forward_dpbf16(const float* x, const float* w, const float* b, float* y, int32_t* argmax,
+                                   const ConvGeom& g, const PoolGeom& p, bool relu);
 void conv2d_maxpool_backward_input_dpbf16(const float* dy, const int32_t* argmax, const float* w, float* dx,
                                           const ConvGeom& g, const PoolGeom& p);
 void conv2d_maxpool_backward_filter_dpbf16(const float* x, const float* dy, const int32_t* argmax, float* dw,

@@ -107,13 +107,11 @@ static inline void ukernel_rows(const float* const* rp, int nseg, ptrdiff_t segs
 
 #ifdef __AVX512BF16__
 #define DIGITS_DPBF16 1
-// ukernel_rows over bfloat16 pairs: A and B hold pairs of bfloat16 values (two consecutive depth
-// steps) in a uint32; VDPBF16PS adds both exact products to the float32 sums. seglen and segstride
-// count pairs; B is packed [depth / 2][NR] pairs.
-static inline void ukernel_rows(const uint32_t* const* rp, int nseg, ptrdiff_t segstride, int seglen,
-                                const uint32_t* b, float* c, ptrdiff_t ldc, int mr, int nr, bool accumulate,
-                                const float* bias, bool relu) {
-  __m512 acc[MR];
+// The sums of ukernel_rows over bfloat16 pairs: A and B hold pairs of bfloat16 values (two
+// consecutive depth steps) in a uint32; VDPBF16PS adds both exact products to the float32 sums.
+// seglen and segstride count pairs; B is packed [depth / 2][NR] pairs.
+static inline void accumulate_rows_bf16(const uint32_t* const* rp, int nseg, ptrdiff_t segstride, int seglen,
+                                        const uint32_t* b, __m512* acc) {
   const uint32_t* a[MR];
   DIGITS_UNROLL for (int r = 0; r < MR; r++) {
     acc[r] = _mm512_setzero_ps();
@@ -128,23 +126,67 @@ static inline void ukernel_rows(const uint32_t* const* rp, int nseg, ptrdiff_t s
     }
     DIGITS_UNROLL for (int r = 0; r < MR; r++) a[r] += segstride;
   }
+}
+
+// ukernel_rows over bfloat16 pairs (accumulate_rows_bf16, then the epilogue of store_tile).
+static inline void ukernel_rows(const uint32_t* const* rp, int nseg, ptrdiff_t segstride, int seglen,
+                                const uint32_t* b, float* c, ptrdiff_t ldc, int mr, int nr, bool accumulate,
+                                const float* bias, bool relu) {
+  __m512 acc[MR];
+  accumulate_rows_bf16(rp, nseg, segstride, seglen, b, acc);
   store_tile(acc, c, ldc, mr, nr, accumulate, bias, relu);
 }
 
+// The epilogue of a tile whose rows are MR / 4 2x2 pooling windows, four rows each in the pool's scan
+// order: (+ bias) (relu), then window w's maximum per column to y[w * ystride + 0 .. nr) and its flat
+// index idx[4w + r] + j (first on ties, strict >; NaN never replaces) to argmax[w * ystride + 0 .. nr),
+// for the first nwin windows.
+static inline void store_tile_pooled(const __m512* acc, float* y, int32_t* argmax, ptrdiff_t ystride,
+                                     const int32_t* idx, int nwin, int nr, const float* bias, bool relu) {
+  static_assert(MR % 4 == 0, "whole windows a tile");
+  const __mmask16 m = column_mask(nr);
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512 bv = bias != nullptr ? _mm512_maskz_loadu_ps(m, bias) : zero;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  auto value = [&](int r) {
+    const __m512 z = _mm512_add_ps(acc[r], bv);
+    return relu ? _mm512_max_ps(z, zero) : z;  // max(NaN, 0) = 0, as store_tile
+  };
+  for (int w = 0; w < nwin; w++) {
+    __m512 best = value(4 * w);
+    __m512i at = _mm512_add_epi32(_mm512_set1_epi32(idx[4 * w]), lane);
+    for (int r = 1; r < 4; r++) {
+      const __m512 z = value(4 * w + r);
+      const __mmask16 gt = _mm512_cmp_ps_mask(z, best, _CMP_GT_OQ);
+      best = _mm512_mask_blend_ps(gt, best, z);
+      at = _mm512_mask_blend_epi32(gt, at, _mm512_add_epi32(_mm512_set1_epi32(idx[4 * w + r]), lane));
+    }
+    _mm512_mask_storeu_ps(y + w * ystride, m, best);
+    _mm512_mask_storeu_epi32(argmax + w * ystride, m, at);
+  }
+}
+
 // c[r][0..NR) += sum_{q<kc} a[q * lda + r] . b[q * NR + 0..NR) over bfloat16 pairs, r < mr: the rows of
-// A are consecutive pairs of a [kc][lda] matrix (read up to MR rows: pad its last row).
+// A are consecutive pairs of a [kc][lda] matrix (ROWS of them read: pad its last row). ROWS = 16 fits
+// filter counts that are multiples of 16 without a partial tile.
+template <int ROWS>
 static inline void ukernel_cols_bf16(const uint32_t* a, ptrdiff_t lda, int kc, const uint32_t* b, float* c,
                                      ptrdiff_t ldc, int mr) {
-  __m512 acc[MR];
-  DIGITS_UNROLL for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_ps();
+  static_assert(ROWS <= 16, "accumulators fit the register file");
+  __m512 acc[ROWS];
+  DIGITS_UNROLL for (int r = 0; r < ROWS; r++) acc[r] = _mm512_setzero_ps();
   for (int q = 0; q < kc; q++) {
     const __m512bh bv = (__m512bh)_mm512_load_si512(b);
     b += NR;
-    DIGITS_UNROLL for (int r = 0; r < MR; r++)
+    DIGITS_UNROLL for (int r = 0; r < ROWS; r++)
       acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_set1_epi32(int(a[r])), bv);
     a += lda;
   }
-  store_tile(acc, c, ldc, mr, NR, true, nullptr, false);
+  DIGITS_UNROLL for (int r = 0; r < ROWS; r++) {
+    if (r >= mr) break;
+    float* cr = c + r * ldc;
+    _mm512_storeu_ps(cr, _mm512_add_ps(_mm512_loadu_ps(cr), acc[r]));
+  }
 }
 #endif
 

@@ -23,7 +23,10 @@
 
 // ------------------------------------------------------------------------------------------- engine
 export { Tensor } from './engine/tensor.js';
-export { createBackend, BACKEND_NAMES, PRECISION_CHOICES, type Backend, type BackendName, type BackendChoice, type PrecisionChoice } from './engine/index.js';
+export {
+  createBackend, BACKEND_NAMES, PRECISION_CHOICES, nativeBf16Kernels, type Backend, type BackendName, type BackendChoice, type Bf16Kernels,
+  type PrecisionChoice,
+} from './engine/index.js';
 export type { Precision } from './engine/backend.js';
 
 // ------------------------------------------------------------------------------- models and layers

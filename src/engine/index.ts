@@ -54,5 +54,5 @@ export function createBackend(name: BackendName = 'auto', threads?: number, prec
 }
 
 export { ReferenceBackend } from './reference.js';
-export { PRECISION_CHOICES, type PrecisionChoice } from './native.js';
+export { PRECISION_CHOICES, nativeBf16Kernels, type Bf16Kernels, type PrecisionChoice } from './native.js';
 export type { Backend } from './backend.js';
