@@ -34,8 +34,9 @@
 //                        (channels padded to even) and VDPBF16PS tiles. Forward and input gradient
 //                        are the implicit GEMM and col2im forms above over pairs of channels; the
 //                        filter gradient pairs pixels, computed transposed (dy broadcast, the windows
-//                        as 16-column panels). Under a max pool they read the pooled gradient through
-//                        argmax a row at a time instead of scattering it first.
+//                        as 16-column panels). Under a max pool the forward pools in the tiles'
+//                        epilogue (rows: three windows of four) and the gradients read the pooled
+//                        gradient through argmax a row at a time instead of scattering it first.
 //   pooling              channel-vectorised max with first-wins argmax; backward for
 //                        non-overlapping windows writes dx in one pass (no zeroing + scatter).
 //   batchnorm            loops over blocks of 8 rows with the per-channel values tiled (whole
