@@ -1341,6 +1341,46 @@ bool conv_pool_pooled_3x3(const ConvGeom& g, const PoolGeom& p) {
 }
 }  // namespace
 
+#ifdef DIGITS_AVX512
+namespace {
+// The implicit GEMM (conv_gemm) with tiles whose rows are MR / 4 2x2 pooling windows, four conv
+// outputs each in the pool's scan order, pooled in the epilogue (store_tile_pooled): the conv output
+// is never written, and the outputs no window covers are never computed. E = uint32_t: bfloat16 pairs.
+template <class E>
+void conv_pool_gemm(BasicSource<E> src, int cs, const E* pb, float* y, int32_t* argmax, const ConvGeom& g,
+                    const PoolGeom& p, const float* b, bool relu) {
+  const int nwin = g.n * p.oh * p.ow;
+  const int K = g.k, np = ceil_div(K, NR), depth = g.kh * g.kw * cs;
+  const ptrdiff_t segstride = ptrdiff_t(src.ws) * cs;
+  constexpr int WPT = MR / 4, WB = 8 * WPT;  // windows a tile, a task
+  pool().run(ceil_div(nwin, WB), [&](int task, int) {
+    const int wend = std::min(nwin, (task + 1) * WB);
+    for (int wq0 = task * WB; wq0 < wend; wq0 += WPT) {
+      const int nw = std::min(WPT, wend - wq0);
+      const E* rp[MR];
+      int32_t idx[MR], idj[MR];
+      for (int t = 0; t < MR; t++) {
+        const int wq = wq0 + std::min(t / 4, nw - 1), r = t % 4;  // (a missing window repeats the last)
+        const int img = wq / (p.oh * p.ow), rem = wq - img * (p.oh * p.ow);
+        const int py = rem / p.ow, px = rem - py * p.ow;
+        const int oy = 2 * py + (r >> 1), ox = 2 * px + (r & 1);
+        rp[t] = src.data + ((size_t(img) * src.hs + size_t(oy) * g.sh) * src.ws + size_t(ox) * g.sw) * cs;
+        idx[t] = int32_t(((size_t(img) * g.oh + oy) * g.ow + ox) * K);
+      }
+      for (int jp = 0; jp < np; jp++) {
+        const int j0 = jp * NR;
+        __m512 acc[MR];
+        accumulate_rows(rp, g.kh, segstride, g.kw * cs, pb + size_t(jp) * depth * NR, acc);
+        for (int t = 0; t < MR; t++) idj[t] = idx[t] + j0;
+        store_tile_pooled(acc, y + size_t(wq0) * K + j0, argmax + size_t(wq0) * K + j0, K, idj, nw,
+                          std::min(NR, K - j0), b != nullptr ? b + j0 : nullptr, relu);
+      }
+    }
+  });
+}
+}  // namespace
+#endif
+
 bool conv2d_maxpool_forward_fused(const ConvGeom& g, const PoolGeom& p) {
   return conv_pool_direct(g, p) || conv_pool_tile24(g, p);
 }
@@ -1390,6 +1430,16 @@ void conv2d_maxpool_forward(const float* x, const float* w, const float* b, floa
       }
     });
     return;
+  }
+#endif
+#ifdef DIGITS_AVX512
+  if (!conv_pool_direct(g, p) && pool_2x2(p)) {
+    if (g.n * p.oh * p.ow <= 0) return;
+    Scratch& sh = pool().shared();
+    const int hs = (g.oh - 1) * g.sh + g.kh, ws = (g.ow - 1) * g.sw + g.kw;
+    const Source src = conv_source(x, g.n, g.h, g.w, g.c, g.pt, g.pl, hs, ws, sh.a);
+    const float* pb = pack_b_rows(sh.b, w, size_t(g.k), g.kh * g.kw * g.c, g.k);
+    return conv_pool_gemm(src, g.c, pb, y, argmax, g, p, b, relu);
   }
 #endif
   if (!conv_pool_direct(g, p)) {
@@ -1621,8 +1671,6 @@ void conv2d_maxpool_backward_filter(const float* x, const float* dy, const int32
 }
 
 #ifdef DIGITS_DPBF16
-// The pair kernels' implicit GEMM with tiles whose rows are MR / 4 pooling windows, pooled in the
-// epilogue (2x2/2 pools; others: the conv, then the pool). The conv output is never written.
 void conv2d_maxpool_forward_dpbf16(const float* x, const float* w, const float* b, float* y, int32_t* argmax,
                                    const ConvGeom& g, const PoolGeom& p, bool relu) {
   if (!pool_2x2(p)) {
@@ -1630,36 +1678,9 @@ void conv2d_maxpool_forward_dpbf16(const float* x, const float* w, const float* 
     conv2d_forward_dpbf16(x, w, b, z, g, relu);
     return maxpool2d_forward(z, y, argmax, p);
   }
-  const int nwin = g.n * p.oh * p.ow;
-  if (nwin <= 0) return;
+  if (g.n * p.oh * p.ow <= 0) return;
   const ForwardPairs f = forward_pairs(x, w, g);
-  const int K = g.k, np = ceil_div(K, NR), depth2 = g.kh * g.kw * f.cs;
-  const ptrdiff_t segstride = ptrdiff_t(f.src.ws) * f.cs;
-  constexpr int WPT = MR / 4, WB = 8 * WPT;  // windows a tile, a task
-  pool().run(ceil_div(nwin, WB), [&](int task, int) {
-    const int wend = std::min(nwin, (task + 1) * WB);
-    for (int wq0 = task * WB; wq0 < wend; wq0 += WPT) {
-      const int nw = std::min(WPT, wend - wq0);
-      const uint32_t* rp[MR];
-      int32_t idx[MR], idj[MR];
-      for (int t = 0; t < MR; t++) {
-        const int wq = wq0 + std::min(t / 4, nw - 1), r = t % 4;  // (a missing window repeats the last)
-        const int img = wq / (p.oh * p.ow), rem = wq - img * (p.oh * p.ow);
-        const int py = rem / p.ow, px = rem - py * p.ow;
-        const int oy = 2 * py + (r >> 1), ox = 2 * px + (r & 1);
-        rp[t] = f.src.data + ((size_t(img) * f.src.hs + size_t(oy) * g.sh) * f.src.ws + size_t(ox) * g.sw) * f.cs;
-        idx[t] = int32_t(((size_t(img) * g.oh + oy) * g.ow + ox) * K);
-      }
-      for (int jp = 0; jp < np; jp++) {
-        const int j0 = jp * NR;
-        __m512 acc[MR];
-        accumulate_rows_bf16(rp, g.kh, segstride, g.kw * f.cs, f.pb + size_t(jp) * depth2 * NR, acc);
-        for (int t = 0; t < MR; t++) idj[t] = idx[t] + j0;
-        store_tile_pooled(acc, y + size_t(wq0) * K + j0, argmax + size_t(wq0) * K + j0, K, idj, nw,
-                          std::min(NR, K - j0), b != nullptr ? b + j0 : nullptr, relu);
-      }
-    }
-  });
+  conv_pool_gemm(f.src, f.cs, f.pb, y, argmax, g, p, b, relu);
 }
 
 void conv2d_maxpool_backward_filter_dpbf16(const float* x, const float* dy, const int32_t* argmax, float* dw,

@@ -85,10 +85,10 @@ static inline void store_tile(const __m512* acc, float* c, ptrdiff_t ldc, int mr
   }
 }
 
-static inline void ukernel_rows(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
-                                float* c, ptrdiff_t ldc, int mr, int nr, bool accumulate, const float* bias,
-                                bool relu) {
-  __m512 acc[MR];
+// The sums of a tile: acc[r] = sum over nseg segments of seglen values of row r (rp[r], advanced by
+// segstride per segment) times the matching rows of b (packed [depth][NR]).
+static inline void accumulate_rows(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
+                                   __m512* acc) {
   const float* a[MR];
   DIGITS_UNROLL for (int r = 0; r < MR; r++) {
     acc[r] = _mm512_setzero_ps();
@@ -102,38 +102,13 @@ static inline void ukernel_rows(const float* const* rp, int nseg, ptrdiff_t segs
     }
     DIGITS_UNROLL for (int r = 0; r < MR; r++) a[r] += segstride;
   }
-  store_tile(acc, c, ldc, mr, nr, accumulate, bias, relu);
 }
 
-#ifdef __AVX512BF16__
-#define DIGITS_DPBF16 1
-// The sums of ukernel_rows over bfloat16 pairs: A and B hold pairs of bfloat16 values (two
-// consecutive depth steps) in a uint32; VDPBF16PS adds both exact products to the float32 sums.
-// seglen and segstride count pairs; B is packed [depth / 2][NR] pairs.
-static inline void accumulate_rows_bf16(const uint32_t* const* rp, int nseg, ptrdiff_t segstride, int seglen,
-                                        const uint32_t* b, __m512* acc) {
-  const uint32_t* a[MR];
-  DIGITS_UNROLL for (int r = 0; r < MR; r++) {
-    acc[r] = _mm512_setzero_ps();
-    a[r] = rp[r];
-  }
-  for (int s = 0; s < nseg; s++) {
-    for (int q = 0; q < seglen; q++) {
-      const __m512bh bv = (__m512bh)_mm512_load_si512(b);
-      b += NR;
-      DIGITS_UNROLL for (int r = 0; r < MR; r++)
-        acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_set1_epi32(int(a[r][q])), bv);
-    }
-    DIGITS_UNROLL for (int r = 0; r < MR; r++) a[r] += segstride;
-  }
-}
-
-// ukernel_rows over bfloat16 pairs (accumulate_rows_bf16, then the epilogue of store_tile).
-static inline void ukernel_rows(const uint32_t* const* rp, int nseg, ptrdiff_t segstride, int seglen,
-                                const uint32_t* b, float* c, ptrdiff_t ldc, int mr, int nr, bool accumulate,
-                                const float* bias, bool relu) {
+static inline void ukernel_rows(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
+                                float* c, ptrdiff_t ldc, int mr, int nr, bool accumulate, const float* bias,
+                                bool relu) {
   __m512 acc[MR];
-  accumulate_rows_bf16(rp, nseg, segstride, seglen, b, acc);
+  accumulate_rows(rp, nseg, segstride, seglen, b, acc);
   store_tile(acc, c, ldc, mr, nr, accumulate, bias, relu);
 }
 
@@ -164,6 +139,39 @@ static inline void store_tile_pooled(const __m512* acc, float* y, int32_t* argma
     _mm512_mask_storeu_ps(y + w * ystride, m, best);
     _mm512_mask_storeu_epi32(argmax + w * ystride, m, at);
   }
+}
+
+
+#ifdef __AVX512BF16__
+#define DIGITS_DPBF16 1
+// accumulate_rows over bfloat16 pairs: A and B hold pairs of bfloat16 values (two consecutive depth
+// steps) in a uint32; VDPBF16PS adds both exact products to the float32 sums. seglen and segstride
+// count pairs; B is packed [depth / 2][NR] pairs.
+static inline void accumulate_rows(const uint32_t* const* rp, int nseg, ptrdiff_t segstride, int seglen,
+                                        const uint32_t* b, __m512* acc) {
+  const uint32_t* a[MR];
+  DIGITS_UNROLL for (int r = 0; r < MR; r++) {
+    acc[r] = _mm512_setzero_ps();
+    a[r] = rp[r];
+  }
+  for (int s = 0; s < nseg; s++) {
+    for (int q = 0; q < seglen; q++) {
+      const __m512bh bv = (__m512bh)_mm512_load_si512(b);
+      b += NR;
+      DIGITS_UNROLL for (int r = 0; r < MR; r++)
+        acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_set1_epi32(int(a[r][q])), bv);
+    }
+    DIGITS_UNROLL for (int r = 0; r < MR; r++) a[r] += segstride;
+  }
+}
+
+// ukernel_rows over bfloat16 pairs (accumulate_rows, then the epilogue of store_tile).
+static inline void ukernel_rows(const uint32_t* const* rp, int nseg, ptrdiff_t segstride, int seglen,
+                                const uint32_t* b, float* c, ptrdiff_t ldc, int mr, int nr, bool accumulate,
+                                const float* bias, bool relu) {
+  __m512 acc[MR];
+  accumulate_rows(rp, nseg, segstride, seglen, b, acc);
+  store_tile(acc, c, ldc, mr, nr, accumulate, bias, relu);
 }
 
 // c[r][0..NR) += sum_{q<kc} a[q * lda + r] . b[q * NR + 0..NR) over bfloat16 pairs, r < mr: the rows of
