@@ -325,6 +325,12 @@ void col2im_backward_input(const E* dy, int kd, const E* pb, float* dx, const Co
   pool().run(ntasks, body);
 }
 
+// dw (depth x K) and db (K) of a conv with no output pixels: zero.
+void zero_filter_grads(float* dw, float* db, int depth, int K) {
+  std::memset(dw, 0, size_t(depth) * K * sizeof(float));
+  std::memset(db, 0, size_t(K) * sizeof(float));
+}
+
 // The full-correlation form of conv2d_backward_input (see there): stride 1, padding at most kh-1 / kw-1,
 // and an input not much larger than the output.
 bool full_correlation(const ConvGeom& g) {
@@ -663,11 +669,7 @@ void backward_filter_pairs(const float* x, MakeDy make_dy, float* dw, float* db,
   const int C = g.c, K = g.k, kh = g.kh, kw = g.kw;
   const int depth = kh * kw * C;
   const int m = g.n * g.oh * g.ow;
-  if (m <= 0) {
-    std::memset(dw, 0, size_t(depth) * K * sizeof(float));
-    std::memset(db, 0, size_t(K) * sizeof(float));
-    return;
-  }
+  if (m <= 0) return zero_filter_grads(dw, db, depth, K);
   const int hs = (g.oh - 1) * g.sh + kh, ws = (g.ow - 1) * g.sw + kw;
   const Source src = conv_source(x, g.n, g.h, g.w, C, g.pt, g.pl, hs, ws, sh.a);
   const int seg = kw * C, segp = ceil_div(seg, NR) * NR, depthp = kh * segp, npan = depthp / NR;
@@ -771,11 +773,7 @@ void conv2d_backward_filter(const float* x, const float* dy, float* dw, float* d
   const int Kp = ceil_div(K, PW) * PW;
   const int np = Kp / PW;
   const int m = g.n * g.oh * g.ow;
-  if (m <= 0) {
-    std::memset(dw, 0, size_t(depth) * K * sizeof(float));
-    std::memset(db, 0, size_t(K) * sizeof(float));
-    return;
-  }
+  if (m <= 0) return zero_filter_grads(dw, db, depth, K);
   const int hs = (g.oh - 1) * g.sh + kh, ws = (g.ow - 1) * g.sw + kw;
   Source src = conv_source(x, g.n, g.h, g.w, C, g.pt, g.pl, hs, ws, sh.a);
   // dy with rows padded to a multiple of 16 columns when K is not one (on every thread: for a

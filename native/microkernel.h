@@ -85,28 +85,44 @@ static inline void store_tile(const __m512* acc, float* c, ptrdiff_t ldc, int mr
   }
 }
 
+// One step of a tile row: acc += a * b, a broadcast over the 16 columns of b (a panel row). For
+// bfloat16 pairs (E = uint32_t, below) both products of the pair.
+static inline __m512 panel_row(const float* b) { return _mm512_load_ps(b); }
+static inline __m512 madd(__m512 acc, float a, __m512 b) { return _mm512_fmadd_ps(_mm512_set1_ps(a), b, acc); }
+#ifdef __AVX512BF16__
+// bfloat16 pairs: A and B hold two consecutive depth steps in a uint32; VDPBF16PS adds both exact
+// products to the float32 sums.
+static inline __m512 panel_row(const uint32_t* b) { return _mm512_castsi512_ps(_mm512_load_si512(b)); }
+static inline __m512 madd(__m512 acc, uint32_t a, __m512 b) {
+  return _mm512_dpbf16_ps(acc, (__m512bh)_mm512_set1_epi32(int(a)), (__m512bh)b);
+}
+#endif
+
 // The sums of a tile: acc[r] = sum over nseg segments of seglen values of row r (rp[r], advanced by
-// segstride per segment) times the matching rows of b (packed [depth][NR]).
-static inline void accumulate_rows(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
+// segstride per segment) times the matching rows of b (packed [depth][NR]). E = uint32_t: bfloat16
+// pairs, where seglen and segstride count pairs and b is packed [depth / 2][NR] pairs.
+template <class E>
+static inline void accumulate_rows(const E* const* rp, int nseg, ptrdiff_t segstride, int seglen, const E* b,
                                    __m512* acc) {
-  const float* a[MR];
+  const E* a[MR];
   DIGITS_UNROLL for (int r = 0; r < MR; r++) {
     acc[r] = _mm512_setzero_ps();
     a[r] = rp[r];
   }
   for (int s = 0; s < nseg; s++) {
     for (int q = 0; q < seglen; q++) {
-      const __m512 bv = _mm512_load_ps(b);
+      const __m512 bv = panel_row(b);
       b += NR;
-      DIGITS_UNROLL for (int r = 0; r < MR; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r][q]), bv, acc[r]);
+      DIGITS_UNROLL for (int r = 0; r < MR; r++) acc[r] = madd(acc[r], a[r][q], bv);
     }
     DIGITS_UNROLL for (int r = 0; r < MR; r++) a[r] += segstride;
   }
 }
 
-static inline void ukernel_rows(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
-                                float* c, ptrdiff_t ldc, int mr, int nr, bool accumulate, const float* bias,
-                                bool relu) {
+// accumulate_rows, then the epilogue (store_tile); E = uint32_t: over bfloat16 pairs.
+template <class E>
+static inline void ukernel_rows(const E* const* rp, int nseg, ptrdiff_t segstride, int seglen, const E* b, float* c,
+                                ptrdiff_t ldc, int mr, int nr, bool accumulate, const float* bias, bool relu) {
   __m512 acc[MR];
   accumulate_rows(rp, nseg, segstride, seglen, b, acc);
   store_tile(acc, c, ldc, mr, nr, accumulate, bias, relu);
@@ -141,38 +157,8 @@ static inline void store_tile_pooled(const __m512* acc, float* y, int32_t* argma
   }
 }
 
-
 #ifdef __AVX512BF16__
 #define DIGITS_DPBF16 1
-// accumulate_rows over bfloat16 pairs: A and B hold pairs of bfloat16 values (two consecutive depth
-// steps) in a uint32; VDPBF16PS adds both exact products to the float32 sums. seglen and segstride
-// count pairs; B is packed [depth / 2][NR] pairs.
-static inline void accumulate_rows(const uint32_t* const* rp, int nseg, ptrdiff_t segstride, int seglen,
-                                        const uint32_t* b, __m512* acc) {
-  const uint32_t* a[MR];
-  DIGITS_UNROLL for (int r = 0; r < MR; r++) {
-    acc[r] = _mm512_setzero_ps();
-    a[r] = rp[r];
-  }
-  for (int s = 0; s < nseg; s++) {
-    for (int q = 0; q < seglen; q++) {
-      const __m512bh bv = (__m512bh)_mm512_load_si512(b);
-      b += NR;
-      DIGITS_UNROLL for (int r = 0; r < MR; r++)
-        acc[r] = _mm512_dpbf16_ps(acc[r], (__m512bh)_mm512_set1_epi32(int(a[r][q])), bv);
-    }
-    DIGITS_UNROLL for (int r = 0; r < MR; r++) a[r] += segstride;
-  }
-}
-
-// ukernel_rows over bfloat16 pairs (accumulate_rows, then the epilogue of store_tile).
-static inline void ukernel_rows(const uint32_t* const* rp, int nseg, ptrdiff_t segstride, int seglen,
-                                const uint32_t* b, float* c, ptrdiff_t ldc, int mr, int nr, bool accumulate,
-                                const float* bias, bool relu) {
-  __m512 acc[MR];
-  accumulate_rows(rp, nseg, segstride, seglen, b, acc);
-  store_tile(acc, c, ldc, mr, nr, accumulate, bias, relu);
-}
 
 // c[r][0..NR) += sum_{q<kc} a[q * lda + r] . b[q * NR + 0..NR) over bfloat16 pairs, r < mr: the rows of
 // A are consecutive pairs of a [kc][lda] matrix (ROWS of them read: pad its last row). ROWS = 16 fits
