@@ -52,7 +52,7 @@ test('without its install script: the library works on the reference backend and
 import { trainRun, openPredictor, loadMnist, type TrainResult } from 'digits';
 import { startServer } from 'digits/server';
 
-const r: TrainResult = await trainRun({ data: 'mnist', preset: 'fast', seed: 0, backend: 'auto', out: 'runs/fast', limit: 1500, epochs: 1, testLimit: 300 });
+const r: TrainResult = await trainRun({ data: 'mnist', preset: 'fast', seed: 0, backend: 'auto', out: 'runs/fast', limit: 3000, epochs: 1, testLimit: 300 });
 const predictor = await openPredictor({ model: 'runs/fast' });
 const test = await loadMnist('test', { limit: 1 });
 const p = await predictor.predict(test.images.subarray(0, 784));
@@ -70,7 +70,7 @@ console.log(JSON.stringify({ backend: r.metrics.backend, accuracy: r.testReport?
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { backend: string; accuracy: number; label: number; truth: number; files: string[]; server: string };
   assert.equal(out.backend, 'reference');
-  assert.ok(out.accuracy > 0.8, `test accuracy ${out.accuracy} after one epoch on 1,500 images`);
+  assert.ok(out.accuracy > 0.8, `test accuracy ${out.accuracy} after one epoch on 3,000 images`);
   assert.deepEqual(out.files, ['model.json', 'history.json', 'metrics.json', 'submission.csv', 'report.html']);
   assert.equal(out.server, 'function');
   const lines = r.stderr.trim().split('\n');
