@@ -1315,7 +1315,7 @@ inline __m256i tail_mask(int valid) {  // lanes < valid set
 }  // namespace
 
 namespace {
-bool pool_2x2(const PoolGeom& p) { return p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2; }
+[[maybe_unused]] bool pool_2x2(const PoolGeom& p) { return p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2; }
 // the 24-column tile whose 4 rows are a pooling window (conv2d_maxpool_forward)
 bool conv_pool_tile24(const ConvGeom& g, const PoolGeom& p) {
 #ifdef DIGITS_AVX2
