@@ -66,10 +66,11 @@ for (const precision of precisions) {
     });
   }
 }
-const amx = spawnSync(process.execPath, ['-e', `import(${JSON.stringify(`${ROOT}/dist/src/engine/native.js`)}).then((m) => console.log(m.nativeAmxAvailable()))`],
-  { encoding: 'utf8' }).stdout.trim() === 'true';
+// how Digits' bf16 rows computed: 'amx', 'avx512-bf16' or 'rounding' (asked in a child: the addon stays out of this process)
+const bf16Kernels = spawnSync(process.execPath, ['-e', `import(${JSON.stringify(`${ROOT}/dist/src/engine/native.js`)}).then((m) => console.log(m.nativeBf16Kernels()))`],
+  { encoding: 'utf8' }).stdout.trim();
 console.log(JSON.stringify({
-  machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), amx, threads: values.threads ?? os.availableParallelism() },
+  machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), bf16Kernels, threads: values.threads ?? os.availableParallelism() },
   peer: { version: `pytorch ${peer.version}`, python: peer.python },
   rounds: values.rounds, steps: values.steps, rows, runs: raw,
 }));
