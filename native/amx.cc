@@ -49,7 +49,7 @@ namespace digits {
 namespace {
 
 inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
-inline int round_up(int a, int b) { return ceil_div(a, b) * b; }
+[[maybe_unused]] inline int round_up(int a, int b) { return ceil_div(a, b) * b; }
 
 // The bfloat16 bits of f: round to nearest even; denormals (and zero) to a signed zero; NaN stays NaN.
 inline uint16_t bf16_bits(float f) {

@@ -59,7 +59,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -475,6 +474,13 @@ const uint32_t* pack_pairs(Buffer& buf, int taps, int d, int n, Get get) {
 
 void set_threads(int n) { pool().set_threads(n); }
 
+// An empty asm that "changes" six values in registers, so the compiler keeps their chains as written
+// (x86); elsewhere the chains' float arithmetic, which nothing may reorder without -ffast-math, does.
+#if defined(__x86_64__) || defined(__i386__)
+#define DIGITS_KEEP(a, b, c, d, e, f) __asm__ volatile("" : "+v"(a), "+v"(b), "+v"(c), "+v"(d), "+v"(e), "+v"(f))
+#else
+#define DIGITS_KEEP(a, b, c, d, e, f) ((void)0)
+#endif
 // Each pool thread runs 12 independent multiply-add chains (enough to fill two pipes of latency 6), in
 // registers, for kIters rounds; the rates add up.
 #define DIGITS_CHAINS(V, OP, INIT)                                                                      \
@@ -484,8 +490,8 @@ void set_threads(int n) { pool().set_threads(n); }
     for (long i = 0; i < kIters; i++) {                                                                 \
       a0 = OP(a0); a1 = OP(a1); a2 = OP(a2); a3 = OP(a3); a4 = OP(a4); a5 = OP(a5);                     \
       a6 = OP(a6); a7 = OP(a7); a8 = OP(a8); a9 = OP(a9); a10 = OP(a10); a11 = OP(a11);                 \
-      __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5));                \
-      __asm__ volatile("" : "+v"(a6), "+v"(a7), "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11));              \
+      DIGITS_KEEP(a0, a1, a2, a3, a4, a5);                                                              \
+      DIGITS_KEEP(a6, a7, a8, a9, a10, a11);                                                            \
     }                                                                                                   \
   }
 double peak_gflops(bool bf16) {
@@ -529,10 +535,15 @@ double peak_gflops(bool bf16) {
   return total;
 }
 #undef DIGITS_CHAINS
+#undef DIGITS_KEEP
 int get_threads() { return pool().threads(); }
 int hardware_threads() {
+#ifdef DIGITS_NO_THREADS
+  return 1;
+#else
   unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : int(n);
+#endif
 }
 
 // x[N,H,W,C] w[kh,kw,C,K] b[K] -> y[N,OH,OW,K]

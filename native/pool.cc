@@ -6,13 +6,13 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-static inline void cpu_relax() { _mm_pause(); }
+[[maybe_unused]] static inline void cpu_relax() { _mm_pause(); }
 // MXCSR bits: DAZ (denormal operands read as zero) and FTZ (denormal results written as zero).
 constexpr unsigned kFlushBits = 0x0040u | 0x8000u;
 static inline unsigned get_fp_control() { return _mm_getcsr(); }
 static inline void set_fp_control(unsigned v) { _mm_setcsr(v); }
 #else
-static inline void cpu_relax() {}
+[[maybe_unused]] static inline void cpu_relax() {}
 constexpr unsigned kFlushBits = 0;
 static inline unsigned get_fp_control() { return 0; }
 static inline void set_fp_control(unsigned) {}
@@ -30,6 +30,7 @@ DenormalsFlushed::~DenormalsFlushed() {
 
 void flush_denormals() { set_fp_control(get_fp_control() | kFlushBits); }
 
+#ifndef DIGITS_NO_THREADS
 namespace {
 constexpr int kTaskBits = 18;
 constexpr uint64_t kTaskMask = (uint64_t(1) << kTaskBits) - 1;
@@ -37,6 +38,7 @@ inline uint64_t gen_of(uint64_t s) { return s >> (2 * kTaskBits); }
 inline int ntasks_of(uint64_t s) { return int((s >> kTaskBits) & kTaskMask); }
 inline int next_of(uint64_t s) { return int(s & kTaskMask); }
 }  // namespace
+#endif
 
 Buffer::~Buffer() { std::free(data_); }
 
@@ -60,6 +62,14 @@ ThreadPool& ThreadPool::instance() {
 
 ThreadPool::ThreadPool() { scratch_.push_back(new Scratch()); }
 
+#ifdef DIGITS_NO_THREADS
+void ThreadPool::set_threads(int) { active_.store(1, std::memory_order_relaxed); }
+
+// Never called with one thread (run() calls the tasks itself); kept for the interface.
+void ThreadPool::dispatch(Job job, void* ctx, int ntasks) {
+  for (int t = 0; t < ntasks; t++) job(ctx, t, 0);
+}
+#else
 void ThreadPool::set_threads(int n) {
   if (n < 1) n = 1;
   while (static_cast<int>(threads_.size()) < n - 1) {
@@ -140,5 +150,6 @@ void ThreadPool::worker(int tid) {
     if (tid < threads()) work(g, tid);
   }
 }
+#endif
 
 }  // namespace digits

@@ -16,13 +16,20 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
-#include <thread>
 #include <type_traits>
 #include <vector>
+
+// WebAssembly without its threads proposal (wasm32-wasi): one thread, no workers; run() calls every
+// task on the caller.
+#if defined(__wasm__) && !defined(__wasm_threads__)
+#define DIGITS_NO_THREADS 1
+#else
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#endif
 
 namespace digits {
 
@@ -111,7 +118,9 @@ class ThreadPool {
   void worker(int tid);
 
   std::atomic<int> active_{1};
+#ifndef DIGITS_NO_THREADS
   std::vector<std::thread> threads_;
+#endif
   std::vector<Scratch*> scratch_;
   Scratch shared_;
 
@@ -122,8 +131,10 @@ class ThreadPool {
   std::atomic<int> sleeping_{0};
   Job job_ = nullptr;
   void* ctx_ = nullptr;
+#ifndef DIGITS_NO_THREADS
   std::mutex mutex_;
   std::condition_variable cv_;
+#endif
 };
 
 }  // namespace digits
