@@ -4,7 +4,7 @@
  * kernel calls with the seed model's shapes, and inference in big batches.
  * Prints one JSON object; nothing is asserted.
  *
- *   node dist/bench/seed-step.js [--backend native|reference] [--threads N] [--steps N]
+ *   node dist/bench/seed-step.js [--backend native|wasm|reference] [--threads N] [--steps N]
  *                                [--batch-size N] [--infer-batch N] [--profile]
  *
  * The seed model (as the PyTorch peer, ../shared/bench/torch_peer.py):
@@ -18,6 +18,7 @@ import type { Backend, ConvGeometry, PoolGeometry } from '../src/engine/backend.
 import { convGeometry, poolGeometry } from '../src/engine/backend.js';
 import { ReferenceBackend } from '../src/engine/reference.js';
 import { loadNativeBackend } from '../src/engine/native.js';
+import { loadWasmBackend } from '../src/engine/wasm.js';
 import { Rng } from '../src/engine/rng.js';
 import { benchProgram, intArg, oneOfArg } from './options.js';
 
@@ -202,7 +203,7 @@ export class SeedNet {
 }
 
 export interface BenchArgs {
-  backend: 'native' | 'reference';
+  backend: 'native' | 'wasm' | 'reference';
   threads?: number;
   steps?: number;
   batchSize: number;
@@ -212,7 +213,7 @@ export interface BenchArgs {
 
 function parseArgs(): BenchArgs {
   return benchProgram('seed-step', 'one training step of the seed model, timed; prints one JSON object')
-    .option('--backend <name>', 'native or reference', oneOfArg('native', 'reference'), 'native')
+    .option('--backend <name>', 'native, wasm (the kernels as WebAssembly, one thread) or reference', oneOfArg('native', 'wasm', 'reference'), 'native')
     .option('--threads <n>', 'engine threads', intArg(1))
     .option('--steps <n>', 'steps (default: 300 native, 3 reference)', intArg(1))
     .option('--batch-size <n>', 'batch size', intArg(1), 32)
@@ -222,17 +223,17 @@ function parseArgs(): BenchArgs {
     .opts<BenchArgs>();
 }
 
-export function makeBackend(name: 'native' | 'reference', threads?: number): Backend {
+export function makeBackend(name: 'native' | 'wasm' | 'reference', threads?: number): Backend {
   if (name === 'reference') return new ReferenceBackend();
-  const l = loadNativeBackend(threads);
-  if (!l.ok) throw new Error(`native backend: ${l.reason}`);
+  const l = name === 'wasm' ? loadWasmBackend(threads ?? 1) : loadNativeBackend(threads);
+  if (!l.ok) throw new Error(`${name} backend: ${l.reason}`);
   return l.backend;
 }
 
 function main(): void {
   const args = parseArgs();
   const backend = makeBackend(args.backend, args.threads);
-  const steps = args.steps ?? (args.backend === 'native' ? 300 : 3);
+  const steps = args.steps ?? (args.backend === 'native' ? 300 : args.backend === 'wasm' ? 30 : 3);
   const net = new SeedNet(backend, args.batchSize);
   const warm = args.backend === 'native' ? 20 : 1;
   for (let i = 0; i < warm; i++) net.trainStep();

@@ -13,6 +13,10 @@
  *
  * If the addon does not load, every test here fails with the loader's reason:
  * CI builds the addon, so a missing one is a failure, not a skip.
+ *
+ * With DIGITS_PARITY_TARGET=wasm (test/wasm-parity.test.ts runs this file so) the same cases run on the
+ * WebAssembly build of the same kernels (one thread: the 2-thread cases run on it too), except the
+ * flush of denormals, which WebAssembly's arithmetic does not do.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,19 +25,23 @@ import { KERNEL_NAMES, PRECISIONS } from '../src/engine/backend.js';
 import { convGeometry, poolGeometry } from '../src/engine/backend.js';
 import { ReferenceBackend } from '../src/engine/reference.js';
 import { loadNativeBackend, type NativeLoad } from '../src/engine/native.js';
+import { loadWasmBackend } from '../src/engine/wasm.js';
 import { Rng } from '../src/engine/rng.js';
 
 const TOL = 1e-4;
 const ref = new ReferenceBackend();
-const load2 = loadNativeBackend(2);
-const load1 = loadNativeBackend(1);
+const WASM = process.env.DIGITS_PARITY_TARGET === 'wasm';
+const load = (threads: 1 | 2, precision: Precision = 'fp32'): NativeLoad =>
+  (WASM ? loadWasmBackend(1, precision) : loadNativeBackend(threads, precision));
+const load2 = load(2);
+const load1 = load(1);
 // The conv kernels run in both precisions: bf16 against the reference's bf16 (the same rounded operands;
 // the products of two bfloat16 values are exact in float32, so only the order of the sums differs and
 // TOL's reasoning holds unchanged).
 const refs: Record<Precision, ReferenceBackend> = { fp32: ref, bf16: new ReferenceBackend('bf16') };
 const loads: Record<Precision, Record<1 | 2, NativeLoad>> = {
   fp32: { 1: load1, 2: load2 },
-  bf16: { 1: loadNativeBackend(1, 'bf16'), 2: loadNativeBackend(2, 'bf16') },
+  bf16: { 1: load(1, 'bf16'), 2: load(2, 'bf16') },
 };
 
 function native(threads: 1 | 2 = 2, precision: Precision = 'fp32'): Backend {
@@ -59,8 +67,8 @@ function recorded(b: Backend): Backend {
 test('native addon loads', () => {
   assert.ok(load2.ok, load2.ok ? '' : `native backend did not load: ${load2.reason}`);
   const b = native();
-  assert.equal(b.name, 'native');
-  assert.equal(b.threads, 2);
+  assert.equal(b.name, WASM ? 'wasm' : 'native');
+  assert.equal(b.threads, WASM ? 1 : 2);
 });
 
 const rng = new Rng(1234);
@@ -590,6 +598,7 @@ test('threads=1 and threads=2 agree within tolerance (and with the reference)', 
   const n1 = native(1);
   const n2 = native(2);
   assert.equal(n1.threads, 1);
+  assert.equal(n2.name, WASM ? 'wasm' : 'native');
   const [g, inputs, dense] = seedLayerInputs();
   const r1 = runLayer(n1, inputs, g, dense);
   const r2 = runLayer(n2, inputs, g, dense);
@@ -744,7 +753,8 @@ for (const [n, h, w, c] of [[1, 5, 4, 1], [7, 28, 28, 1], [3, 9, 11, 3]] as cons
   });
 }
 
-test('native kernels flush denormals to zero (their reference twins keep them); JavaScript arithmetic after a call keeps its own', () => {
+test('native kernels flush denormals to zero (their reference twins keep them); JavaScript arithmetic after a call keeps its own',
+  { skip: WASM ? 'WebAssembly arithmetic keeps denormals, as the reference does' : false }, () => {
   const tiny = Math.fround(1e-39); // a float32 denormal (the smallest normal is ~1.18e-38)
   assert.ok(tiny > 0 && tiny < 1.1754943508222875e-38);
   for (const threads of [1, 2] as const) {

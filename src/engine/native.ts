@@ -24,7 +24,7 @@ export type NativeLoad = { ok: true; backend: Backend } | { ok: false; reason: s
  * The addon's exports (native/addon.cc): each kernel of the table takes its arrays, then one
  * Int32Array of its integers and one Float64Array of its reals (kernels.ts, kernelPacker).
  */
-type Addon = { [K in KernelName]: (...args: (Float32Array | Int32Array | Float64Array | null)[]) => number | undefined } & {
+export type Addon = { [K in KernelName]: (...args: (Float32Array | Int32Array | Float64Array | null)[]) => number | undefined } & {
   setThreads(n: number): void;
   hardwareThreads(): number;
   /** AMX-BF16 tiles present and granted to this process (the bf16 conv kernels then run on them) */
@@ -151,15 +151,17 @@ export interface NativeBackend extends Kernels {}
  * rules (an Error naming the kernel and the argument), packs its integers and reals, and calls the addon.
  */
 export class NativeBackend implements Backend {
-  readonly name = 'native';
+  /** 'native' (the Node addon) or 'wasm' (the same kernels as WebAssembly, engine/wasm.ts) */
+  readonly name: 'native' | 'wasm';
   readonly threads: number;
   readonly precision: Precision;
   private readonly addon: Addon;
 
-  constructor(addon: Addon, threads: number, precision: Precision) {
+  constructor(addon: Addon, threads: number, precision: Precision, name: 'native' | 'wasm' = 'native') {
     this.addon = addon;
     this.threads = threads;
     this.precision = precision;
+    this.name = name;
     for (const name of KERNEL_NAMES) Object.defineProperty(this, name, { value: this.kernel(name), enumerable: false });
   }
 
