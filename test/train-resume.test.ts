@@ -258,14 +258,15 @@ test('train --ensemble interrupted in its second member: the same command again 
 
 test('a folder being trained into is held: a second train, or a second --resume, gets one line; a killed run\'s lock and leftovers are cleared', async () => {
   const out = path.join(tmp, 'held');
-  const slow = ['train', '--limit', '4000', '--epochs', '2', '--batch-size', '8', '--test-limit', '100', '--threads', '1', '--seed', '5', '--out', out];
+  // long enough epochs (1,500 steps) that the second commands below run while the first is mid-epoch
+  const slow = ['train', '--limit', '15000', '--epochs', '2', '--batch-size', '8', '--test-limit', '100', '--threads', '1', '--seed', '5', '--out', out];
   const a = start(slow);
-  await a.until(/^epoch 1\/2 batch 40\/400/);
+  await a.until(/^epoch 1\/2 batch \d+\/1500/);
   const b = digits(...slow);
   assert.equal(b.code, 1, b.stderr);
   assert.match(b.stderr, /^digits: error: .*held is in use by another run \(digits train --out .*held, pid \d+ on [^,]+, since [0-9T:.-]+Z\): wait for it to finish, or use another folder\n$/);
   // killed after its first checkpoint: the lock stays behind, with what a killed save leaves
-  await a.until(/^epoch 2\/2 batch 40\/400/);
+  await a.until(/^epoch 2\/2 batch \d+\/1500/);
   a.kill('SIGKILL');
   await a.done;
   assert.ok(existsSync(path.join(out, '.digits.lock')), 'the killed run\'s lock is still there');

@@ -10,6 +10,7 @@ import type { Callback, Sequential, TrainingState } from '../nn/index.js';
 import { checkpointDir, findCheckpoint, readCheckpoint, writeCheckpoint, type LoadedCheckpoint } from '../io/checkpoint.js';
 import { makeMetadata, MODEL_JSON, sha256Hex } from '../io/model-files.js';
 import { writeFailure } from '../util/disk.js';
+import { assertNotHeld } from './lock.js';
 import type { BackendName, PrecisionChoice } from '../engine/index.js';
 import { PRECISIONS, type Precision } from '../engine/backend.js';
 
@@ -73,6 +74,8 @@ const FLAGS: Record<string, string> = {
  * not a conflict); without it every defined option counts as given.
  */
 export async function resumeOptions(dir: string, given: Record<string, unknown>, explicit?: (key: string) => boolean): Promise<{ opts: RunOptions; checkpoint: LoadedCheckpoint }> {
+  // a run still writing into the folder may be replacing its checkpoint: say so, not that it is damaged
+  await assertNotHeld(dir);
   const found = await findCheckpoint(dir);
   if (found === null) {
     const finished = await fs.stat(path.join(dir, MODEL_JSON)).catch(() => null);

@@ -36,6 +36,20 @@ async function readOwner(file: string): Promise<LockOwner | null> {
   }
 }
 
+function inUse(dir: string, owner: LockOwner): DigitsError {
+  return new DigitsError(`${dir} is in use by another run (${owner.command}, pid ${owner.pid} on ${owner.host}, since ${owner.since}): ` +
+    'wait for it to finish, or use another folder');
+}
+
+/**
+ * Throws the in-use error when a live run holds `dir`, without taking the lock: for what must not read
+ * the folder while another run writes it (`--resume` reads its checkpoint before its run takes the lock).
+ */
+export async function assertNotHeld(dir: string): Promise<void> {
+  const owner = await readOwner(path.join(dir, LOCK_FILE));
+  if (owner !== null && (owner.host !== os.hostname() || alive(owner.pid))) throw inUse(dir, owner);
+}
+
 /** The lock of run folder `dir` (which must exist), held until release(); `what` names the run in messages. */
 export async function lockRunFolder(dir: string, what: string): Promise<{ release: () => Promise<void> }> {
   const file = path.join(dir, LOCK_FILE);
@@ -58,10 +72,7 @@ export async function lockRunFolder(dir: string, what: string): Promise<{ releas
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const owner = await readOwner(file);
-    if (owner !== null && (owner.host !== me.host || alive(owner.pid))) {
-      throw new DigitsError(`${dir} is in use by another run (${owner.command}, pid ${owner.pid} on ${owner.host}, since ${owner.since}): ` +
-        'wait for it to finish, or use another folder');
-    }
+    if (owner !== null && (owner.host !== me.host || alive(owner.pid))) throw inUse(dir, owner);
     // stale (its process is gone) or unreadable (a crash while it was written): take it over
     await fs.rm(file, { force: true });
   }
