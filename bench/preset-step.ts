@@ -34,7 +34,7 @@ function parse(): Args {
     .option('--threads <n>', 'engine threads (default: all cores)', intArg(1))
     .option('--steps <n>', 'timed steps', intArg(1), 200)
     .option('--batch-size <n>', 'batch size (default: the preset\'s)', intArg(1))
-    .option('--precision <p>', 'conv precision: fp32, bf16 or auto (bf16 where the CPU has AMX)', 'fp32')
+    .option('--precision <p>', 'conv precision: fp32, bf16 or auto (bf16 where the CPU computes in bfloat16)', 'fp32')
     .option('--peak-gflops <g>', 'the machine\'s peak GFLOP/s in this precision (default: measured on the same threads; AMX bf16 from the clock)', intArg(1))
     .parse()
     .opts<Args>();

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { KERNEL_NAMES } from './kernels.js';
+import { KERNEL_NAMES, KERNELS, type KernelSpec } from './kernels.js';
 import type { Precision } from './backend.js';
 import { NativeBackend, PRECISION_CHOICES, type Addon, type NativeLoad, type PrecisionChoice } from './native.js';
 
@@ -99,7 +99,7 @@ function wasmAddon(ex: WasmExports): Addon {
   };
   for (const name of KERNEL_NAMES) {
     const kernel = ex[name] as (descriptor: number) => number;
-    const returnsNumber = name === 'softmaxCrossEntropy';
+    const returnsNumber = (KERNELS[name] as KernelSpec).returns === 'number'; // (the module returns 0 for the others)
     addon[name] = (...args: (Array32 | null)[]): number | undefined => {
       const r = call(kernel, args);
       return returnsNumber ? r : undefined;
