@@ -30,16 +30,13 @@
 #define DIGITS_AVX2 1
 #if defined(__AVX512F__) && defined(__AVX512VL__)
 #define DIGITS_AVX512 1
-#ifndef DIGITS_MR512
-#define DIGITS_MR512 12
-#endif
 #endif
 #endif
 
 namespace digits {
 
 #ifdef DIGITS_AVX512
-constexpr int MR = DIGITS_MR512;
+constexpr int MR = 12;
 #else
 constexpr int MR = 6;
 #endif
