@@ -8,22 +8,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadNativeBackend, releaseFreeMemory } from '../src/engine/native.js';
+import { createBackend } from '../src/engine/index.js';
 
 type Loader = typeof import('../src/engine/native.js');
 
 const compiledLoader = fileURLToPath(new URL('../src/engine/native.js', import.meta.url));
-/** what the loader imports at run time: the kernel table */
-const compiledTable = fileURLToPath(new URL('../src/engine/kernels.js', import.meta.url));
+/** what the loader imports at run time: the backend over an addon, and the kernel table */
+const compiledImports = ['addon-backend.js', 'kernels.js'].map((f) => fileURLToPath(new URL(`../src/engine/${f}`, import.meta.url)));
 
 async function loaderIn(root: string, tag: string): Promise<Loader> {
   const dir = join(root, 'dist', 'src', 'engine');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `native-${tag}.js`);
   copyFileSync(compiledLoader, file);
-  copyFileSync(compiledTable, join(dir, 'kernels.js'));
+  for (const f of compiledImports) copyFileSync(f, join(dir, basename(f)));
   return await import(pathToFileURL(file).href) as Loader;
 }
 
@@ -74,4 +75,14 @@ test('releaseFreeMemory gives the C heap\'s free pages back where the addon is b
   assert.equal(garbage[123], 1);
   garbage = null;
   assert.equal(releaseFreeMemory(), built && glibc);
+});
+
+test('--backend wasm: the WebAssembly kernels on one thread; more threads are refused, naming why', () => {
+  const wasm = createBackend('wasm');
+  assert.equal(wasm.backend.name, 'wasm');
+  assert.equal(wasm.backend.threads, 1);
+  assert.equal(wasm.warning, undefined);
+  assert.equal(createBackend('wasm', 1, 'bf16').backend.precision, 'bf16');
+  assert.equal(createBackend('wasm', 1, 'auto').backend.precision, 'fp32'); // nothing computes bfloat16 faster there
+  assert.throws(() => createBackend('wasm', 2), /^DigitsError: backend wasm: threads: the WebAssembly kernels run on one thread, got 2$/);
 });

@@ -1,7 +1,7 @@
 /**
  * Digits as a dependency: `npm pack`, then the tarball installed into an empty project the way a
  * package manager that does not run install scripts leaves it (no native addon). The library
- * imports by name with its types, trains and predicts on the reference backend, and says once,
+ * imports by name with its types, trains and predicts on the WebAssembly kernels, and says once,
  * in one line, how to build the native kernels; the `digits` command runs from the project.
  */
 import { test, before, after } from 'node:test';
@@ -47,7 +47,7 @@ test('the packed package holds the compiled library, the native sources, the Web
   }
 });
 
-test('without its install script: the library works on the reference backend and says once, in one line, how to build the native kernels', async () => {
+test('without its install script: the library works on the WebAssembly kernels and says once, in one line, how to build the native ones', async () => {
   await fs.writeFile(path.join(app, 'use.ts'), `
 import { trainRun, openPredictor, loadMnist, type TrainResult } from 'digits';
 import { startServer } from 'digits/server';
@@ -69,13 +69,13 @@ console.log(JSON.stringify({ backend: r.metrics.backend, accuracy: r.testReport?
   const r = spawnSync(process.execPath, ['use.js'], { cwd: app, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { backend: string; accuracy: number; label: number; truth: number; files: string[]; server: string };
-  assert.equal(out.backend, 'reference');
+  assert.equal(out.backend, 'wasm');
   assert.ok(out.accuracy > 0.8, `test accuracy ${out.accuracy} after one epoch on 3,000 images`);
   assert.deepEqual(out.files, ['model.json', 'history.json', 'metrics.json', 'submission.csv', 'report.html']);
   assert.equal(out.server, 'function');
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(lines[0]!, /^digits: warning: .*native kernels are not built.*`npm rebuild digits`.*npm install-scripts approve digits.*reference backend/);
+  assert.match(lines[0]!, /^digits: warning: .*native kernels are not built.*`npm rebuild digits`.*npm install-scripts approve digits.*using the WebAssembly kernels/);
 });
 
 test('the digits command runs from the project that installed it', () => {

@@ -2,9 +2,10 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES, PRECISION_CHOICES } from '../engine/index.js';
 
-/** --backend: auto (native, else reference with a warning), reference or native. */
+/** --backend: auto (native, else wasm with a warning), native, wasm or reference. */
 export function backendOption(): Option {
-  return new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('auto');
+  return new Option('--backend <name>', 'compute backend: native (C++ addon, every core), wasm (the same kernels as ' +
+    'WebAssembly, one thread), reference (plain TypeScript); auto is native, else wasm').choices([...BACKEND_NAMES]).default('auto');
 }
 
 /** Most worker threads the native backend takes (its pool's limit). */
