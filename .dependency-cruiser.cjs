@@ -54,6 +54,20 @@ module.exports = {
       to: { path: '^src/cli/' },
     },
     {
+      name: 'nothing-imports-the-pages',
+      severity: 'error',
+      comment: 'src/web is the browser face (bundled by web/build.mjs, which refuses any Node import it reaches): nothing imports it.',
+      from: { pathNot: '^src/web/' },
+      to: { path: '^src/web/' },
+    },
+    {
+      name: 'pages-run-no-run-layer',
+      severity: 'error',
+      comment: 'The pages use the engine, nn and the file-free readers (model-format, idx-format, pixels) directly; runs, files and servers are Node\'s.',
+      from: { path: '^src/web/' },
+      to: { path: '^src/(run|cli|server|report)/' },
+    },
+    {
       name: 'product-ignores-the-lab',
       severity: 'error',
       comment: 'Research scripts live in lab/; nothing in src/, bench/, test/ or examples/ depends on them.',

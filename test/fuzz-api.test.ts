@@ -52,7 +52,7 @@ const GOOD_JSON = JSON.stringify({ pixels: new Array(784).fill(0).map((_, i) => 
 const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 30 });
 
 const urlArb = fc.oneof(
-  fc.constantFrom('/api/predict', '/api/predict/batch', '/api/model', '/health', '/', '/index.html', '/app.js', '/style.css',
+  fc.constantFrom('/api/predict', '/api/predict/batch', '/api/model', '/health', '/', '/index.html', '/page.js', '/site.json', '/style.css',
     '/api/predict/', '/API/PREDICT', '/api/predict?scale=1', '/api/predict#x', '/api//predict', '/../package.json',
     '/%2e%2e/package.json', '/..%2fpackage.json', '/index.html%00', '/%', '/%zz', '/%c0%ae%c0%ae/', '/api/predict/batch/../../health',
     '/' + 'a'.repeat(5000), '/?' + 'q='.repeat(500)),

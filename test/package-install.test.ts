@@ -39,7 +39,7 @@ after(async () => {
 
 test('the packed package holds the compiled library, the native sources, the WebAssembly kernels and the page, and no tests, benches or lab', async () => {
   const pkg = path.join(app, 'node_modules', 'digits');
-  for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/server/index.js', 'dist/src/cli/main.js', 'native/addon.cc', 'wasm/digits.wasm', 'binding.gyp', 'web/index.html']) {
+  for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/server/index.js', 'dist/src/cli/main.js', 'native/addon.cc', 'wasm/digits.wasm', 'binding.gyp', 'dist/web/index.html', 'dist/web/worker.js', 'dist/web/digits.wasm']) {
     assert.ok(await fs.stat(path.join(pkg, f)).then(() => true, () => false), `${f} is in the package`);
   }
   for (const f of ['dist/test', 'dist/bench', 'dist/lab', 'src', 'build']) {

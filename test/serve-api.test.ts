@@ -177,13 +177,18 @@ test('GET /health and the page files', async () => {
   assert.equal(page.statusCode, 200);
   assert.match(String(page.headers['content-type']), /text\/html/);
   assert.match(page.body, /<canvas id="pad"/);
-  for (const [url, type] of [['/app.js', /text\/javascript/], ['/style.css', /text\/css/]] as const) {
+  for (const [url, type] of [['/page.js', /text\/javascript/], ['/style.css', /text\/css/]] as const) {
     const r = await app.inject({ method: 'GET', url });
     assert.equal(r.statusCode, 200, url);
     assert.match(String(r.headers['content-type']), type);
   }
   // the page loads nothing from other hosts
   assert.doesNotMatch(page.body, /(src|href)="(https?:)?\/\//);
+  // the page asks site.json where to predict: here, the server
+  const site = await app.inject({ method: 'GET', url: '/site.json' });
+  assert.deepEqual(site.json(), { predict: 'server' });
+  // the web export's training page and the in-page kernels are not served (they need the export's data)
+  for (const url of ['/train.html', '/worker.js', '/digits.wasm']) assert.equal((await app.inject({ method: 'GET', url })).statusCode, 404, url);
 });
 
 // ------------------------------------------------------------------------------------------- bad

@@ -2,7 +2,7 @@
  * The server under abuse (issue 8), over real sockets where the behaviour is
  * the socket's: slow clients are cut off while others are served, lying
  * Content-Length and chunked bodies get 4xx, predictions past the limit get
- * 503 with Retry-After, no path reaches a file outside web/, and CORS headers
+ * 503 with Retry-After, no path reaches a file outside the built pages, and CORS headers
  * appear only when asked for. The model is the untrained seed CNN: only the
  * HTTP layer is under test.
  */
@@ -137,9 +137,9 @@ test('lying Content-Length: too short, too long, and both it and chunked: 4xx, n
   assert.equal(await health(), 200);
 });
 
-test('no path reaches a file outside web/: traversal, encodings, backslashes, NUL, absolute paths', async () => {
+test('no path reaches a file outside the built pages: traversal, encodings, backslashes, NUL, absolute paths', async () => {
   const pkg = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  const webFiles = ['index.html', 'app.js', 'style.css'].map((f) => readFileSync(`${defaultWebDir()}/${f}`, 'latin1'));
+  const webFiles = ['index.html', 'page.js', 'style.css'].map((f) => readFileSync(`${defaultWebDir()}/${f}`, 'latin1'));
   const paths = [
     '/../package.json', '/../../package.json', '/%2e%2e/package.json', '/%2E%2E/package.json', '/..%2fpackage.json',
     '/%2e%2e%2fpackage.json', '/..%5cpackage.json', '/..\\package.json', '/%5c..%5cpackage.json', '/index.html/../../package.json',
@@ -162,7 +162,7 @@ test('no path reaches a file outside web/: traversal, encodings, backslashes, NU
     assert.ok(a.statuses[0] === 404 || a.statuses[0] === 400, `${JSON.stringify(p)}: ${a.text.slice(0, 200)}`);
   }
   // and the known files are still served
-  const ok = await raw('GET /app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  const ok = await raw('GET /page.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   assert.equal(ok.statuses[0], 200);
 });
 

@@ -638,7 +638,10 @@ function identity(n: number): Int32Array {
   return a;
 }
 
-/** setImmediate in Node; a zero timeout where it does not exist (the drawing page runs the engine in a browser). */
+/** Node's setImmediate, absent in browsers (the pages' worker runs the engine there: src/web). */
+const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+
+/** setImmediate in Node; a zero timeout where it does not exist. */
 function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+  return new Promise((resolve) => (immediate !== undefined ? immediate(resolve) : setTimeout(resolve, 0)));
 }

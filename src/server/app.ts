@@ -13,7 +13,8 @@
  *   GET  /api/model           architecture, parameter count, test accuracy, when trained
  *   GET  /health              {status: "ok" | "saturated", model, uptimeSeconds, what is pending,
  *                             eventLoop: {delayMaxMs}: the longest the loop was held up lately}
- *   GET  /                    the drawing page (files of web/)
+ *   GET  /                    the drawing page (the built pages, dist/web: web/build.mjs)
+ *   GET  /site.json           {predict: "server"}: the page sends its drawings here (src/web/page.ts)
  *
  * Single predictions are micro-batched across concurrent requests (see
  * Predictor.predict); batches run in chunks that yield to the event loop. Work
@@ -33,7 +34,7 @@
  *     up front or a chunked body grows past it.
  *   - predictions in flight or queued (maxPending requests): past it, 503 with
  *     Retry-After; /health and the page do not count.
- *   - static files: only the files found in web/ at start have routes; any
+ *   - static files: only the files found in dist/web at start have routes; any
  *     other path, traversal attempts included, is a 404.
  *   - CORS: no Access-Control-* headers unless corsOrigins names origins.
  */
@@ -94,10 +95,10 @@ export const RETRY_AFTER_SECONDS = 1;
 
 export const IMAGE_CONTENT_TYPES = ['image/png', 'image/jpeg'];
 
-/** The web/ folder of the package: dist/src/server/app.js → ../../../web (src/server/app.ts → ../../web under tsx). */
+/** The built pages (web/build.mjs): dist/src/server/app.js → dist/web (src/server/app.ts → ../../dist/web under tsx). */
 export function defaultWebDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const up of ['../../../web', '../../web']) {
+  for (const up of ['../../web', '../../dist/web']) {
     const dir = path.resolve(here, up);
     try {
       if (statSync(path.join(dir, 'index.html')).isFile()) return dir;
@@ -105,8 +106,15 @@ export function defaultWebDir(): string {
       // try the next
     }
   }
-  return path.resolve(here, '../../../web');
+  return path.resolve(here, '../../web');
 }
+
+/**
+ * The built pages the server does not serve: the training page (it needs the MNIST files a web
+ * export carries; `digits export --format web` makes that site), its bundle, and the kernels the
+ * drawing page only loads where it predicts in the page.
+ */
+const EXPORT_ONLY_PAGES = new Set(['train.html', 'train-page.js', 'worker.js', 'digits.wasm']);
 
 /** What buildServer serves and its limits: the predictor, logging, CORS origins, timeouts, the admission limit, image decoding threads. */
 /** The abuse limits, each optional: an unset one takes its default in SERVER_LIMITS (whose comments say what each does). */
@@ -123,7 +131,7 @@ export interface ServerOptions extends ServerLimits {
   predictor: Predictor;
   /** Fastify's logger (pino): true logs every request as JSON lines; default false */
   logger?: boolean;
-  /** folder with index.html, app.js, style.css (default: the package's web/) */
+  /** folder with index.html, page.js, style.css (default: the package's built pages, dist/web) */
   webDir?: string;
   predictBodyLimit?: number;
   batchBodyLimit?: number;
@@ -452,13 +460,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     };
   });
 
-  // the drawing page: every file of web/ read once at start, one route each (no path is ever
+  // the drawing page: every file of the built pages read once at start, one route each (no path is ever
   // mapped to the disk, so there is nothing to traverse)
   const webDir = opts.webDir ?? defaultWebDir();
   let files: string[] = [];
   try {
     files = readdirSync(webDir, { withFileTypes: true })
-      .filter((f) => f.isFile() && STATIC_TYPES[path.extname(f.name)] !== undefined).map((f) => f.name);
+      .filter((f) => f.isFile() && STATIC_TYPES[path.extname(f.name)] !== undefined && !EXPORT_ONLY_PAGES.has(f.name)).map((f) => f.name);
   } catch {
     app.log.warn(`${webDir}: no drawing page there; the API works without it`);
   }
@@ -469,6 +477,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     app.get(`/${file}`, send);
     if (file === 'index.html') app.get('/', send);
   }
+  // the drawing page reads site.json first: here the server predicts (src/web/page.ts)
+  app.get('/site.json', async (_request, reply) => reply.send({ predict: 'server' }));
   return app;
 }
 

@@ -1,0 +1,255 @@
+/**
+ * The drawing pad and what the model read: the canvas (mouse, pen or finger), the predicted digit,
+ * how sure, the ten probability bars and the 28×28 image the model saw. Both pages use it; how a
+ * drawing is read is the caller's (`read`): in the page by the worker, or by the server.
+ */
+import type { Answer, ModelFacts } from './protocol.js';
+
+/** Stroke width relative to a 280 px pad: a digit drawn ~200 px tall ends up with MNIST-like 2 px strokes. */
+const LINE_WIDTH = 20;
+/** Least time between two live predictions while drawing, ms. */
+const MIN_INTERVAL = 50;
+
+/** Reads the pad: the answer, or null when there is nothing to read (a blank drawing). */
+export type Reader = (pad: HTMLCanvasElement) => Promise<Answer | null>;
+
+export interface Pad {
+  clear(): void;
+  /** the model's facts for the footer; its class names label the bars */
+  showModel(m: ModelFacts): void;
+  /** how drawings are read from now on (null: not yet; drawings wait) */
+  setReader(read: Reader | null): void;
+}
+
+function byId<T extends HTMLElement>(root: ParentNode, id: string): T {
+  const el = root.querySelector<T>(`#${id}`);
+  if (el === null) throw new Error(`the page has no #${id}`);
+  return el;
+}
+
+/** Wires the pad inside `root` (ids: pad, seen, label, confidence, bars, status, model, clear). */
+export function setUpPad(root: ParentNode = document): Pad {
+  const pad = byId<HTMLCanvasElement>(root, 'pad');
+  const seen = byId<HTMLCanvasElement>(root, 'seen');
+  const labelEl = byId<HTMLOutputElement>(root, 'label');
+  const confidenceEl = byId(root, 'confidence');
+  const barsEl = byId(root, 'bars');
+  const statusEl = byId(root, 'status');
+  const modelEl = byId(root, 'model');
+  const ctx = pad.getContext('2d', { willReadFrequently: true })!;
+  const seenCtx = seen.getContext('2d')!;
+
+  let read: Reader | null = null;
+  let drawing = false;
+  let activePointer = -1;
+  let last = { x: 0, y: 0 };
+  let hasInk = false;
+  let dirty = false;
+  let inFlight = false;
+  let lastSent = 0;
+  let timer = 0;
+  let generation = 0; // bumped by Clear, so an answer for an older drawing is dropped
+
+  // ---------------------------------------------------------------- the bars
+  const fills: HTMLElement[] = [];
+  const pcts: HTMLElement[] = [];
+  const rows: HTMLElement[] = [];
+  const names: HTMLElement[] = [];
+  let classNames = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+  for (let d = 0; d < 10; d++) {
+    const li = document.createElement('li');
+    li.dataset.digit = String(d);
+    const name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = String(d);
+    names.push(name);
+    const track = document.createElement('span');
+    track.className = 'track';
+    const fill = document.createElement('span');
+    fill.className = 'fill';
+    fill.style.display = 'block';
+    track.appendChild(fill);
+    const pct = document.createElement('span');
+    pct.className = 'pct';
+    li.append(name, track, pct);
+    barsEl.appendChild(li);
+    fills.push(fill);
+    pcts.push(pct);
+    rows.push(li);
+  }
+
+  function resetResult(): void {
+    labelEl.textContent = '–';
+    labelEl.dataset.state = 'empty';
+    confidenceEl.textContent = '';
+    for (let d = 0; d < 10; d++) {
+      fills[d]!.style.width = '0%';
+      pcts[d]!.textContent = '';
+      rows[d]!.classList.remove('top');
+    }
+    seenCtx.fillStyle = '#000';
+    seenCtx.fillRect(0, 0, 28, 28);
+  }
+
+  /** A probability as a percentage of one decimal that never rounds up to 100% or down to 0% unless it is exactly that. */
+  function percent(p: number): string {
+    const text = (p * 100).toFixed(1);
+    if (text === '100.0' && p < 1) return '>99.9%';
+    if (text === '0.0' && p > 0) return '<0.1%';
+    return `${text}%`;
+  }
+
+  function showResult(answer: Answer): void {
+    const probs = answer.probabilities;
+    labelEl.textContent = classNames[answer.label] ?? String(answer.label);
+    labelEl.dataset.state = 'ready';
+    confidenceEl.textContent = `${percent(probs[answer.label]!)} sure`;
+    for (let d = 0; d < 10; d++) {
+      fills[d]!.style.width = `${(probs[d]! * 100).toFixed(1)}%`;
+      pcts[d]!.textContent = percent(probs[d]!);
+      rows[d]!.classList.toggle('top', d === answer.label);
+    }
+    const { width, height, pixels } = answer.preprocessed;
+    const img = seenCtx.createImageData(width, height);
+    for (let i = 0; i < pixels.length; i++) {
+      img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = pixels[i]!;
+      img.data[4 * i + 3] = 255;
+    }
+    seenCtx.putImageData(img, 0, 0);
+  }
+
+  // ---------------------------------------------------------------- drawing
+  function clear(): void {
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, pad.width, pad.height);
+    hasInk = false;
+    dirty = false;
+    generation++;
+    statusEl.textContent = '';
+    resetResult();
+  }
+
+  function point(e: PointerEvent): { x: number; y: number } {
+    const r = pad.getBoundingClientRect();
+    return { x: ((e.clientX - r.left) * pad.width) / r.width, y: ((e.clientY - r.top) * pad.height) / r.height };
+  }
+
+  function segment(from: { x: number; y: number }, to: { x: number; y: number }): void {
+    ctx.strokeStyle = '#000';
+    ctx.lineWidth = LINE_WIDTH;
+    ctx.lineCap = 'round';
+    ctx.lineJoin = 'round';
+    ctx.beginPath();
+    ctx.moveTo(from.x, from.y);
+    ctx.lineTo(to.x, to.y);
+    ctx.stroke();
+    hasInk = true;
+    dirty = true;
+  }
+
+  pad.addEventListener('pointerdown', (e) => {
+    if (drawing) return;
+    e.preventDefault();
+    drawing = true;
+    activePointer = e.pointerId;
+    try {
+      pad.setPointerCapture(e.pointerId); // keep the stroke when the pointer leaves the pad
+    } catch {
+      // not an active pointer (a synthetic event): draw without capture
+    }
+    last = point(e);
+    segment(last, last); // a dot
+    schedule();
+  });
+
+  pad.addEventListener('pointermove', (e) => {
+    if (!drawing || e.pointerId !== activePointer) return;
+    e.preventDefault();
+    const events = typeof e.getCoalescedEvents === 'function' ? e.getCoalescedEvents() : [];
+    for (const ev of events.length ? events : [e]) {
+      const p = point(ev);
+      segment(last, p);
+      last = p;
+    }
+    schedule();
+  });
+
+  const endStroke = (e: PointerEvent): void => {
+    if (!drawing || e.pointerId !== activePointer) return;
+    drawing = false;
+    activePointer = -1;
+    schedule();
+  };
+  pad.addEventListener('pointerup', endStroke);
+  pad.addEventListener('pointercancel', endStroke);
+
+  byId(root, 'clear').addEventListener('click', clear);
+  window.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' || e.key === 'Delete') clear();
+  });
+
+  // ---------------------------------------------------------------- live reading
+  /** At most one reading in flight and one every MIN_INTERVAL ms; the latest drawing always gets read. */
+  function schedule(): void {
+    if (!dirty || !hasInk || inFlight || timer || read === null) return;
+    const wait = lastSent + MIN_INTERVAL - performance.now();
+    if (wait > 0) {
+      timer = window.setTimeout(() => {
+        timer = 0;
+        schedule();
+      }, wait);
+      return;
+    }
+    void send(read);
+  }
+
+  async function send(reader: Reader): Promise<void> {
+    dirty = false;
+    inFlight = true;
+    lastSent = performance.now();
+    const gen = generation;
+    try {
+      const answer = await reader(pad);
+      if (gen !== generation) return;
+      statusEl.textContent = '';
+      if (answer === null) resetResult();
+      else showResult(answer);
+    } catch (err) {
+      if (gen === generation) statusEl.textContent = err instanceof Error ? err.message : String(err);
+    } finally {
+      inFlight = false;
+      schedule();
+    }
+  }
+
+  function showModel(m: ModelFacts): void {
+    const parts = [`model ${m.id}`, `${m.parameters.toLocaleString('en-US')} parameters`];
+    if (m.members !== undefined) parts.push(`ensemble of ${m.members}`);
+    if (m.testAccuracy !== null) parts.push(`test accuracy ${(m.testAccuracy * 100).toFixed(2)}%`);
+    if (m.trainedAt) parts.push(`trained ${new Date(m.trainedAt).toLocaleString()}`);
+    modelEl.textContent = parts.join(' · ');
+    if (m.classNames.length === 10) {
+      classNames = m.classNames.map(String);
+      names.forEach((el, d) => { el.textContent = classNames[d]!; el.title = classNames[d]!; });
+      barsEl.classList.toggle('named', classNames.some((n, d) => n !== String(d)));
+    }
+  }
+
+  clear();
+  return {
+    clear,
+    showModel,
+    setReader: (r: Reader | null): void => {
+      read = r;
+      schedule();
+    },
+  };
+}
+
+/** Reads drawings in the page: the canvas's pixels to the worker, which preprocesses and predicts. */
+export function pageReader(request: (rgba: Uint8ClampedArray, width: number, height: number) => Promise<Answer | null>): Reader {
+  return async (pad) => {
+    const img = pad.getContext('2d', { willReadFrequently: true })!.getImageData(0, 0, pad.width, pad.height);
+    return request(img.data, img.width, img.height);
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * What the pages and their worker (worker.ts) say to each other. Every long piece of work (loading
+ * the kernels and a model, reading a drawing, training) runs in the worker, so the page never freezes.
+ */
+import type { ProgressEvent } from '../nn/callbacks.js';
+
+/** site.json, beside the pages: where the drawing page gets its predictions, and what the site carries. */
+export interface SiteConfig {
+  /** 'page': the model runs in the page (a web export); 'server': POST /api/predict (digits serve) */
+  predict: 'page' | 'server';
+  /** the model folder's model.json, relative to the site (predict: 'page') */
+  model?: string;
+  /** MNIST as gzipped IDX files, relative to the site, for train.html */
+  data?: { trainImages: string; trainLabels: string; testImages: string; testLabels: string };
+}
+
+/** What the drawing page shows for a drawing. */
+export interface Answer {
+  label: number;
+  probabilities: number[];
+  /** the 28×28 image the model saw, 0..255 */
+  preprocessed: { width: number; height: number; pixels: number[] };
+}
+
+/** About the model, for the page's footer (the fields of GET /api/model it shows). */
+export interface ModelFacts {
+  id: string;
+  parameters: number;
+  testAccuracy: number | null;
+  trainedAt: string | null;
+  classNames: string[];
+  /** an ensemble's member count (digits serve) */
+  members?: number;
+}
+
+export type Request =
+  | { id: number; type: 'load'; modelUrl: string }
+  | { id: number; type: 'predict'; rgba: Uint8ClampedArray; width: number; height: number }
+  | { id: number; type: 'train'; data: NonNullable<SiteConfig['data']>; preset: string; seed: number; limit?: number; testLimit?: number; steps?: number }
+  | { id: number; type: 'stop' };
+
+export type Reply =
+  | { id: number; type: 'done'; result?: unknown }
+  | { id: number; type: 'error'; message: string }
+  | { id: number; type: 'progress'; event: ProgressEvent }
+  | { id: number; type: 'status'; message: string };
+
+/** What a finished training run reports (the 'done' of a 'train' request). */
+export interface TrainOutcome {
+  /** accuracy on the held-out test images, 0..1 */
+  testAccuracy: number;
+  testImages: number;
+  /** seconds in fit (data loading and testing excluded) */
+  trainSeconds: number;
+  trainImages: number;
+  steps: number;
+  model: ModelFacts;
+}

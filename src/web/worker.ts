@@ -1,0 +1,173 @@
+/**
+ * The pages' worker: the WebAssembly kernels (digits.wasm beside the pages), a model loaded from the
+ * site or trained here, and the work on it, so that drawing and the page's controls never wait on
+ * it. The engine is Digits' own (src/nn over the wasm backend); the drawing is made MNIST-like by the
+ * same code as `digits serve` and `digits predict` (preprocess/pixels.ts).
+ */
+import type { Addon } from '../engine/addon-backend.js';
+import { instantiateWasmKernels, wasmBackend } from '../engine/wasm-kernels.js';
+import { Tensor } from '../engine/tensor.js';
+import { DigitsError } from '../errors.js';
+import { fromModelJson, unitPixelFactor, type DigitsMetadata } from '../io/model-format.js';
+import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, bytesToUnit, parseIdx } from '../data/idx-format.js';
+import { ImageError, grayFromRgba, preprocessGray } from '../preprocess/pixels.js';
+import { ProgressCallback } from '../nn/callbacks.js';
+import { buildPreset, presetAfterFit, presetCallbacks, presetFitOptions } from '../nn/presets.js';
+import { oneHot } from '../nn/batches.js';
+import type { Sequential } from '../nn/sequential.js';
+import type { Answer, ModelFacts, Reply, Request, TrainOutcome } from './protocol.js';
+
+interface WorkerScope {
+  postMessage(message: Reply): void;
+  onmessage: ((e: MessageEvent<Request>) => void) | null;
+  location: { href: string };
+}
+const scope = self as unknown as WorkerScope;
+
+let kernels: Promise<Addon> | null = null;
+let current: { model: Sequential; metadata: DigitsMetadata | null; facts: ModelFacts } | null = null;
+let training: AbortController | null = null;
+
+/** The kernels, compiled once (digits.wasm sits beside the worker's script). */
+function loadKernels(): Promise<Addon> {
+  kernels ??= (async () => {
+    const url = new URL('digits.wasm', scope.location.href);
+    const bytes = await fetchBytes(url.href, 'the WebAssembly kernels');
+    return instantiateWasmKernels(await WebAssembly.compile(bytes));
+  })();
+  return kernels;
+}
+
+async function fetchBytes(url: string, what: string): Promise<Uint8Array<ArrayBuffer>> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (err) {
+    throw new DigitsError(`${url}: cannot fetch ${what} (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (!res.ok) throw new DigitsError(`${url}: cannot fetch ${what} (HTTP ${res.status})`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** A gzipped file's bytes, decompressed by the browser. */
+async function fetchGzip(url: string, what: string): Promise<Uint8Array<ArrayBuffer>> {
+  const packed = await fetchBytes(url, what);
+  const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+function facts(model: Sequential, metadata: DigitsMetadata | null, id: string): ModelFacts {
+  return {
+    id, parameters: model.countParams(), testAccuracy: metadata?.testAccuracy ?? null, trainedAt: metadata?.trainedAt ?? null,
+    classNames: metadata?.classNames ?? ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+  };
+}
+
+async function load(modelUrl: string): Promise<ModelFacts> {
+  const [addon, json] = await Promise.all([loadKernels(), fetchBytes(modelUrl, 'the model').then((b) => JSON.parse(new TextDecoder().decode(b)) as unknown)]);
+  const { model, metadata } = await fromModelJson(json, modelUrl, (file) => fetchBytes(new URL(file, modelUrl).href, 'a weight shard'));
+  // as the server runs it: bf16 only for a model trained so (run/backend.ts, modelPrecision)
+  model.setBackend(wasmBackend(addon, metadata?.precision === 'bf16' ? 'bf16' : 'fp32'));
+  const id = metadata?.preset ? `${metadata.preset} (${modelUrl.split('/').slice(-2, -1)[0] ?? 'model'})` : 'model';
+  current = { model, metadata, facts: facts(model, metadata, id) };
+  return current.facts;
+}
+
+function predict(rgba: Uint8ClampedArray, width: number, height: number): Answer | null {
+  if (current === null) throw new DigitsError('no model is loaded yet');
+  let pixels: Float32Array;
+  try {
+    pixels = preprocessGray(grayFromRgba(rgba, width, height), 'the drawing').pixels;
+  } catch (err) {
+    if (err instanceof ImageError) return null; // blank: nothing to read yet
+    throw err;
+  }
+  const { model, metadata } = current;
+  const factor = unitPixelFactor(metadata) / 255;
+  const x = new Float32Array(pixels.length);
+  for (let i = 0; i < x.length; i++) x[i] = pixels[i]! * factor;
+  const probs = model.predict(new Tensor([1, ...(model.inputShape ?? [28, 28, 1])], x), { batchSize: 1 }).data;
+  let label = 0;
+  for (let d = 1; d < probs.length; d++) if (probs[d]! > probs[label]!) label = d;
+  return { label, probabilities: Array.from(probs), preprocessed: { width: 28, height: 28, pixels: Array.from(pixels, Math.round) } };
+}
+
+async function train(r: Extract<Request, { type: 'train' }>, progress: (e: Reply) => void): Promise<TrainOutcome> {
+  const status = (message: string): void => progress({ id: r.id, type: 'status', message });
+  status('loading the WebAssembly kernels and MNIST');
+  const [addon, trainImages, trainLabels, testImages, testLabels] = await Promise.all([
+    loadKernels(),
+    fetchGzip(r.data.trainImages, 'the training images'), fetchGzip(r.data.trainLabels, 'the training labels'),
+    fetchGzip(r.data.testImages, 'the test images'), fetchGzip(r.data.testLabels, 'the test labels'),
+  ]);
+  const images = parseIdx(r.data.trainImages, trainImages, { expectMagic: IDX_IMAGES_MAGIC, ...(r.limit ? { limit: r.limit } : {}) });
+  const labels = parseIdx(r.data.trainLabels, trainLabels, { expectMagic: IDX_LABELS_MAGIC, ...(r.limit ? { limit: r.limit } : {}) });
+  const tImages = parseIdx(r.data.testImages, testImages, { expectMagic: IDX_IMAGES_MAGIC, ...(r.testLimit ? { limit: r.testLimit } : {}) });
+  const tLabels = parseIdx(r.data.testLabels, testLabels, { expectMagic: IDX_LABELS_MAGIC, ...(r.testLimit ? { limit: r.testLimit } : {}) });
+  const n = images.dims[0]!;
+  const nTest = tImages.dims[0]!;
+
+  const { model, training: t } = buildPreset(r.preset, r.seed);
+  model.setBackend(wasmBackend(addon, 'fp32'));
+  const x = new Tensor([n, 28, 28, 1], bytesToUnit(images.data));
+  const y = oneHot(labels.data);
+  const validationSplit = t.validationSplit;
+  training = new AbortController();
+  status('training');
+  const started = performance.now();
+  const history = await model.fit(x, y, {
+    epochs: t.epochs, batchSize: t.batchSize, validationSplit, shuffle: true, seed: r.seed, signal: training.signal,
+    callbacks: [...presetCallbacks(t, { validation: validationSplit > 0 }), new ProgressCallback((event) => progress({ id: r.id, type: 'progress', event }))],
+    ...presetFitOptions(t),
+  });
+  presetAfterFit(model, x, t, { batchSize: t.batchSize, validationSplit, seed: r.seed });
+  const trainSeconds = (performance.now() - started) / 1000;
+  training = null;
+  if (history.interrupted) throw new DigitsError('training stopped');
+
+  status('testing');
+  const probs = model.predict(new Tensor([nTest, 28, 28, 1], bytesToUnit(tImages.data)), { batchSize: 500 }).data;
+  let correct = 0;
+  for (let i = 0; i < nTest; i++) {
+    let best = 0;
+    for (let d = 1; d < 10; d++) if (probs[i * 10 + d]! > probs[i * 10 + best]!) best = d;
+    if (best === tLabels.data[i]) correct++;
+  }
+  const testAccuracy = correct / nTest;
+  const metadata: DigitsMetadata = {
+    version: 'page', inputScale: 1 / 255, inputShape: [28, 28, 1], classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    seed: r.seed, preset: r.preset, testAccuracy, trainedAt: new Date().toISOString(), backend: 'wasm',
+  };
+  current = { model, metadata, facts: facts(model, metadata, `${r.preset}, trained in this page`) };
+  const steps = Math.ceil(Math.floor(n * (1 - validationSplit)) / t.batchSize) * t.epochs;
+  return { testAccuracy, testImages: nTest, trainSeconds, trainImages: Math.floor(n * (1 - validationSplit)), steps, model: current.facts };
+}
+
+scope.onmessage = (e: MessageEvent<Request>): void => {
+  const r = e.data;
+  const reply = (m: Reply): void => scope.postMessage(m);
+  const fail = (err: unknown): void => reply({ id: r.id, type: 'error', message: err instanceof Error ? err.message : String(err) });
+  try {
+    switch (r.type) {
+      case 'load':
+        load(r.modelUrl).then((result) => reply({ id: r.id, type: 'done', result }), fail);
+        break;
+      case 'predict':
+        reply({ id: r.id, type: 'done', result: predict(r.rgba, r.width, r.height) });
+        break;
+      case 'train':
+        if (training !== null) throw new DigitsError('already training');
+        train(r, reply).then((result) => reply({ id: r.id, type: 'done', result }), (err: unknown) => {
+          training = null;
+          fail(err);
+        });
+        break;
+      case 'stop':
+        training?.abort();
+        reply({ id: r.id, type: 'done' });
+        break;
+    }
+  } catch (err) {
+    fail(err);
+  }
+};
