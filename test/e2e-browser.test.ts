@@ -3,20 +3,25 @@
  * ephemeral port), Debian's Chromium driven by playwright-core. The test
  * draws a "7" on the canvas with the mouse and waits for the page to show a
  * prediction, the ten probability bars and the 28×28 image the model saw;
- * then Clear resets it. Without Chromium the tests are skipped, saying so,
+ * then Clear resets it. Then a web export (`digits export --format web`),
+ * served by Python's plain static file server: the drawing page reads a
+ * drawing in the page, and train.html trains for a few steps, with no request
+ * to /api or to any other host. Without Chromium the tests are skipped, saying so,
  * except under CI (CI=true), where they fail: .ci/run installs it. A Chromium
  * that is there but does not launch always fails.
  */
 import { test, before, after } from 'node:test';
+import { spawn, type ChildProcess } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { startServer } from '../src/server/start.js';
 import { ignoreEvents, reportRun } from '../src/run/index.js';
+import { exportSite } from '../src/run/site.js';
 import { trainTinyModel } from './serve-fixtures.js';
 import { requireInstalled, skipUnlessInstalled } from './outside-program.js';
 
@@ -35,6 +40,29 @@ let modelDir: string;
 let app: FastifyInstance;
 let url: string;
 let browser: Browser;
+let site: string;
+let siteUrl: string;
+let staticServer: ChildProcess | undefined;
+
+/** Python's http.server on an ephemeral port of 127.0.0.1 serving `dir`: a plain static file server. */
+async function pythonStaticServer(dir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`python3 -m http.server did not start: ${out}`)), 20_000);
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = /port (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(`http://127.0.0.1:${m[1]}`);
+      }
+    });
+    child.on('error', reject);
+  });
+  child.stderr!.resume(); // its request log
+  return { child, url };
+}
 
 before(async () => {
   if (skip) return;
@@ -42,13 +70,49 @@ before(async () => {
   modelDir = await trainTinyModel();
   ({ app, url } = await startServer({ model: modelDir, port: 0, host: '127.0.0.1', backend: 'auto' }));
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, timeout: 60_000 });
+  site = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'digits-site-')), 'site');
+  await exportSite({ model: modelDir, out: site }, ignoreEvents);
+  let child: ChildProcess;
+  ({ child, url: siteUrl } = await pythonStaticServer(site));
+  staticServer = child;
 });
 
 after(async () => {
   await browser?.close();
   await app?.close();
+  staticServer?.kill();
   if (modelDir) await fs.rm(modelDir, { recursive: true, force: true });
+  if (site) await fs.rm(path.dirname(site), { recursive: true, force: true });
 });
+
+/** Draws a 7 with the mouse on the page's pad (inside `within`, a CSS selector): a bar across the top, then a stroke down to the bottom left. */
+async function drawSeven(page: Page, within = 'body'): Promise<void> {
+  const box = (await page.locator(`${within} #pad`).boundingBox())!;
+  const at = (fx: number, fy: number): [number, number] => [box.x + fx * box.width, box.y + fy * box.height];
+  await page.mouse.move(...at(0.25, 0.2));
+  await page.mouse.down();
+  await page.mouse.move(...at(0.75, 0.2), { steps: 12 });
+  await page.mouse.move(...at(0.42, 0.85), { steps: 16 });
+  await page.mouse.up();
+}
+
+/** Every request the page makes, and anything that failed or threw in it. */
+function watch(page: Page): { requests: string[]; failed: string[] } {
+  const w = { requests: [] as string[], failed: [] as string[] };
+  page.on('request', (r) => w.requests.push(r.url()));
+  page.on('requestfailed', (r) => w.failed.push(`${r.url()} ${r.failure()?.errorText}`));
+  page.on('pageerror', (e) => w.failed.push(`page error: ${e.message}`));
+  return w;
+}
+
+/** Nothing but the site's own files: no request to /api, none to another host. */
+function assertOnlySiteFiles(requests: string[]): void {
+  assert.ok(requests.length > 0);
+  for (const r of requests) {
+    assert.ok(r.startsWith(`${siteUrl}/`), `request to another host: ${r}`);
+    assert.doesNotMatch(new URL(r).pathname, /^\/api\b/, `request to the API: ${r}`);
+  }
+}
 
 test('draw a 7 with the mouse: the page shows a prediction, the bars and the 28×28 image the model saw', { skip }, async () => {
   const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
@@ -161,4 +225,53 @@ test('the report reads on a phone (390 px): nothing scrolls sideways, no table h
   } finally {
     await fs.rm(out, { recursive: true, force: true });
   }
+});
+
+test('a web export reads a drawn 7 in the page, served by a plain static file server, asking nothing of /api or another host', { skip }, async () => {
+  const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
+  const w = watch(page);
+  await page.goto(`${siteUrl}/index.html`);
+  await page.locator('#model').filter({ hasText: 'parameters' }).waitFor({ timeout: 30_000 });
+  await drawSeven(page);
+  const prediction = page.getByTestId('prediction');
+  await page.locator('[data-testid="prediction"][data-state="ready"]').waitFor({ timeout: 15_000 });
+  await page.waitForTimeout(300); // the reading of the whole 7 (readings go one at a time)
+  assert.equal(await prediction.textContent(), '7');
+  assert.match((await page.locator('#confidence').textContent())!, /^\d+\.\d% sure$/);
+  const ms = Number(await prediction.getAttribute('data-ms'));
+  assert.ok(ms > 0, `the page's reading took ${ms} ms`);
+  const widths = await page.$$eval('#bars .fill', (els) => els.map((e) => parseFloat((e as HTMLElement).style.width)));
+  assert.ok(Math.abs(widths.reduce((a, b) => a + b, 0) - 100) < 1);
+  assert.deepEqual(w.failed, []);
+  assertOnlySiteFiles(w.requests);
+  assert.ok(w.requests.some((r) => r.endsWith('/digits.wasm')), 'the page loaded the WebAssembly kernels');
+  await page.screenshot({ path: path.join(os.tmpdir(), 'digits-e2e-site.png') });
+  await page.close();
+});
+
+test('train.html trains the fast preset in the page for a few steps, shows its test accuracy and seconds, then reads a drawing with it', { skip }, async () => {
+  const page = await browser.newPage({ viewport: { width: 900, height: 1200 } });
+  const w = watch(page);
+  // 18 steps of 128 images (2,560 images, a tenth held out) and 500 test images: the full run is bench/web.ts
+  await page.goto(`${siteUrl}/train.html?limit=2560&test=500`);
+  await page.getByTestId('train').click();
+  await page.locator('[data-testid="test-accuracy"]:not(:empty)').waitFor({ timeout: 120_000 });
+  const accuracy = (await page.getByTestId('test-accuracy').textContent())!;
+  assert.match(accuracy, /^\d+\.\d\d%$/);
+  assert.ok(parseFloat(accuracy) > 60, `test accuracy ${accuracy} after 18 steps`);
+  const seconds = (await page.getByTestId('train-seconds').textContent())!;
+  assert.match(seconds, /^\d+\.\d$/);
+  assert.ok(Number(seconds) > 0);
+  assert.equal(await page.locator('#progress').evaluate((p) => (p as HTMLProgressElement).value), 18);
+  assert.match((await page.locator('#progress-text').textContent())!, /batch 18\/18 .* images\/s/);
+  await page.screenshot({ path: path.join(os.tmpdir(), 'digits-e2e-train.png'), fullPage: true });
+
+  // the trained model reads a drawing
+  await drawSeven(page, '#draw');
+  await page.locator('#draw [data-testid="prediction"][data-state="ready"]').waitFor({ timeout: 15_000 });
+  assert.match((await page.locator('#draw [data-testid="prediction"]').textContent())!, /^[0-9]$/);
+  assert.match((await page.locator('#draw #model').textContent())!, /fast, trained in this page/);
+  assert.deepEqual(w.failed, []);
+  assertOnlySiteFiles(w.requests);
+  await page.close();
 });

@@ -103,6 +103,7 @@ export function setUpPad(root: ParentNode = document): Pad {
     const probs = answer.probabilities;
     labelEl.textContent = classNames[answer.label] ?? String(answer.label);
     labelEl.dataset.state = 'ready';
+    if (answer.ms !== undefined) labelEl.dataset.ms = answer.ms.toFixed(2); // the page's own reading time (bench/web.ts reads it)
     confidenceEl.textContent = `${percent(probs[answer.label]!)} sure`;
     for (let d = 0; d < 10; d++) {
       fills[d]!.style.width = `${(probs[d]! * 100).toFixed(1)}%`;

@@ -20,6 +20,8 @@ export interface Answer {
   probabilities: number[];
   /** the 28×28 image the model saw, 0..255 */
   preprocessed: { width: number; height: number; pixels: number[] };
+  /** milliseconds the worker took to preprocess and predict (in the page only) */
+  ms?: number;
 }
 
 /** About the model, for the page's footer (the fields of GET /api/model it shows). */

@@ -75,6 +75,7 @@ async function load(modelUrl: string): Promise<ModelFacts> {
 
 function predict(rgba: Uint8ClampedArray, width: number, height: number): Answer | null {
   if (current === null) throw new DigitsError('no model is loaded yet');
+  const started = performance.now();
   let pixels: Float32Array;
   try {
     pixels = preprocessGray(grayFromRgba(rgba, width, height), 'the drawing').pixels;
@@ -89,7 +90,10 @@ function predict(rgba: Uint8ClampedArray, width: number, height: number): Answer
   const probs = model.predict(new Tensor([1, ...(model.inputShape ?? [28, 28, 1])], x), { batchSize: 1 }).data;
   let label = 0;
   for (let d = 1; d < probs.length; d++) if (probs[d]! > probs[label]!) label = d;
-  return { label, probabilities: Array.from(probs), preprocessed: { width: 28, height: 28, pixels: Array.from(pixels, Math.round) } };
+  return {
+    label, probabilities: Array.from(probs), preprocessed: { width: 28, height: 28, pixels: Array.from(pixels, Math.round) },
+    ms: performance.now() - started,
+  };
 }
 
 async function train(r: Extract<Request, { type: 'train' }>, progress: (e: Reply) => void): Promise<TrainOutcome> {
