@@ -11,7 +11,7 @@
  * that is there but does not launch always fails.
  */
 import { test, before, after } from 'node:test';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -23,17 +23,8 @@ import { startServer } from '../src/server/start.js';
 import { ignoreEvents, reportRun } from '../src/run/index.js';
 import { exportSite } from '../src/run/site.js';
 import { trainTinyModel } from './serve-fixtures.js';
-import { requireInstalled, skipUnlessInstalled } from './outside-program.js';
+import { CHROMIUM, CHROMIUM_FLAGS as FLAGS, CHROMIUM_INSTALL as INSTALL, pythonStaticServer, requireInstalled, skipUnlessInstalled } from './outside-program.js';
 
-/** Where Debian's chromium package puts the browser; override with CHROMIUM_PATH. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** Headless flags for this machine: no sandbox (root), no GPU, and no background connections (the network is closed). */
-const FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
-];
-
-const INSTALL = 'apt-get install chromium (Debian), or set CHROMIUM_PATH to a Chromium or Chrome';
 const skip = skipUnlessInstalled(CHROMIUM, 'Chromium', INSTALL);
 
 let modelDir: string;
@@ -43,26 +34,6 @@ let browser: Browser;
 let site: string;
 let siteUrl: string;
 let staticServer: ChildProcess | undefined;
-
-/** Python's http.server on an ephemeral port of 127.0.0.1 serving `dir`: a plain static file server. */
-async function pythonStaticServer(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`python3 -m http.server did not start: ${out}`)), 20_000);
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /port (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(`http://127.0.0.1:${m[1]}`);
-      }
-    });
-    child.on('error', reject);
-  });
-  child.stderr!.resume(); // its request log
-  return { child, url };
-}
 
 before(async () => {
   if (skip) return;

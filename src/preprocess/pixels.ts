@@ -36,15 +36,18 @@ export class ImageError extends DigitsError {
 export function grayFromRgba(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): GrayImage {
   const n = width * height;
   const gray = new Float32Array(n);
-  const alpha = new Float32Array(n);
   let transparent = false;
-  for (let i = 0; i < n; i++) {
-    const r = rgba[4 * i]!, g = rgba[4 * i + 1]!, b = rgba[4 * i + 2]!, a = rgba[4 * i + 3]!;
-    gray[i] = 0.299 * r + 0.587 * g + 0.114 * b;
-    alpha[i] = a;
-    if (a < 255) transparent = true;
+  for (let i = 0, j = 0; i < n; i++, j += 4) {
+    gray[i] = 0.299 * rgba[j]! + 0.587 * rgba[j + 1]! + 0.114 * rgba[j + 2]!;
+    if (rgba[j + 3]! < 255) transparent = true;
   }
-  return { width, height, gray, alpha: transparent ? alpha : null };
+  // the alpha only where it says something (a drawing page's opaque canvas: no second array)
+  let alpha: Float32Array | null = null;
+  if (transparent) {
+    alpha = new Float32Array(n);
+    for (let i = 0; i < n; i++) alpha[i] = rgba[4 * i + 3]!;
+  }
+  return { width, height, gray, alpha };
 }
 
 /**
