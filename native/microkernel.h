@@ -12,8 +12,9 @@
 //                  then the epilogue: (+ C when accumulate) (+ bias) (relu), store the valid mr x nr part.
 //   ukernel_offs:  C[r][:] += sum_{p<kc} x[poff[p] + aoff[r]] * dy[p*lddy + :]   (conv backward-filter)
 //
-// Without AVX2+FMA (another machine), plain loops with the same arithmetic
-// order per output element are used.
+// WebAssembly SIMD builds (the wasm module) keep the 6 x 16 tile in 4-float
+// vectors, 8 columns a pass. Without any of these (another machine), plain
+// loops with the same arithmetic order per output element are used.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +24,10 @@
 // GCC 12's AVX-512 headers warn about their own placeholder vectors (GCC bug 105593; see amx.cc).
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
 #endif
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -652,6 +657,103 @@ static inline void ukernel_offs24(const float* x, const int* poff, int kc, const
   DIGITS_ADD_ROW(2, c20, c21, c22)
   DIGITS_ADD_ROW(3, c30, c31, c32)
 #undef DIGITS_ADD_ROW
+}
+
+#elif defined(__wasm_simd128__)
+// WebAssembly SIMD (the wasm build, native/wasm-build.mjs): 4-float vectors, no FMA (a multiply and an add,
+// as the portable loops round). Engines give wasm 16 vector registers on x86-64, so a tile is computed in
+// passes of 8 columns (two vectors a row): 6 rows x 2 vectors are 12 accumulators, with the two B vectors
+// and the broadcast A value 15 registers, none spilled. Each pass reads the rows of A again (from cache).
+
+// acc[r][col0 .. col0 + 8) (r < ROWS) = sum_{s, q} rp[r][s*segstride + q] * b[(s*seglen + q)*pw + col0 ..]
+template <int ROWS>
+static inline void wasm_rows_pass(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
+                                  int pw, int col0, float* acc, int ldacc) {
+  v128_t c0[ROWS], c1[ROWS];
+  for (int r = 0; r < ROWS; r++) c0[r] = c1[r] = wasm_f32x4_splat(0.0f);
+  const float* bp = b + col0;
+  for (int s = 0; s < nseg; s++) {
+    const ptrdiff_t off = s * segstride;
+    for (int q = 0; q < seglen; q++) {
+      const v128_t b0 = wasm_v128_load(bp);
+      const v128_t b1 = wasm_v128_load(bp + 4);
+      bp += pw;
+      for (int r = 0; r < ROWS; r++) {
+        const v128_t a = wasm_f32x4_splat(rp[r][off + q]);
+        c0[r] = wasm_f32x4_add(c0[r], wasm_f32x4_mul(a, b0));
+        c1[r] = wasm_f32x4_add(c1[r], wasm_f32x4_mul(a, b1));
+      }
+    }
+  }
+  for (int r = 0; r < ROWS; r++) {
+    wasm_v128_store(acc + r * ldacc + col0, c0[r]);
+    wasm_v128_store(acc + r * ldacc + col0 + 4, c1[r]);
+  }
+}
+
+// acc[r][col0 .. col0 + 8) = sum_p x[poff[p] + aoff[r]] * dy[p*lddy + col0 ..]
+template <int ROWS>
+static inline void wasm_offs_pass(const float* x, const int* poff, int kc, const ptrdiff_t* aoff, const float* dy,
+                                  ptrdiff_t lddy, int col0, float* acc, int ldacc) {
+  v128_t c0[ROWS], c1[ROWS];
+  for (int r = 0; r < ROWS; r++) c0[r] = c1[r] = wasm_f32x4_splat(0.0f);
+  const float* xr[ROWS];
+  for (int r = 0; r < ROWS; r++) xr[r] = x + aoff[r];
+  const float* d = dy + col0;
+  for (int p = 0; p < kc; p++) {
+    const ptrdiff_t o = poff[p];
+    const v128_t b0 = wasm_v128_load(d);
+    const v128_t b1 = wasm_v128_load(d + 4);
+    d += lddy;
+    for (int r = 0; r < ROWS; r++) {
+      const v128_t a = wasm_f32x4_splat(xr[r][o]);
+      c0[r] = wasm_f32x4_add(c0[r], wasm_f32x4_mul(a, b0));
+      c1[r] = wasm_f32x4_add(c1[r], wasm_f32x4_mul(a, b1));
+    }
+  }
+  for (int r = 0; r < ROWS; r++) {
+    wasm_v128_store(acc + r * ldacc + col0, c0[r]);
+    wasm_v128_store(acc + r * ldacc + col0 + 4, c1[r]);
+  }
+}
+
+static inline void ukernel_rows(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
+                                float* c, ptrdiff_t ldc, int mr, int nr, bool accumulate, const float* bias,
+                                bool relu) {
+  alignas(16) float acc[MR * NR];
+  for (int col0 = 0; col0 < nr; col0 += 8) wasm_rows_pass<MR>(rp, nseg, segstride, seglen, b, NR, col0, acc, NR);
+  store_tile_scalar(acc, c, ldc, mr, nr, accumulate, bias, relu);
+}
+
+static inline void ukernel_offs(const float* x, const int* poff, int kc, const ptrdiff_t* aoff, const float* dy,
+                                ptrdiff_t lddy, float* c, ptrdiff_t ldc, int mr) {
+  alignas(16) float acc[MR * NR];
+  for (int col0 = 0; col0 < NR; col0 += 8) wasm_offs_pass<MR>(x, poff, kc, aoff, dy, lddy, col0, acc, NR);
+  for (int r = 0; r < mr; r++)
+    for (int j = 0; j < NR; j++) c[r * ldc + j] += acc[r * NR + j];
+}
+
+constexpr int MR24 = 4;
+static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
+                                  float* c, ptrdiff_t ldc, int mr, const float* bias, bool relu) {
+  alignas(16) float acc[MR24 * 24];
+  for (int col0 = 0; col0 < 24; col0 += 8) wasm_rows_pass<MR24>(rp, nseg, segstride, seglen, b, 24, col0, acc, 24);
+  for (int r = 0; r < mr; r++) {
+    for (int j = 0; j < 24; j++) {
+      float v = acc[r * 24 + j];
+      if (bias != nullptr) v += bias[j];
+      if (relu && !(v > 0.0f)) v = 0.0f;
+      c[r * ldc + j] = v;
+    }
+  }
+}
+
+static inline void ukernel_offs24(const float* x, const int* poff, int kc, const ptrdiff_t* aoff, const float* dy,
+                                  ptrdiff_t lddy, float* c, ptrdiff_t ldc, int mr) {
+  alignas(16) float acc[MR24 * 24];
+  for (int col0 = 0; col0 < 24; col0 += 8) wasm_offs_pass<MR24>(x, poff, kc, aoff, dy, lddy, col0, acc, 24);
+  for (int r = 0; r < mr; r++)
+    for (int j = 0; j < 24; j++) c[r * ldc + j] += acc[r * 24 + j];
 }
 
 #else  // portable fallback
