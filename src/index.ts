@@ -16,7 +16,8 @@
  * - **Data**: the bundled MNIST, IDX files, Kaggle CSVs, PNG/JPEG files.
  * - **Model files**: the TensorFlow.js layers-model format ({@link saveModel}, {@link loadModel}),
  *   ensembles, ONNX export and Keras import.
- * - **Serving**: {@link Predictor} to embed in any server; `digits/server` has Digits' own HTTP server.
+ * - **Serving**: {@link Predictor} to embed in any server; `digits/server` has Digits' own HTTP server;
+ *   {@link exportSite} writes a static site that reads drawings and trains in the browser.
  *
  * @packageDocumentation
  */
@@ -89,7 +90,7 @@ export {
   ignoreEvents, warnOnStderr, type RunEvent, type OnRunEvent, type BackendOpts, type RunOptions, type RunSettings, type TrainHooks, type TrainResult, type RunMetrics,
   type EnsembleOptions, type EnsembleResult, type EnsembleMemberResult, type CombineOptions, type CombinedMember,
   type EvaluateOptions, type EvaluateResult, type PredictOptions, type PredictResult, type ReportOptions, type ReportRunResult,
-  type BenchOptions, type BenchResult, type RunInfo,
+  type BenchOptions, type BenchResult, type RunInfo, exportSite, type SiteOptions, type SiteResult,
 } from './run/index.js';
 export { Predictor, openPredictor, type Prediction, type ModelInfo } from './run/predictor.js';
 

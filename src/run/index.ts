@@ -16,4 +16,5 @@ export {
 export { openClassifier, modelInput, predictProbabilities, describeLoaded } from './predict.js';
 export { benchThroughput, type BenchOptions, type BenchResult } from './bench.js';
 export { lockRunFolder, LOCK_FILE } from './lock.js';
+export { exportSite, SITE_JSON, type SiteOptions, type SiteResult } from './site.js';
 export { readRunInfo, type RunInfo } from './artifacts.js';

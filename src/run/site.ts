@@ -41,6 +41,7 @@ const MNIST_FILES = {
   testImages: 't10k-images-idx3-ubyte', testLabels: 't10k-labels-idx1-ubyte',
 } as const;
 
+/** What exportSite writes: the model, the folder, and whether the site carries MNIST. */
 export interface SiteOptions {
   /** the model folder (model.json + shards) the drawing page predicts with */
   model: string;
@@ -50,14 +51,20 @@ export interface SiteOptions {
   data?: boolean;
 }
 
+/** What exportSite wrote. */
 export interface SiteResult {
+  /** the site folder, absolute */
   out: string;
+  /** every file of the site and its size */
   files: { name: string; bytes: number }[];
   /** bytes of the pages' JavaScript and WebAssembly, gzipped as a server would send them */
   codeGzipBytes: number;
 }
 
-/** Writes the site; says what it wrote as an 'info' event. */
+/**
+ * Writes the site (what `digits export --format web` writes): the pages, the WebAssembly kernels, the
+ * model and MNIST, into `o.out`, whole or not at all; says what it wrote as an 'info' event.
+ */
 export async function exportSite(o: SiteOptions, onEvent: OnRunEvent = warnOnStderr): Promise<SiteResult> {
   const web = webBuildDir();
   let pages: string[];
