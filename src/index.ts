@@ -33,6 +33,7 @@ export type { Precision } from './engine/backend.js';
 // ------------------------------------------------------------------------------- models and layers
 export { Sequential, type CompileOptions } from './nn/sequential.js';
 export type { FitOptions, History, TrainingState } from './nn/trainer.js';
+export type { FitShard, ShardStep, ShardTotals } from './nn/shard.js';
 export { oneHot, datasetToTensors, validationSplitIndices } from './nn/batches.js';
 export {
   registerLayer, registeredLayerNames, type Layer, type Param, type RunContext, type LayerFactory, type LayerRegistration, type FusedStep,

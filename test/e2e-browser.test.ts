@@ -34,6 +34,8 @@ let browser: Browser;
 let site: string;
 let siteUrl: string;
 let staticServer: ChildProcess | undefined;
+let isolatedUrl: string;
+let isolatedServer: ChildProcess | undefined;
 
 before(async () => {
   if (skip) return;
@@ -46,12 +48,15 @@ before(async () => {
   let child: ChildProcess;
   ({ child, url: siteUrl } = await pythonStaticServer(site));
   staticServer = child;
+  ({ child, url: isolatedUrl } = await pythonStaticServer(site, { isolated: true }));
+  isolatedServer = child;
 });
 
 after(async () => {
   await browser?.close();
   await app?.close();
   staticServer?.kill();
+  isolatedServer?.kill();
   if (modelDir) await fs.rm(modelDir, { recursive: true, force: true });
   if (site) await fs.rm(path.dirname(site), { recursive: true, force: true });
 });
@@ -77,10 +82,10 @@ function watch(page: Page): { requests: string[]; failed: string[] } {
 }
 
 /** Nothing but the site's own files: no request to /api, none to another host. */
-function assertOnlySiteFiles(requests: string[]): void {
+function assertOnlySiteFiles(requests: string[], origin = siteUrl): void {
   assert.ok(requests.length > 0);
   for (const r of requests) {
-    assert.ok(r.startsWith(`${siteUrl}/`), `request to another host: ${r}`);
+    assert.ok(r.startsWith(`${origin}/`), `request to another host: ${r}`);
     assert.doesNotMatch(new URL(r).pathname, /^\/api\b/, `request to the API: ${r}`);
   }
 }
@@ -244,5 +249,33 @@ test('train.html trains the fast preset in the page for a few steps, shows its t
   assert.match((await page.locator('#draw #model').textContent())!, /fast, trained in this page/);
   assert.deepEqual(w.failed, []);
   assertOnlySiteFiles(w.requests);
+  await page.close();
+});
+
+test('where the page is cross-origin isolated (COOP and COEP), train.html trains on two worker threads sharing memory', { skip }, async () => {
+  const page = await browser.newPage({ viewport: { width: 900, height: 1200 } });
+  const w = watch(page);
+  await page.goto(`${isolatedUrl}/train.html?limit=2560&test=500&threads=2`);
+  assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true);
+  assert.match((await page.getByTestId('threads').textContent())!, /^2 worker threads/);
+  await page.getByTestId('train').click();
+  await page.locator('[data-testid="test-accuracy"]:not(:empty)').waitFor({ timeout: 120_000 });
+  const accuracy = (await page.getByTestId('test-accuracy').textContent())!;
+  assert.ok(parseFloat(accuracy) > 60, `test accuracy ${accuracy} after 18 steps on two threads`);
+  assert.match((await page.locator('#train-status').textContent())!, /^trained 18 steps on 2,304 images on 2 threads; tested on 500$/);
+  assert.match((await page.locator('#progress-text').textContent())!, /batch 18\/18 /);
+  // the model the two threads trained reads a drawing
+  await drawSeven(page, '#draw');
+  await page.locator('#draw [data-testid="prediction"][data-state="ready"]').waitFor({ timeout: 15_000 });
+  assert.deepEqual(w.failed, []);
+  assertOnlySiteFiles(w.requests, isolatedUrl);
+  await page.close();
+});
+
+test('on a page that is not cross-origin isolated, train.html says it trains on one thread, whatever ?threads asks', { skip }, async () => {
+  const page = await browser.newPage();
+  await page.goto(`${siteUrl}/train.html?threads=2`);
+  assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), false);
+  assert.match((await page.getByTestId('threads').textContent())!, /^one worker thread \(more need a cross-origin isolated page/);
   await page.close();
 });

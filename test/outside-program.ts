@@ -26,10 +26,15 @@ function isCi(): boolean {
 
 /**
  * Python's http.server on an ephemeral port of 127.0.0.1 serving `dir`: a plain static file server, for the
- * web export (test/e2e-browser.test.ts, bench/web.ts). Kill the child when done.
+ * web export (test/e2e-browser.test.ts, bench/web.ts). `isolated` adds the two headers that make a page
+ * cross-origin isolated (COOP same-origin, COEP require-corp), as a host configured for it sends them.
+ * Kill the child when done.
  */
-export async function pythonStaticServer(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function pythonStaticServer(dir: string, opts: { isolated?: boolean } = {}): Promise<{ child: ChildProcess; url: string }> {
+  const args = opts.isolated
+    ? ['-u', '-c', ISOLATED_SERVER, dir]
+    : ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir];
+  const child = spawn('python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`python3 -m http.server did not start: ${out}`)), 20_000);
@@ -46,6 +51,19 @@ export async function pythonStaticServer(dir: string): Promise<{ child: ChildPro
   child.stderr!.resume(); // its request log
   return { child, url };
 }
+
+/** http.server's handler with the cross-origin isolation headers on every answer; argv[1] is the folder. */
+const ISOLATED_SERVER = `
+import functools, http.server, sys
+class Isolated(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        self.send_header('Cross-Origin-Opener-Policy', 'same-origin')
+        self.send_header('Cross-Origin-Embedder-Policy', 'require-corp')
+        super().end_headers()
+server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(Isolated, directory=sys.argv[1]))
+print('Serving HTTP on 127.0.0.1 port %d' % server.server_address[1], flush=True)
+server.serve_forever()
+`;
 
 /** Where Debian's chromium package puts the browser; override with CHROMIUM_PATH. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -26,7 +26,10 @@ export {
 } from './callbacks.js';
 export { WeightAveraging, type WeightAveragingOptions } from './averaging.js';
 export { Sequential, layerFromConfig, type CompileOptions, type SequentialConfig } from './sequential.js';
-export { type FitOptions, type History, type TrainingState, type TrainingFitOptions, type TrainableModel } from './trainer.js';
+export {
+  type FitOptions, type History, type TrainingState, type TrainingFitOptions, type TrainableModel,
+} from './trainer.js';
+export { combineShards, shardArrays, type FitShard, type ShardStep, type ShardTotals } from './shard.js';
 export { oneHot, datasetToTensors, validationSplitIndices, takeRows } from './batches.js';
 export {
   PRESETS, buildPreset, getPreset, presetNames, presetOptimizer, presetCallbacks, presetFitOptions, presetAfterFit,

@@ -23,6 +23,7 @@ import type { Optimizer, WeightUpdate } from './optimizers.js';
 import { parseAugment, randomAffineParams, randomElasticNoise, type AugmentOptions, type AugmentSettings } from './augment.js';
 import { takeRows, validationSplitIndices } from './batches.js';
 import { boolean, isObject, knownKeys, nonNegativeInt, numberInRange, positiveInt, showValue } from './validate.js';
+import { shardArrays, type FitShard } from './shard.js';
 
 /**
  * What the trainer needs of a model. Sequential implements it; the members it marks internal are
@@ -115,6 +116,13 @@ export interface FitOptions {
    * `trainingState()` then gives the state to resume from.
    */
   signal?: AbortSignal;
+  /**
+   * Data-parallel training: this fit is replica `index` of `count` running the same fit (same model,
+   * weights, data, options and seed) in other threads, which `reduce` joins at every step. Each replica
+   * runs forward and backward on its share of every batch (rows [n * index / count, n * (index + 1) /
+   * count) of its n), so a step costs each about 1/count of the work. Not with `sam` or `augment`.
+   */
+  shard?: FitShard;
 }
 
 /** What fit returns: the epochs that ran and their loss and accuracy (and validation's), as Keras' History. */
@@ -200,6 +208,7 @@ interface FitSettings {
   optimizer: Optimizer;
   /** rows of x */
   total: number;
+  shard: FitShard | null;
 }
 
 /** Check fit's options and data (building the model from x if needed); reseeds the model's Rng with `seed`. */
@@ -207,7 +216,8 @@ function fitSettings(model: TrainableModel, x: Tensor, y: Tensor, opts: FitOptio
   if (model.isTraining) throw new DigitsError('Sequential.fit: this model is already training (one fit at a time)');
   if (!isObject(opts as unknown)) throw new DigitsError(`Sequential.fit: options: expected an object, got ${showValue(opts)}`);
   knownKeys('Sequential.fit options', opts as Record<string, unknown>,
-    ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks', 'augment', 'labelSmoothing', 'sam', 'resume', 'signal']);
+    ['epochs', 'batchSize', 'validationSplit', 'validationData', 'shuffle', 'seed', 'callbacks', 'augment', 'labelSmoothing', 'sam', 'resume', 'signal',
+      'shard']);
   const optimizer = model.optimizer;
   if (optimizer === null) throw new DigitsError(`Sequential.fit: model "${model.name}" is not compiled (call compile({optimizer, loss, metrics}) first)`);
   const epochs = nonNegativeInt('Sequential.fit: epochs', opts.epochs ?? 1);
@@ -227,8 +237,17 @@ function fitSettings(model: TrainableModel, x: Tensor, y: Tensor, opts: FitOptio
   if (augment !== null && x.shape.length !== 4) {
     throw new DigitsError(`Sequential.fit: augment needs images [N, H, W, C], got x of shape ${shapeToString(x.shape)}`);
   }
+  const shard = opts.shard ?? null;
+  if (shard !== null) {
+    if (!isObject(shard as unknown) || typeof shard.reduce !== 'function' || !Number.isInteger(shard.count) || shard.count < 1 ||
+      !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
+      throw new DigitsError(`Sequential.fit: shard: expected {index, count, reduce} with 0 <= index < count, got ${showValue(shard)}`);
+    }
+    // both draw random numbers per row, which the replicas would then draw apart
+    if (sam > 0 || augment !== null) throw new DigitsError('Sequential.fit: shard: not with sam or augment');
+  }
   if (opts.seed !== undefined) model.rng.seed(opts.seed);
-  return { epochs, batchSize, shuffle, split, callbacks, augment, smoothing, sam, signal, optimizer, total };
+  return { epochs, batchSize, shuffle, split, callbacks, augment, smoothing, sam, signal, optimizer, total, shard };
 }
 
 /** The rows fit trains on, and the validation set: given data, or a seeded random fraction of x held out. */
@@ -257,6 +276,8 @@ interface FitLoop extends FitSettings {
   run: RunPosition;
   fitRun: FitRun;
   updates: WeightUpdate[];
+  /** with a shard: the weights the optimizer does not train (moving statistics), which reduce averages */
+  state: Float32Array[];
 }
 
 /**
@@ -293,7 +314,8 @@ export async function fit(model: TrainableModel, x: Tensor, y: Tensor, opts: Fit
     lossSum: resume?.lossSum ?? 0, correct: resume?.correct ?? 0, seen: resume?.seen ?? 0, history, callbacks, fitOptions,
   };
   const fitRun: FitRun = { position: run, optimizer, samSaved: null, state: () => trainingState(model, run, optimizer) };
-  const loop: FitLoop = { ...settings, model, x, y, valX, valY, run, fitRun, updates: model.trainableUpdates() };
+  const updates = model.trainableUpdates();
+  const loop: FitLoop = { ...settings, model, x, y, valX, valY, run, fitRun, updates, state: shardArrays(model).state };
 
   model.beginFit(fitRun);
   model.stopTraining = false;
@@ -346,11 +368,17 @@ async function trainEpoch(loop: FitLoop): Promise<boolean> {
     const b = run.batch;
     const from = b * batchSize;
     const n = Math.min(batchSize, trainIdx.length - from);
-    let xb = model.batch(x, trainIdx, from, n, 'x');
-    const yb = model.batch(y, trainIdx, from, n, 'y');
-    if (augment !== null) xb = augmentBatch(model, xb, augment);
-    if (smoothing > 0) smoothTargets(yb.data, yb.shape[1]!, smoothing);
-    const { loss, correct: c } = step(model, xb, yb, loop.optimizer, loop.updates, loop.sam, loop.fitRun);
+    let loss: number;
+    let c: number;
+    if (loop.shard !== null) {
+      ({ loss, correct: c } = await shardStep(loop, from, n, smoothing));
+    } else {
+      let xb = model.batch(x, trainIdx, from, n, 'x');
+      const yb = model.batch(y, trainIdx, from, n, 'y');
+      if (augment !== null) xb = augmentBatch(model, xb, augment);
+      if (smoothing > 0) smoothTargets(yb.data, yb.shape[1]!, smoothing);
+      ({ loss, correct: c } = step(model, xb, yb, loop.optimizer, loop.updates, loop.sam, loop.fitRun));
+    }
     if (!Number.isFinite(loss)) {
       throw new DigitsError(`Sequential.fit: the loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} ` +
         '(training diverged: try a smaller learning rate)');
@@ -481,6 +509,37 @@ run: FitRun | null = null): { loss: number; correct: number } {
   }
   optimizer.step(updates, model.backend);
   return { loss, correct };
+}
+
+/**
+ * A step of a data-parallel fit: forward and backward on this replica's share of the batch's `n` rows
+ * from `from`, FitShard.reduce, then the optimizer on what it left (the same in every replica).
+ */
+async function shardStep(loop: FitLoop, from: number, n: number, smoothing: number): Promise<{ loss: number; correct: number }> {
+  const { model, x, y, run, updates, shard } = loop;
+  const lo = from + Math.floor((n * shard!.index) / shard!.count);
+  const rows = from + Math.floor((n * (shard!.index + 1)) / shard!.count) - lo;
+  let lossSum = 0;
+  let correct = 0;
+  if (rows > 0) {
+    const xb = model.batch(x, run.order, lo, rows, 'x');
+    const yb = model.batch(y, run.order, lo, rows, 'y');
+    if (smoothing > 0) smoothTargets(yb.data, yb.shape[1]!, smoothing);
+    const out = model.forwardBatch(xb, true);
+    const r = model.lossOnBatch(out, yb, true);
+    // a replica that diverged still joins reduce, so the others are not left waiting: the loss says so
+    lossSum = r.loss * rows;
+    if (Number.isFinite(r.loss)) {
+      correct = countCorrect(r.probs.data, yb.data, rows, r.probs.size / rows);
+      model.backwardBatch(r.dout!, r.fused, true);
+    }
+  } else {
+    for (const u of updates) u.grad.fill(0);
+  }
+  const total = await shard!.reduce({ grads: updates.map((u) => u.grad), state: loop.state, rows, lossSum, correct });
+  const loss = total.lossSum / total.rows;
+  if (Number.isFinite(loss)) loop.optimizer.step(updates, model.backend);
+  return { loss, correct: total.correct };
 }
 
 /**

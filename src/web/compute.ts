@@ -33,6 +33,13 @@ export class Compute {
     };
   }
 
+  /** Ends the worker (what it was doing is dropped). */
+  terminate(): void {
+    this.worker.terminate();
+    for (const p of this.pending.values()) p.reject(new Error('the worker was ended'));
+    this.pending.clear();
+  }
+
   /** Sends `ask`; resolves with its result. `onReply` hears its progress and status on the way. */
   request<T>(ask: Ask, onReply?: (r: Reply) => void, transfer: Transferable[] = []): Promise<T> {
     const id = this.next++;

@@ -38,14 +38,22 @@ export interface ModelFacts {
 export type Request =
   | { id: number; type: 'load'; modelUrl: string }
   | { id: number; type: 'predict'; rgba: Uint8ClampedArray; width: number; height: number }
-  | { id: number; type: 'train'; data: NonNullable<SiteConfig['data']>; preset: string; seed: number; limit?: number; testLimit?: number; steps?: number }
+  | {
+    id: number; type: 'train'; data: NonNullable<SiteConfig['data']>; preset: string; seed: number; limit?: number; testLimit?: number;
+    /** the lead replica of a data-parallel fit over this many workers (1: alone); it answers 'shards' with the memory */
+    threads?: number;
+    /** a helper replica: its place, and the memory the lead made */
+    shard?: { index: number; count: number; sab: SharedArrayBuffer };
+  }
   | { id: number; type: 'stop' };
 
 export type Reply =
   | { id: number; type: 'done'; result?: unknown }
   | { id: number; type: 'error'; message: string }
   | { id: number; type: 'progress'; event: ProgressEvent }
-  | { id: number; type: 'status'; message: string };
+  | { id: number; type: 'status'; message: string }
+  /** the lead's shared memory for its helpers (a 'train' with threads > 1) */
+  | { id: number; type: 'shards'; sab: SharedArrayBuffer };
 
 /** What a finished training run reports (the 'done' of a 'train' request). */
 export interface TrainOutcome {
@@ -56,5 +64,7 @@ export interface TrainOutcome {
   trainSeconds: number;
   trainImages: number;
   steps: number;
+  /** the workers that trained */
+  threads: number;
   model: ModelFacts;
 }

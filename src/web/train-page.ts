@@ -4,11 +4,16 @@
  * accuracy and the training seconds, and lets you draw with the model it trained. The site carries
  * MNIST as gzipped IDX files (site.json's data). ?limit=N trains on the first N images and ?test=M
  * tests on the first M (quick runs); ?seed=S picks the seed.
+ *
+ * Where the page is cross-origin isolated (served with COOP and COEP headers) it may share memory
+ * between workers: it then trains data-parallel on one worker a core (up to 8; ?threads=N asks for N),
+ * each on its share of every batch (shards.ts). Elsewhere one worker trains.
  */
 import { curves } from './chart.js';
 import { Compute } from './compute.js';
 import { pageReader, setUpPad } from './pad.js';
-import type { Answer, TrainOutcome } from './protocol.js';
+import type { Answer, Request, TrainOutcome } from './protocol.js';
+import { stopShards } from './shards.js';
 import { readSite } from './site.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -33,8 +38,18 @@ const testLimit = whole('test');
 const seed = whole('seed') ?? 0;
 $('preset').textContent = preset;
 
+/** SharedArrayBuffer exists, and may be shared with workers, only in a cross-origin isolated page. */
+const isolated = globalThis.crossOriginIsolated === true;
+const cores = Math.max(1, navigator.hardwareConcurrency || 1);
+const threads = isolated ? Math.min(whole('threads') ?? cores, 8) : 1;
+$('threads').textContent = threads > 1 ? `${threads} worker threads (the page is cross-origin isolated)`
+  : isolated ? 'one worker thread' : 'one worker thread (more need a cross-origin isolated page: COOP and COEP headers)';
+
 const compute = new Compute();
 const pad = setUpPad(drawSection);
+/** the helper replicas of a data-parallel training under way, and their shared memory */
+let helpers: Compute[] = [];
+let shared: SharedArrayBuffer | null = null;
 
 async function train(): Promise<void> {
   const site = await readSite();
@@ -45,27 +60,44 @@ async function train(): Promise<void> {
   accuracyOut.textContent = '';
   secondsOut.textContent = '';
   let stepsPerEpoch = 1;
-  const outcome = await compute.request<TrainOutcome>({
+  const ask: Omit<Extract<Request, { type: 'train' }>, 'id'> = {
     type: 'train', data, preset, seed, ...(limit ? { limit } : {}), ...(testLimit ? { testLimit } : {}),
-  }, (r) => {
-    if (r.type === 'status') status.textContent = r.message;
-    if (r.type !== 'progress') return;
-    const e = r.event;
-    if (e.type === 'trainBegin') {
-      stepsPerEpoch = e.info.stepsPerEpoch;
-      chart.setSteps(e.info.stepsPerEpoch * e.info.epochs);
-      progress.max = e.info.stepsPerEpoch * e.info.epochs;
-    } else if (e.type === 'batch') {
-      const step = e.epoch * stepsPerEpoch + e.batch;
-      progress.value = step;
-      chart.add(step, e.loss, e.accuracy);
-      progressText.textContent = `epoch ${e.epoch + 1}/${e.epochs} · batch ${e.batch}/${e.batches} · loss ${e.loss.toFixed(3)} · ` +
-        `accuracy ${(e.accuracy * 100).toFixed(1)}% · ${Math.round(e.imagesPerSecond).toLocaleString('en-US')} images/s`;
-    } else if (e.type === 'epoch' && e.logs.val_accuracy !== undefined) {
-      chart.validation((e.epoch + 1) * stepsPerEpoch, e.logs.val_accuracy);
-    }
-  });
-  status.textContent = `trained ${outcome.steps.toLocaleString('en-US')} steps on ${outcome.trainImages.toLocaleString('en-US')} images; ` +
+  };
+  let helping: Promise<unknown>[] = [];
+  let outcome: TrainOutcome;
+  try {
+    outcome = await compute.request<TrainOutcome>({ ...ask, threads }, (r) => {
+      if (r.type === 'status') status.textContent = r.message;
+      if (r.type === 'shards') {
+        // the lead made the shared memory: a helper replica per other thread
+        shared = r.sab;
+        helpers = Array.from({ length: threads - 1 }, () => new Compute());
+        helping = helpers.map((h, i) => h.request({ ...ask, shard: { index: i + 1, count: threads, sab: r.sab } }));
+      }
+      if (r.type !== 'progress') return;
+      const e = r.event;
+      if (e.type === 'trainBegin') {
+        stepsPerEpoch = e.info.stepsPerEpoch;
+        chart.setSteps(e.info.stepsPerEpoch * e.info.epochs);
+        progress.max = e.info.stepsPerEpoch * e.info.epochs;
+      } else if (e.type === 'batch') {
+        const step = e.epoch * stepsPerEpoch + e.batch;
+        progress.value = step;
+        chart.add(step, e.loss, e.accuracy);
+        progressText.textContent = `epoch ${e.epoch + 1}/${e.epochs} · batch ${e.batch}/${e.batches} · loss ${e.loss.toFixed(3)} · ` +
+          `accuracy ${(e.accuracy * 100).toFixed(1)}% · ${Math.round(e.imagesPerSecond).toLocaleString('en-US')} images/s`;
+      } else if (e.type === 'epoch' && e.logs.val_accuracy !== undefined) {
+        chart.validation((e.epoch + 1) * stepsPerEpoch, e.logs.val_accuracy);
+      }
+    });
+    await Promise.all(helping);
+  } finally {
+    for (const h of helpers) h.terminate();
+    helpers = [];
+    shared = null;
+  }
+  status.textContent = `trained ${outcome.steps.toLocaleString('en-US')} steps on ${outcome.trainImages.toLocaleString('en-US')} images` +
+    `${outcome.threads > 1 ? ` on ${outcome.threads} threads` : ''}; ` +
     `tested on ${outcome.testImages.toLocaleString('en-US')}`;
   accuracyOut.textContent = `${(outcome.testAccuracy * 100).toFixed(2)}%`;
   secondsOut.textContent = outcome.trainSeconds.toFixed(1);
@@ -82,4 +114,7 @@ button.addEventListener('click', () => {
     stop.disabled = true;
   });
 });
-stop.addEventListener('click', () => void compute.request({ type: 'stop' }));
+stop.addEventListener('click', () => {
+  if (shared !== null) stopShards(shared); // replicas waiting for each other wake and stop
+  void compute.request({ type: 'stop' });
+});

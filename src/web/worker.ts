@@ -14,6 +14,8 @@ import { ImageError, grayFromRgba, preprocessGray } from '../preprocess/pixels.j
 import { ProgressCallback } from '../nn/callbacks.js';
 import { buildPreset, presetAfterFit, presetCallbacks, presetFitOptions } from '../nn/presets.js';
 import { oneHot } from '../nn/batches.js';
+import { shardArrays } from '../nn/shard.js';
+import { shardMemory, sharedShard, stopShards } from './shards.js';
 import type { Sequential } from '../nn/sequential.js';
 import type { Answer, ModelFacts, Reply, Request, TrainOutcome } from './protocol.js';
 
@@ -27,6 +29,8 @@ const scope = self as unknown as WorkerScope;
 let kernels: Promise<Addon> | null = null;
 let current: { model: Sequential; metadata: DigitsMetadata | null; facts: ModelFacts } | null = null;
 let training: AbortController | null = null;
+/** the shared memory of the data-parallel fit under way (null: none, or alone) */
+let shared: SharedArrayBuffer | null = null;
 
 /** The kernels, compiled once (digits.wasm sits beside the worker's script). */
 function loadKernels(): Promise<Addon> {
@@ -116,18 +120,55 @@ async function train(r: Extract<Request, { type: 'train' }>, progress: (e: Reply
   const x = new Tensor([n, 28, 28, 1], bytesToUnit(images.data));
   const y = oneHot(labels.data);
   const validationSplit = t.validationSplit;
+
+  // data-parallel: the lead makes the shared memory (its size is the model's) and hands it out
+  const arrays = shardArrays(model);
+  const sizes = { grads: arrays.grads.map((g) => g.length), state: arrays.state.map((s) => s.length) };
+  let place = r.shard ?? null;
+  if (place === null && (r.threads ?? 1) > 1) {
+    place = { index: 0, count: r.threads!, sab: shardMemory(r.threads!, sizes) };
+    progress({ id: r.id, type: 'shards', sab: place.sab });
+  }
+  shared = place?.sab ?? null;
+  const lead = place === null || place.index === 0;
+
   training = new AbortController();
-  status('training');
-  const started = performance.now();
-  const history = await model.fit(x, y, {
-    epochs: t.epochs, batchSize: t.batchSize, validationSplit, shuffle: true, seed: r.seed, signal: training.signal,
-    callbacks: [...presetCallbacks(t, { validation: validationSplit > 0 }), new ProgressCallback((event) => progress({ id: r.id, type: 'progress', event }))],
-    ...presetFitOptions(t),
-  });
+  const shard = place !== null ? sharedShard(place.sab, place.index, place.count, sizes) : null;
+  let history;
+  let started = 0;
+  try {
+    if (shard !== null) {
+      status(`waiting for the other ${shard.count - 1} training threads to load MNIST`);
+      shard.join();
+    }
+    status(shard === null ? 'training' : `training on ${shard.count} threads`);
+    started = performance.now();
+    history = await model.fit(x, y, {
+      epochs: t.epochs, batchSize: t.batchSize, validationSplit, shuffle: true, seed: r.seed, signal: training.signal,
+      callbacks: [
+        ...presetCallbacks(t, { validation: validationSplit > 0 }),
+        ...(lead ? [new ProgressCallback((event) => progress({ id: r.id, type: 'progress', event }))] : []),
+      ],
+      ...presetFitOptions(t),
+      ...(shard !== null ? { shard } : {}),
+    });
+  } catch (err) {
+    if (shared !== null) stopShards(shared); // the other replicas stop too, rather than wait
+    throw err;
+  } finally {
+    training = null;
+    shared = null;
+  }
   presetAfterFit(model, x, t, { batchSize: t.batchSize, validationSplit, seed: r.seed });
   const trainSeconds = (performance.now() - started) / 1000;
-  training = null;
-  if (history.interrupted) throw new DigitsError('training stopped');
+  if (history.interrupted) {
+    if (place !== null) stopShards(place.sab);
+    throw new DigitsError('training stopped');
+  }
+  const trainRows = Math.floor(n * (1 - validationSplit));
+  const steps = Math.ceil(trainRows / t.batchSize) * t.epochs;
+  const threads = place?.count ?? 1;
+  if (!lead) return { testAccuracy: NaN, testImages: 0, trainSeconds, trainImages: trainRows, steps, threads, model: facts(model, null, 'helper') };
 
   status('testing');
   const probs = model.predict(new Tensor([nTest, 28, 28, 1], bytesToUnit(tImages.data)), { batchSize: 500 }).data;
@@ -143,8 +184,7 @@ async function train(r: Extract<Request, { type: 'train' }>, progress: (e: Reply
     seed: r.seed, preset: r.preset, testAccuracy, trainedAt: new Date().toISOString(), backend: 'wasm',
   };
   current = { model, metadata, facts: facts(model, metadata, `${r.preset}, trained in this page`) };
-  const steps = Math.ceil(Math.floor(n * (1 - validationSplit)) / t.batchSize) * t.epochs;
-  return { testAccuracy, testImages: nTest, trainSeconds, trainImages: Math.floor(n * (1 - validationSplit)), steps, model: current.facts };
+  return { testAccuracy, testImages: nTest, trainSeconds, trainImages: trainRows, steps, threads, model: current.facts };
 }
 
 scope.onmessage = (e: MessageEvent<Request>): void => {
@@ -168,6 +208,7 @@ scope.onmessage = (e: MessageEvent<Request>): void => {
         break;
       case 'stop':
         training?.abort();
+        if (shared !== null) stopShards(shared);
         reply({ id: r.id, type: 'done' });
         break;
     }
