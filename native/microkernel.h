@@ -47,12 +47,12 @@ constexpr int MR = 6;
 #endif
 constexpr int NR = 16;
 
-// Epilogue for a partial tile: acc is [MR][NR].
+// Epilogue for a partial tile: acc is [MR][ldacc] (ldacc: NR, or 24 for the 24-column tiles).
 static inline void store_tile_scalar(const float* acc, float* c, ptrdiff_t ldc, int mr, int nr, bool accumulate,
-                                     const float* bias, bool relu) {
+                                     const float* bias, bool relu, int ldacc = NR) {
   for (int r = 0; r < mr; r++) {
     for (int j = 0; j < nr; j++) {
-      float v = acc[r * NR + j];
+      float v = acc[r * ldacc + j];
       if (accumulate) v += c[r * ldc + j];
       if (bias != nullptr) v += bias[j];
       if (relu && !(v > 0.0f)) v = 0.0f;
@@ -738,14 +738,7 @@ static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t se
                                   float* c, ptrdiff_t ldc, int mr, const float* bias, bool relu) {
   alignas(16) float acc[MR24 * 24];
   for (int col0 = 0; col0 < 24; col0 += 8) wasm_rows_pass<MR24>(rp, nseg, segstride, seglen, b, 24, col0, acc, 24);
-  for (int r = 0; r < mr; r++) {
-    for (int j = 0; j < 24; j++) {
-      float v = acc[r * 24 + j];
-      if (bias != nullptr) v += bias[j];
-      if (relu && !(v > 0.0f)) v = 0.0f;
-      c[r * ldc + j] = v;
-    }
-  }
+  store_tile_scalar(acc, c, ldc, mr, 24, false, bias, relu, 24);
 }
 
 static inline void ukernel_offs24(const float* x, const int* poff, int kc, const ptrdiff_t* aoff, const float* dy,
@@ -800,14 +793,7 @@ static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t se
       b += 24;
     }
   }
-  for (int r = 0; r < mr; r++) {
-    for (int j = 0; j < 24; j++) {
-      float v = acc[r * 24 + j];
-      if (bias != nullptr) v += bias[j];
-      if (relu && !(v > 0.0f)) v = 0.0f;
-      c[r * ldc + j] = v;
-    }
-  }
+  store_tile_scalar(acc, c, ldc, mr, 24, false, bias, relu, 24);
 }
 
 constexpr int MR24 = 4;

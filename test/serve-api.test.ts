@@ -176,7 +176,7 @@ test('GET /health and the page files', async () => {
   const page = await app.inject({ method: 'GET', url: '/' });
   assert.equal(page.statusCode, 200);
   assert.match(String(page.headers['content-type']), /text\/html/);
-  assert.match(page.body, /<canvas id="pad"/);
+  assert.match(page.body, /<div id="drawing"><\/div>[\s\S]*<script src="page.js" type="module">/);
   for (const [url, type] of [['/page.js', /text\/javascript/], ['/style.css', /text\/css/]] as const) {
     const r = await app.inject({ method: 'GET', url });
     assert.equal(r.statusCode, 200, url);

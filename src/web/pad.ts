@@ -10,6 +10,29 @@ const LINE_WIDTH = 20;
 /** Least time between two live predictions while drawing, ms. */
 const MIN_INTERVAL = 50;
 
+/** The pad's markup; setUpPad puts it into its container. */
+const MARKUP = `
+<div class="layout">
+  <section class="pad">
+    <canvas id="pad" width="280" height="280" aria-label="drawing area"></canvas>
+    <div class="buttons"><button id="clear" type="button">Clear</button></div>
+  </section>
+  <section class="result" aria-live="polite">
+    <div class="answer">
+      <span class="caption">prediction</span>
+      <output id="label" data-testid="prediction" data-state="empty">–</output>
+      <span id="confidence" class="caption"></span>
+    </div>
+    <figure>
+      <canvas id="seen" width="28" height="28" aria-label="the 28 by 28 image the model saw"></canvas>
+      <figcaption>what the model saw (28×28)</figcaption>
+    </figure>
+    <ol id="bars" class="bars"></ol>
+  </section>
+</div>
+<p id="status" class="status" role="status"></p>
+<footer id="model" class="caption"></footer>`;
+
 /** Reads the pad: the answer, or null when there is nothing to read (a blank drawing). */
 export type Reader = (pad: HTMLCanvasElement) => Promise<Answer | null>;
 
@@ -27,8 +50,13 @@ function byId<T extends HTMLElement>(root: ParentNode, id: string): T {
   return el;
 }
 
-/** Wires the pad inside `root` (ids: pad, seen, label, confidence, bars, status, model, clear). */
-export function setUpPad(root: ParentNode = document): Pad {
+/**
+ * The pad in `container`: its canvas, the answer (data-testid `prediction`), the bars, the 28×28 image,
+ * a status line and the model's footer (ids pad, clear, label, confidence, seen, bars, status, model).
+ */
+export function setUpPad(container: HTMLElement): Pad {
+  container.innerHTML = MARKUP;
+  const root: ParentNode = container;
   const pad = byId<HTMLCanvasElement>(root, 'pad');
   const seen = byId<HTMLCanvasElement>(root, 'seen');
   const labelEl = byId<HTMLOutputElement>(root, 'label');

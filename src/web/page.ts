@@ -9,7 +9,7 @@ import { pageReader, setUpPad, type Reader } from './pad.js';
 import type { Answer, ModelFacts } from './protocol.js';
 import { readSite } from './site.js';
 
-const pad = setUpPad();
+const pad = setUpPad(document.getElementById('drawing')!);
 const status = document.getElementById('status')!;
 
 /** The server reads the drawing: the same preprocessing as `digits predict` (src/preprocess/image.ts). */

@@ -46,7 +46,7 @@ $('threads').textContent = threads > 1 ? `${threads} worker threads (the page is
   : isolated ? 'one worker thread' : 'one worker thread (more need a cross-origin isolated page: COOP and COEP headers)';
 
 const compute = new Compute();
-const pad = setUpPad(drawSection);
+const pad = setUpPad($('drawing'));
 /** the helper replicas of a data-parallel training under way, and their shared memory */
 let helpers: Compute[] = [];
 let shared: SharedArrayBuffer | null = null;
