@@ -6,6 +6,7 @@
  * the workers decode, and admission control (maxPending) bounds the queue.
  */
 import os from 'node:os';
+import { MessageChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { DigitsError } from '../errors.js';
 import { ImageError, type Polarity } from '../preprocess/image.js';
@@ -57,18 +58,26 @@ export class ImageDecoder {
     Promise<{ pixels: Float32Array; polarity: Polarity }> {
     // a copy of the body moves to the worker: Fastify's buffer may share its memory with others
     const own = new Uint8Array(bytes);
-    const budget = opts.budgetMs !== undefined && opts.budgetMs > 0 ? AbortSignal.timeout(opts.budgetMs) : null;
-    const signals = [budget, opts.signal].filter((x): x is AbortSignal => x !== null && x !== undefined);
-    const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+    // The budget is the decode's own time: it starts when a worker takes the task, so neither the
+    // queue nor the start of a worker that replaces an ended one counts against it.
+    const budgetMs = opts.budgetMs !== undefined && opts.budgetMs > 0 ? opts.budgetMs : 0;
+    const budget = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const { port1, port2 } = new MessageChannel();
+    if (budgetMs > 0) port1.once('message', () => { timer = setTimeout(() => budget.abort(), budgetMs); });
+    const signal = opts.signal !== undefined ? AbortSignal.any([budget.signal, opts.signal]) : budget.signal;
     let out: DecodeOutcome;
     try {
-      out = await this.pool.run({ bytes: own, where }, { transferList: [own.buffer], ...(signal ? { signal } : {}) });
+      out = await this.pool.run({ bytes: own, where, started: port2 }, { transferList: [own.buffer, port2], signal });
     } catch (err) {
-      if (budget?.aborted) {
-        throw new DecodeBudgetError(`${where}: the image took more than ${(opts.budgetMs! / 1000).toLocaleString('en-US')} s to decode ` +
+      if (budget.signal.aborted) {
+        throw new DecodeBudgetError(`${where}: the image took more than ${(budgetMs / 1000).toLocaleString('en-US')} s to decode ` +
           '(too many progressive scans or too many pixels for its size): send a smaller or a baseline image');
       }
       throw err;
+    } finally {
+      clearTimeout(timer);
+      port1.close();
     }
     if (!out.ok) throw new ImageError(out.message);
     return { pixels: out.pixels, polarity: out.polarity };

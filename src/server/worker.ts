@@ -5,6 +5,7 @@
  * the event loop. Errors come back as values, not throws, so that the main thread can answer with
  * their message intact.
  */
+import type { MessagePort } from 'node:worker_threads';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { ImageError, preprocessImage, type Polarity, FIELD } from '../preprocess/image.js';
 import { BodyError, invalidJsonMessage, parseJson } from './body.js';
@@ -13,6 +14,8 @@ import { AJV_OPTIONS, batchBodySchema, toUnit } from './inputs.js';
 export interface DecodeTask {
   bytes: Uint8Array;
   where: string;
+  /** told once the worker starts on the task (ImageDecoder times the decode from then, not from the queue) */
+  started?: MessagePort;
 }
 
 export type DecodeOutcome =
@@ -20,6 +23,8 @@ export type DecodeOutcome =
   | { ok: false; message: string };
 
 export function decode(task: DecodeTask): DecodeOutcome {
+  task.started?.postMessage(null);
+  task.started?.close();
   try {
     const { pixels, polarity } = preprocessImage(task.bytes, task.where);
     return { ok: true, pixels, polarity };
