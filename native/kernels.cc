@@ -264,6 +264,12 @@ void unpool_row(const float* dy, const int32_t* argmax, const PoolGeom& g, size_
         const __m128 hit = _mm_castsi128_ps(_mm_cmpeq_epi32(a, at));
         _mm_storeu_ps(d + c, _mm_and_ps(hit, _mm_loadu_ps(dy + yo + c)));
       }
+#elif defined(__wasm_simd128__)
+      for (; c + 4 <= C; c += 4) {  // the same, in WebAssembly SIMD
+        const v128_t at = wasm_i32x4_add(wasm_i32x4_splat(pos + c), wasm_i32x4_make(0, 1, 2, 3));
+        const v128_t hit = wasm_i32x4_eq(wasm_v128_load(argmax + yo + c), at);
+        wasm_v128_store(d + c, wasm_v128_and(hit, wasm_v128_load(dy + yo + c)));
+      }
 #endif
       for (; c < C; c++) d[c] = argmax[yo + c] == pos + c ? dy[yo + c] : 0.0f;
     }
@@ -975,6 +981,12 @@ void activation_backward(const float* dy, const float* y, float* dx, size_t len,
       const __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(y + i), zero, _CMP_GT_OQ);
       _mm256_storeu_ps(dx + i, _mm256_and_ps(keep, _mm256_loadu_ps(dy + i)));
     }
+#elif defined(__wasm_simd128__)
+    const v128_t zero = wasm_f32x4_splat(0.0f);
+    for (; i + 4 <= e; i += 4) {  // gt is false for NaN, as in the reference
+      const v128_t keep = wasm_f32x4_gt(wasm_v128_load(y + i), zero);
+      wasm_v128_store(dx + i, wasm_v128_and(keep, wasm_v128_load(dy + i)));
+    }
 #endif
     for (; i < e; i++) {
       const float d = dy[i];
@@ -1028,6 +1040,14 @@ void maxpool2d_forward(const float* x, float* y, int32_t* argmax, const PoolGeom
               const __m128i old = _mm_loadu_si128(reinterpret_cast<const __m128i*>(av + c));
               _mm_storeu_si128(reinterpret_cast<__m128i*>(av + c),
                                _mm_castps_si128(_mm_blendv_ps(_mm_castsi128_ps(old), _mm_castsi128_ps(at), gt)));
+            }
+#elif defined(__wasm_simd128__)
+            for (; c + 4 <= C; c += 4) {  // the same, in WebAssembly SIMD: gt is ordered (NaN: false)
+              const v128_t v = wasm_v128_load(xv + c), best = wasm_v128_load(yv + c);
+              const v128_t gt = wasm_f32x4_gt(v, best);
+              const v128_t at = wasm_i32x4_add(wasm_i32x4_splat(idx + c), wasm_i32x4_make(0, 1, 2, 3));
+              wasm_v128_store(yv + c, wasm_v128_bitselect(v, best, gt));
+              wasm_v128_store(av + c, wasm_v128_bitselect(at, wasm_v128_load(av + c), gt));
             }
 #endif
             for (; c < C; c++) {

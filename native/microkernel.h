@@ -661,74 +661,71 @@ static inline void ukernel_offs24(const float* x, const int* poff, int kc, const
 
 #elif defined(__wasm_simd128__)
 // WebAssembly SIMD (the wasm build, native/wasm-build.mjs): 4-float vectors, no FMA (a multiply and an add,
-// as the portable loops round). Engines give wasm 16 vector registers on x86-64, so a tile is computed in
-// passes of 8 columns (two vectors a row): 6 rows x 2 vectors are 12 accumulators, with the two B vectors
-// and the broadcast A value 15 registers, none spilled. Each pass reads the rows of A again (from cache).
+// as the portable loops round). V8 gives wasm 15 vector registers on x86-64 and loads every row's broadcast
+// A value ahead, so a tile is computed in passes of 2 rows: 2 x 4 vectors (16 columns) are 8 accumulators,
+// with the 4 B vectors, 2 broadcasts and a product 15 registers. 6 x 2-vector passes spilled 4 accumulators
+// a step and ran at half the speed (28 against 50 GFLOP/s on one Zen 5 core). Each pass reads B again (L1).
 
-// acc[r][col0 .. col0 + 8) (r < ROWS) = sum_{s, q} rp[r][s*segstride + q] * b[(s*seglen + q)*pw + col0 ..]
-template <int ROWS>
+// acc[r][col0 .. col0 + 4 VECS) (r < ROWS) = sum_{s, q} rp[r][s*segstride + q] * b[(s*seglen + q)*pw + col0 ..]
+template <int ROWS, int VECS>
 static inline void wasm_rows_pass(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
                                   int pw, int col0, float* acc, int ldacc) {
-  v128_t c0[ROWS], c1[ROWS];
-  for (int r = 0; r < ROWS; r++) c0[r] = c1[r] = wasm_f32x4_splat(0.0f);
+  v128_t c[ROWS][VECS];
+  for (int r = 0; r < ROWS; r++)
+    for (int v = 0; v < VECS; v++) c[r][v] = wasm_f32x4_splat(0.0f);
   const float* bp = b + col0;
   for (int s = 0; s < nseg; s++) {
     const ptrdiff_t off = s * segstride;
     for (int q = 0; q < seglen; q++) {
-      const v128_t b0 = wasm_v128_load(bp);
-      const v128_t b1 = wasm_v128_load(bp + 4);
+      v128_t bv[VECS];
+      for (int v = 0; v < VECS; v++) bv[v] = wasm_v128_load(bp + 4 * v);
       bp += pw;
       for (int r = 0; r < ROWS; r++) {
-        const v128_t a = wasm_f32x4_splat(rp[r][off + q]);
-        c0[r] = wasm_f32x4_add(c0[r], wasm_f32x4_mul(a, b0));
-        c1[r] = wasm_f32x4_add(c1[r], wasm_f32x4_mul(a, b1));
+        const v128_t a = wasm_v128_load32_splat(rp[r] + off + q);
+        for (int v = 0; v < VECS; v++) c[r][v] = wasm_f32x4_add(c[r][v], wasm_f32x4_mul(a, bv[v]));
       }
     }
   }
-  for (int r = 0; r < ROWS; r++) {
-    wasm_v128_store(acc + r * ldacc + col0, c0[r]);
-    wasm_v128_store(acc + r * ldacc + col0 + 4, c1[r]);
-  }
+  for (int r = 0; r < ROWS; r++)
+    for (int v = 0; v < VECS; v++) wasm_v128_store(acc + r * ldacc + col0 + 4 * v, c[r][v]);
 }
 
-// acc[r][col0 .. col0 + 8) = sum_p x[poff[p] + aoff[r]] * dy[p*lddy + col0 ..]
-template <int ROWS>
+// acc[r][col0 .. col0 + 4 VECS) (r < ROWS) = sum_p x[poff[p] + aoff[r]] * dy[p*lddy + col0 ..]
+template <int ROWS, int VECS>
 static inline void wasm_offs_pass(const float* x, const int* poff, int kc, const ptrdiff_t* aoff, const float* dy,
                                   ptrdiff_t lddy, int col0, float* acc, int ldacc) {
-  v128_t c0[ROWS], c1[ROWS];
-  for (int r = 0; r < ROWS; r++) c0[r] = c1[r] = wasm_f32x4_splat(0.0f);
+  v128_t c[ROWS][VECS];
+  for (int r = 0; r < ROWS; r++)
+    for (int v = 0; v < VECS; v++) c[r][v] = wasm_f32x4_splat(0.0f);
   const float* xr[ROWS];
   for (int r = 0; r < ROWS; r++) xr[r] = x + aoff[r];
   const float* d = dy + col0;
   for (int p = 0; p < kc; p++) {
     const ptrdiff_t o = poff[p];
-    const v128_t b0 = wasm_v128_load(d);
-    const v128_t b1 = wasm_v128_load(d + 4);
+    v128_t bv[VECS];
+    for (int v = 0; v < VECS; v++) bv[v] = wasm_v128_load(d + 4 * v);
     d += lddy;
     for (int r = 0; r < ROWS; r++) {
-      const v128_t a = wasm_f32x4_splat(xr[r][o]);
-      c0[r] = wasm_f32x4_add(c0[r], wasm_f32x4_mul(a, b0));
-      c1[r] = wasm_f32x4_add(c1[r], wasm_f32x4_mul(a, b1));
+      const v128_t a = wasm_v128_load32_splat(xr[r] + o);
+      for (int v = 0; v < VECS; v++) c[r][v] = wasm_f32x4_add(c[r][v], wasm_f32x4_mul(a, bv[v]));
     }
   }
-  for (int r = 0; r < ROWS; r++) {
-    wasm_v128_store(acc + r * ldacc + col0, c0[r]);
-    wasm_v128_store(acc + r * ldacc + col0 + 4, c1[r]);
-  }
+  for (int r = 0; r < ROWS; r++)
+    for (int v = 0; v < VECS; v++) wasm_v128_store(acc + r * ldacc + col0 + 4 * v, c[r][v]);
 }
 
 static inline void ukernel_rows(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
                                 float* c, ptrdiff_t ldc, int mr, int nr, bool accumulate, const float* bias,
                                 bool relu) {
   alignas(16) float acc[MR * NR];
-  for (int col0 = 0; col0 < nr; col0 += 8) wasm_rows_pass<MR>(rp, nseg, segstride, seglen, b, NR, col0, acc, NR);
+  for (int r0 = 0; r0 < MR; r0 += 2) wasm_rows_pass<2, 4>(rp + r0, nseg, segstride, seglen, b, NR, 0, acc + r0 * NR, NR);
   store_tile_scalar(acc, c, ldc, mr, nr, accumulate, bias, relu);
 }
 
 static inline void ukernel_offs(const float* x, const int* poff, int kc, const ptrdiff_t* aoff, const float* dy,
                                 ptrdiff_t lddy, float* c, ptrdiff_t ldc, int mr) {
   alignas(16) float acc[MR * NR];
-  for (int col0 = 0; col0 < NR; col0 += 8) wasm_offs_pass<MR>(x, poff, kc, aoff, dy, lddy, col0, acc, NR);
+  for (int r0 = 0; r0 < MR; r0 += 2) wasm_offs_pass<2, 4>(x, poff, kc, aoff + r0, dy, lddy, 0, acc + r0 * NR, NR);
   for (int r = 0; r < mr; r++)
     for (int j = 0; j < NR; j++) c[r * ldc + j] += acc[r * NR + j];
 }
@@ -737,14 +734,16 @@ constexpr int MR24 = 4;
 static inline void ukernel_rows24(const float* const* rp, int nseg, ptrdiff_t segstride, int seglen, const float* b,
                                   float* c, ptrdiff_t ldc, int mr, const float* bias, bool relu) {
   alignas(16) float acc[MR24 * 24];
-  for (int col0 = 0; col0 < 24; col0 += 8) wasm_rows_pass<MR24>(rp, nseg, segstride, seglen, b, 24, col0, acc, 24);
+  for (int r0 = 0; r0 < MR24; r0 += 2)
+    for (int col0 = 0; col0 < 24; col0 += 12) wasm_rows_pass<2, 3>(rp + r0, nseg, segstride, seglen, b, 24, col0, acc + r0 * 24, 24);
   store_tile_scalar(acc, c, ldc, mr, 24, false, bias, relu, 24);
 }
 
 static inline void ukernel_offs24(const float* x, const int* poff, int kc, const ptrdiff_t* aoff, const float* dy,
                                   ptrdiff_t lddy, float* c, ptrdiff_t ldc, int mr) {
   alignas(16) float acc[MR24 * 24];
-  for (int col0 = 0; col0 < 24; col0 += 8) wasm_offs_pass<MR24>(x, poff, kc, aoff, dy, lddy, col0, acc, 24);
+  for (int r0 = 0; r0 < MR24; r0 += 2)
+    for (int col0 = 0; col0 < 24; col0 += 12) wasm_offs_pass<2, 3>(x, poff, kc, aoff + r0, dy, lddy, col0, acc + r0 * 24, 24);
   for (int r = 0; r < mr; r++)
     for (int j = 0; j < 24; j++) c[r * ldc + j] += acc[r * 24 + j];
 }

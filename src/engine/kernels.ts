@@ -80,7 +80,16 @@ export interface ArgSpec<K extends keyof ArgKinds = keyof ArgKinds> {
   readonly optional?: boolean;
   /** arrays: the least length, from the call's arguments (0: nothing to check) */
   readonly len?: (a: NamedArgs) => number;
+  /**
+   * arrays: what the kernel does with it: reads it (absent), writes every value it covers without
+   * reading it ('out'), or reads and writes it ('inout'). A backend that copies arrays (the
+   * WebAssembly kernels) copies in only what is read and back only what is written.
+   */
+  readonly io?: ArrayUse;
 }
+
+/** How a kernel uses an array argument it does not only read (ArgSpec.io). */
+export type ArrayUse = 'out' | 'inout';
 
 /** A kernel: its arguments in order, what it returns, its shape rules. */
 export interface KernelSpec {
@@ -95,11 +104,12 @@ export interface KernelSpec {
 
 type Len = (a: NamedArgs) => number;
 /** An array argument that must hold at least `len` values (no `len`: nothing to check). */
-const f32 = (name: string, len?: Len): ArgSpec<'f32'> => ({ name, kind: 'f32', ...(len ? { len } : {}) });
+const f32 = (name: string, len?: Len, io?: ArrayUse): ArgSpec<'f32'> =>
+  ({ name, kind: 'f32', ...(len ? { len } : {}), ...(io ? { io } : {}) });
 /** An array argument that may be left out or null. */
 const optF32 = (name: string, len: Len): ArgSpec<'f32'> & { readonly optional: true } => ({ name, kind: 'f32', optional: true, len });
 /** An Int32Array argument that must hold at least `len` values. */
-const i32 = (name: string, len: Len): ArgSpec<'i32'> => ({ name, kind: 'i32', len });
+const i32 = (name: string, len: Len, io?: ArrayUse): ArgSpec<'i32'> => ({ name, kind: 'i32', len, ...(io ? { io } : {}) });
 /** A geometry, a number, a flag, an activation or optimizer parameters. */
 const arg = <K extends Exclude<keyof ArgKinds, 'f32' | 'i32'>>(name: string, kind: K): ArgSpec<K> => ({ name, kind });
 /** An activation that may be left out ('linear'). */
@@ -144,7 +154,7 @@ export const KERNELS = {
    * out-of-range input positions read as zero.
    */
   conv2dForward: {
-    args: [f32('x', (a) => convIn(a.g)), f32('w', (a) => convW(a.g)), f32('b', (a) => a.g.k), f32('y', (a) => convOut(a.g)),
+    args: [f32('x', (a) => convIn(a.g)), f32('w', (a) => convW(a.g)), f32('b', (a) => a.g.k), f32('y', (a) => convOut(a.g), 'out'),
       arg('g', 'conv'), arg('act', 'act')],
     precision: true,
     /** padding never negative, strides positive */
@@ -152,15 +162,15 @@ export const KERNELS = {
   },
   /** dx[N,H,W,C] = gradient of the conv w.r.t. its input given dy[N,OH,OW,K]   (overwrite dx) */
   conv2dBackwardInput: {
-    args: [f32('dy', (a) => convOut(a.g)), f32('w', (a) => convW(a.g)), f32('dx', (a) => convIn(a.g)), arg('g', 'conv')],
+    args: [f32('dy', (a) => convOut(a.g)), f32('w', (a) => convW(a.g)), f32('dx', (a) => convIn(a.g), 'out'), arg('g', 'conv')],
     precision: true,
     /** padding never negative, strides positive */
     check: (a) => convRule(a.g),
   },
   /** dw[kh,kw,C,K] = gradient w.r.t. the kernel; db[K] = sum of dy over N,OH,OW   (overwrite both) */
   conv2dBackwardFilter: {
-    args: [f32('x', (a) => convIn(a.g)), f32('dy', (a) => convOut(a.g)), f32('dw', (a) => convW(a.g)), f32('db', (a) => a.g.k),
-      arg('g', 'conv')],
+    args: [f32('x', (a) => convIn(a.g)), f32('dy', (a) => convOut(a.g)), f32('dw', (a) => convW(a.g), 'out'),
+      f32('db', (a) => a.g.k, 'out'), arg('g', 'conv')],
     precision: true,
     /** padding never negative, strides positive */
     check: (a) => convRule(a.g),
@@ -170,36 +180,36 @@ export const KERNELS = {
    * a is stored [m,k], or [k,m] when transA; b is stored [k,n], or [n,k] when transB.
    */
   matmul: {
-    args: [f32('a', (a) => a.m * a.k), f32('b', (a) => a.k * a.n), f32('c', (a) => a.m * a.n), arg('m', 'int'), arg('n', 'int'),
+    args: [f32('a', (a) => a.m * a.k), f32('b', (a) => a.k * a.n), f32('c', (a) => a.m * a.n, 'inout'), arg('m', 'int'), arg('n', 'int'),
       arg('k', 'int'), arg('transA', 'flag'), arg('transB', 'flag'), arg('accumulate', 'flag')],
   },
   /** y[rows,cols] = act(y + b[cols])   (in place on y) */
   biasActivation: {
-    args: [f32('y', rc), f32('b', (a) => a.cols), arg('rows', 'int'), arg('cols', 'int'), arg('act', 'act')],
+    args: [f32('y', rc, 'inout'), f32('b', (a) => a.cols), arg('rows', 'int'), arg('cols', 'int'), arg('act', 'act')],
   },
   /** db[cols] = sum over rows of dy[rows,cols]   (overwrite db) */
   biasGrad: {
-    args: [f32('dy', rc), f32('db', (a) => a.cols), arg('rows', 'int'), arg('cols', 'int')],
+    args: [f32('dy', rc), f32('db', (a) => a.cols, 'out'), arg('rows', 'int'), arg('cols', 'int')],
   },
   /**
    * dx = dy * act'(.) expressed through the activation's output y, over dy.length values:
    * relu: dx = y > 0 ? dy : 0; linear: dx = dy.   (overwrite dx; dx may alias dy)
    */
   activationBackward: {
-    args: [f32('dy'), f32('y', (a) => (a.act === 'relu' ? a.dy.length : 0)), f32('dx', (a) => a.dy.length), arg('act', 'act')],
+    args: [f32('dy'), f32('y', (a) => (a.act === 'relu' ? a.dy.length : 0)), f32('dx', (a) => a.dy.length, 'out'), arg('act', 'act')],
   },
   /**
    * y[N,OH,OW,C] = max over each pool window of x[N,H,W,C]; argmax[N,OH,OW,C]
    * receives the flat index into x of the maximum (the first one on ties).   (overwrite both)
    */
   maxPool2dForward: {
-    args: [f32('x', (a) => poolIn(a.g)), f32('y', (a) => poolOut(a.g)), i32('argmax', (a) => poolOut(a.g)), arg('g', 'pool')],
+    args: [f32('x', (a) => poolIn(a.g)), f32('y', (a) => poolOut(a.g), 'out'), i32('argmax', (a) => poolOut(a.g), 'out'), arg('g', 'pool')],
     /** pool windows inside the input */
     check: (a) => poolRule(a.g),
   },
   /** dx[N,H,W,C] = scatter-add of dy[N,OH,OW,C] to the argmax positions, zero elsewhere   (overwrite dx) */
   maxPool2dBackward: {
-    args: [f32('dy', (a) => poolOut(a.g)), i32('argmax', (a) => poolOut(a.g)), f32('dx', (a) => poolIn(a.g)), arg('g', 'pool')],
+    args: [f32('dy', (a) => poolOut(a.g)), i32('argmax', (a) => poolOut(a.g)), f32('dx', (a) => poolIn(a.g), 'out'), arg('g', 'pool')],
     /** pool windows inside the input */
     check: (a) => poolRule(a.g),
   },
@@ -210,8 +220,8 @@ export const KERNELS = {
    * conv output z [N,OH,OW,K]), without writing z.   (overwrite y, argmax)
    */
   conv2dMaxPoolForward: {
-    args: [f32('x', (a) => convIn(a.g)), f32('w', (a) => convW(a.g)), f32('b', (a) => a.g.k), f32('y', (a) => poolOut(a.p)),
-      i32('argmax', (a) => poolOut(a.p)), arg('g', 'conv'), arg('p', 'pool'), arg('act', 'act')],
+    args: [f32('x', (a) => convIn(a.g)), f32('w', (a) => convW(a.g)), f32('b', (a) => a.g.k), f32('y', (a) => poolOut(a.p), 'out'),
+      i32('argmax', (a) => poolOut(a.p), 'out'), arg('g', 'conv'), arg('p', 'pool'), arg('act', 'act')],
     precision: true,
     /** the pool fits the conv's output, windows not overlapping */
     check: convPoolRule,
@@ -223,7 +233,7 @@ export const KERNELS = {
    */
   conv2dMaxPoolBackwardFilter: {
     args: [f32('x', (a) => convIn(a.g)), f32('dy', (a) => poolOut(a.p)), i32('argmax', (a) => poolOut(a.p)),
-      f32('dw', (a) => convW(a.g)), f32('db', (a) => a.g.k), arg('g', 'conv'), arg('p', 'pool')],
+      f32('dw', (a) => convW(a.g), 'out'), f32('db', (a) => a.g.k, 'out'), arg('g', 'conv'), arg('p', 'pool')],
     precision: true,
     /** the pool fits the conv's output, windows not overlapping */
     check: convPoolRule,
@@ -235,18 +245,18 @@ export const KERNELS = {
    */
   conv2dMaxPoolBackwardInput: {
     args: [f32('dy', (a) => poolOut(a.p)), i32('argmax', (a) => poolOut(a.p)), f32('w', (a) => convW(a.g)),
-      f32('dx', (a) => convIn(a.g)), arg('g', 'conv'), arg('p', 'pool')],
+      f32('dx', (a) => convIn(a.g), 'out'), arg('g', 'conv'), arg('p', 'pool')],
     precision: true,
     /** the pool fits the conv's output, windows not overlapping */
     check: convPoolRule,
   },
   /** out = a * b elementwise, over a.length values (out may alias a)   (dropout masks) */
   mul: {
-    args: [f32('a'), f32('b', (a) => a.a.length), f32('out', (a) => a.a.length)],
+    args: [f32('a'), f32('b', (a) => a.a.length), f32('out', (a) => a.a.length, 'out')],
   },
   /** probs[rows,cols] = softmax over each row of logits, numerically stable   (overwrite) */
   softmax: {
-    args: [f32('logits', rc), f32('probs', rc), arg('rows', 'int'), arg('cols', 'int')],
+    args: [f32('logits', rc), f32('probs', rc, 'out'), arg('rows', 'int'), arg('cols', 'int')],
   },
   /**
    * Fused softmax + categorical cross-entropy over a batch of `rows`.
@@ -256,7 +266,8 @@ export const KERNELS = {
    * targets * (logsumexp(logits) - logits), so it never takes log(0).
    */
   softmaxCrossEntropy: {
-    args: [f32('logits', rc), f32('targets', rc), f32('probs', rc), f32('dlogits', rc), arg('rows', 'int'), arg('cols', 'int')],
+    args: [f32('logits', rc), f32('targets', rc), f32('probs', rc, 'out'), f32('dlogits', rc, 'out'), arg('rows', 'int'),
+      arg('cols', 'int')],
     returns: 'number',
   },
   /**
@@ -264,21 +275,23 @@ export const KERNELS = {
    * p -= lr * sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + epsilon).   (in place on p, m, v)
    */
   adamUpdate: {
-    args: [f32('p'), f32('g', (a) => a.p.length), f32('m', (a) => a.p.length), f32('v', (a) => a.p.length), arg('o', 'adam')],
+    args: [f32('p', undefined, 'inout'), f32('g', (a) => a.p.length), f32('m', (a) => a.p.length, 'inout'),
+      f32('v', (a) => a.p.length, 'inout'), arg('o', 'adam')],
   },
   /**
    * SGD as Keras, over p.length values: vel = momentum vel - lr g; p += vel
    * (nesterov: p += momentum vel - lr g). With momentum 0: p -= lr g.   (in place on p, vel)
    */
   sgdUpdate: {
-    args: [f32('p'), f32('g', (a) => a.p.length), f32('vel', (a) => (a.o.momentum !== 0 ? a.p.length : 0)), arg('o', 'sgd')],
+    args: [f32('p', undefined, 'inout'), f32('g', (a) => a.p.length), f32('vel', (a) => (a.o.momentum !== 0 ? a.p.length : 0), 'inout'),
+      arg('o', 'sgd')],
   },
   /**
    * One step of an exponential moving average: avg = keep avg + (1 - keep) x, over
    * avg.length values (weight averaging, nn/averaging.ts).   (in place on avg)
    */
   emaUpdate: {
-    args: [f32('avg'), f32('x', (a) => a.avg.length), arg('keep', 'real')],
+    args: [f32('avg', undefined, 'inout'), f32('x', (a) => a.avg.length), arg('keep', 'real')],
   },
   /**
    * Batch statistics per channel of x[rows, cols] (rows = N*H*W, cols = C):
@@ -286,7 +299,7 @@ export const KERNELS = {
    * as Keras/TF moments), both computed in double precision.   (overwrite mean, variance)
    */
   batchNormStats: {
-    args: [f32('x', rc), f32('mean', (a) => a.cols), f32('variance', (a) => a.cols), arg('rows', 'int'), arg('cols', 'int')],
+    args: [f32('x', rc), f32('mean', (a) => a.cols, 'out'), f32('variance', (a) => a.cols, 'out'), arg('rows', 'int'), arg('cols', 'int')],
   },
   /**
    * y[r,c] = act(gamma[c] * (x[r,c] - mean[c]) / sqrt(variance[c] + epsilon) + beta[c])   (overwrite y; y may alias x)
@@ -294,7 +307,7 @@ export const KERNELS = {
    */
   batchNormForward: {
     args: [f32('x', rc), f32('mean', (a) => a.cols), f32('variance', (a) => a.cols), f32('gamma', (a) => a.cols),
-      f32('beta', (a) => a.cols), arg('epsilon', 'real'), f32('y', rc), arg('rows', 'int'), arg('cols', 'int'), optAct('act')],
+      f32('beta', (a) => a.cols), arg('epsilon', 'real'), f32('y', rc, 'out'), arg('rows', 'int'), arg('cols', 'int'), optAct('act')],
   },
   /**
    * Backward of batchNormForward in training mode (mean and variance are the batch statistics of x):
@@ -306,8 +319,8 @@ export const KERNELS = {
    */
   batchNormBackward: {
     args: [f32('x', rc), f32('dy', rc), f32('mean', (a) => a.cols), f32('variance', (a) => a.cols), f32('gamma', (a) => a.cols),
-      arg('epsilon', 'real'), f32('dx', rc), f32('dgamma', (a) => a.cols), f32('dbeta', (a) => a.cols), arg('rows', 'int'),
-      arg('cols', 'int'), optF32('reluY', rc)],
+      arg('epsilon', 'real'), f32('dx', rc, 'out'), f32('dgamma', (a) => a.cols, 'out'), f32('dbeta', (a) => a.cols, 'out'),
+      arg('rows', 'int'), arg('cols', 'int'), optF32('reluY', rc)],
   },
   /**
    * Affine resampling of images (augmentation): x[N,H,W,C] -> y[N,H,W,C]. For image n,
@@ -318,7 +331,7 @@ export const KERNELS = {
    * (overwrite y)
    */
   affineResample: {
-    args: [f32('x', (a) => a.n * a.h * a.w * a.c), f32('params', (a) => a.n * 6), f32('y', (a) => a.n * a.h * a.w * a.c),
+    args: [f32('x', (a) => a.n * a.h * a.w * a.c), f32('params', (a) => a.n * 6), f32('y', (a) => a.n * a.h * a.w * a.c, 'out'),
       arg('n', 'int'), arg('h', 'int'), arg('w', 'int'), arg('c', 'int'), optF32('disp', (a) => a.n * a.h * a.w * 2)],
   },
   /**
@@ -328,7 +341,7 @@ export const KERNELS = {
    * image count as zero), separably along x then y in double, and scaled by alpha.   (overwrite field)
    */
   elasticField: {
-    args: [f32('noise', (a) => a.n * a.h * a.w * 2), f32('field', (a) => a.n * a.h * a.w * 2), arg('n', 'int'), arg('h', 'int'),
+    args: [f32('noise', (a) => a.n * a.h * a.w * 2), f32('field', (a) => a.n * a.h * a.w * 2, 'out'), arg('n', 'int'), arg('h', 'int'),
       arg('w', 'int'), arg('sigma', 'real'), arg('alpha', 'real')],
     /** a positive sigma and a finite alpha */
     check: (a) => (!(a.sigma > 0) || !Number.isFinite(a.alpha) ? `expected sigma > 0 and a finite alpha, got ${a.sigma}, ${a.alpha}` : null),

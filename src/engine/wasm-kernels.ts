@@ -5,10 +5,10 @@
  * it, named 'wasm': the same checks, packing and kernels. No Node imports: Node (wasm.ts) and the
  * browser (src/web) compile the module their own way and both come here.
  *
- * Each call copies its arrays into the module's memory and back out (the module cannot see
- * JavaScript's arrays), and runs on one thread.
+ * Each call copies into the module's memory the arrays its kernel reads, and back out those it writes
+ * (the module cannot see JavaScript's arrays; the kernel table says which, ArgSpec.io), and runs on one thread.
  */
-import { KERNEL_NAMES, KERNELS, type KernelSpec } from './kernels.js';
+import { KERNEL_NAMES, KERNELS, type ArrayUse, type KernelSpec } from './kernels.js';
 import { NativeBackend, type Addon } from './addon-backend.js';
 import type { Precision } from './backend.js';
 
@@ -53,7 +53,8 @@ export function wasmBackend(addon: Addon, precision: Precision = 'fp32'): Native
 }
 
 function wasmAddon(ex: WasmExports): Addon {
-  const call = (kernel: (descriptor: number) => number, args: (Array32 | null)[]): number => {
+  /** `kernel` on `args` (its arrays, then its integers and reals); `io[i]`: how it uses array i (KernelSpec) */
+  const call = (kernel: (descriptor: number) => number, args: (Array32 | null)[], io: readonly (ArrayUse | undefined)[]): number => {
     const n = args.length;
     const descriptor = ex.alloc(8 * n);
     const at = args.map((a) => (a === null ? 0 : ex.alloc(Math.max(a.byteLength, 4))));
@@ -65,14 +66,17 @@ function wasmAddon(ex: WasmExports): Addon {
       args.forEach((a, i) => {
         d[2 * i] = at[i]!;
         d[2 * i + 1] = a === null ? 0 : a.length;
-        if (a !== null) bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at[i]!);
+        // what the kernel reads (the arrays it only writes are not), and the integers and reals after them
+        if (a !== null && io[i] !== 'out') bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at[i]!);
       });
       const result = kernel(descriptor);
       bytes = new Uint8Array(ex.memory.buffer);
-      // the kernel's arrays back (the integers and reals after them are the caller's own inputs)
+      // what the kernel wrote back, after every read (an output may alias an input: dx and dy)
       for (let i = 0; i < n - 2; i++) {
         const a = args[i];
-        if (a !== null && a !== undefined) new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(bytes.subarray(at[i]!, at[i]! + a.byteLength));
+        if (a !== null && a !== undefined && io[i] !== undefined) {
+          new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(bytes.subarray(at[i]!, at[i]! + a.byteLength));
+        }
       }
       return result;
     } finally {
@@ -90,9 +94,11 @@ function wasmAddon(ex: WasmExports): Addon {
   };
   for (const name of KERNEL_NAMES) {
     const kernel = ex[name] as (descriptor: number) => number;
-    const returnsNumber = (KERNELS[name] as KernelSpec).returns === 'number'; // (the module returns 0 for the others)
+    const spec = KERNELS[name] as KernelSpec;
+    const returnsNumber = spec.returns === 'number'; // (the module returns 0 for the others)
+    const io = spec.args.filter((a) => a.kind === 'f32' || a.kind === 'i32').map((a) => a.io);
     addon[name] = (...args: (Array32 | null)[]): number | undefined => {
-      const r = call(kernel, args);
+      const r = call(kernel, args, io);
       return returnsNumber ? r : undefined;
     };
   }
