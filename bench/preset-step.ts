@@ -1,10 +1,11 @@
 /**
  * Where a preset's training step goes: per-layer forward and backward time,
  * the loss, the optimizer update and everything else, through the real
- * Sequential model (native backend), on MNIST batches. Prints one JSON object;
- * nothing is asserted.
+ * Sequential model (native backend, or the WebAssembly kernels with --backend wasm), on MNIST batches.
+ * Prints one JSON object; nothing is asserted.
  *
- *   node dist/bench/preset-step.js [--preset fast] [--threads N] [--steps N] [--batch-size N] [--precision fp32|bf16|auto]
+ *   node dist/bench/preset-step.js [--preset fast] [--backend native|wasm] [--threads N] [--steps N] [--batch-size N]
+ *                                  [--precision fp32|bf16|auto]
  *
  * Per entry: the minimum and median time per step in microseconds (compare
  * minimums on a shared, noisy machine), and `imagesPerSec` from the median
@@ -19,18 +20,23 @@
  */
 import { readFileSync } from 'node:fs';
 import { loadNativeBackend, nativeBf16Kernels, nativePeakGflops, type PrecisionChoice } from '../src/engine/native.js';
+import { loadWasmAddon, loadWasmBackend } from '../src/engine/wasm.js';
 import type { Precision } from '../src/engine/backend.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { buildPreset, datasetToTensors } from '../src/nn/index.js';
 import type { Layer } from '../src/nn/layer.js';
+import { Option } from 'commander';
 import { benchProgram, intArg } from './options.js';
 
-interface Args { preset: string; threads?: number; steps: number; batchSize?: number; precision: PrecisionChoice; peakGflops?: number }
+interface Args {
+  preset: string; backend: 'native' | 'wasm'; threads?: number; steps: number; batchSize?: number; precision: PrecisionChoice; peakGflops?: number;
+}
 
 function parse(): Args {
   return benchProgram('preset-step', 'where a preset\'s training step goes, per layer (native backend); prints one JSON object')
     .option('--preset <name>', 'preset', 'fast')
+    .addOption(new Option('--backend <name>', 'the kernels: native, or wasm (the WebAssembly module, one thread)').choices(['native', 'wasm']).default('native'))
     .option('--threads <n>', 'engine threads (default: all cores)', intArg(1))
     .option('--steps <n>', 'timed steps', intArg(1), 200)
     .option('--batch-size <n>', 'batch size (default: the preset\'s)', intArg(1))
@@ -47,8 +53,8 @@ function median(a: number[]): number {
 
 async function main(): Promise<void> {
   const args = parse();
-  const nat = loadNativeBackend(args.threads, args.precision);
-  if (!nat.ok) throw new Error(`native backend: ${nat.reason}`);
+  const nat = args.backend === 'wasm' ? loadWasmBackend(args.threads ?? 1, args.precision) : loadNativeBackend(args.threads, args.precision);
+  if (!nat.ok) throw new Error(`${args.backend} backend: ${nat.reason}`);
   const { model, training } = buildPreset(args.preset, 0);
   model.setBackend(nat.backend);
   const batch = args.batchSize ?? training.batchSize;
@@ -98,7 +104,7 @@ async function main(): Promise<void> {
     (times.get('other (loss, gather, checks)') ?? times.set('other (loss, gather, checks)', []).get('other (loss, gather, checks)')!).push(total - inside);
     (times.get('step') ?? times.set('step', []).get('step')!).push(total);
   }
-  const peak = args.peakGflops ?? machinePeakGflops(nat.backend.threads, nat.backend.precision);
+  const peak = args.peakGflops ?? (args.backend === 'wasm' ? wasmPeakGflops() : machinePeakGflops(nat.backend.threads, nat.backend.precision));
   const flops = layerFlops(layers, model.inputShape!, batch);
   const rows = [...times.entries()].map(([part, us]) => {
     const minUs = Math.min(...us);
@@ -142,6 +148,14 @@ function layerFlops(layers: Layer[], inputShape: readonly number[], batch: numbe
     shape = [...layer.outputShape!];
   }
   return out;
+}
+
+/** The WebAssembly module's own multiply-add peak on one thread (its first run warms the engine's compiler). */
+function wasmPeakGflops(): number {
+  const loaded = loadWasmAddon();
+  if ('error' in loaded) throw new Error(loaded.error);
+  loaded.addon.peakGflops(0);
+  return loaded.addon.peakGflops(0);
 }
 
 /**
