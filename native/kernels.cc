@@ -1426,6 +1426,71 @@ bool conv2d_maxpool_backward_fused(const ConvGeom& g, const PoolGeom& p) {
   return conv_pool_direct(g, p) || conv_pool_pooled_3x3(g, p);
 }
 
+#if defined(__wasm_simd128__)
+namespace {
+// The first conv of an MNIST net in WebAssembly SIMD: one input channel, 3x3, stride 1, K a multiple of
+// 8, then a 2x2/2 max pool, computed directly (a GEMM of depth 9 spends its time in tile epilogues). A
+// pooled output's four conv outputs read a 4x4 patch of the padded input; 8 filters at a time hold the
+// four outputs in 8 accumulators. Sums over the taps in order, then + bias, relu, and the pool's
+// maximum and argmax in its scan order (first maximum on ties; NaN never replaces), as the reference.
+void conv_pool_direct_wasm(const float* x, const float* w, const float* b, float* y, int32_t* argmax,
+                           const ConvGeom& g, const PoolGeom& p, bool relu) {
+  if (g.n <= 0 || p.oh <= 0 || p.ow <= 0) return;
+  Scratch& sh = pool().shared();
+  const int hs = g.oh + 2, ws = g.ow + 2;
+  const Source src = conv_source(x, g.n, g.h, g.w, 1, g.pt, g.pl, hs, ws, sh.a);
+  const int K = g.k;
+  const v128_t zero = wasm_f32x4_splat(0.0f), lane = wasm_i32x4_make(0, 1, 2, 3);
+  for (int img = 0; img < g.n; img++) {
+    for (int py = 0; py < p.oh; py++) {
+      for (int px = 0; px < p.ow; px++) {
+        const float* s0 = src.data + (size_t(img) * hs + 2 * py) * ws + 2 * px;
+        float patch[16];
+        for (int r = 0; r < 4; r++)
+          for (int c = 0; c < 4; c++) patch[r * 4 + c] = s0[size_t(r) * ws + c];
+        const size_t yo = ((size_t(img) * p.oh + py) * p.ow + px) * K;
+        const int32_t z00 = int32_t(((size_t(img) * g.oh + 2 * py) * g.ow + 2 * px) * K);
+        const int32_t zoff[4] = {0, K, g.ow * K, g.ow * K + K};  // the window's outputs in scan order
+        for (int k0 = 0; k0 < K; k0 += 8) {
+          v128_t acc[4][2];
+          for (int q = 0; q < 4; q++) acc[q][0] = acc[q][1] = zero;
+          for (int t = 0; t < 9; t++) {
+            const int i = t / 3, j = t % 3;
+            const v128_t w0 = wasm_v128_load(w + size_t(t) * K + k0), w1 = wasm_v128_load(w + size_t(t) * K + k0 + 4);
+            for (int q = 0; q < 4; q++) {
+              const v128_t a = wasm_f32x4_splat(patch[(i + (q >> 1)) * 4 + j + (q & 1)]);
+              acc[q][0] = wasm_f32x4_add(acc[q][0], wasm_f32x4_mul(a, w0));
+              acc[q][1] = wasm_f32x4_add(acc[q][1], wasm_f32x4_mul(a, w1));
+            }
+          }
+          for (int h = 0; h < 2; h++) {
+            const int k = k0 + 4 * h;
+            const v128_t bias = wasm_v128_load(b + k);
+            v128_t best = zero, at = zero;
+            for (int q = 0; q < 4; q++) {
+              v128_t z = wasm_f32x4_add(acc[q][h], bias);
+              if (relu) z = wasm_v128_and(wasm_f32x4_gt(z, zero), z);  // !(z > 0) ? 0 : z, NaN too
+              const v128_t idx = wasm_i32x4_add(wasm_i32x4_splat(z00 + zoff[q] + k), lane);
+              if (q == 0) {
+                best = z;
+                at = idx;
+                continue;
+              }
+              const v128_t gt = wasm_f32x4_gt(z, best);
+              best = wasm_v128_bitselect(z, best, gt);
+              at = wasm_v128_bitselect(idx, at, gt);
+            }
+            wasm_v128_store(y + yo + k, best);
+            wasm_v128_store(argmax + yo + k, at);
+          }
+        }
+      }
+    }
+  }
+}
+}  // namespace
+#endif
+
 void conv2d_maxpool_forward(const float* x, const float* w, const float* b, float* y, int32_t* argmax,
                             const ConvGeom& g, const PoolGeom& p, bool relu) {
 #ifdef DIGITS_AVX2
@@ -1478,6 +1543,11 @@ void conv2d_maxpool_forward(const float* x, const float* w, const float* b, floa
     const Source src = conv_source(x, g.n, g.h, g.w, g.c, g.pt, g.pl, hs, ws, sh.a);
     const float* pb = pack_b_rows(sh.b, w, size_t(g.k), g.kh * g.kw * g.c, g.k);
     return conv_pool_gemm(src, g.c, pb, y, argmax, g, p, b, relu);
+  }
+#endif
+#if defined(__wasm_simd128__)
+  if (g.c == 1 && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && pool_2x2(p) && g.k % 8 == 0) {
+    return conv_pool_direct_wasm(x, w, b, y, argmax, g, p, relu);
   }
 #endif
   if (!conv_pool_direct(g, p)) {

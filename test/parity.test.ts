@@ -383,6 +383,10 @@ const convPoolCases: { c: ConvCase; pool: number }[] = [
   // direct kernel: 'valid' with an odd conv output (the last row and column are not pooled), ReLU, K not a multiple of 8
   { c: { x: [3, 9, 12, 1], f: [3, 3, 1, 20], s: [1, 1], p: 'valid', act: 'relu' }, pool: 2 },
   { c: { x: [1, 7, 7, 1], f: [3, 3, 1, 5], s: [1, 1], p: 'same', act: 'relu' }, pool: 2 },
+  // the seed model's first conv and its pool (the WebAssembly build's direct kernel: one channel, K a multiple of 8),
+  // and an odd output with padding (its last row and column not pooled)
+  { c: { x: [3, 28, 28, 1], f: [3, 3, 1, 32], s: [1, 1], p: 'valid', act: 'relu' }, pool: 2 },
+  { c: { x: [2, 9, 11, 1], f: [3, 3, 1, 8], s: [1, 1], p: 'same', act: 'linear' }, pool: 2 },
   // the general path (conv, then pool)
   { c: { x: [3, 14, 14, 12], f: [3, 3, 12, 24], s: [1, 1], p: 'same', act: 'linear' }, pool: 2 },
   { c: { x: [2, 11, 10, 2], f: [2, 3, 2, 7], s: [1, 1], p: 'same', act: 'relu' }, pool: 3 },
