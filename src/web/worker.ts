@@ -72,7 +72,7 @@ async function load(modelUrl: string): Promise<ModelFacts> {
   const { model, metadata } = await fromModelJson(json, modelUrl, (file) => fetchBytes(new URL(file, modelUrl).href, 'a weight shard'));
   // as the server runs it: bf16 only for a model trained so (run/backend.ts, modelPrecision)
   model.setBackend(wasmBackend(addon, metadata?.precision === 'bf16' ? 'bf16' : 'fp32'));
-  const id = metadata?.preset ? `${metadata.preset} (${modelUrl.split('/').slice(-2, -1)[0] ?? 'model'})` : 'model';
+  const id = `${metadata?.preset ?? 'exported'}, running in this page`;
   current = { model, metadata, facts: facts(model, metadata, id) };
   return current.facts;
 }
