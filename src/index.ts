@@ -6,7 +6,7 @@
  *
  * await trainRun({ data: 'mnist', preset: 'fast', seed: 0, backend: 'auto', out: 'runs/fast' });
  * const predictor = await openPredictor({ model: 'runs/fast' });
- * const { label, probabilities } = await predictor.predict(preprocessImage(pngBytes).pixels);
+ * const { label, confidence, isDigit } = await predictor.predictField(preprocessImage(pngBytes).pixels);
  * ```
  *
  * - **Runs**: {@link trainRun}, {@link trainEnsemble}, {@link evaluateRun}, {@link predictRun} and
@@ -57,6 +57,10 @@ export { WeightAveraging, type WeightAveragingOptions } from './nn/averaging.js'
 export type { AugmentOptions, AugmentSettings, ElasticSettings } from './nn/augment.js';
 export { Ensemble, DEFAULT_TTA, type TtaView } from './nn/ensemble.js';
 export type { Classifier } from './nn/classifier.js';
+export {
+  fitCalibration, fitTemperature, applyTemperature, readProbabilities, DEFAULT_CALIBRATION, ACCEPT_MISS, type Calibration, type Reading,
+} from './nn/calibration.js';
+export { calibrationFigures, rejectionCurve, type CalibrationFigures, type ReliabilityBin, type RejectionPoint } from './report/calibration.js';
 
 // ------------------------------------------------------------------------------------------ presets
 export { PRESETS, presetNames, getPreset, buildPreset, type Preset, type TrainingSettings } from './nn/presets.js';
@@ -79,7 +83,7 @@ export {
 } from './preprocess/image.js';
 
 // -------------------------------------------------------------------------------------- model files
-export { saveModel, loadModel, makeMetadata, MODEL_JSON, type DigitsMetadata, type LoadedModel, type SaveOptions, type SaveResult } from './io/model-files.js';
+export { saveModel, loadModel, makeMetadata, calibrationOf, MODEL_JSON, type DigitsMetadata, type LoadedModel, type SaveOptions, type SaveResult } from './io/model-files.js';
 export { loadClassifier, saveEnsemble, isEnsembleDir, ENSEMBLE_JSON, type LoadedClassifier, type LoadedMember } from './io/ensemble.js';
 export { exportOnnx, toOnnx, ONNX_OPSET, type OnnxExportOptions, type OnnxExportResult } from './io/onnx.js';
 export { importKeras, readKerasH5, type KerasImportOptions, type KerasImportResult, type KerasModel } from './io/keras.js';

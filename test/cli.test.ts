@@ -115,6 +115,14 @@ test('the Kaggle workflow: train, evaluate, predict a test.csv, score the submis
   assert.ok(Math.abs(acc - metrics.testAccuracy) < 1e-4, `evaluate ${acc} vs train's test accuracy ${metrics.testAccuracy}`);
   assert.match(e.stdout, /precision/);
   assert.match(e.stdout, /actual \\ predicted/);
+  // calibrated on the 600 validation images at training time; evaluate reports the ECE before and after
+  const { metadata: saved } = await loadModel(model);
+  assert.equal(saved!.calibration!.images, 600);
+  assert.ok(saved!.calibration!.temperature > 0 && saved!.calibration!.threshold > 0 && saved!.calibration!.threshold < 1);
+  const ece = /expected calibration error (\d+\.\d+)% as the network says, (\d+\.\d+)% calibrated/.exec(e.stdout);
+  assert.ok(ece, e.stdout);
+  assert.match(e.stdout, /taken for digits: \d+\.\d\d% of the images/);
+  assert.match(e.stdout, /5\.0% refused → \d+\.\d\d%/);
 
   // Kaggle test.csv without labels, and the true labels beside it
   const test = await loadMnist('test', { limit: 200 });
@@ -127,6 +135,14 @@ test('the Kaggle workflow: train, evaluate, predict a test.csv, score the submis
   assert.equal(rows.length, 201);
   const probs = rows[1]!.split(',').slice(2).map(Number);
   assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-4, 'probabilities sum to 1');
+
+  const c = digits('predict', '--model', model, '--input', 'test.csv', '--out', 'confidence.csv', '--confidence');
+  assert.equal(c.code, 0, c.stderr);
+  const crows = (await fs.readFile(path.join(tmp, 'confidence.csv'), 'utf8')).trim().split(/\r?\n/);
+  assert.equal(crows[0], 'ImageId,Label,Confidence,IsDigit');
+  const [, , conf, isDigit] = crows[1]!.split(',');
+  assert.ok(Number(conf) > 0 && Number(conf) <= 1);
+  assert.equal(isDigit, String(Number(conf) >= saved!.calibration!.threshold));
 
   const s = digits('score', 'submission.csv', '--labels', 'test-labels.csv');
   assert.equal(s.code, 0, s.stderr);

@@ -51,7 +51,7 @@ test('train writes report.html with its PNGs and prints the compact summary', as
   assert.match(stdout, /epoch\s+loss\s+accuracy\s+val_loss\s+val_accuracy/, 'epoch table');
   assert.match(stdout, /final accuracy \(weights of epoch \d\): training [\d.]+%, validation [\d.]+%, test [\d.]+%/);
   assert.match(stdout, /confusion matrix, test set \(200 images\):\nactual \\ predicted/);
-  assert.match(stdout, /report: .*report\.html \(and 8 PNG figures beside it, [\d.]+ s\)/);
+  assert.match(stdout, /report: .*report\.html \(and 10 PNG figures beside it, [\d.]+ s\)/);
   assert.match(stdout.trim().split('\n').at(-1)!, /^test accuracy .* report\.html\)$/, 'the last line still gives accuracy and outputs');
   const html = checkReport(path.join(model, 'report.html'));
   assert.match(html, /Predicted \d, Class \d/);
@@ -67,7 +67,7 @@ test('digits report --model writes the report again, with predictions on --input
   await kaggleCsv(csv, 12, false);
   const out = path.join(dir, 'again');
   const { stdout } = await digits('report', '--model', model, '--input', csv, '--out', out);
-  assert.match(stdout, /wrote .*report\.html and 9 PNG figures beside it in [\d.]+ s; test accuracy [\d.]+% on 200 images/);
+  assert.match(stdout, /wrote .*report\.html and 11 PNG figures beside it in [\d.]+ s; test accuracy [\d.]+% on 200 images/);
   const html = checkReport(path.join(out, 'report.html'));
   assert.match(html, /12 images from .*test\.csv/);
   assert.equal((html.match(/>Predicted \d</g) ?? []).length, 12, 'a tile per unlabelled image');

@@ -61,7 +61,7 @@ test('every figure is a PNG beside report.html', () => {
   const names = result.pngs.map((p) => path.basename(p)).sort();
   assert.deepEqual(names, [
     'confusion-matrix.png', 'correct-digits.png', 'incorrect-digits.png', 'label-distribution.png', 'learning-curves-accuracy.png',
-    'learning-curves-loss.png', 'per-class.png', 'training-digits.png', 'unlabelled-predictions.png',
+    'learning-curves-loss.png', 'per-class.png', 'rejection.png', 'reliability.png', 'training-digits.png', 'unlabelled-predictions.png',
   ]);
   for (const p of result.pngs) assert.equal(path.dirname(p), dir);
 });

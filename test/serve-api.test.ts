@@ -60,8 +60,11 @@ function assertBad(res: LightMyRequestResponse, status: number, message: RegExp)
   assert.match(body.message, message);
 }
 
-function checkPrediction(p: { label: number; probabilities: number[] }): void {
+function checkPrediction(p: { label: number; confidence: number; isDigit: boolean; probabilities: number[] }): void {
   assert.ok(Number.isInteger(p.label) && p.label >= 0 && p.label <= 9);
+  assert.equal(typeof p.isDigit, 'boolean');
+  assert.equal(p.confidence, p.probabilities[p.label], 'the confidence is the calibrated probability of the label');
+  assert.equal(p.isDigit, p.confidence >= predictor.calibration.threshold);
   assert.equal(p.probabilities.length, 10);
   const sum = p.probabilities.reduce((a, b) => a + b, 0);
   assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
@@ -77,7 +80,7 @@ test('POST /api/predict with JSON pixels (scale 255 and scale 1 agree) reads MNI
     assert.equal(res.statusCode, 200, res.body);
     const body = res.json();
     checkPrediction(body);
-    assert.deepEqual(Object.keys(body).sort(), ['label', 'model', 'probabilities']);
+    assert.deepEqual(Object.keys(body).sort(), ['confidence', 'isDigit', 'label', 'model', 'probabilities']);
     assert.deepEqual(body.model, predictor.info);
     assert.match(body.model.id, /^digits-serve-model-.+-[0-9a-f]{12}$/);
     assert.equal(body.model.accuracy, 0.9);

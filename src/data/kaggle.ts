@@ -47,15 +47,17 @@ async function writeAtomicChunks(file: string, chunks: () => Iterable<string>): 
 
 /**
  * A Kaggle submission: `ImageId,Label` with ImageId from 1; with `files` (one name per row, the
- * images it was read from) a `File` column after them; with `probabilities` (N x 10, row-major) ten
- * more columns `p0..p9`.
+ * images it was read from) a `File` column after them; with `readings` (one per row) `Confidence` and
+ * `IsDigit` (true/false); with `probabilities` (N x 10, row-major) ten more columns `p0..p9`.
  */
 export async function writeSubmission(
   file: string,
   labels: ArrayLike<number>,
-  opts: { probabilities?: Float32Array; files?: readonly string[] } = {},
+  opts: { probabilities?: Float32Array; files?: readonly string[]; readings?: readonly { confidence: number; isDigit: boolean }[] } = {},
 ): Promise<void> {
   const n = labels.length;
+  const readings = opts.readings;
+  if (readings !== undefined && readings.length !== n) throw new DigitsError(`readings: expected ${n} (one per label), got ${readings.length}`);
   const files = opts.files;
   if (files !== undefined && files.length !== n) throw new DigitsError(`files: expected ${n} names (one per label), got ${files.length}`);
   for (let i = 0; i < n; i++) {
@@ -75,13 +77,14 @@ export async function writeSubmission(
       }
     }
   }
-  const header = submissionHeader(probs !== undefined, files !== undefined);
+  const header = submissionHeader(probs !== undefined, files !== undefined, readings !== undefined);
   await writeAtomicChunks(file, function* () {
     yield header + '\n';
     let buf = '';
     for (let i = 0; i < n; i++) {
       buf += `${i + 1},${labels[i]}`;
       if (files) buf += ',' + csvField(files[i]!);
+      if (readings) buf += `,${formatProbability(readings[i]!.confidence)},${readings[i]!.isDigit}`;
       if (probs) {
         for (let c = 0; c < NUM_CLASSES; c++) buf += ',' + formatProbability(probs[i * NUM_CLASSES + c]!);
       }
@@ -100,8 +103,9 @@ function csvField(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-function submissionHeader(probabilities: boolean, files = false): string {
+function submissionHeader(probabilities: boolean, files = false, readings = false): string {
   let h = files ? 'ImageId,Label,File' : 'ImageId,Label';
+  if (readings) h += ',Confidence,IsDigit';
   if (probabilities) for (let c = 0; c < NUM_CLASSES; c++) h += `,p${c}`;
   return h;
 }

@@ -51,7 +51,7 @@ import {
 } from './model-format.js';
 
 export {
-  MODEL_JSON, MAX_LAYERS, MAX_MODEL_WEIGHTS, DIGIT_CLASS_NAMES, unitPixelFactor, parseMetadata, checkAgainstModel, fromModelJson,
+  MODEL_JSON, MAX_LAYERS, MAX_MODEL_WEIGHTS, DIGIT_CLASS_NAMES, unitPixelFactor, calibrationOf, parseMetadata, checkAgainstModel, fromModelJson,
   buildWithinDeclared, concatBytes, type TrainingHistory, type DigitsMetadata, type WeightFileDigest, type LoadedModel, type ShardVerifier,
 } from './model-format.js';
 
@@ -108,6 +108,7 @@ export function makeMetadata(model: Sequential, facts: Partial<DigitsMetadata> =
     trainedAt: facts.trainedAt ?? null,
     backend: facts.backend ?? null,
     ...(facts.precision !== undefined ? { precision: facts.precision } : {}),
+    ...(facts.calibration !== undefined ? { calibration: facts.calibration } : {}),
   };
 }
 

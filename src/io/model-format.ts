@@ -9,6 +9,7 @@ import type { Layer } from '../nn/layer.js';
 import { Sequential } from '../nn/index.js';
 import { withWeightBudget } from '../nn/base.js';
 import type { Precision } from '../engine/backend.js';
+import { DEFAULT_CALIBRATION, parseCalibration, type Calibration } from '../nn/calibration.js';
 
 /** The topology and weights manifest of a saved model (TF.js layers-model format). */
 export const MODEL_JSON = 'model.json';
@@ -49,6 +50,12 @@ export interface DigitsMetadata {
    */
   precision?: Precision;
   /**
+   * The temperature its probabilities are read with and its not-a-digit threshold, fitted on the
+   * validation split after training (nn/calibration.ts). Absent in models older Digits versions or
+   * TF.js wrote, or trained without a validation split: those read with DEFAULT_CALIBRATION.
+   */
+  calibration?: Calibration;
+  /**
    * Length and SHA-256 (hex) of every weight shard, by file name, written by
    * saveModel; loading refuses a shard that does not match. Absent in models
    * TF.js or older Digits versions wrote (their shards are loaded unchecked).
@@ -59,6 +66,11 @@ export interface DigitsMetadata {
 export interface WeightFileDigest {
   bytes: number;
   sha256: string;
+}
+
+/** How a model's probabilities are read: its saved calibration, else DEFAULT_CALIBRATION. */
+export function calibrationOf(metadata: Pick<DigitsMetadata, 'calibration'> | null | undefined): Calibration {
+  return metadata?.calibration ?? DEFAULT_CALIBRATION;
 }
 
 /**
@@ -117,6 +129,7 @@ export function parseMetadata(raw: unknown, where: string): DigitsMetadata {
   }
   if (m.backend !== null && m.backend !== undefined && typeof m.backend !== 'string') fail('backend', 'a string or null', m.backend);
   if (m.precision !== undefined && m.precision !== 'fp32' && m.precision !== 'bf16') fail('precision', '"fp32" or "bf16"', m.precision);
+  const calibration = m.calibration === undefined ? undefined : parseCalibration(m.calibration, 'calibration', fail);
   if (m.weightFiles !== undefined) {
     if (!isObject(m.weightFiles)) fail('weightFiles', 'an object {file: {bytes, sha256}}', m.weightFiles);
     for (const [k, v] of Object.entries(m.weightFiles as Record<string, unknown>)) {
@@ -137,6 +150,7 @@ export function parseMetadata(raw: unknown, where: string): DigitsMetadata {
     trainedAt: (m.trainedAt as string | null | undefined) ?? null,
     backend: (m.backend as string | null | undefined) ?? null,
     ...(m.precision !== undefined ? { precision: m.precision as Precision } : {}),
+    ...(calibration !== undefined ? { calibration } : {}),
     ...(m.weightFiles !== undefined ? { weightFiles: structuredClone(m.weightFiles as Record<string, WeightFileDigest>) } : {}),
   };
 }

@@ -209,3 +209,53 @@ export function digitGridSpec(tiles: DigitTile[], columns: number, title: string
 function finite(v: number | null): number | null {
   return v === null || !Number.isFinite(v) ? null : v;
 }
+
+/**
+ * The reliability diagram: each confidence bin's accuracy as a bar against the diagonal a calibrated
+ * model would lie on, before (the network's own) and after calibration.
+ */
+export function reliabilitySpec(before: { confidence: number; accuracy: number; count: number }[],
+  after: { confidence: number; accuracy: number; count: number }[], title: string): TopLevelSpec {
+  const values = [
+    ...before.filter((b) => b.count > 0).map((b) => ({ ...b, set: 'uncalibrated' })),
+    ...after.filter((b) => b.count > 0).map((b) => ({ ...b, set: 'calibrated' })),
+  ];
+  return {
+    title,
+    width: 320,
+    height: 320,
+    layer: [
+      {
+        data: { values: [{ x: 0, y: 0 }, { x: 1, y: 1 }] },
+        mark: { type: 'line', strokeDash: [4, 4], color: '#6b7280' },
+        encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } },
+      },
+      {
+        data: { values },
+        mark: { type: 'line', point: true, strokeWidth: 2 },
+        encoding: {
+          x: { field: 'confidence', type: 'quantitative', title: 'confidence (mean of the bin)', scale: { domain: [0, 1] } },
+          y: { field: 'accuracy', type: 'quantitative', title: 'accuracy in the bin', scale: { domain: [0, 1] } },
+          color: { field: 'set', type: 'nominal', title: null, scale: { domain: ['uncalibrated', 'calibrated'], range: [ORANGE, BLUE] },
+            legend: { orient: 'bottom' } },
+          tooltip: [{ field: 'count', type: 'quantitative', title: 'images' }],
+        },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+/** The rejection curve: accuracy on the images kept against the share refused, the least confident first. */
+export function rejectionSpec(points: { refused: number; accuracy: number }[], title: string): TopLevelSpec {
+  return {
+    title,
+    width: 320,
+    height: 240,
+    data: { values: points },
+    mark: { type: 'line', point: true, color: BLUE, strokeWidth: 2 },
+    encoding: {
+      x: { field: 'refused', type: 'quantitative', title: 'share refused (least confident first)', axis: { format: '.0%' } },
+      y: { field: 'accuracy', type: 'quantitative', title: 'accuracy on the rest', scale: { zero: false }, axis: { format: '.1%' } },
+    },
+  } as TopLevelSpec;
+}

@@ -8,10 +8,12 @@ import * as path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Dataset } from '../data/dataset.js';
 import { Ensemble, Sequential, describeTta, type Classifier } from '../nn/index.js';
-import type { DigitsMetadata } from '../io/model-files.js';
+import { calibrationOf, type DigitsMetadata } from '../io/model-files.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { argmaxRows, classificationReport, mostConfusedPairs, type ClassificationReport } from './metrics.js';
-import { confusionMatrixSpec, digitGridSpec, labelDistributionSpec, learningCurveSpec, perClassSpec } from './charts.js';
+import { confusionMatrixSpec, digitGridSpec, labelDistributionSpec, learningCurveSpec, perClassSpec, rejectionSpec, reliabilitySpec } from './charts.js';
+import { calibrationBeforeAfter, rejectionCurve } from './calibration.js';
+import { applyTemperature, readProbabilities } from '../nn/calibration.js';
 import { digitPng, pngDataUri, samplePick, type DigitTile } from './digits.js';
 import { escapeHtml, figureHtml, galleryHtml, pageHtml, tableHtml, type Section } from './html.js';
 import { svgToPng, vegaLiteToSvg } from './render.js';
@@ -23,7 +25,7 @@ export const REPORT_FILE = 'report.html';
 /** Ids of the report's sections, in page order (tests check each is there). */
 export const REPORT_SECTIONS = [
   'label-distribution', 'training-digits', 'learning-curves', 'confusion-matrix', 'per-class', 'most-confused',
-  'correct-digits', 'incorrect-digits', 'unlabelled-predictions', 'model-summary', 'settings',
+  'calibration', 'correct-digits', 'incorrect-digits', 'unlabelled-predictions', 'model-summary', 'settings',
 ] as const;
 
 /** Predictions on labelled images: the test set, the run's validation split, or other labelled data. */
@@ -235,6 +237,24 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
             `${digitClasses ? `${p.actual}s` : `${escapeHtml(name(p.actual))} images`})</li>`).join('')}</ul>`),
     });
 
+    const cal = calibrationOf(input.metadata);
+    const { before, after } = calibrationBeforeAfter(ev.probs, ev.labels, cal, classes);
+    const calibrated = applyTemperature(ev.probs, classes, cal.temperature);
+    const rejection = rejectionCurve(calibrated, ev.labels, classes, [0, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2]);
+    const accepted = readProbabilities(ev.probs, classes, cal).filter((r) => r.isDigit).length;
+    sections.push({
+      id: 'calibration', title: 'Confidence: calibration and refusal',
+      body: note(`Expected calibration error ${pct(before.ece, 2)} as the network says, ${pct(after.ece, 2)} calibrated ` +
+        (cal.images > 0 ? `(temperature ${cal.temperature.toFixed(3)}, fitted on ${int(cal.images)} validation images)` :
+          '(this model carries no calibration: its probabilities are read as they are)') +
+        `. ${int(accepted)} of the ${int(ev.labels.length)} images (${pct(accepted / Math.max(1, ev.labels.length), 2)}) are taken for digits; ` +
+        `the rest read as "not a digit" (confidence under ${pct(cal.threshold, 1)}). ` +
+        'Left: each confidence bin\'s accuracy (a calibrated model lies on the dashed diagonal). Right: the accuracy on what is kept ' +
+        'when the least confident images are refused.') +
+        `<div class="figs">${await figure('reliability', reliabilitySpec(before.bins, after.bins, 'Reliability diagram'))}` +
+        `${await figure('rejection', rejectionSpec(rejection, 'Accuracy when refusing the least sure'))}</div>`,
+    });
+
     const rowOf = (r: number): number => (ev.rows ? ev.rows[r]! : r);
     const confidence = (r: number): number => ev.probs[r * classes + predicted[r]!]!;
     const tile = (r: number): DigitTile => ({
@@ -267,6 +287,7 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
     });
   } else {
     for (const [id, title] of [['confusion-matrix', 'Confusion matrix'], ['per-class', 'Precision, recall and F1 per class'],
+      ['calibration', 'Confidence: calibration and refusal'],
       ['correct-digits', `Correctly classified ${things}`], ['incorrect-digits', `Misclassified ${things}`]] as const) {
       sections.push({
         id, title,

@@ -11,6 +11,9 @@ import type { Dataset } from '../data/dataset.js';
 import { loadTestData, loadUnlabelled, resolveDataSpec, writeSubmission } from '../data/index.js';
 import { imageInputs, loadImageFiles } from '../preprocess/files.js';
 import type { LoadedClassifier } from '../io/ensemble.js';
+import { calibrationOf } from '../io/model-files.js';
+import { readProbabilities, type Reading } from '../nn/calibration.js';
+import { calibrationBeforeAfter, rejectionCurve, type CalibrationFigures, type RejectionPoint } from '../report/calibration.js';
 import { argmaxRows, classificationReport, type ClassificationReport } from '../report/metrics.js';
 import type { ReportEvaluation, ReportInput, ReportResult } from '../report/report.js';
 import { describePrecision, type BackendOpts } from './backend.js';
@@ -37,6 +40,12 @@ export interface EvaluateResult {
   /** class probabilities, [data.count, 10] row after row */
   probs: Float32Array;
   metrics: ClassificationReport;
+  /** how the confidence means what it says: expected calibration error before and after the model's calibration */
+  calibration: { temperature: number; before: CalibrationFigures; after: CalibrationFigures };
+  /** accuracy on what is kept when the least confident images are refused (calibrated) */
+  rejection: RejectionPoint[];
+  /** share of the images the model takes for digits (isDigit) */
+  acceptedAsDigits: number;
   /** the report written into the model folder (null: it could not be written, said as a warning) */
   report: ReportResult | null;
 }
@@ -49,8 +58,14 @@ export async function evaluateRun(o: EvaluateOptions, onEvent: OnRunEvent = warn
   if (data.labels === null) throw new DigitsError(`--data ${o.data}: evaluation needs labelled data`);
   const probs = predictProbabilities(model, modelInput(data, metadata, model.inputShape), 'predicting', onEvent);
   const metrics = classificationReport(data.labels, argmaxRows(probs));
+  const cal = calibrationOf(metadata);
+  const readings = readProbabilities(probs, 10, cal);
+  const calibrated = Float32Array.from(readings.flatMap((r) => r.probabilities));
+  const calibration = { temperature: cal.temperature, ...calibrationBeforeAfter(probs, data.labels, cal) };
+  const rejection = rejectionCurve(calibrated, data.labels);
+  const acceptedAsDigits = readings.filter((r) => r.isDigit).length / Math.max(1, readings.length);
   const report = await writeEvaluationReport(o.model, loaded, data, probs, o.data, onEvent);
-  return { loaded, data, probs, metrics, report };
+  return { loaded, data, probs, metrics, calibration, rejection, acceptedAsDigits, report };
 }
 
 /** A saved model, how to run it, the unlabelled images and where the submission goes. */
@@ -60,8 +75,10 @@ export interface PredictOptions extends BackendOpts {
   input: string;
   /** the submission file (ImageId,Label) */
   out: string;
-  /** add the ten class probabilities p0..p9 as columns */
+  /** add the ten class probabilities p0..p9 (calibrated) as columns */
   probabilities?: boolean;
+  /** add each image's calibrated confidence and whether it looks like a digit at all as columns Confidence,IsDigit */
+  confidence?: boolean;
   tta?: boolean;
   /** false: an existing `out` is refused (checked once the model is open, before the images are read); default true */
   replace?: boolean;
@@ -74,6 +91,8 @@ export interface PredictResult {
   probs: Float32Array;
   /** the predicted digit of each image */
   labels: Uint8Array;
+  /** each image read with the model's calibration: label, confidence, isDigit, calibrated probabilities */
+  readings: Reading[];
 }
 
 /** Labels for unlabelled images, written as a Kaggle submission. */
@@ -95,12 +114,14 @@ export async function predictRun(o: PredictOptions, onEvent: OnRunEvent = warnOn
   onEvent({ type: 'countEnd', label: 'reading' });
   const probs = predictProbabilities(model, modelInput(data, metadata, model.inputShape), 'predicting', onEvent);
   const labels = argmaxRows(probs);
+  const readings = readProbabilities(probs, 10, calibrationOf(metadata));
   await writeSubmission(o.out, labels, {
-    ...(o.probabilities ? { probabilities: probs } : {}),
+    ...(o.probabilities ? { probabilities: Float32Array.from(readings.flatMap((r) => r.probabilities)) } : {}),
+    ...(o.confidence ? { readings } : {}),
     // images from files: which file each row is (ImageId follows the names in natural order)
     ...(images !== null ? { files: images.names } : {}),
   });
-  return { loaded, data, probs, labels };
+  return { loaded, data, probs, labels, readings };
 }
 
 /** A saved model, how to run it, and what its report is made from. */

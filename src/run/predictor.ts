@@ -27,7 +27,8 @@ import * as path from 'node:path';
 import { DigitsError } from '../errors.js';
 import { Tensor } from '../engine/tensor.js';
 import { Sequential, describeTta, type Classifier } from '../nn/index.js';
-import { unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
+import { calibrationOf, unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
+import { readProbabilities, type Calibration, type Reading } from '../nn/calibration.js';
 import type { LoadedClassifier } from '../io/ensemble.js';
 import { preprocessImage } from '../preprocess/image.js';
 import type { BackendOpts } from './backend.js';
@@ -45,11 +46,11 @@ export interface ModelInfo {
   accuracy: number | null;
 }
 
-/** A digit read: the label and the ten class probabilities. */
-export interface Prediction {
-  label: number;
-  probabilities: number[];
-}
+/**
+ * A digit read: the label, its calibrated confidence, whether the input is a digit at all, and the
+ * ten calibrated class probabilities (nn/calibration.ts).
+ */
+export type Prediction = Reading;
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -59,6 +60,8 @@ export class Predictor {
   readonly pixelsPerImage: number;
   private readonly scale: number;
   private readonly shape: number[];
+  /** How this model's probabilities are read: its calibration (temperature, not-a-digit threshold). */
+  readonly calibration: Calibration;
 
   /**
    * `fingerprint`: the text of the files defining the model (model.json; an ensemble's ensemble.json
@@ -82,6 +85,7 @@ export class Predictor {
     this.shape = [...shape];
     this.pixelsPerImage = 28 * 28;
     this.scale = unitPixelFactor(metadata);
+    this.calibration = calibrationOf(metadata);
     const hash = createHash('sha256').update(fingerprint).digest('hex').slice(0, 12);
     this.info = { id: `${path.basename(path.resolve(modelDir))}-${hash}`, accuracy: metadata?.testAccuracy ?? null };
     // warm-up: the model's buffers grow to the largest pass (CHUNK images) now, not during a request
@@ -95,21 +99,14 @@ export class Predictor {
     return new Tensor([n, ...this.shape], data);
   }
 
-  private static rows(probs: Float32Array, n: number): Prediction[] {
-    const out: Prediction[] = [];
-    for (let r = 0; r < n; r++) {
-      const p = Array.from(probs.subarray(r * 10, r * 10 + 10));
-      let label = 0;
-      for (let c = 1; c < 10; c++) if (p[c]! > p[label]!) label = c;
-      out.push({ label, probabilities: p });
-    }
-    return out;
+  private rows(probs: Float32Array, n: number): Prediction[] {
+    return readProbabilities(probs.subarray(0, n * 10), 10, this.calibration);
   }
 
   /** One image, values 0..1 (784, row-major, white on black). Synchronous: ~0.2 ms on the native backend. */
   predictOne(x01: Float32Array): Prediction {
     const probs = this.model.predict(this.tensor(x01, 1), { batchSize: 1 }).data;
-    return Predictor.rows(probs, 1)[0]!;
+    return this.rows(probs, 1)[0]!;
   }
 
   /**
@@ -150,7 +147,7 @@ export class Predictor {
     jobs.forEach((j, i) => x.set(j.x01, i * per));
     try {
       const probs = this.model.predict(this.tensor(x, jobs.length), { batchSize: jobs.length }).data;
-      Predictor.rows(probs, jobs.length).forEach((p, i) => jobs[i]!.resolve(p));
+      this.rows(probs, jobs.length).forEach((p, i) => jobs[i]!.resolve(p));
     } catch (err) {
       for (const j of jobs) j.reject(err);
     }
@@ -164,7 +161,7 @@ export class Predictor {
       if (from > 0) await yieldToLoop();
       const m = Math.min(CHUNK, n - from);
       const probs = this.model.predict(this.tensor(x01.subarray(from * per, (from + m) * per), m), { batchSize: m }).data;
-      out.push(...Predictor.rows(probs, m));
+      out.push(...this.rows(probs, m));
     }
     return out;
   }
@@ -197,6 +194,7 @@ export class Predictor {
       backend: this.model.backend.name,
       precision: this.model.backend.precision,
       digitsVersion: md?.version ?? null,
+      calibration: { ...this.calibration, fitted: this.calibration.images > 0 },
       tta: { views: tta.length, description: describeTta(tta) },
     };
     if (this.loaded?.kind !== 'ensemble') return { ...common, ...(members[0] ? network(members[0].model) : {}), seed: md?.seed ?? null };

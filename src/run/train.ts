@@ -25,6 +25,7 @@ import { argmaxRows, classificationReport, type ClassificationReport } from '../
 import type { ReportEvaluation, ReportResult } from '../report/report.js';
 import { describeAveraging, formatSeconds } from '../report/text.js';
 import { VERSION } from '../version.js';
+import { fitCalibration } from '../nn/calibration.js';
 import { Checkpointer, checkResumedData, dataSpecForCheckpoint, labelsDigest, runBytes, type RunOptions, type RunSettings } from './checkpoint.js';
 import { runSettings, validationEvaluation, writeRunReport } from './artifacts.js';
 import { chooseBackend } from './backend.js';
@@ -281,10 +282,14 @@ async function finishRun(o: RunOptions, r: FinishedRun, onEvent: OnRunEvent): Pr
   const averaging = presetTraining.averaging ?? null;
   const batchNormPass = presetTraining.batchNormPass === true;
   const modelDescription = describeAveraging(averaging, history.epoch.length, batchNormPass) ?? null;
+  // the validation split: the saved model's accuracy there, and what its probabilities are read with
+  const validation = evaluation?.kind === 'validation' ? evaluation : validationEvaluation(model, null, data, validationSplit, o.seed, onEvent);
   let modelValAccuracy: number | undefined;
-  if (modelDescription !== null) {
-    const v = evaluation?.kind === 'validation' ? evaluation : validationEvaluation(model, null, data, validationSplit, o.seed, onEvent);
-    if (v !== null) modelValAccuracy = classificationReport(v.labels, argmaxRows(v.probs)).accuracy;
+  if (modelDescription !== null && validation !== null) modelValAccuracy = classificationReport(validation.labels, argmaxRows(validation.probs)).accuracy;
+  const calibration = validation !== null ? fitCalibration(validation.probs, validation.labels) : undefined;
+  if (calibration !== undefined) {
+    onEvent({ type: 'info', message: `calibrated on ${calibration.images.toLocaleString('en-US')} validation images: temperature ` +
+      `${calibration.temperature.toFixed(3)}, not a digit under ${(calibration.threshold * 100).toFixed(1)}% confidence` });
   }
 
   const metadata: DigitsMetadata = {
@@ -299,6 +304,7 @@ async function finishRun(o: RunOptions, r: FinishedRun, onEvent: OnRunEvent): Pr
     trainedAt: new Date().toISOString(),
     backend: backend.name,
     precision: backend.precision,
+    ...(calibration !== undefined ? { calibration } : {}),
   };
   await saveModel(model, o.out, metadata);
   await writeFileAtomic(path.join(o.out, 'history.json'), JSON.stringify(history, null, 2) + '\n');

@@ -5,11 +5,12 @@
  *                             white digit on black as in MNIST (used as is), or
  *                             a raw PNG/JPEG body (Content-Type image/png or image/jpeg, any size,
  *                             either polarity), made MNIST-like by src/preprocess/image.ts.
- *                             → {label, probabilities: [10], model: {id, accuracy}}
+ *                             → {label, confidence, isDigit, probabilities: [10], model: {id, accuracy}}
+ *                               (confidence and probabilities calibrated; isDigit false for what is not a digit)
  *                               (+ for images: preprocessed: {width: 28, height: 28, pixels: [784 ints 0..255]},
  *                                polarity; the drawing page shows that 28×28 image)
  *   POST /api/predict/batch   JSON {"inputs": [[784 numbers], ...], "scale": 255 | 1}, 1..MAX_BATCH inputs
- *                             → {predictions: [{label, probabilities}], model: {id, accuracy}}
+ *                             → {predictions: [{label, confidence, isDigit, probabilities}], model: {id, accuracy}}
  *   GET  /api/model           architecture, parameter count, test accuracy, when trained
  *   GET  /health              {status: "ok" | "saturated", model, uptimeSeconds, what is pending,
  *                             eventLoop: {delayMaxMs}: the longest the loop was held up lately}
@@ -151,6 +152,8 @@ const predictionSchema = {
   type: 'object',
   properties: {
     label: { type: 'integer' },
+    confidence: { type: 'number' },
+    isDigit: { type: 'boolean' },
     probabilities: { type: 'array', items: { type: 'number' } },
   },
 } as const;

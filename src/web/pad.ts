@@ -129,10 +129,13 @@ export function setUpPad(container: HTMLElement): Pad {
 
   function showResult(answer: Answer): void {
     const probs = answer.probabilities;
-    labelEl.textContent = classNames[answer.label] ?? String(answer.label);
+    const digit = answer.isDigit !== false; // a server of an older version does not say
+    labelEl.textContent = digit ? classNames[answer.label] ?? String(answer.label) : '?';
     labelEl.dataset.state = 'ready';
+    labelEl.dataset.digit = String(digit);
     if (answer.ms !== undefined) labelEl.dataset.ms = answer.ms.toFixed(2); // the page's own reading time (bench/web.ts reads it)
-    confidenceEl.textContent = `${percent(probs[answer.label]!)} sure`;
+    confidenceEl.textContent = digit ? `${percent(answer.confidence ?? probs[answer.label]!)} sure` :
+      `not a digit (at best a ${classNames[answer.label] ?? answer.label}, ${percent(answer.confidence ?? probs[answer.label]!)} sure)`;
     for (let d = 0; d < 10; d++) {
       fills[d]!.style.width = `${(probs[d]! * 100).toFixed(1)}%`;
       pcts[d]!.textContent = percent(probs[d]!);

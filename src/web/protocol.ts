@@ -17,6 +17,10 @@ export interface SiteConfig {
 /** What the drawing page shows for a drawing. */
 export interface Answer {
   label: number;
+  /** the calibrated probability of `label` */
+  confidence: number;
+  /** false: the drawing does not look like a digit */
+  isDigit: boolean;
   probabilities: number[];
   /** the 28×28 image the model saw, 0..255 */
   preprocessed: { width: number; height: number; pixels: number[] };

@@ -8,12 +8,13 @@ import type { Addon } from '../engine/addon-backend.js';
 import { instantiateWasmKernels, wasmBackend } from '../engine/wasm-kernels.js';
 import { Tensor } from '../engine/tensor.js';
 import { DigitsError } from '../errors.js';
-import { fromModelJson, unitPixelFactor, type DigitsMetadata } from '../io/model-format.js';
+import { calibrationOf, fromModelJson, unitPixelFactor, type DigitsMetadata } from '../io/model-format.js';
+import { fitCalibration, readProbabilities } from '../nn/calibration.js';
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, bytesToUnit, parseIdx } from '../data/idx-format.js';
 import { ImageError, grayFromRgba, preprocessGray } from '../preprocess/pixels.js';
 import { ProgressCallback } from '../nn/callbacks.js';
 import { buildPreset, presetAfterFit, presetCallbacks, presetFitOptions } from '../nn/presets.js';
-import { oneHot } from '../nn/batches.js';
+import { oneHot, validationSplitIndices } from '../nn/batches.js';
 import { shardArrays } from '../nn/shard.js';
 import { shardMemory, sharedShard, stopShards } from './shards.js';
 import type { Sequential } from '../nn/sequential.js';
@@ -92,10 +93,9 @@ function predict(rgba: Uint8ClampedArray, width: number, height: number): Answer
   const x = new Float32Array(pixels.length);
   for (let i = 0; i < x.length; i++) x[i] = pixels[i]! * factor;
   const probs = model.predict(new Tensor([1, ...(model.inputShape ?? [28, 28, 1])], x), { batchSize: 1 }).data;
-  let label = 0;
-  for (let d = 1; d < probs.length; d++) if (probs[d]! > probs[label]!) label = d;
+  const reading = readProbabilities(probs, probs.length, calibrationOf(metadata))[0]!;
   return {
-    label, probabilities: Array.from(probs), preprocessed: { width: 28, height: 28, pixels: Array.from(pixels, Math.round) },
+    ...reading, preprocessed: { width: 28, height: 28, pixels: Array.from(pixels, Math.round) },
     ms: performance.now() - started,
   };
 }
@@ -179,9 +179,20 @@ async function train(r: Extract<Request, { type: 'train' }>, progress: (e: Reply
     if (best === tLabels.data[i]) correct++;
   }
   const testAccuracy = correct / nTest;
+  // the page's model reads its probabilities as a model `digits train` saves does: calibrated on the validation split
+  const rows = validationSplitIndices(n, validationSplit, r.seed).validation;
+  const vx = new Float32Array(rows.length * 784);
+  const vLabels = new Uint8Array(rows.length);
+  rows.forEach((row, i) => {
+    vx.set(x.data.subarray(row * 784, (row + 1) * 784), i * 784);
+    vLabels[i] = labels.data[row]!;
+  });
+  const calibration = rows.length > 0
+    ? fitCalibration(model.predict(new Tensor([rows.length, 28, 28, 1], vx), { batchSize: 500 }).data, vLabels) : undefined;
   const metadata: DigitsMetadata = {
     version: 'page', inputScale: 1 / 255, inputShape: [28, 28, 1], classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
     seed: r.seed, preset: r.preset, testAccuracy, trainedAt: new Date().toISOString(), backend: 'wasm',
+    ...(calibration !== undefined ? { calibration } : {}),
   };
   current = { model, metadata, facts: facts(model, metadata, `${r.preset}, trained in this page`) };
   return { testAccuracy, testImages: nTest, trainSeconds, trainImages: trainRows, steps, threads, model: current.facts };

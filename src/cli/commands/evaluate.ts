@@ -9,13 +9,18 @@ import { info, out, TerminalEvents } from '../terminal.js';
 
 async function evaluate(o: EvaluateOptions & { json?: boolean }): Promise<void> {
   const terminal = new TerminalEvents();
-  const { loaded, data, metrics: report, report: written } = await evaluateRun(o, terminal.onEvent);
+  const { loaded, data, metrics: report, report: written, calibration, rejection, acceptedAsDigits } = await evaluateRun(o, terminal.onEvent);
   if (written) info(`report: ${path.resolve(written.html)} (and ${written.pngs.length} PNG figures beside it)`);
   if (o.json) {
     out(JSON.stringify({
       data: data.source, kind: loaded.kind, members: loaded.members.length, tta: loaded.tta.length,
       backend: loaded.model.backend.name, precision: loaded.model.backend.precision,
       ...report, mostConfused: mostConfusedPairs(report.confusion),
+      calibration: {
+        temperature: calibration.temperature, eceBefore: calibration.before.ece, eceAfter: calibration.after.ece,
+        mceAfter: calibration.after.mce, reliability: calibration.after.bins.filter((b) => b.count > 0),
+      },
+      rejection, acceptedAsDigits,
     }, null, 2));
     return;
   }
@@ -30,6 +35,13 @@ async function evaluate(o: EvaluateOptions & { json?: boolean }): Promise<void> 
     out('');
     out('most confused: ' + pairs.map((p) => `${p.actual}→${p.predicted} (${p.count})`).join(', '));
   }
+  out('');
+  const pct = (v: number, d = 2): string => `${(v * 100).toFixed(d)}%`;
+  out(`calibration: expected calibration error ${pct(calibration.before.ece)} as the network says, ` +
+    `${pct(calibration.after.ece)} calibrated (temperature ${calibration.temperature.toFixed(3)})`);
+  out(`taken for digits: ${pct(acceptedAsDigits)} of the images (the rest read as "not a digit")`);
+  out('refusing the least sure: ' + rejection.filter((p) => p.refused > 0)
+    .map((p) => `${pct(p.refused, 1)} refused → ${pct(p.accuracy)}`).join(', '));
 }
 
 /** Adds `digits evaluate` to the program. */
