@@ -95,8 +95,16 @@ export {
   ignoreEvents, warnOnStderr, type RunEvent, type OnRunEvent, type BackendOpts, type RunOptions, type RunSettings, type TrainHooks, type TrainResult, type RunMetrics,
   type EnsembleOptions, type EnsembleResult, type EnsembleMemberResult, type CombineOptions, type CombinedMember,
   type EvaluateOptions, type EvaluateResult, type PredictOptions, type PredictResult, type ReportOptions, type ReportRunResult,
-  type BenchOptions, type BenchResult, type RunInfo, exportSite, type SiteOptions, type SiteResult,
+  type BenchOptions, type BenchResult, type RunInfo, exportSite, type SiteOptions, type SiteResult, readRun, type ReadOptions, type FileRead,
 } from './run/index.js';
+export {
+  segmentGray, segmentInk, chooseDigits, numberFromReadings, candidateBatch, COSTS, type Segmentation, type Candidate, type CandidateReading,
+  type SegmentCosts, type NumberRead, type DigitRead,
+} from './preprocess/segment.js';
+export { composeNumber, type ComposeOptions, type ComposedNumber } from './data/compose.js';
+export { outlierFields, digitFields, OUTLIER_KINDS, type OutlierKind } from './data/outliers.js';
+export { trainGate, loadGate, GATE_DIR, type TrainGateOptions, type GateTraining } from './run/gate.js';
+export { buildGate, gateScores, type Gate } from './nn/gate.js';
 export { Predictor, openPredictor, type Prediction, type ModelInfo } from './run/predictor.js';
 
 // ------------------------------------------------------------------------------------------ metrics

@@ -11,6 +11,7 @@ import { VERSION } from '../version.js';
 import * as train from './commands/train.js';
 import * as evaluate from './commands/evaluate.js';
 import * as predict from './commands/predict.js';
+import * as read from './commands/read.js';
 import * as prepare from './commands/prepare.js';
 import * as score from './commands/score.js';
 import * as summary from './commands/summary.js';
@@ -23,7 +24,7 @@ import * as report from './commands/report.js';
 
 /** The commands in the order --help lists them. */
 const COMMANDS: readonly { register(program: Command): void }[] = [
-  train, evaluate, predict, prepare, score, summary, bench, serve, exportCommand, importCommand, ensemble, report,
+  train, evaluate, predict, read, prepare, score, summary, bench, serve, exportCommand, importCommand, ensemble, report,
 ];
 
 export function buildProgram(): Command {

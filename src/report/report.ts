@@ -247,8 +247,8 @@ export async function writeReport(outDir: string, input: ReportInput): Promise<R
       body: note(`Expected calibration error ${pct(before.ece, 2)} as the network says, ${pct(after.ece, 2)} calibrated ` +
         (cal.images > 0 ? `(temperature ${cal.temperature.toFixed(3)}, fitted on ${int(cal.images)} validation images)` :
           '(this model carries no calibration: its probabilities are read as they are)') +
-        `. ${int(accepted)} of the ${int(ev.labels.length)} images (${pct(accepted / Math.max(1, ev.labels.length), 2)}) are taken for digits; ` +
-        `the rest read as "not a digit" (confidence under ${pct(cal.threshold, 1)}). ` +
+        `. By its confidence, ${int(accepted)} of the ${int(ev.labels.length)} images (${pct(accepted / Math.max(1, ev.labels.length), 2)}) are ` +
+        `taken for digits; the rest (confidence under ${pct(cal.threshold, 1)}) read as "not a digit", as do those the digit gate refuses. ` +
         'Left: each confidence bin\'s accuracy (a calibrated model lies on the dashed diagonal). Right: the accuracy on what is kept ' +
         'when the least confident images are refused.') +
         `<div class="figs">${await figure('reliability', reliabilitySpec(before.bins, after.bins, 'Reliability diagram'))}` +

@@ -12,6 +12,7 @@ import { loadTestData, loadUnlabelled, resolveDataSpec, writeSubmission } from '
 import { imageInputs, loadImageFiles } from '../preprocess/files.js';
 import type { LoadedClassifier } from '../io/ensemble.js';
 import { calibrationOf } from '../io/model-files.js';
+import { gateReadings, loadGate } from './gate.js';
 import { readProbabilities, type Reading } from '../nn/calibration.js';
 import { calibrationBeforeAfter, rejectionCurve, type CalibrationFigures, type RejectionPoint } from '../report/calibration.js';
 import { argmaxRows, classificationReport, type ClassificationReport } from '../report/metrics.js';
@@ -59,7 +60,7 @@ export async function evaluateRun(o: EvaluateOptions, onEvent: OnRunEvent = warn
   const probs = predictProbabilities(model, modelInput(data, metadata, model.inputShape), 'predicting', onEvent);
   const metrics = classificationReport(data.labels, argmaxRows(probs));
   const cal = calibrationOf(metadata);
-  const readings = readProbabilities(probs, 10, cal);
+  const readings = gateReadings(readProbabilities(probs, 10, cal), await loadGate(model.backend), data.images);
   const calibrated = Float32Array.from(readings.flatMap((r) => r.probabilities));
   const calibration = { temperature: cal.temperature, ...calibrationBeforeAfter(probs, data.labels, cal) };
   const rejection = rejectionCurve(calibrated, data.labels);
@@ -114,7 +115,7 @@ export async function predictRun(o: PredictOptions, onEvent: OnRunEvent = warnOn
   onEvent({ type: 'countEnd', label: 'reading' });
   const probs = predictProbabilities(model, modelInput(data, metadata, model.inputShape), 'predicting', onEvent);
   const labels = argmaxRows(probs);
-  const readings = readProbabilities(probs, 10, calibrationOf(metadata));
+  const readings = gateReadings(readProbabilities(probs, 10, calibrationOf(metadata)), await loadGate(model.backend), data.images);
   await writeSubmission(o.out, labels, {
     ...(o.probabilities ? { probabilities: Float32Array.from(readings.flatMap((r) => r.probabilities)) } : {}),
     ...(o.confidence ? { readings } : {}),

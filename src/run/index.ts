@@ -18,3 +18,4 @@ export { benchThroughput, type BenchOptions, type BenchResult } from './bench.js
 export { lockRunFolder, LOCK_FILE } from './lock.js';
 export { exportSite, SITE_JSON, type SiteOptions, type SiteResult } from './site.js';
 export { readRunInfo, type RunInfo } from './artifacts.js';
+export { readRun, type ReadOptions, type FileRead } from './read.js';

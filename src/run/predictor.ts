@@ -29,11 +29,14 @@ import { Tensor } from '../engine/tensor.js';
 import { Sequential, describeTta, type Classifier } from '../nn/index.js';
 import { calibrationOf, unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
 import { readProbabilities, type Calibration, type Reading } from '../nn/calibration.js';
+import { gateScores, type Gate } from '../nn/gate.js';
 import type { LoadedClassifier } from '../io/ensemble.js';
-import { preprocessImage } from '../preprocess/image.js';
+import { decodeImage, preprocessImage } from '../preprocess/image.js';
+import { candidateBatch, numberFromReadings, segmentGray, type NumberRead, type Segmentation } from '../preprocess/segment.js';
 import type { BackendOpts } from './backend.js';
 import { warnOnStderr, type OnRunEvent } from './events.js';
 import { openClassifier } from './predict.js';
+import { GATE_DIR, loadGate } from './gate.js';
 
 /** Images per chunk of a batch between event-loop yields. */
 export const CHUNK = 32;
@@ -74,6 +77,8 @@ export class Predictor {
     readonly modelDir: string,
     fingerprint: string,
     readonly loaded: Pick<LoadedClassifier, 'kind' | 'members' | 'tta'> | null = null,
+    /** the digit gate (nn/gate.ts): an input it refuses is not a digit, whatever the model says; null: the model's confidence alone decides */
+    readonly gate: Gate | null = null,
   ) {
     const shape = model.inputShape;
     if (!shape || shape.length !== 3 || shape[0] !== 28 || shape[1] !== 28 || shape[2] !== 1) {
@@ -99,14 +104,25 @@ export class Predictor {
     return new Tensor([n, ...this.shape], data);
   }
 
-  private rows(probs: Float32Array, n: number): Prediction[] {
-    return readProbabilities(probs.subarray(0, n * 10), 10, this.calibration);
+  /** n inputs (values 0..1) read: the model's calibrated answer, and the gate's say on whether each is a digit. */
+  private read(x01: Float32Array, n: number): (Prediction & { digitScore: number })[] {
+    const probs = this.model.predict(this.tensor(x01, n), { batchSize: n }).data;
+    const readings = readProbabilities(probs.subarray(0, n * 10), 10, this.calibration);
+    const scores = this.gate !== null ? gateScores(this.gate, x01, n) : null;
+    return readings.map((r, i) => {
+      const digitScore = scores !== null ? scores[i]! : 1;
+      return { ...r, isDigit: r.isDigit && (this.gate === null || digitScore >= this.gate.threshold), digitScore };
+    });
+  }
+
+  /** A reading as answered: without the gate's score. */
+  private static answer({ digitScore: _, ...reading }: Prediction & { digitScore: number }): Prediction {
+    return reading;
   }
 
   /** One image, values 0..1 (784, row-major, white on black). Synchronous: ~0.2 ms on the native backend. */
   predictOne(x01: Float32Array): Prediction {
-    const probs = this.model.predict(this.tensor(x01, 1), { batchSize: 1 }).data;
-    return this.rows(probs, 1)[0]!;
+    return Predictor.answer(this.read(x01, 1)[0]!);
   }
 
   /**
@@ -115,6 +131,21 @@ export class Predictor {
    */
   async predictImage(bytes: Uint8Array, where = 'image'): Promise<Prediction> {
     return this.predictField(preprocessImage(bytes, where).pixels);
+  }
+
+  /**
+   * The number written in a PNG or JPEG image (one or more digits in a row, any size, either polarity):
+   * its text and each digit's reading and box (preprocess/segment.ts). The decode runs inline; a bad
+   * image rejects with an ImageError naming `where`.
+   */
+  async readImage(bytes: Uint8Array, where = 'image'): Promise<NumberRead> {
+    return this.readSegmentation(segmentGray(decodeImage(bytes, where), where));
+  }
+
+  /** The number an image's segmentation holds: every candidate read (in chunks, as a batch), then the best digits chosen. */
+  async readSegmentation(seg: Pick<Segmentation, 'pieces' | 'boundaries' | 'candidates'>): Promise<NumberRead> {
+    const readings = await this.readBatch(candidateBatch(seg), seg.candidates.length);
+    return numberFromReadings(seg, readings, this.metadata?.classNames);
   }
 
   /** One preprocessed 28×28 field of 0..255 values (what preprocessImage gives), micro-batched as predict. */
@@ -146,8 +177,7 @@ export class Predictor {
     const x = new Float32Array(jobs.length * per);
     jobs.forEach((j, i) => x.set(j.x01, i * per));
     try {
-      const probs = this.model.predict(this.tensor(x, jobs.length), { batchSize: jobs.length }).data;
-      this.rows(probs, jobs.length).forEach((p, i) => jobs[i]!.resolve(p));
+      this.read(x, jobs.length).forEach((p, i) => jobs[i]!.resolve(Predictor.answer(p)));
     } catch (err) {
       for (const j of jobs) j.reject(err);
     }
@@ -155,13 +185,16 @@ export class Predictor {
 
   /** n images, values 0..1, in chunks of CHUNK with the event loop free between them. */
   async predictBatch(x01: Float32Array, n: number): Promise<Prediction[]> {
+    return (await this.readBatch(x01, n)).map(Predictor.answer);
+  }
+
+  private async readBatch(x01: Float32Array, n: number): Promise<(Prediction & { digitScore: number })[]> {
     const per = this.pixelsPerImage;
-    const out: Prediction[] = [];
+    const out: (Prediction & { digitScore: number })[] = [];
     for (let from = 0; from < n; from += CHUNK) {
       if (from > 0) await yieldToLoop();
       const m = Math.min(CHUNK, n - from);
-      const probs = this.model.predict(this.tensor(x01.subarray(from * per, (from + m) * per), m), { batchSize: m }).data;
-      out.push(...this.rows(probs, m));
+      out.push(...this.read(x01.subarray(from * per, (from + m) * per), m));
     }
     return out;
   }
@@ -213,7 +246,8 @@ export class Predictor {
 }
 
 /** The model or ensemble folder `o.model` as a Predictor, on the backend the options choose (default: auto). */
-export async function openPredictor(o: Partial<BackendOpts> & { model: string; tta?: boolean }, onEvent: OnRunEvent = warnOnStderr): Promise<Predictor> {
+export async function openPredictor(o: Partial<BackendOpts> & { model: string; tta?: boolean; gate?: string | false }, onEvent: OnRunEvent = warnOnStderr): Promise<Predictor> {
   const loaded = await openClassifier({ ...o, backend: o.backend ?? 'auto', precision: o.precision ?? 'auto' }, onEvent);
-  return new Predictor(loaded.model, loaded.metadata, o.model, loaded.fingerprint, loaded);
+  const gate = o.gate === false ? null : await loadGate(loaded.model.backend, o.gate ?? GATE_DIR);
+  return new Predictor(loaded.model, loaded.metadata, o.model, loaded.fingerprint, loaded, gate);
 }

@@ -11,6 +11,9 @@
  *                                polarity; the drawing page shows that 28×28 image)
  *   POST /api/predict/batch   JSON {"inputs": [[784 numbers], ...], "scale": 255 | 1}, 1..MAX_BATCH inputs
  *                             → {predictions: [{label, confidence, isDigit, probabilities}], model: {id, accuracy}}
+ *   POST /api/read            a PNG/JPEG of one or more digits in a row (any size, either polarity)
+ *                             → {text: "4721", digits: [{label, confidence, isDigit, box: {x, y, width, height}}],
+ *                                model, polarity}, in reading order (preprocess/segment.ts)
  *   GET  /api/model           architecture, parameter count, test accuracy, when trained
  *   GET  /health              {status: "ok" | "saturated", model, uptimeSeconds, what is pending,
  *                             eventLoop: {delayMaxMs}: the longest the loop was held up lately}
@@ -342,7 +345,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({
       statusCode: 404, error: 'Not Found',
-      message: `${request.method} ${request.url}: no such route (try GET /, POST /api/predict, POST /api/predict/batch, GET /api/model, GET /health)`,
+      message: `${request.method} ${request.url}: no such route (try GET /, POST /api/predict, POST /api/predict/batch, POST /api/read, GET /api/model, GET /health)`,
     });
   });
 
@@ -402,6 +405,49 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const x = new Float32Array(FIELD * FIELD);
     toUnit(pixels, scale, 'body/pixels', x, 0);
     return { ...await predicting.run(() => predictor.predict(x)), model: predictor.info };
+  });
+
+  app.post('/api/read', {
+    bodyLimit: opts.predictBodyLimit ?? PREDICT_BODY_LIMIT,
+    schema: {
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            text: { type: 'string' },
+            digits: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  label: { type: 'integer' }, confidence: { type: 'number' }, isDigit: { type: 'boolean' },
+                  box: { type: 'object', properties: { x: { type: 'integer' }, y: { type: 'integer' }, width: { type: 'integer' }, height: { type: 'integer' } } },
+                },
+              },
+            },
+            model: modelRef,
+            polarity: { type: 'string' },
+          },
+        },
+      },
+    },
+  }, async (request, reply) => {
+    const body = request.body as unknown;
+    if (!Buffer.isBuffer(body)) {
+      throw new RequestError(415, `/api/read takes an image: a PNG or JPEG body (Content-Type ${IMAGE_CONTENT_TYPES.join(' or ')}) of one or more digits in a row`);
+    }
+    if (body.length === 0) throw new RequestError(400, `empty body: send a PNG or JPEG image (Content-Type ${request.headers['content-type']})`);
+    const gone = clientGone(reply);
+    const seg = await images.run(async () => {
+      try {
+        return await decoder.segment(body, 'request body', { budgetMs: limits.decodeTimeout, signal: gone });
+      } catch (err) {
+        if (err instanceof DecodeBudgetError) throw new RequestError(422, err.message);
+        if (err instanceof ImageError) throw new RequestError(err.message.includes('blank') ? 422 : 400, err.message);
+        throw err;
+      }
+    });
+    return predicting.run(async () => ({ ...await predictor.readSegmentation(seg), model: predictor.info, polarity: seg.polarity }));
   });
 
   app.post('/api/predict/batch', {

@@ -10,6 +10,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { DigitsError } from '../errors.js';
 import { ImageError, type Polarity } from '../preprocess/image.js';
+import type { Segmentation } from '../preprocess/segment.js';
 import type { DecodeOutcome, DecodeTask } from './worker.js';
 import { workerPool } from './worker-pool.js';
 
@@ -56,6 +57,20 @@ export class ImageDecoder {
    */
   async decode(bytes: Uint8Array, where: string, opts: { budgetMs?: number; signal?: AbortSignal } = {}):
     Promise<{ pixels: Float32Array; polarity: Polarity }> {
+    const out = await this.run(bytes, where, 'field', opts);
+    if (!('pixels' in out)) throw new Error('the decoder answered a field request with a segmentation');
+    return out;
+  }
+
+  /** PNG/JPEG bytes → the candidate digits of the number it holds (preprocess/segment.ts), on a worker, as `decode` does. */
+  async segment(bytes: Uint8Array, where: string, opts: { budgetMs?: number; signal?: AbortSignal } = {}): Promise<Segmentation> {
+    const out = await this.run(bytes, where, 'number', opts);
+    if (!('segmentation' in out)) throw new Error('the decoder answered a number request with a field');
+    return out.segmentation;
+  }
+
+  private async run(bytes: Uint8Array, where: string, mode: 'field' | 'number', opts: { budgetMs?: number; signal?: AbortSignal }):
+    Promise<{ pixels: Float32Array; polarity: Polarity } | { segmentation: Segmentation }> {
     // a copy of the body moves to the worker: Fastify's buffer may share its memory with others
     const own = new Uint8Array(bytes);
     // The budget is the decode's own time: it starts when a worker takes the task, so neither the
@@ -68,7 +83,7 @@ export class ImageDecoder {
     const signal = opts.signal !== undefined ? AbortSignal.any([budget.signal, opts.signal]) : budget.signal;
     let out: DecodeOutcome;
     try {
-      out = await this.pool.run({ bytes: own, where, started: port2 }, { transferList: [own.buffer, port2], signal });
+      out = await this.pool.run({ bytes: own, where, mode, started: port2 }, { transferList: [own.buffer, port2], signal });
     } catch (err) {
       if (budget.signal.aborted) {
         throw new DecodeBudgetError(`${where}: the image took more than ${(budgetMs / 1000).toLocaleString('en-US')} s to decode ` +
@@ -80,7 +95,7 @@ export class ImageDecoder {
       port1.close();
     }
     if (!out.ok) throw new ImageError(out.message);
-    return { pixels: out.pixels, polarity: out.polarity };
+    return 'segmentation' in out ? { segmentation: out.segmentation } : { pixels: out.pixels, polarity: out.polarity };
   }
 
   /** images waiting for a worker */

@@ -7,25 +7,30 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { ImageError, preprocessImage, type Polarity, FIELD } from '../preprocess/image.js';
+import { ImageError, decodeImage, preprocessImage, type Polarity, FIELD } from '../preprocess/image.js';
+import { segmentGray, type Segmentation } from '../preprocess/segment.js';
 import { BodyError, invalidJsonMessage, parseJson } from './body.js';
 import { AJV_OPTIONS, batchBodySchema, toUnit } from './inputs.js';
 
 export interface DecodeTask {
   bytes: Uint8Array;
   where: string;
+  /** 'field' (default): the image made one 28×28 field; 'number': cut into candidate digits (preprocess/segment.ts) */
+  mode?: 'field' | 'number';
   /** told once the worker starts on the task (ImageDecoder times the decode from then, not from the queue) */
   started?: MessagePort;
 }
 
 export type DecodeOutcome =
   | { ok: true; pixels: Float32Array; polarity: Polarity }
+  | { ok: true; segmentation: Segmentation }
   | { ok: false; message: string };
 
 export function decode(task: DecodeTask): DecodeOutcome {
   task.started?.postMessage(null);
   task.started?.close();
   try {
+    if (task.mode === 'number') return { ok: true, segmentation: segmentGray(decodeImage(task.bytes, task.where), task.where) };
     const { pixels, polarity } = preprocessImage(task.bytes, task.where);
     return { ok: true, pixels, polarity };
   } catch (err) {

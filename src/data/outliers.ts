@@ -1,0 +1,292 @@
+/**
+ * What is not one digit, made MNIST-like: the negatives the digit gate (src/nn/gate.ts) learns to
+ * refuse. Each is drawn as ink and normalised exactly as a drawing is (mnistFromInk), so that the gate
+ * sees what the classifier would.
+ *
+ * - pair: two digits of a dataset side by side, touching or overlapping (what a segmentation that
+ *   failed to cut hands the classifier);
+ * - fragment: part of a digit, cut off at a random column or row (a segmentation that cut too much,
+ *   or a stroke broken off);
+ * - glyph: two to four strokes, straight or arcs, between the points of a 3×3 grid: the structure of
+ *   a written character without being one in particular;
+ * - scribble: a few smooth random strokes with many turns;
+ * - shape: polygons (triangles, squares, stars), crosses, spirals, grids and filled blobs; never a
+ *   lone straight line or an oval, which would be a 1 or a 0;
+ * - noise: scattered specks and smudges.
+ *
+ * Letters, printed symbols and other image sets are left out on purpose: bench/not-a-digit.ts
+ * measures the gate on them as outliers it never saw.
+ */
+import { Rng } from '../engine/rng.js';
+import { FIELD, mnistFromInk, resize } from '../preprocess/pixels.js';
+import type { Dataset } from './dataset.js';
+
+/** The kinds of outliers, and the share of each in `outlierFields`. */
+export const OUTLIER_KINDS = { pair: 0.25, fragment: 0.25, glyph: 0.2, scribble: 0.12, shape: 0.13, noise: 0.05 } as const;
+export type OutlierKind = keyof typeof OUTLIER_KINDS;
+
+/** The canvas strokes are drawn on before normalisation (pixels a side). */
+const CANVAS = 56;
+
+/** `n` outlier fields ([n, 28, 28], values 0..1), of the kinds in their shares, from digits of `ds` (pairs, fragments) and `rng`. */
+export function outlierFields(ds: Dataset, n: number, rng: Rng): Float32Array {
+  const out = new Float32Array(n * FIELD * FIELD);
+  const kinds = Object.entries(OUTLIER_KINDS) as [OutlierKind, number][];
+  for (let i = 0; i < n; i++) {
+    let u = rng.uniform(), kind: OutlierKind = 'noise';
+    for (const [k, share] of kinds) {
+      if (u < share) { kind = k; break; }
+      u -= share;
+    }
+    const field = outlierField(kind, ds, rng);
+    for (let p = 0; p < FIELD * FIELD; p++) out[i * FIELD * FIELD + p] = field[p]! / 255;
+  }
+  return out;
+}
+
+/** One outlier of `kind` as a 28×28 field (0..255). */
+export function outlierField(kind: OutlierKind, ds: Dataset, rng: Rng): Float32Array {
+  for (;;) {
+    const ink = kind === 'pair' ? pair(ds, rng) : kind === 'fragment' ? fragment(ds, rng) : kind === 'glyph' ? glyph(rng) : kind === 'scribble' ? scribble(rng)
+      : kind === 'shape' ? shape(rng) : noise(rng);
+    const field = asDrawn(ink, rng);
+    if (field !== null) return field;
+  }
+}
+
+/**
+ * Ink made a field as a drawing or an upload would be: resampled by a random factor first (a digit
+ * written small and enlarged, or large and shrunk, blurs its strokes), stretched so that its
+ * strongest ink is 255 (as inkMap does), then normalised (mnistFromInk). Null when no ink is left.
+ */
+function asDrawn(ink: Ink, rng: Rng): Float32Array | null {
+  const r = Math.exp(rng.range(Math.log(0.4), Math.log(1.6)));
+  const w = Math.max(1, Math.round(ink.width * r)), h = Math.max(1, Math.round(ink.height * r));
+  const data = resize(ink.data, ink.width, ink.height, w, h);
+  let max = 0;
+  for (const v of data) if (v > max) max = v;
+  if (max < 64) return null;
+  for (let i = 0; i < data.length; i++) data[i] = (data[i]! * 255) / max;
+  let any = false;
+  for (let i = 0; i < data.length && !any; i++) any = data[i]! > 32;
+  return any ? mnistFromInk(data, w, h).pixels : null;
+}
+
+interface Ink {
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
+/** Digit `row` of ds as ink 0..255, scaled by s. */
+function digitInk(ds: Dataset, row: number, s: number): Ink {
+  const src = new Float32Array(784);
+  for (let p = 0; p < 784; p++) src[p] = ds.images[row * 784 + p]! * 255;
+  const w = Math.max(1, Math.round(28 * s));
+  return { data: resize(src, 28, 28, w, w), width: w, height: w };
+}
+
+/** The ink's columns [x0, x1) (where it is above 32). */
+function inkColumns(ink: Ink): [number, number] {
+  let x0 = ink.width, x1 = 0;
+  for (let y = 0; y < ink.height; y++) {
+    for (let x = 0; x < ink.width; x++) {
+      if (ink.data[y * ink.width + x]! > 32) { x0 = Math.min(x0, x); x1 = Math.max(x1, x + 1); }
+    }
+  }
+  return [x0, Math.max(x0, x1)];
+}
+
+function pair(ds: Dataset, rng: Rng): Ink {
+  const a = digitInk(ds, rng.int(ds.count), rng.range(0.85, 1.15));
+  const b = digitInk(ds, rng.int(ds.count), rng.range(0.85, 1.15));
+  const [, a1] = inkColumns(a);
+  const [b0] = inkColumns(b);
+  const gap = Math.round(rng.range(-5, 2));
+  const dx = a1 + gap - b0; // where b's left column goes
+  const dy = Math.round(rng.range(-3, 3));
+  const width = Math.max(a.width, dx + b.width) + 4, height = Math.max(a.height, b.height) + 8;
+  const data = new Float32Array(width * height);
+  const put = (g: Ink, ox: number, oy: number): void => {
+    for (let y = 0; y < g.height; y++) {
+      for (let x = 0; x < g.width; x++) {
+        const X = ox + x, Y = oy + y;
+        if (X >= 0 && X < width && Y >= 0 && Y < height) data[Y * width + X] = Math.max(data[Y * width + X]!, g.data[y * g.width + x]!);
+      }
+    }
+  };
+  put(a, 2, 4);
+  put(b, 2 + dx, 4 + dy);
+  return { data, width, height };
+}
+
+function fragment(ds: Dataset, rng: Rng): Ink {
+  const g = digitInk(ds, rng.int(ds.count), 1);
+  const keep = rng.range(0.25, 0.6);
+  const data = new Float32Array(g.data);
+  const vertical = rng.uniform() < 0.6; // keep a left or right part; else a top or bottom one
+  const fromStart = rng.uniform() < 0.5;
+  if (vertical) {
+    const [x0, x1] = inkColumns(g);
+    const cut = Math.round(fromStart ? x0 + keep * (x1 - x0) : x1 - keep * (x1 - x0));
+    for (let y = 0; y < g.height; y++) {
+      for (let x = 0; x < g.width; x++) if (fromStart ? x >= cut : x < cut) data[y * g.width + x] = 0;
+    }
+  } else {
+    const cut = Math.round(fromStart ? 4 + keep * 20 : 24 - keep * 20);
+    for (let y = 0; y < g.height; y++) {
+      if (fromStart ? y >= cut : y < cut) data.fill(0, y * g.width, (y + 1) * g.width);
+    }
+  }
+  return { data, width: g.width, height: g.height };
+}
+
+/** Draws a polyline of thickness t (pixels) onto ink, anti-aliased. */
+function strokePath(ink: Float32Array, pts: [number, number][], t: number): void {
+  for (let i = 1; i < pts.length; i++) {
+    const [ax, ay] = pts[i - 1]!, [bx, by] = pts[i]!;
+    const x0 = Math.max(0, Math.floor(Math.min(ax, bx) - t)), x1 = Math.min(CANVAS - 1, Math.ceil(Math.max(ax, bx) + t));
+    const y0 = Math.max(0, Math.floor(Math.min(ay, by) - t)), y1 = Math.min(CANVAS - 1, Math.ceil(Math.max(ay, by) + t));
+    const dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy || 1;
+    for (let y = y0; y <= y1; y++) {
+      for (let x = x0; x <= x1; x++) {
+        const px = x + 0.5 - ax, py = y + 0.5 - ay;
+        const s = Math.min(1, Math.max(0, (px * dx + py * dy) / len2));
+        const d = Math.hypot(px - s * dx, py - s * dy);
+        const v = Math.min(1, Math.max(0, t / 2 + 0.5 - d)) * 255;
+        if (v > ink[y * CANVAS + x]!) ink[y * CANVAS + x] = v;
+      }
+    }
+  }
+}
+
+function canvas(): Ink {
+  return { data: new Float32Array(CANVAS * CANVAS), width: CANVAS, height: CANVAS };
+}
+
+function scribble(rng: Rng): Ink {
+  const c = canvas();
+  const strokes = 1 + rng.int(3);
+  for (let s = 0; s < strokes; s++) {
+    let x = rng.range(12, 44), y = rng.range(12, 44), heading = rng.range(0, 2 * Math.PI);
+    const turn = rng.range(0.15, 0.6) * (rng.uniform() < 0.5 ? -1 : 1);
+    const pts: [number, number][] = [[x, y]];
+    const steps = 30 + rng.int(60);
+    for (let k = 0; k < steps; k++) {
+      heading += turn + rng.normal() * 0.5;
+      x = Math.min(52, Math.max(4, x + 1.5 * Math.cos(heading)));
+      y = Math.min(52, Math.max(4, y + 1.5 * Math.sin(heading)));
+      pts.push([x, y]);
+    }
+    strokePath(c.data, pts, rng.range(1.5, 4.5));
+  }
+  return c;
+}
+
+function glyph(rng: Rng): Ink {
+  const c = canvas();
+  const t = rng.range(1.5, 4.5);
+  const sx = rng.range(10, 18), sy = rng.range(14, 20); // half the character's width and height
+  const point = (): [number, number] => [28 + (rng.int(3) - 1) * sx + rng.normal() * 1.5, 28 + (rng.int(3) - 1) * sy + rng.normal() * 1.5];
+  const strokes = 2 + rng.int(3);
+  for (let k = 0; k < strokes; k++) {
+    const a = point();
+    let b = point();
+    while (b[0] === a[0] && b[1] === a[1]) b = point();
+    if (rng.uniform() < 0.6) {
+      strokePath(c.data, [a, b], t);
+    } else { // an arc bulging to one side of the chord a-b
+      const bulge = rng.range(0.3, 0.9) * (rng.uniform() < 0.5 ? -1 : 1);
+      const mx = (a[0] + b[0]) / 2 - bulge * (b[1] - a[1]), my = (a[1] + b[1]) / 2 + bulge * (b[0] - a[0]);
+      const pts: [number, number][] = [];
+      for (let s = 0; s <= 16; s++) {
+        const u = s / 16;
+        pts.push([(1 - u) * (1 - u) * a[0] + 2 * u * (1 - u) * mx + u * u * b[0], (1 - u) * (1 - u) * a[1] + 2 * u * (1 - u) * my + u * u * b[1]]);
+      }
+      strokePath(c.data, pts, t);
+    }
+  }
+  return c;
+}
+
+function shape(rng: Rng): Ink {
+  const c = canvas();
+  const t = rng.range(1.5, 4.5);
+  const cx = 28 + rng.range(-4, 4), cy = 28 + rng.range(-4, 4), r = rng.range(12, 22), rot = rng.range(0, 2 * Math.PI);
+  const polygon = (k: number, inner = 1): [number, number][] => {
+    const pts: [number, number][] = [];
+    const n = inner === 1 ? k : 2 * k;
+    for (let i = 0; i <= n; i++) {
+      const rr = inner !== 1 && i % 2 === 1 ? r * inner : r;
+      const a = rot + (2 * Math.PI * i) / n;
+      pts.push([cx + rr * Math.cos(a), cy + rr * Math.sin(a)]);
+    }
+    return pts;
+  };
+  switch (rng.int(6)) {
+    case 0: strokePath(c.data, polygon(3), t); break; // triangle
+    case 1: strokePath(c.data, polygon(4), t); break; // square
+    case 2: strokePath(c.data, polygon(5, 0.45), t); break; // star
+    case 3: { // cross, an X or a +
+      strokePath(c.data, [[cx - r * Math.cos(rot), cy - r * Math.sin(rot)], [cx + r * Math.cos(rot), cy + r * Math.sin(rot)]], t);
+      const b = rot + Math.PI / 2 + rng.range(-0.4, 0.4);
+      strokePath(c.data, [[cx - r * Math.cos(b), cy - r * Math.sin(b)], [cx + r * Math.cos(b), cy + r * Math.sin(b)]], t);
+      break;
+    }
+    case 4: { // spiral of two turns or more
+      const pts: [number, number][] = [];
+      const turns = rng.range(2, 3.5);
+      for (let a = 0; a < turns * 2 * Math.PI; a += 0.15) {
+        const rr = (r * a) / (turns * 2 * Math.PI);
+        pts.push([cx + rr * Math.cos(a + rot), cy + rr * Math.sin(a + rot)]);
+      }
+      strokePath(c.data, pts, t);
+      break;
+    }
+    default: { // a grid (#) or a filled blob
+      if (rng.uniform() < 0.5) {
+        for (const o of [-r / 3, r / 3]) {
+          strokePath(c.data, [[cx + o, cy - r], [cx + o, cy + r]], t);
+          strokePath(c.data, [[cx - r, cy + o], [cx + r, cy + o]], t);
+        }
+      } else {
+        for (let y = 0; y < CANVAS; y++) {
+          for (let x = 0; x < CANVAS; x++) {
+            const d = Math.hypot((x - cx) / r, (y - cy) / (r * rng.range(0.98, 1.02)));
+            if (d < 0.8) c.data[y * CANVAS + x] = 255;
+          }
+        }
+      }
+    }
+  }
+  return c;
+}
+
+function noise(rng: Rng): Ink {
+  const c = canvas();
+  const specks = 5 + rng.int(40);
+  for (let i = 0; i < specks; i++) {
+    const x = rng.range(2, 54), y = rng.range(2, 54);
+    strokePath(c.data, [[x, y], [x + rng.range(-3, 3), y + rng.range(-3, 3)]], rng.range(1, 3));
+  }
+  return c;
+}
+
+/**
+ * Digits of `ds` at `rows`, half as the dataset has them and half passed through the same resampling
+ * and normalisation as the outliers (asDrawn): the gate's positives, so that it tells them apart by
+ * shape, not by how they were drawn.
+ */
+export function digitFields(ds: Dataset, rows: ArrayLike<number>, rng: Rng): Float32Array {
+  const out = new Float32Array(rows.length * FIELD * FIELD);
+  for (let i = 0; i < rows.length; i++) {
+    // half as the dataset has them (what /api/predict's JSON and evaluate hand over), half as drawn
+    if (rng.uniform() < 0.5) {
+      out.set(ds.images.subarray(rows[i]! * 784, (rows[i]! + 1) * 784), i * FIELD * FIELD);
+      continue;
+    }
+    const pixels = asDrawn(digitInk(ds, rows[i]!, 1), rng) ?? mnistFromInk(digitInk(ds, rows[i]!, 1).data, 28, 28).pixels;
+    for (let p = 0; p < FIELD * FIELD; p++) out[i * FIELD * FIELD + p] = pixels[p]! / 255;
+  }
+  return out;
+}

@@ -1,0 +1,63 @@
+/**
+ * The digit gate: a small CNN that says whether a 28×28 field (as preprocessing makes it) holds one
+ * whole digit, or something else: a scribble, a shape, part of a digit, two digits run together.
+ * Outlier exposure (Hendrycks et al. 2019): the classifier's own confidence is high on much that is
+ * not a digit, so a second network learns the difference from MNIST digits against generated
+ * outliers (data/outliers.ts). It is one model for every digit model (it looks at the input, not at
+ * a classifier's answer), trained once by `npm run gate` and shipped in the package (models/gate).
+ *
+ * `isDigit` is then both: the gate's probability of a digit at least its threshold (chosen on MNIST
+ * training digits it did not train on, to accept all but ACCEPT_MISS of them), and the classifier's
+ * calibrated confidence at least the model's threshold (nn/calibration.ts). Reading a number
+ * (preprocess/segment.ts) weighs each candidate digit by the gate too.
+ */
+import { Conv2D } from './conv2d.js';
+import { Dense } from './dense.js';
+import { Flatten } from './flatten.js';
+import { MaxPooling2D } from './pooling.js';
+import { Sequential } from './sequential.js';
+import { Adam } from './optimizers.js';
+import { Tensor } from '../engine/tensor.js';
+
+/** The gate's architecture: two conv/pool blocks, a dense layer, two outputs (0: not a digit, 1: a digit). */
+export function buildGate(seed = 0): Sequential {
+  const model = new Sequential({
+    name: 'digit-gate',
+    layers: [
+      new Conv2D({ filters: 32, kernelSize: 3, padding: 'valid', activation: 'relu', inputShape: [28, 28, 1] }),
+      new MaxPooling2D({ poolSize: 2 }),
+      new Conv2D({ filters: 64, kernelSize: 3, padding: 'valid', activation: 'relu' }),
+      new MaxPooling2D({ poolSize: 2 }),
+      new Flatten(),
+      new Dense({ units: 128, activation: 'relu' }),
+      new Dense({ units: 2, activation: 'softmax' }),
+    ],
+  });
+  model.build([28, 28, 1], seed);
+  model.compile({ optimizer: new Adam({ learningRate: 0.001 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  return model;
+}
+
+/** What a saved gate records beside its weights (in its model.json's metadata). */
+export interface GateFacts {
+  /** a field is a digit when the gate's probability of a digit is at least this */
+  threshold: number;
+}
+
+/** Share of digits the gate's threshold may refuse (chosen on digits it did not train on). */
+export const GATE_ACCEPT_MISS = 0.005;
+
+/** A loaded gate: the network and its threshold. */
+export interface Gate {
+  model: Sequential;
+  threshold: number;
+}
+
+/** The gate's probability that each field of x01 ([n, 784], values 0..1) holds one whole digit. */
+export function gateScores(gate: Pick<Gate, 'model'>, x01: Float32Array, n: number): Float32Array {
+  const out = new Float32Array(n);
+  if (n === 0) return out;
+  const p = gate.model.predict(new Tensor([n, 28, 28, 1], x01.subarray(0, n * 784)), { batchSize: Math.min(n, 256) }).data;
+  for (let i = 0; i < n; i++) out[i] = p[2 * i + 1]!;
+  return out;
+}

@@ -1,0 +1,353 @@
+/**
+ * Reading a number: an image of digits written in a row cut into one 28×28 field a digit, by
+ * over-segmenting it and letting the classifier choose (docs/guide.md, "Reading a number").
+ *
+ *   ink map (pixels.ts: either polarity, contrast stretched)
+ *   → connected components of the ink (8-connected, above INK_THRESHOLD; faint edge pixels join the
+ *     stroke they touch); specks far smaller than the largest mark are dropped
+ *   → pieces: each component, and a component wide for its height cut at the columns where its ink
+ *     is thinnest (where touching digits meet), into up to MAX_CUTS + 1 pieces
+ *   → candidates: every run of up to MAX_SPAN neighbouring pieces (in reading order, left to right),
+ *     as a digit would be if they were one (a 4 in two strokes, a 5 with a detached bar); each made
+ *     MNIST-like (mnistFromInk) from its own strokes only
+ *   → the classifier reads every candidate (one batch), and `chooseDigits` picks the segmentation
+ *     (a path through the pieces) that maximises the sum of the log confidences of its digits, less
+ *     the costs of implausible shapes: a digit much wider than tall, a cut through one stroke, two
+ *     digits that overlap most of their width.
+ *
+ * The pixel work (segmentInk) is separate from the choice (chooseDigits), so the server does the one
+ * on a worker thread and the other beside its model. No Node imports: the drawing page runs it too.
+ */
+import { INK_THRESHOLD, ImageError, inkMap, mnistFromInk, type Box, type GrayImage, type Polarity } from './pixels.js';
+
+/** Most pieces a line may be cut into (the work grows with pieces × MAX_SPAN). */
+export const MAX_PIECES = 64;
+/** Most pieces merged into one digit. */
+export const MAX_SPAN = 4;
+/** Most cuts through one connected component. */
+export const MAX_CUTS = 5;
+
+/** A run of pieces read as one digit: where it is and the 28×28 field (0..255) the classifier sees. */
+export interface Candidate {
+  /** first piece (inclusive) */
+  from: number;
+  /** last piece (exclusive) */
+  to: number;
+  /** the ink's bounding box in the image */
+  box: Box;
+  /** [28, 28] row-major, 0..255, white on black */
+  pixels: Float32Array;
+  /** width / height of its box */
+  aspect: number;
+  /** its height / the line's (the median height of the image's larger marks) */
+  relativeHeight: number;
+  /** over the boundaries inside it between pieces of different strokes: the sum of (1 - their overlap) */
+  joined: number;
+}
+
+/** An image cut into pieces, and the candidate digits made of them. */
+export interface Segmentation {
+  width: number;
+  height: number;
+  polarity: Polarity;
+  /** pieces, left to right */
+  pieces: number;
+  /** the boundary before piece i (index 1..pieces-1): whether it cuts through a stroke, and how much of the narrower piece's width the two overlap (0..1) */
+  boundaries: { cut: boolean; overlap: number }[];
+  candidates: Candidate[];
+}
+
+/** A piece: the pixels of component `comp` in columns [xa, xb), and their box. */
+interface Piece {
+  comp: number;
+  xa: number;
+  xb: number;
+  box: Box;
+  /** made by cutting a component (the boundary at its left is a cut through ink) */
+  cutLeft: boolean;
+}
+
+/** The costs (nats) of implausible digits and boundaries, against the log confidences of the digits read. */
+export interface SegmentCosts {
+  /** per unit of a digit's width/height past `wideAspect` */
+  wide: number;
+  wideAspect: number;
+  /** a boundary that cuts through a stroke */
+  cut: number;
+  /** a boundary between two digits, per share of the narrower one's width they overlap */
+  overlap: number;
+  /** a digit made of separate strokes, per boundary between them, times (1 - their overlap) */
+  join: number;
+  /** a reward per digit: without it, fewer digits always win (each adds a log confidence, never above 0) */
+  digit: number;
+  /** the weight of the log of the gate's digit score */
+  gate: number;
+  /** a digit shorter than `shortRatio` of the line's height, per share of that it is short of it: a fragment read as a digit */
+  short: number;
+  shortRatio: number;
+}
+
+/** The costs `chooseDigits` uses: tuned on numbers composed of MNIST training digits (lab/read-misses.ts), never on its test set. */
+export const COSTS: Readonly<SegmentCosts> = Object.freeze({ wide: 1, wideAspect: 1.2, cut: 1, overlap: 0.5, join: 0.5, digit: 0.5, gate: 1, short: 2, shortRatio: 0.6 });
+
+/** A decoded image → its candidates (see the module comment). Throws an ImageError when it holds no ink. */
+export function segmentGray(img: GrayImage, where = 'image'): Segmentation {
+  const { ink, polarity } = inkMap(img);
+  return { ...segmentInk(ink, img.width, img.height, where), polarity };
+}
+
+/** An ink map [h, w] (0 none .. 255) → its candidates. */
+export function segmentInk(ink: Float32Array, w: number, h: number, where = 'image'): Omit<Segmentation, 'polarity'> {
+  const { label, comps } = components(ink, w, h);
+  if (comps.length === 0) throw new ImageError(`${where}: the image is blank (no ink found to read a digit from)`);
+  const maxArea = Math.max(...comps.map((c) => c.area));
+  const maxHeight = Math.max(...comps.map((c) => c.box.y1 - c.box.y0));
+  // specks: tiny beside the largest mark, in area and in height
+  const kept = comps.filter((c) => !(c.area * 40 < maxArea && (c.box.y1 - c.box.y0) * 4 < maxHeight));
+
+  // the line's height: the median height of the marks of at least a quarter of the largest's area (not fragments)
+  const heights = kept.filter((c) => c.area * 4 >= maxArea).map((c) => c.box.y1 - c.box.y0).sort((a, b) => a - b);
+  const lineHeight = heights[heights.length >> 1]!;
+  const pieces: Piece[] = [];
+  for (const c of kept) {
+    const cuts = cutColumns(label, w, c);
+    let xa = c.box.x0;
+    for (const [k, x] of [...cuts, c.box.x1].entries()) {
+      const box = pieceBox(label, w, c.id, xa, x, c.box);
+      if (box !== null) pieces.push({ comp: c.id, xa, xb: x, box, cutLeft: k > 0 });
+      xa = x;
+    }
+  }
+  if (pieces.length > MAX_PIECES) {
+    throw new ImageError(`${where}: the ink falls into ${pieces.length} separate marks; a number of at most ${MAX_PIECES} pieces is read ` +
+      '(send one row of digits, without a background pattern)');
+  }
+  pieces.sort((a, b) => (a.box.x0 + a.box.x1) - (b.box.x0 + b.box.x1));
+
+  const boundaries = pieces.map((p, i) => {
+    if (i === 0) return { cut: false, overlap: 0 };
+    const a = pieces[i - 1]!.box, b = p.box;
+    const overlap = Math.max(0, Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0));
+    const narrower = Math.max(1, Math.min(a.x1 - a.x0, b.x1 - b.x0));
+    return { cut: p.cutLeft && p.comp === pieces[i - 1]!.comp, overlap: Math.min(1, overlap / narrower) };
+  });
+
+  const candidates: Candidate[] = [];
+  for (let from = 0; from < pieces.length; from++) {
+    for (let to = from + 1; to <= Math.min(pieces.length, from + MAX_SPAN); to++) {
+      const run = pieces.slice(from, to);
+      const box = run.reduce((u, p) => union(u, p.box), run[0]!.box);
+      const bw = box.x1 - box.x0, bh = box.y1 - box.y0;
+      // a run of several pieces is one digit only if it is not much wider than tall
+      if (to - from > 1 && bw > 1.6 * bh) break;
+      const crop = new Float32Array(bw * bh);
+      for (const p of run) {
+        for (let y = p.box.y0; y < p.box.y1; y++) {
+          for (let x = p.box.x0; x < p.box.x1; x++) {
+            if (label[y * w + x] === p.comp) crop[(y - box.y0) * bw + x - box.x0] = ink[y * w + x]!;
+          }
+        }
+      }
+      const { pixels } = mnistFromInk(crop, bw, bh, where);
+      let joined = 0;
+      for (let k = from + 1; k < to; k++) if (!boundaries[k]!.cut) joined += 1 - boundaries[k]!.overlap;
+      candidates.push({ from, to, box, pixels, aspect: bw / bh, relativeHeight: bh / lineHeight, joined });
+    }
+  }
+  return { width: w, height: h, pieces: pieces.length, boundaries, candidates };
+}
+
+/** A candidate's reading, as the classifier gave it (calibrated). */
+export interface CandidateReading {
+  label: number;
+  confidence: number;
+  isDigit: boolean;
+  /** the digit gate's probability that it is one whole digit (nn/gate.ts); absent: no gate */
+  digitScore?: number;
+}
+
+/** The digits chosen: indices into `seg.candidates`, left to right (see the module comment). */
+export function chooseDigits(seg: Pick<Segmentation, 'pieces' | 'boundaries' | 'candidates'>, readings: readonly CandidateReading[],
+  costs: SegmentCosts = COSTS): number[] {
+  const n = seg.pieces;
+  const best = new Float64Array(n + 1).fill(-Infinity);
+  const back = new Int32Array(n + 1).fill(-1);
+  best[0] = 0;
+  const byFrom: number[][] = Array.from({ length: n }, () => []);
+  seg.candidates.forEach((c, i) => byFrom[c.from]!.push(i));
+  for (let from = 0; from < n; from++) {
+    if (best[from] === -Infinity) continue;
+    for (const i of byFrom[from]!) {
+      const c = seg.candidates[i]!;
+      const b = seg.boundaries[from]!;
+      const score = best[from]! + costs.digit + Math.log(Math.max(readings[i]!.confidence, 1e-6)) +
+        costs.gate * Math.log(Math.max(readings[i]!.digitScore ?? 1, 1e-6)) - costs.wide * Math.max(0, c.aspect - costs.wideAspect) -
+        costs.join * c.joined - costs.short * Math.max(0, costs.shortRatio - c.relativeHeight) / costs.shortRatio - (from > 0 ? (b.cut ? costs.cut : 0) + costs.overlap * b.overlap : 0);
+      if (score > best[c.to]!) {
+        best[c.to] = score;
+        back[c.to] = i;
+      }
+    }
+  }
+  const chosen: number[] = [];
+  for (let at = n; at > 0;) {
+    const i = back[at]!;
+    chosen.push(i);
+    at = seg.candidates[i]!.from;
+  }
+  return chosen.reverse();
+}
+
+// ------------------------------------------------------------------------------------------- helpers
+
+interface Component {
+  id: number;
+  area: number;
+  box: Box;
+}
+
+/**
+ * 8-connected components of the pixels above INK_THRESHOLD, labelled 1..n in `label`; the fainter
+ * ink pixels (the anti-aliased edges of a stroke) take the label of a stroke pixel they touch.
+ */
+function components(ink: Float32Array, w: number, h: number): { label: Int32Array; comps: Component[] } {
+  const label = new Int32Array(w * h);
+  const comps: Component[] = [];
+  const stack = new Int32Array(w * h);
+  for (let start = 0; start < w * h; start++) {
+    if (label[start] !== 0 || !(ink[start]! > INK_THRESHOLD)) continue;
+    const id = comps.length + 1;
+    let top = 0, area = 0;
+    let x0 = w, y0 = h, x1 = -1, y1 = -1;
+    stack[top++] = start;
+    label[start] = id;
+    while (top > 0) {
+      const p = stack[--top]!;
+      const px = p % w, py = (p - px) / w;
+      area++;
+      if (px < x0) x0 = px;
+      if (px > x1) x1 = px;
+      if (py < y0) y0 = py;
+      if (py > y1) y1 = py;
+      for (let dy = -1; dy <= 1; dy++) {
+        const qy = py + dy;
+        if (qy < 0 || qy >= h) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const qx = px + dx;
+          if (qx < 0 || qx >= w) continue;
+          const q = qy * w + qx;
+          if (label[q] === 0 && ink[q]! > INK_THRESHOLD) {
+            label[q] = id;
+            stack[top++] = q;
+          }
+        }
+      }
+    }
+    comps.push({ id, area, box: { x0, y0, x1: x1 + 1, y1: y1 + 1 } });
+  }
+  // faint edges join a stroke they touch (4-neighbours), within the stroke's box grown by a pixel
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const p = y * w + x;
+      if (label[p] !== 0 || !(ink[p]! > 0)) continue;
+      const l = (x > 0 && label[p - 1]! > 0 ? label[p - 1]! : 0) || (x < w - 1 && label[p + 1]! > 0 ? label[p + 1]! : 0) ||
+        (y > 0 && label[p - w]! > 0 ? label[p - w]! : 0) || (y < h - 1 && label[p + w]! > 0 ? label[p + w]! : 0);
+      if (l > 0) {
+        label[p] = -l; // marked, so that it does not spread further this pass
+        const b = comps[l - 1]!.box;
+        if (x < b.x0) b.x0 = x;
+        if (x >= b.x1) b.x1 = x + 1;
+        if (y < b.y0) b.y0 = y;
+        if (y >= b.y1) b.y1 = y + 1;
+      }
+    }
+  }
+  for (let p = 0; p < w * h; p++) if (label[p]! < 0) label[p] = -label[p]!;
+  return { label, comps };
+}
+
+/**
+ * Where to cut a component that is wide for its height: the columns where its ink is thinnest (local
+ * minima of its column counts), at least a tenth of its height from its ends and 0.15 from each other,
+ * thinnest first, at most MAX_CUTS. A component no wider than 0.7 of its height is not cut.
+ */
+function cutColumns(label: Int32Array, w: number, c: Component): number[] {
+  const { x0, x1, y0, y1 } = c.box;
+  const bw = x1 - x0, bh = y1 - y0;
+  if (bw <= 0.7 * bh || bw < 6) return [];
+  const counts = new Float64Array(bw);
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (label[y * w + x] === c.id) counts[x - x0]! += 1;
+  // a piece may be as narrow as a 1; cuts keep apart by more than a stroke's width
+  const margin = Math.max(2, Math.round(0.1 * bh));
+  const spacing = Math.max(3, Math.round(0.15 * bh));
+  const smooth = (i: number): number => (counts[i - 1]! + 2 * counts[i]! + counts[i + 1]!) / 4;
+  const minima: { x: number; v: number }[] = [];
+  for (let i = Math.max(1, margin); i < Math.min(bw - 1, bw - margin); i++) {
+    const v = smooth(i);
+    if (v <= smooth(i - 1) && v <= smooth(i + 1)) minima.push({ x: x0 + i, v });
+  }
+  minima.sort((a, b) => a.v - b.v || a.x - b.x);
+  const cuts: number[] = [];
+  const most = Math.min(MAX_CUTS, Math.floor(bw / (0.25 * bh)));
+  for (const m of minima) {
+    if (cuts.length >= most) break;
+    if (cuts.every((x) => Math.abs(x - m.x) >= spacing)) cuts.push(m.x);
+  }
+  return cuts.sort((a, b) => a - b);
+}
+
+/** The box of component `id`'s pixels in columns [xa, xb) (null: none there). */
+function pieceBox(label: Int32Array, w: number, id: number, xa: number, xb: number, within: Box): Box | null {
+  let x0 = xb, y0 = within.y1, x1 = -1, y1 = -1;
+  for (let y = within.y0; y < within.y1; y++) {
+    for (let x = xa; x < xb; x++) {
+      if (label[y * w + x] !== id) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  return x1 < 0 ? null : { x0, y0, x1: x1 + 1, y1: y1 + 1 };
+}
+
+function union(a: Box, b: Box): Box {
+  return { x0: Math.min(a.x0, b.x0), y0: Math.min(a.y0, b.y0), x1: Math.max(a.x1, b.x1), y1: Math.max(a.y1, b.y1) };
+}
+
+/** A mark not read as a digit and shorter than this share of the line's height is left out of a number. */
+export const SMALL_MARK = 0.6;
+
+/** One digit of a number read: its reading and where it is in the image. */
+export interface DigitRead extends CandidateReading {
+  box: { x: number; y: number; width: number; height: number };
+}
+
+/** A number read from an image: its text ("?" for a mark that is not a digit) and each digit, left to right. */
+export interface NumberRead {
+  text: string;
+  digits: DigitRead[];
+}
+
+/** The number `seg` holds, given the classifier's reading of each of its candidates. */
+export function numberFromReadings(seg: Pick<Segmentation, 'pieces' | 'boundaries' | 'candidates'>, readings: readonly CandidateReading[],
+  classNames: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']): NumberRead {
+  // a small mark that is not a digit (a stray dot, a stroke broken off) is left out, not read as "?"
+  const chosen = chooseDigits(seg, readings).filter((i) => readings[i]!.isDigit || seg.candidates[i]!.relativeHeight >= SMALL_MARK);
+  const digits = chosen.map((i): DigitRead => {
+    const { box } = seg.candidates[i]!;
+    const r = readings[i]!;
+    return { label: r.label, confidence: r.confidence, isDigit: r.isDigit, box: { x: box.x0, y: box.y0, width: box.x1 - box.x0, height: box.y1 - box.y0 } };
+  });
+  return { text: digits.map((d) => (d.isDigit ? classNames[d.label] ?? String(d.label) : '?')).join(''), digits };
+}
+
+/** The candidates' fields as one batch of model input, values 0..1: [n, 784]. */
+export function candidateBatch(seg: Pick<Segmentation, 'candidates'>): Float32Array {
+  const per = 28 * 28;
+  const x = new Float32Array(seg.candidates.length * per);
+  seg.candidates.forEach((c, i) => {
+    for (let k = 0; k < per; k++) x[i * per + k] = c.pixels[k]! / 255;
+  });
+  return x;
+}

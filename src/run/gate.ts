@@ -1,0 +1,96 @@
+/**
+ * The digit gate (nn/gate.ts) trained, saved and loaded. `trainGate` is what `npm run gate` runs to
+ * make the gate the package ships (models/gate); `loadGate` opens it (or another) for predicting.
+ */
+import { fileURLToPath } from 'node:url';
+import { DigitsError } from '../errors.js';
+import { Rng } from '../engine/rng.js';
+import { Tensor } from '../engine/tensor.js';
+import type { Backend } from '../engine/backend.js';
+import { loadMnist } from '../data/mnist.js';
+import { digitFields, outlierFields } from '../data/outliers.js';
+import { GATE_ACCEPT_MISS, buildGate, gateScores, type Gate } from '../nn/gate.js';
+import { acceptanceThreshold } from '../nn/calibration.js';
+import { loadModel, makeMetadata, saveModel } from '../io/model-files.js';
+import { warnOnStderr, type OnRunEvent } from './events.js';
+
+/** Where the package keeps its gate. */
+export const GATE_DIR = fileURLToPath(new URL('../../../models/gate/', import.meta.url));
+
+/** How the gate is trained. */
+export interface TrainGateOptions {
+  out: string;
+  /** MNIST training digits it learns from (the rest of the 60,000 choose its threshold); default 50,000 */
+  digits?: number;
+  /** held-out training digits (and as many outliers) that choose the threshold and measure it; default all the rest */
+  check?: number;
+  epochs?: number;
+  seed?: number;
+  backend: Backend;
+}
+
+/** What training the gate measured on digits and outliers it did not train on. */
+export interface GateTraining {
+  threshold: number;
+  /** share of held-out MNIST training digits accepted */
+  digitsAccepted: number;
+  /** share of held-out generated outliers refused */
+  outliersRefused: number;
+  seconds: number;
+}
+
+/**
+ * Trains the gate on `digits` MNIST training digits against as many generated outliers, chooses its
+ * threshold on the remaining training digits (all but GATE_ACCEPT_MISS accepted), and saves it in `out`.
+ */
+export async function trainGate(o: TrainGateOptions, onEvent: OnRunEvent = warnOnStderr): Promise<GateTraining> {
+  const started = Date.now();
+  const digits = o.digits ?? 50_000;
+  const seed = o.seed ?? 0;
+  const all = await loadMnist('train');
+  if (!(digits > 0 && digits < all.count)) throw new DigitsError(`digits: expected 1 to ${all.count - 1}, got ${digits}`);
+  const rng = new Rng(seed);
+  const rows = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
+  onEvent({ type: 'info', message: `making ${digits.toLocaleString('en-US')} digit fields and as many outliers` });
+  const n = 2 * digits;
+  const x = new Tensor([n, 28, 28, 1]);
+  x.data.set(digitFields(all, rows(0, digits), rng), 0);
+  x.data.set(outlierFields(all, digits, rng), digits * 784);
+  const y = new Tensor([n, 2]);
+  for (let i = 0; i < n; i++) y.data[i * 2 + (i < digits ? 1 : 0)] = 1;
+  const model = buildGate(seed);
+  model.setBackend(o.backend);
+  await model.fit(x, y, { epochs: o.epochs ?? 8, batchSize: 64, shuffle: true, seed });
+  // the threshold and the figures, on digits and outliers it never saw
+  const held = Math.min(o.check ?? all.count - digits, all.count - digits);
+  const gate = { model, threshold: 0 };
+  const heldDigits = gateScores(gate, digitFields(all, rows(digits, digits + held), rng), held);
+  const threshold = acceptanceThreshold(heldDigits, GATE_ACCEPT_MISS);
+  const heldOutliers = gateScores(gate, outlierFields(all, held, rng), held);
+  const share = (v: Float32Array, f: (s: number) => boolean): number => v.filter(f).length / v.length;
+  await saveModel(model, o.out, makeMetadata(model, { classNames: ['not a digit', 'digit'], seed, preset: 'gate', trainedAt: new Date().toISOString(),
+    backend: o.backend.name, calibration: { temperature: 1, threshold, images: held } }));
+  return {
+    threshold, digitsAccepted: share(heldDigits, (s) => s >= threshold), outliersRefused: share(heldOutliers, (s) => s < threshold),
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
+/** The gate in `dir` (default: the package's), on `backend`; its threshold is the one saved with it. */
+export async function loadGate(backend: Backend, dir = GATE_DIR): Promise<Gate> {
+  const { model, metadata } = await loadModel(dir);
+  if (model.outputShape?.[0] !== 2) throw new DigitsError(`${dir}: not a digit gate (it has ${model.outputShape?.[0]} outputs, a gate has 2)`);
+  model.setBackend(backend);
+  return { model, threshold: metadata?.calibration?.threshold ?? 0.5 };
+}
+
+/** Readings with the gate's say added: an input (values 0..1, [n, 784]) it refuses is not a digit. */
+export function gateReadings<R extends { isDigit: boolean }>(readings: R[], gate: Gate | null, x01: Float32Array): R[] {
+  if (gate === null) return readings;
+  const scores = new Float32Array(readings.length);
+  for (let from = 0; from < readings.length; from += 5000) {
+    const n = Math.min(5000, readings.length - from);
+    scores.set(gateScores(gate, x01.subarray(from * 784, (from + n) * 784), n), from);
+  }
+  return readings.map((r, i) => ({ ...r, isDigit: r.isDigit && scores[i]! >= gate.threshold }));
+}

@@ -1,0 +1,204 @@
+/**
+ * Reading a number (src/preprocess/segment.ts, Predictor.readImage, POST /api/read, `digits read`):
+ * numbers composed of MNIST test digits read exactly end to end, one digit, an empty image, a
+ * scribble (not a digit), bad input as for /api/predict; and the digit gate: it takes MNIST digits
+ * for digits and refuses shapes and scribbles, so that isDigit says so everywhere.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PNG } from 'pngjs';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../src/server/app.js';
+import { Predictor } from '../src/run/predictor.js';
+import { loadGate } from '../src/run/gate.js';
+import { trainRun } from '../src/run/train.js';
+import { loadModel } from '../src/io/model-files.js';
+import { createBackend } from '../src/engine/index.js';
+import { Rng } from '../src/engine/rng.js';
+import { loadMnist } from '../src/data/mnist.js';
+import { composeNumber } from '../src/data/compose.js';
+import { outlierField } from '../src/data/outliers.js';
+import { segmentGray, segmentInk } from '../src/preprocess/segment.js';
+import type { GrayImage } from '../src/preprocess/pixels.js';
+import type { Dataset } from '../src/data/dataset.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = path.join(root, 'dist', 'src', 'cli', 'main.js');
+let tmp = '';
+let modelDir = '';
+let predictor: Predictor;
+let app: FastifyInstance;
+let mnist: Dataset;
+
+function png(img: GrayImage): Buffer {
+  const p = new PNG({ width: img.width, height: img.height });
+  for (let i = 0; i < img.gray.length; i++) {
+    p.data[4 * i] = p.data[4 * i + 1] = p.data[4 * i + 2] = Math.round(img.gray[i]!);
+    p.data[4 * i + 3] = 255;
+  }
+  return PNG.sync.write(p);
+}
+
+/** A scribble drawn with a thick pen on white (one of the digit gate's kinds of outliers, drawn large). */
+function scribble(seed: number): GrayImage {
+  const field = outlierField('scribble', mnist, new Rng(seed));
+  const width = 112, height = 112, gray = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) gray[y * width + x] = 255 - field[(y >> 2) * 28 + (x >> 2)]!;
+  return { width, height, gray, alpha: null };
+}
+
+before(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'digits-read-'));
+  modelDir = path.join(tmp, 'model');
+  const { backend } = createBackend('auto');
+  await trainRun({ data: 'mnist', preset: 'fast', seed: 0, limit: 12000, testLimit: 500, out: modelDir, backend: 'auto' },
+    { backend, onEvent: () => undefined });
+  const { model, metadata } = await loadModel(modelDir);
+  model.setBackend(backend);
+  predictor = new Predictor(model, metadata, modelDir, 'read test', null, await loadGate(backend));
+  app = buildServer({ predictor });
+  await app.ready();
+  mnist = await loadMnist('test', { limit: 400 });
+});
+
+after(async () => {
+  await app?.close();
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+/** Numbers of 3 to 6 digits the model reads right one by one, composed as people write them. */
+async function readableNumbers(count: number, seed: number): Promise<{ image: GrayImage; text: string }[]> {
+  const alone = await predictor.predictBatch(mnist.images, mnist.count);
+  const good = Array.from({ length: mnist.count }, (_, i) => i).filter((i) => alone[i]!.label === mnist.labels![i] && alone[i]!.isDigit);
+  const rng = new Rng(seed);
+  return Array.from({ length: count }, () => {
+    const rows = Array.from({ length: 3 + rng.int(4) }, () => good[rng.int(good.length)]!);
+    return composeNumber(mnist, rows, rng, { gap: [-1, 6] });
+  });
+}
+
+test('numbers composed of MNIST test digits, some touching, are read exactly, in reading order, with a box for each digit', async () => {
+  const numbers = await readableNumbers(60, 3);
+  let exact = 0;
+  for (const n of numbers) {
+    const read = await predictor.readSegmentation(segmentGray(n.image));
+    if (read.text !== n.text) continue;
+    exact++;
+    // boxes in reading order, inside the image, each over ink
+    const xs = read.digits.map((d) => d.box.x);
+    assert.deepEqual(xs, [...xs].sort((a, b) => a - b));
+    for (const d of read.digits) {
+      assert.ok(d.box.x >= 0 && d.box.y >= 0 && d.box.x + d.box.width <= n.image.width && d.box.y + d.box.height <= n.image.height);
+      assert.ok(d.isDigit && d.confidence > 0 && d.confidence <= 1);
+    }
+  }
+  // a model trained for a few seconds: the benchmark (bench/read.ts) measures the real figure
+  assert.ok(exact / numbers.length >= 0.75, `${exact} of ${numbers.length} read exactly`);
+});
+
+test('segmentation: two digits apart are two pieces; touching digits get cut candidates; a blank image is refused', () => {
+  const w = 60, h = 30, ink = new Float32Array(w * h);
+  for (let y = 5; y < 25; y++) {
+    for (const x of [10, 11, 12, 40, 41, 42]) ink[y * w + x] = 255; // two bars
+  }
+  const seg = segmentInk(ink, w, h);
+  assert.equal(seg.pieces, 2);
+  assert.ok(seg.candidates.some((c) => c.from === 0 && c.to === 1) && seg.candidates.some((c) => c.from === 1 && c.to === 2));
+  assert.ok(!seg.candidates.some((c) => c.from === 0 && c.to === 2), 'two bars far apart, wider together than 1.6 times their height, are not one digit');
+  // a wide blob: cut at its thinnest columns
+  const wide = new Float32Array(w * h);
+  for (let y = 5; y < 25; y++) for (let x = 5; x < 55; x++) if (x < 25 || x > 35 || (y > 13 && y < 16)) wide[y * w + x] = 255;
+  const cut = segmentInk(wide, w, h);
+  assert.ok(cut.pieces >= 2, `a wide blob with a thin waist is cut (${cut.pieces} pieces)`);
+  assert.throws(() => segmentInk(new Float32Array(w * h), w, h, 'blank.png'), /blank\.png: the image is blank/);
+});
+
+test('POST /api/read: a number, one digit, a scribble, an empty image, and bad input', async () => {
+  const [n] = await readableNumbers(1, 8);
+  const post = (body: Buffer | string, type = 'image/png') => app.inject({ method: 'POST', url: '/api/read', headers: { 'content-type': type }, payload: body });
+  const res = await post(png(n!.image));
+  assert.equal(res.statusCode, 200, res.body);
+  const body = res.json();
+  assert.equal(typeof body.text, 'string');
+  assert.equal(body.digits.length, body.text.length);
+  assert.equal(body.polarity, 'dark-on-light');
+  for (const d of body.digits) assert.deepEqual(Object.keys(d).sort(), ['box', 'confidence', 'isDigit', 'label']);
+
+  const one = await post(png(composeNumber(mnist, [0], new Rng(1)).image));
+  assert.equal(one.statusCode, 200);
+  assert.equal(one.json().text, String(mnist.labels![0]));
+
+  const scribbled = (await post(png(scribble(9)))).json();
+  assert.ok(scribbled.digits.length >= 1);
+  assert.ok(scribbled.digits.every((d: { isDigit: boolean }) => !d.isDigit), JSON.stringify(scribbled));
+  assert.match(scribbled.text, /^\?+$/);
+
+  const blank = await post(png({ width: 50, height: 40, gray: new Float32Array(2000).fill(255), alpha: null }));
+  assert.equal(blank.statusCode, 422);
+  assert.match(blank.json().message, /blank/);
+  const junk = await post(Buffer.from('not an image at all'));
+  assert.equal(junk.statusCode, 400);
+  assert.match(junk.json().message, /not a PNG or JPEG/);
+  const json = await post(JSON.stringify({ pixels: [] }), 'application/json');
+  assert.equal(json.statusCode, 415);
+  assert.match(json.json().message, /\/api\/read takes an image/);
+  assert.equal((await post(Buffer.alloc(0))).statusCode, 400);
+});
+
+test('the digit gate: MNIST digits are digits; shapes and scribbles are not, on /api/predict too', async () => {
+  const accepted = (await predictor.predictBatch(mnist.images, mnist.count)).filter((p) => p.isDigit).length;
+  assert.ok(accepted / mnist.count >= 0.97, `${accepted} of ${mnist.count} MNIST test digits taken for digits`);
+  const rng = new Rng(4);
+  let refused = 0;
+  for (let i = 0; i < 60; i++) {
+    const p = await predictor.predictField(outlierField(i % 2 === 0 ? 'shape' : 'scribble', mnist, rng));
+    if (!p.isDigit) refused++;
+  }
+  assert.ok(refused >= 45, `${refused} of 60 shapes and scribbles refused`);
+  const res = await app.inject({ method: 'POST', url: '/api/predict', headers: { 'content-type': 'image/png' }, payload: png(scribble(9)) });
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.json().isDigit, false);
+});
+
+test('digits read: text per image, --json with boxes, a blank image named in one line', async () => {
+  const folder = path.join(tmp, 'numbers');
+  await fs.mkdir(folder);
+  const numbers = await readableNumbers(3, 11);
+  for (const [i, n] of numbers.entries()) await fs.writeFile(path.join(folder, `n${i}.png`), png(n.image));
+  await fs.writeFile(path.join(folder, 'blank.png'), png({ width: 30, height: 30, gray: new Float32Array(900).fill(255), alpha: null }));
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'read', '--model', modelDir, ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  const r = run('--input', folder, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { file: string; text: string | null; digits: unknown[]; error?: string }[];
+  assert.equal(out.length, 4);
+  const blank = out.find((o) => o.file.endsWith('blank.png'))!;
+  assert.equal(blank.text, null);
+  assert.match(blank.error!, /blank\.png: the image is blank/);
+  const read = out.filter((o) => o.text !== null);
+  assert.ok(read.filter((o, i) => o.text === numbers[i]!.text).length >= 2, JSON.stringify(read.map((o) => o.text)) + ' vs ' + numbers.map((n) => n.text));
+  const text = run('--input', path.join(folder, 'n0.png'));
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^n0\.png: [0-9?]+ {3}\[/);
+  const missing = run('--input', path.join(tmp, 'nope.png'));
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /--input .*nope\.png: no such file or folder/);
+  assert.doesNotMatch(missing.stderr, /\n\s+at /);
+});
+
+test('trainGate trains a gate on a few digits that loads, accepts the held-out digits it was set to, and refuses most outliers', async () => {
+  const out = path.join(tmp, 'gate');
+  const { backend } = createBackend('auto');
+  const { trainGate } = await import('../src/run/gate.js');
+  const r = await trainGate({ out, backend, digits: 3000, check: 1000, epochs: 2 }, () => undefined);
+  assert.ok(r.threshold > 0 && r.threshold < 1);
+  assert.ok(r.digitsAccepted >= 0.99 && r.digitsAccepted <= 1, `accepted ${r.digitsAccepted}`);
+  assert.ok(r.outliersRefused > 0.5, `refused ${r.outliersRefused}`);
+  const gate = await loadGate(backend, out);
+  assert.equal(gate.threshold, r.threshold);
+  await assert.rejects(loadGate(backend, modelDir), /not a digit gate \(it has 10 outputs, a gate has 2\)/);
+});
