@@ -177,7 +177,7 @@ test('predict on the ensemble writes a valid submission with the members\' mean 
 
 test('evaluate on the ensemble writes the complete report into the ensemble folder\'s evaluation/', async () => {
   const { stdout, stderr } = await digits('evaluate', '--model', ens, '--limit', '150');
-  assert.match(stderr, /report: .*evaluation\/report\.html \(and 6 PNG figures beside it\)/);
+  assert.match(stderr, /report: .*evaluation\/report\.html \(and 8 PNG figures beside it\)/);
   assert.match(stdout, /^ensemble of 2 models in float32 .* on 150 images from MNIST test\naccuracy [\d.]+% \(\d+\/150\)/);
   const html = readFileSync(path.join(ens, 'evaluation', 'report.html'), 'utf8');
   for (const id of REPORT_SECTIONS) assert.match(html, new RegExp(`id="${id}"`), `section ${id} missing`);
