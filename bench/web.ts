@@ -70,7 +70,7 @@ try {
     for (let i = 0; i < o.readings; i++) {
       await draw.click('#clear');
       const d = (i % 5) * 0.02;
-      const at = (fx: number, fy: number): [number, number] => [box.x + (fx + d) * box.width, box.y + (fy + d) * box.height];
+      const at = (fx: number, fy: number): [number, number] => [box.x + (fx + d) * box.height, box.y + (fy + d) * box.height];
       await draw.mouse.move(...at(0.25, 0.2));
       await draw.mouse.down();
       await draw.mouse.move(...at(0.7, 0.2), { steps: 4 });

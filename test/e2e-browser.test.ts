@@ -61,10 +61,13 @@ after(async () => {
   if (site) await fs.rm(path.dirname(site), { recursive: true, force: true });
 });
 
-/** Draws a 7 with the mouse on the page's pad (inside `within`, a CSS selector): a bar across the top, then a stroke down to the bottom left. */
-async function drawSeven(page: Page, within = 'body'): Promise<void> {
+/**
+ * Draws a 7 with the mouse on the page's pad (inside `within`, a CSS selector): a bar across the top, then a
+ * stroke down to the bottom left, in the square of the pad's height that starts `offset` heights from its left.
+ */
+async function drawSeven(page: Page, within = 'body', offset = 0): Promise<void> {
   const box = (await page.locator(`${within} #pad`).boundingBox())!;
-  const at = (fx: number, fy: number): [number, number] => [box.x + fx * box.width, box.y + fy * box.height];
+  const at = (fx: number, fy: number): [number, number] => [box.x + (offset + fx) * box.height, box.y + fy * box.height];
   await page.mouse.move(...at(0.25, 0.2));
   await page.mouse.down();
   await page.mouse.move(...at(0.75, 0.2), { steps: 12 });
@@ -102,9 +105,9 @@ test('draw a 7 with the mouse: the page shows a prediction, the bars and the 28Ã
   assert.equal(await page.locator('#label').textContent(), 'â€“');
   await page.locator('#model').filter({ hasText: 'parameters' }).waitFor({ timeout: 10_000 });
 
-  // a "7": a bar across the top, then a stroke down to the bottom left
+  // a "7": a bar across the top, then a stroke down to the bottom left (in the square at the pad's left)
   const box = (await page.locator('#pad').boundingBox())!;
-  const at = (fx: number, fy: number): [number, number] => [box.x + fx * box.width, box.y + fy * box.height];
+  const at = (fx: number, fy: number): [number, number] => [box.x + fx * box.height, box.y + fy * box.height];
   await page.mouse.move(...at(0.25, 0.2));
   await page.mouse.down();
   await page.mouse.move(...at(0.75, 0.2), { steps: 12 });
@@ -166,7 +169,7 @@ test('touch-style input (pointer events from a pen) also draws: a 1 is read', { 
     const fire = (type: string, fx: number, fy: number): void => {
       pad.dispatchEvent(new PointerEvent(type, {
         pointerId: 7, pointerType: 'pen', isPrimary: true, bubbles: true, cancelable: true, buttons: type === 'pointerup' ? 0 : 1,
-        clientX: r.left + fx * r.width, clientY: r.top + fy * r.height, pressure: 0.5,
+        clientX: r.left + fx * r.height, clientY: r.top + fy * r.height, pressure: 0.5,
       }));
     };
     fire('pointerdown', 0.5, 0.15);
@@ -221,7 +224,25 @@ test('a web export reads a drawn 7 in the page, served by a plain static file se
   assert.deepEqual(w.failed, []);
   assertOnlySiteFiles(w.requests);
   assert.ok(w.requests.some((r) => r.endsWith('/digits.wasm')), 'the page loaded the WebAssembly kernels');
+  assert.ok(w.requests.some((r) => r.endsWith('/gate.json')), 'the page loaded the digit gate');
   await page.screenshot({ path: path.join(os.tmpdir(), 'digits-e2e-site.png') });
+
+  // a number: a 1, then a 7 beside it; the page reads both, boxes them on the pad and lists them
+  await page.click('#clear');
+  const box = (await page.locator('#pad').boundingBox())!;
+  await page.mouse.move(box.x + 0.45 * box.height, box.y + 0.15 * box.height);
+  await page.mouse.down();
+  await page.mouse.move(box.x + 0.47 * box.height, box.y + 0.85 * box.height, { steps: 14 });
+  await page.mouse.up();
+  await drawSeven(page, 'body', 0.9);
+  await page.getByTestId('digit').nth(1).waitFor({ timeout: 15_000 });
+  await page.waitForTimeout(300); // the reading of the whole drawing
+  const digits = await page.getByTestId('digit').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.digit));
+  assert.equal(digits.length, 2, `two digits read: ${JSON.stringify(digits)}`);
+  assert.equal(await prediction.textContent(), digits.join(''));
+  assert.equal(digits[1], '7');
+  assertOnlySiteFiles(w.requests);
+  await page.screenshot({ path: path.join(os.tmpdir(), 'digits-e2e-number.png') });
   await page.close();
 });
 

@@ -120,6 +120,8 @@ export function toModelJson(
   model: Sequential,
   metadata: DigitsMetadata,
   shardBytes: number = DEFAULT_SHARD_BYTES,
+  /** put before each shard's file name (a site that holds two models side by side) */
+  shardPrefix = '',
 ): { json: Record<string, unknown>; shards: { file: string; bytes: Uint8Array }[] } {
   const inputShape = model.inputShape;
   if (inputShape === null) {
@@ -156,7 +158,7 @@ export function toModelJson(
   const shards: { file: string; bytes: Uint8Array }[] = [];
   for (let i = 0; i < count; i++) {
     shards.push({
-      file: `group1-shard${i + 1}of${count}.bin`,
+      file: `${shardPrefix}group1-shard${i + 1}of${count}.bin`,
       bytes: all.subarray(i * shardBytes, Math.min(total, (i + 1) * shardBytes)),
     });
   }

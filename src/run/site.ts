@@ -7,6 +7,7 @@
  *   digits.wasm                         the kernels as WebAssembly
  *   model.json, group1-shard*.bin       the model, in the format `digits train` saves
  *   *-ubyte.gz                          MNIST as gzipped IDX files, for train.html (unless data: false)
+ *   gate.json, gate-group1-shard*.bin   the digit gate (isDigit, and reading numbers), when the package has one
  *   site.json                           what the pages read first: predict in the page, where the files are
  *
  * The folder is written whole and swapped into place (util/atomic.ts), so a failed export leaves the
@@ -24,6 +25,7 @@ import { mnistDataDir } from '../data/mnist.js';
 import { writeFolderAtomic } from '../util/atomic.js';
 import type { OnRunEvent } from './events.js';
 import { warnOnStderr } from './events.js';
+import { GATE_DIR } from './gate.js';
 
 const gzip = promisify(zlib.gzip);
 
@@ -97,7 +99,17 @@ export async function exportSite(o: SiteOptions, onEvent: OnRunEvent = warnOnStd
   for (const s of shards) files.push({ name: s.file, data: s.bytes });
   files.push({ name: 'model.json', data: JSON.stringify(json) });
 
+  // the digit gate beside it (isDigit, and reading numbers), when the package has one
   const site: Record<string, unknown> = { predict: 'page', model: 'model.json' };
+  const gate = await loadModel(GATE_DIR).catch(() => null);
+  if (gate !== null) {
+    const g = toModelJson(gate.model, gate.metadata ?? makeMetadata(gate.model), undefined, 'gate-');
+    for (const sh of g.shards) files.push({ name: sh.file, data: sh.bytes });
+    files.push({ name: 'gate.json', data: JSON.stringify(g.json) });
+    site.gate = 'gate.json';
+  } else {
+    onEvent({ type: 'warning', message: `${GATE_DIR}: no digit gate; the page tells digits from other marks by the model's confidence alone` });
+  }
   if (o.data !== false) {
     const dir = mnistDataDir();
     const names: Record<string, string> = {};

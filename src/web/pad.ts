@@ -5,8 +5,11 @@
  */
 import type { Answer, ModelFacts } from './protocol.js';
 
-/** Stroke width relative to a 280 px pad: a digit drawn ~200 px tall ends up with MNIST-like 2 px strokes. */
+/** Stroke width relative to the pad's 280 px height: a digit drawn ~200 px tall ends up with MNIST-like 2 px strokes. */
 const LINE_WIDTH = 20;
+/** The pad: as tall as before, twice as wide, for a number of a few digits. */
+const PAD_WIDTH = 560;
+const PAD_HEIGHT = 280;
 /** Least time between two live predictions while drawing, ms. */
 const MIN_INTERVAL = 50;
 
@@ -14,7 +17,10 @@ const MIN_INTERVAL = 50;
 const MARKUP = `
 <div class="layout">
   <section class="pad">
-    <canvas id="pad" width="280" height="280" aria-label="drawing area"></canvas>
+    <div class="padwrap">
+      <canvas id="pad" width="${PAD_WIDTH}" height="${PAD_HEIGHT}" aria-label="drawing area: one digit, or a number of several in a row"></canvas>
+      <canvas id="boxes" width="${PAD_WIDTH}" height="${PAD_HEIGHT}" aria-hidden="true"></canvas>
+    </div>
     <div class="buttons"><button id="clear" type="button">Clear</button></div>
   </section>
   <section class="result" aria-live="polite">
@@ -23,6 +29,7 @@ const MARKUP = `
       <output id="label" data-testid="prediction" data-state="empty">–</output>
       <span id="confidence" class="caption"></span>
     </div>
+    <ol id="digits" class="digits" data-testid="digits" aria-label="each digit read"></ol>
     <figure>
       <canvas id="seen" width="28" height="28" aria-label="the 28 by 28 image the model saw"></canvas>
       <figcaption>what the model saw (28×28)</figcaption>
@@ -66,6 +73,9 @@ export function setUpPad(container: HTMLElement): Pad {
   const modelEl = byId(root, 'model');
   const ctx = pad.getContext('2d', { willReadFrequently: true })!;
   const seenCtx = seen.getContext('2d')!;
+  const boxes = byId<HTMLCanvasElement>(root, 'boxes');
+  const boxesCtx = boxes.getContext('2d')!;
+  const digitsEl = byId(root, 'digits');
 
   let read: Reader | null = null;
   let drawing = false;
@@ -107,6 +117,8 @@ export function setUpPad(container: HTMLElement): Pad {
   }
 
   function resetResult(): void {
+    boxesCtx.clearRect(0, 0, boxes.width, boxes.height);
+    digitsEl.replaceChildren();
     labelEl.textContent = '–';
     labelEl.dataset.state = 'empty';
     confidenceEl.textContent = '';
@@ -141,6 +153,7 @@ export function setUpPad(container: HTMLElement): Pad {
       pcts[d]!.textContent = percent(probs[d]!);
       rows[d]!.classList.toggle('top', d === answer.label);
     }
+    showNumber(answer);
     const { width, height, pixels } = answer.preprocessed;
     const img = seenCtx.createImageData(width, height);
     for (let i = 0; i < pixels.length; i++) {
@@ -148,6 +161,35 @@ export function setUpPad(container: HTMLElement): Pad {
       img.data[4 * i + 3] = 255;
     }
     seenCtx.putImageData(img, 0, 0);
+  }
+
+  /** A drawing of several digits: the number as the answer, each digit boxed on the pad and listed with how sure. */
+  function showNumber(answer: Answer): void {
+    boxesCtx.clearRect(0, 0, boxes.width, boxes.height);
+    digitsEl.replaceChildren();
+    const digits = answer.number?.digits ?? [];
+    // several digits: the bars and the 28×28 image (of the whole drawing as one digit) would mislead
+    barsEl.hidden = seen.parentElement!.hidden = digits.length >= 2;
+    if (digits.length < 2) return; // one digit: the answer above says it all
+    labelEl.textContent = answer.number!.text;
+    labelEl.dataset.digit = String(digits.every((d) => d.isDigit));
+    const sure = digits.filter((d) => d.isDigit).length;
+    confidenceEl.textContent = `${digits.length} marks, ${sure} read as digits`;
+    boxesCtx.lineWidth = 2;
+    boxesCtx.font = 'bold 22px system-ui, sans-serif';
+    for (const d of digits) {
+      const name = d.isDigit ? classNames[d.label] ?? String(d.label) : '?';
+      const color = d.isDigit ? '#1a9c4b' : '#b3261e';
+      boxesCtx.strokeStyle = boxesCtx.fillStyle = color;
+      boxesCtx.strokeRect(d.box.x - 3, d.box.y - 3, d.box.width + 6, d.box.height + 6);
+      boxesCtx.fillText(name, d.box.x, Math.max(20, d.box.y - 8));
+      const li = document.createElement('li');
+      li.dataset.testid = 'digit';
+      li.dataset.digit = name;
+      if (!d.isDigit) li.className = 'not-digit';
+      li.textContent = `${name} ${percent(d.confidence)}${d.isDigit ? '' : ' (not a digit)'}`;
+      digitsEl.appendChild(li);
+    }
   }
 
   // ---------------------------------------------------------------- drawing

@@ -2,7 +2,8 @@
  * The drawing page (index.html). Where site.json says 'page' (a web export) the model runs here, in a
  * worker over the WebAssembly kernels, and nothing is asked of any server but the site's files; where
  * it says 'server' (`digits serve`) the canvas goes as a PNG to POST /api/predict, which runs the
- * native kernels and ensembles, and answers with the 28×28 image it saw.
+ * native kernels and ensembles, and answers with the 28×28 image it saw, and to POST /api/read, which
+ * reads it as a number.
  */
 import { Compute } from './compute.js';
 import { pageReader, setUpPad, type Reader } from './pad.js';
@@ -25,7 +26,10 @@ const serverReader: Reader = async (canvas) => {
   const answer = (await res.json().catch(() => null)) as (Answer & { message?: string }) | null;
   if (res.status === 422) return null; // blank: nothing to read yet
   if (!res.ok || answer === null) throw new Error(`error ${res.status}: ${answer?.message ?? res.statusText}`);
-  return answer;
+  // the same drawing read as a number (one or more digits in a row), for the digits' boxes
+  const read = await fetch('api/read', { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: blob }).catch(() => null);
+  const number = read?.ok ? ((await read.json().catch(() => null)) as Answer['number'] | null) : null;
+  return { ...answer, ...(number ? { number } : {}) };
 };
 
 async function main(): Promise<void> {
@@ -42,7 +46,10 @@ async function main(): Promise<void> {
   if (site.model === undefined) throw new Error('site.json names no model');
   status.textContent = 'loading the model…';
   const compute = new Compute();
-  const facts = await compute.request<ModelFacts>({ type: 'load', modelUrl: new URL(site.model, document.baseURI).href });
+  const facts = await compute.request<ModelFacts>({
+    type: 'load', modelUrl: new URL(site.model, document.baseURI).href,
+    ...(site.gate !== undefined ? { gateUrl: new URL(site.gate, document.baseURI).href } : {}),
+  });
   status.textContent = '';
   pad.showModel(facts);
   pad.setReader(pageReader((rgba, width, height) => compute.request<Answer | null>({ type: 'predict', rgba, width, height })));

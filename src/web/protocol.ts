@@ -3,6 +3,7 @@
  * the kernels and a model, reading a drawing, training) runs in the worker, so the page never freezes.
  */
 import type { ProgressEvent } from '../nn/callbacks.js';
+import type { NumberRead } from '../preprocess/segment.js';
 
 /** site.json, beside the pages: where the drawing page gets its predictions, and what the site carries. */
 export interface SiteConfig {
@@ -10,6 +11,8 @@ export interface SiteConfig {
   predict: 'page' | 'server';
   /** the model folder's model.json, relative to the site (predict: 'page') */
   model?: string;
+  /** the digit gate's model.json, relative to the site (predict: 'page'; absent: isDigit by the model's confidence alone) */
+  gate?: string;
   /** MNIST as gzipped IDX files, relative to the site, for train.html */
   data?: { trainImages: string; trainLabels: string; testImages: string; testLabels: string };
 }
@@ -26,6 +29,8 @@ export interface Answer {
   preprocessed: { width: number; height: number; pixels: number[] };
   /** milliseconds the worker took to preprocess and predict (in the page only) */
   ms?: number;
+  /** the drawing read as a number: one or more digits in a row, each with its box on the canvas (POST /api/read) */
+  number?: NumberRead;
 }
 
 /** About the model, for the page's footer (the fields of GET /api/model it shows). */
@@ -40,10 +45,12 @@ export interface ModelFacts {
 }
 
 export type Request =
-  | { id: number; type: 'load'; modelUrl: string }
+  | { id: number; type: 'load'; modelUrl: string; gateUrl?: string }
   | { id: number; type: 'predict'; rgba: Uint8ClampedArray; width: number; height: number }
   | {
     id: number; type: 'train'; data: NonNullable<SiteConfig['data']>; preset: string; seed: number; limit?: number; testLimit?: number;
+    /** the site's digit gate, which the trained model's readings use */
+    gateUrl?: string;
     /** the lead replica of a data-parallel fit over this many workers (1: alone); it answers 'shards' with the memory */
     threads?: number;
     /** a helper replica: its place, and the memory the lead made */

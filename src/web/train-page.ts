@@ -62,6 +62,7 @@ async function train(): Promise<void> {
   let stepsPerEpoch = 1;
   const ask: Omit<Extract<Request, { type: 'train' }>, 'id'> = {
     type: 'train', data, preset, seed, ...(limit ? { limit } : {}), ...(testLimit ? { testLimit } : {}),
+    ...(site.gate !== undefined ? { gateUrl: new URL(site.gate, document.baseURI).href } : {}),
   };
   let helping: Promise<unknown>[] = [];
   let outcome: TrainOutcome;

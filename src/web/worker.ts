@@ -9,7 +9,9 @@ import { instantiateWasmKernels, wasmBackend } from '../engine/wasm-kernels.js';
 import { Tensor } from '../engine/tensor.js';
 import { DigitsError } from '../errors.js';
 import { calibrationOf, fromModelJson, unitPixelFactor, type DigitsMetadata } from '../io/model-format.js';
-import { fitCalibration, readProbabilities } from '../nn/calibration.js';
+import { fitCalibration, readProbabilities, type Reading } from '../nn/calibration.js';
+import { gateScores, type Gate } from '../nn/gate.js';
+import { candidateBatch, numberFromReadings, segmentGray, type Segmentation } from '../preprocess/segment.js';
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, bytesToUnit, parseIdx } from '../data/idx-format.js';
 import { ImageError, grayFromRgba, preprocessGray } from '../preprocess/pixels.js';
 import { ProgressCallback } from '../nn/callbacks.js';
@@ -29,6 +31,7 @@ const scope = self as unknown as WorkerScope;
 
 let kernels: Promise<Addon> | null = null;
 let current: { model: Sequential; metadata: DigitsMetadata | null; facts: ModelFacts } | null = null;
+let gate: Gate | null = null;
 let training: AbortController | null = null;
 /** the shared memory of the data-parallel fit under way (null: none, or alone) */
 let shared: SharedArrayBuffer | null = null;
@@ -68,9 +71,22 @@ function facts(model: Sequential, metadata: DigitsMetadata | null, id: string): 
   };
 }
 
-async function load(modelUrl: string): Promise<ModelFacts> {
-  const [addon, json] = await Promise.all([loadKernels(), fetchBytes(modelUrl, 'the model').then((b) => JSON.parse(new TextDecoder().decode(b)) as unknown)]);
-  const { model, metadata } = await fromModelJson(json, modelUrl, (file) => fetchBytes(new URL(file, modelUrl).href, 'a weight shard'));
+/** A model.json and its shards, from the site. */
+async function fetchModel(url: string, what: string): Promise<{ model: Sequential; metadata: DigitsMetadata | null }> {
+  const json = JSON.parse(new TextDecoder().decode(await fetchBytes(url, what))) as unknown;
+  return fromModelJson(json, url, (file) => fetchBytes(new URL(file, url).href, 'a weight shard'));
+}
+
+/** The digit gate (nn/gate.ts), loaded once when the site has one; train.html's model uses it too. */
+async function loadGateModel(gateUrl: string, addon: Addon): Promise<void> {
+  const { model, metadata } = await fetchModel(gateUrl, 'the digit gate');
+  model.setBackend(wasmBackend(addon, 'fp32'));
+  gate = { model, threshold: metadata?.calibration?.threshold ?? 0.5 };
+}
+
+async function load(modelUrl: string, gateUrl?: string): Promise<ModelFacts> {
+  const addon = await loadKernels();
+  const [{ model, metadata }] = await Promise.all([fetchModel(modelUrl, 'the model'), gateUrl !== undefined ? loadGateModel(gateUrl, addon) : null]);
   // as the server runs it: bf16 only for a model trained so (run/backend.ts, modelPrecision)
   model.setBackend(wasmBackend(addon, metadata?.precision === 'bf16' ? 'bf16' : 'fp32'));
   const id = `${metadata?.preset ?? 'exported'}, running in this page`;
@@ -82,29 +98,50 @@ function predict(rgba: Uint8ClampedArray, width: number, height: number): Answer
   if (current === null) throw new DigitsError('no model is loaded yet');
   const started = performance.now();
   let pixels: Float32Array;
+  let seg: Segmentation;
   try {
-    pixels = preprocessGray(grayFromRgba(rgba, width, height), 'the drawing').pixels;
+    const img = grayFromRgba(rgba, width, height);
+    pixels = preprocessGray(img, 'the drawing').pixels;
+    seg = segmentGray(img, 'the drawing');
   } catch (err) {
     if (err instanceof ImageError) return null; // blank: nothing to read yet
     throw err;
   }
-  const { model, metadata } = current;
-  const factor = unitPixelFactor(metadata) / 255;
-  const x = new Float32Array(pixels.length);
-  for (let i = 0; i < x.length; i++) x[i] = pixels[i]! * factor;
-  const probs = model.predict(new Tensor([1, ...(model.inputShape ?? [28, 28, 1])], x), { batchSize: 1 }).data;
-  const reading = readProbabilities(probs, probs.length, calibrationOf(metadata))[0]!;
+  // the whole drawing as one digit (its bars and 28×28 image), then each candidate digit in it, in one batch
+  const x01 = new Float32Array((1 + seg.candidates.length) * 784);
+  for (let i = 0; i < 784; i++) x01[i] = pixels[i]! / 255;
+  x01.set(candidateBatch(seg), 784);
+  const readings = readAll(x01, 1 + seg.candidates.length);
+  const number = numberFromReadings(seg, readings.slice(1), current.facts.classNames);
+  const { digitScore: _, ...reading } = readings[0]!;
   return {
-    ...reading, preprocessed: { width: 28, height: 28, pixels: Array.from(pixels, Math.round) },
+    ...reading, number, preprocessed: { width: 28, height: 28, pixels: Array.from(pixels, Math.round) },
     ms: performance.now() - started,
   };
+}
+
+/** n fields (values 0..1) read by the current model, with the gate's say on each when the site has a gate. */
+function readAll(x01: Float32Array, n: number): (Reading & { digitScore: number })[] {
+  const { model, metadata } = current!;
+  const factor = unitPixelFactor(metadata);
+  const x = new Float32Array(n * 784);
+  for (let i = 0; i < x.length; i++) x[i] = x01[i]! * factor;
+  const probs = model.predict(new Tensor([n, ...(model.inputShape ?? [28, 28, 1])], x), { batchSize: Math.min(n, 64) }).data;
+  const scores = gate !== null ? gateScores(gate, x01, n) : null;
+  return readProbabilities(probs, 10, calibrationOf(metadata)).map((r, i) => {
+    const digitScore = scores !== null ? scores[i]! : 1;
+    return { ...r, isDigit: r.isDigit && (gate === null || digitScore >= gate.threshold), digitScore };
+  });
 }
 
 async function train(r: Extract<Request, { type: 'train' }>, progress: (e: Reply) => void): Promise<TrainOutcome> {
   const status = (message: string): void => progress({ id: r.id, type: 'status', message });
   status('loading the WebAssembly kernels and MNIST');
   const [addon, trainImages, trainLabels, testImages, testLabels] = await Promise.all([
-    loadKernels(),
+    loadKernels().then(async (addon) => {
+      if (r.gateUrl !== undefined && gate === null) await loadGateModel(r.gateUrl, addon);
+      return addon;
+    }),
     fetchGzip(r.data.trainImages, 'the training images'), fetchGzip(r.data.trainLabels, 'the training labels'),
     fetchGzip(r.data.testImages, 'the test images'), fetchGzip(r.data.testLabels, 'the test labels'),
   ]);
@@ -205,7 +242,7 @@ scope.onmessage = (e: MessageEvent<Request>): void => {
   try {
     switch (r.type) {
       case 'load':
-        load(r.modelUrl).then((result) => reply({ id: r.id, type: 'done', result }), fail);
+        load(r.modelUrl, r.gateUrl).then((result) => reply({ id: r.id, type: 'done', result }), fail);
         break;
       case 'predict':
         reply({ id: r.id, type: 'done', result: predict(r.rgba, r.width, r.height) });
