@@ -23,6 +23,7 @@ import type { Dataset } from './dataset.js';
 
 /** The kinds of outliers, and the share of each in `outlierFields`. */
 export const OUTLIER_KINDS = { pair: 0.25, fragment: 0.25, glyph: 0.2, scribble: 0.12, shape: 0.13, noise: 0.05 } as const;
+/** A kind of outlier: pair, fragment, glyph, scribble, shape or noise. */
 export type OutlierKind = keyof typeof OUTLIER_KINDS;
 
 /** The canvas strokes are drawn on before normalisation (pixels a side). */
