@@ -349,6 +349,25 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     });
   });
 
+  /**
+   * An uploaded image decoded on a worker (`decode` runs it with the budget and the client's signal),
+   * admitted before decoding, so that a busy server does not decode images it will not predict; a
+   * client that hangs up takes its image out of the queue (or ends the worker decoding it). A bad image
+   * is a 400, a blank one or one past its budget a 422.
+   */
+  const decodeBody = <T>(decode: (opts: { budgetMs: number; signal: AbortSignal }) => Promise<T>, reply: FastifyReply): Promise<T> => {
+    const gone = clientGone(reply);
+    return images.run(async () => {
+      try {
+        return await decode({ budgetMs: limits.decodeTimeout, signal: gone });
+      } catch (err) {
+        if (err instanceof DecodeBudgetError) throw new RequestError(422, err.message);
+        if (err instanceof ImageError) throw new RequestError(err.message.includes('blank') ? 422 : 400, err.message);
+        throw err;
+      }
+    });
+  };
+
   app.post('/api/predict', {
     bodyLimit: opts.predictBodyLimit ?? PREDICT_BODY_LIMIT,
     schema: {
@@ -377,18 +396,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       if (body.length === 0) {
         throw new RequestError(400, `empty body: send a PNG or JPEG image (Content-Type ${request.headers['content-type']})`);
       }
-      // admitted before decoding, so that a busy server does not decode images it will not predict; a
-      // client that hangs up takes its image out of the queue (or ends the worker decoding it)
-      const gone = clientGone(reply);
-      const pre = await images.run(async () => {
-        try {
-          return await decoder.decode(body, 'request body', { budgetMs: limits.decodeTimeout, signal: gone });
-        } catch (err) {
-          if (err instanceof DecodeBudgetError) throw new RequestError(422, err.message);
-          if (err instanceof ImageError) throw new RequestError(err.message.includes('blank') ? 422 : 400, err.message);
-          throw err;
-        }
-      });
+      const pre = await decodeBody((opts) => decoder.decode(body, 'request body', opts), reply);
       return predicting.run(async () => {
         return {
           ...await predictor.predictField(pre.pixels),
@@ -437,16 +445,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       throw new RequestError(415, `/api/read takes an image: a PNG or JPEG body (Content-Type ${IMAGE_CONTENT_TYPES.join(' or ')}) of one or more digits in a row`);
     }
     if (body.length === 0) throw new RequestError(400, `empty body: send a PNG or JPEG image (Content-Type ${request.headers['content-type']})`);
-    const gone = clientGone(reply);
-    const seg = await images.run(async () => {
-      try {
-        return await decoder.segment(body, 'request body', { budgetMs: limits.decodeTimeout, signal: gone });
-      } catch (err) {
-        if (err instanceof DecodeBudgetError) throw new RequestError(422, err.message);
-        if (err instanceof ImageError) throw new RequestError(err.message.includes('blank') ? 422 : 400, err.message);
-        throw err;
-      }
-    });
+    const seg = await decodeBody((opts) => decoder.segment(body, 'request body', opts), reply);
     return predicting.run(async () => ({ ...await predictor.readSegmentation(seg), model: predictor.info, polarity: seg.polarity }));
   });
 
