@@ -61,3 +61,17 @@ export function gateScores(gate: Pick<Gate, 'model'>, x01: Float32Array, n: numb
   for (let i = 0; i < n; i++) out[i] = p[2 * i + 1]!;
   return out;
 }
+
+/**
+ * Readings with the gate's say: each gets the gate's score on its input (x01, [n, 784], values 0..1;
+ * 1 without a gate), and an input the gate scores under its threshold is not a digit. Scored in chunks.
+ */
+export function gatedReadings<R extends { isDigit: boolean }>(readings: R[], gate: Gate | null, x01: Float32Array): (R & { digitScore: number })[] {
+  if (gate === null) return readings.map((r) => ({ ...r, digitScore: 1 }));
+  const scores = new Float32Array(readings.length);
+  for (let from = 0; from < readings.length; from += 4096) {
+    const n = Math.min(4096, readings.length - from);
+    scores.set(gateScores(gate, x01.subarray(from * 784, (from + n) * 784), n), from);
+  }
+  return readings.map((r, i) => ({ ...r, isDigit: r.isDigit && scores[i]! >= gate.threshold, digitScore: scores[i]! }));
+}

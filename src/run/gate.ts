@@ -84,13 +84,3 @@ export async function loadGate(backend: Backend, dir = GATE_DIR): Promise<Gate> 
   return { model, threshold: metadata?.calibration?.threshold ?? 0.5 };
 }
 
-/** Readings with the gate's say added: an input (values 0..1, [n, 784]) it refuses is not a digit. */
-export function gateReadings<R extends { isDigit: boolean }>(readings: R[], gate: Gate | null, x01: Float32Array): R[] {
-  if (gate === null) return readings;
-  const scores = new Float32Array(readings.length);
-  for (let from = 0; from < readings.length; from += 5000) {
-    const n = Math.min(5000, readings.length - from);
-    scores.set(gateScores(gate, x01.subarray(from * 784, (from + n) * 784), n), from);
-  }
-  return readings.map((r, i) => ({ ...r, isDigit: r.isDigit && scores[i]! >= gate.threshold }));
-}

@@ -29,7 +29,7 @@ import { Tensor } from '../engine/tensor.js';
 import { Sequential, describeTta, type Classifier } from '../nn/index.js';
 import { calibrationOf, unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
 import { readProbabilities, type Calibration, type Reading } from '../nn/calibration.js';
-import { gateScores, type Gate } from '../nn/gate.js';
+import { gatedReadings, type Gate } from '../nn/gate.js';
 import type { LoadedClassifier } from '../io/ensemble.js';
 import { decodeImage, preprocessImage } from '../preprocess/image.js';
 import { candidateBatch, numberFromReadings, segmentGray, type NumberRead, type Segmentation } from '../preprocess/segment.js';
@@ -107,12 +107,7 @@ export class Predictor {
   /** n inputs (values 0..1) read: the model's calibrated answer, and the gate's say on whether each is a digit. */
   private read(x01: Float32Array, n: number): (Prediction & { digitScore: number })[] {
     const probs = this.model.predict(this.tensor(x01, n), { batchSize: n }).data;
-    const readings = readProbabilities(probs.subarray(0, n * 10), 10, this.calibration);
-    const scores = this.gate !== null ? gateScores(this.gate, x01, n) : null;
-    return readings.map((r, i) => {
-      const digitScore = scores !== null ? scores[i]! : 1;
-      return { ...r, isDigit: r.isDigit && (this.gate === null || digitScore >= this.gate.threshold), digitScore };
-    });
+    return gatedReadings(readProbabilities(probs.subarray(0, n * 10), 10, this.calibration), this.gate, x01);
   }
 
   /** A reading as answered: without the gate's score. */

@@ -10,7 +10,7 @@ import { Tensor } from '../engine/tensor.js';
 import { DigitsError } from '../errors.js';
 import { calibrationOf, fromModelJson, unitPixelFactor, type DigitsMetadata } from '../io/model-format.js';
 import { fitCalibration, readProbabilities, type Reading } from '../nn/calibration.js';
-import { gateScores, type Gate } from '../nn/gate.js';
+import { gatedReadings, type Gate } from '../nn/gate.js';
 import { candidateBatch, numberFromReadings, segmentGray, type Segmentation } from '../preprocess/segment.js';
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, bytesToUnit, parseIdx } from '../data/idx-format.js';
 import { ImageError, grayFromRgba, preprocessGray } from '../preprocess/pixels.js';
@@ -127,11 +127,7 @@ function readAll(x01: Float32Array, n: number): (Reading & { digitScore: number 
   const x = new Float32Array(n * 784);
   for (let i = 0; i < x.length; i++) x[i] = x01[i]! * factor;
   const probs = model.predict(new Tensor([n, ...(model.inputShape ?? [28, 28, 1])], x), { batchSize: Math.min(n, 64) }).data;
-  const scores = gate !== null ? gateScores(gate, x01, n) : null;
-  return readProbabilities(probs, 10, calibrationOf(metadata)).map((r, i) => {
-    const digitScore = scores !== null ? scores[i]! : 1;
-    return { ...r, isDigit: r.isDigit && (gate === null || digitScore >= gate.threshold), digitScore };
-  });
+  return gatedReadings(readProbabilities(probs, 10, calibrationOf(metadata)), gate, x01);
 }
 
 async function train(r: Extract<Request, { type: 'train' }>, progress: (e: Reply) => void): Promise<TrainOutcome> {
