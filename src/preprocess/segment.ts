@@ -170,6 +170,18 @@ export interface CandidateReading {
 export function chooseDigits(seg: Pick<Segmentation, 'pieces' | 'boundaries' | 'candidates'>, readings: readonly CandidateReading[],
   costs: SegmentCosts = COSTS): number[] {
   const n = seg.pieces;
+  // a mark cut into pieces stays whole when, whole, it reads as a digit: cuts are for touching digits,
+  // which whole are not one (the gate learned that), not for a digit drawn in one stroke
+  const uncut = new Uint8Array(n + 1);
+  for (let a = 0; a < n;) {
+    let b = a + 1;
+    while (b < n && seg.boundaries[b]!.cut) b++;
+    if (b - a > 1) {
+      const whole = seg.candidates.findIndex((c) => c.from === a && c.to === b);
+      if (whole >= 0 && readings[whole]!.isDigit) for (let k = a + 1; k < b; k++) uncut[k] = 1;
+    }
+    a = b;
+  }
   const best = new Float64Array(n + 1).fill(-Infinity);
   const back = new Int32Array(n + 1).fill(-1);
   best[0] = 0;
@@ -179,6 +191,7 @@ export function chooseDigits(seg: Pick<Segmentation, 'pieces' | 'boundaries' | '
     if (best[from] === -Infinity) continue;
     for (const i of byFrom[from]!) {
       const c = seg.candidates[i]!;
+      if (uncut[c.to]) continue;
       const b = seg.boundaries[from]!;
       const score = best[from]! + costs.digit + Math.log(Math.max(readings[i]!.confidence, 1e-6)) +
         costs.gate * Math.log(Math.max(readings[i]!.digitScore ?? 1, 1e-6)) - costs.wide * Math.max(0, c.aspect - costs.wideAspect) -
