@@ -21,5 +21,9 @@ export function workerPool<T, R>(task: WorkerTask, maxThreads: number, minThread
     minThreads,
     maxThreads,
     idleTimeout,
+    // idle threads wait for a message, not in Atomics.wait: a thread ended (terminate()) while it
+    // waited there now and then never exited on Node 24, and kept the process alive
+    atomics: 'disabled',
   });
 }
+
