@@ -103,7 +103,7 @@ export {
 } from './preprocess/segment.js';
 export { composeNumber, type ComposeOptions, type ComposedNumber } from './data/compose.js';
 export { outlierFields, digitFields, OUTLIER_KINDS, type OutlierKind } from './data/outliers.js';
-export { trainGate, loadGate, GATE_DIR, type TrainGateOptions, type GateTraining } from './run/gate.js';
+export { trainGate, loadGate, gateFor, readsDigits, GATE_DIR, type TrainGateOptions, type GateTraining } from './run/gate.js';
 export { buildGate, gateScores, gatedReadings, type Gate } from './nn/gate.js';
 export { Predictor, openPredictor, type Prediction, type ModelInfo } from './run/predictor.js';
 

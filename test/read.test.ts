@@ -202,3 +202,16 @@ test('trainGate trains a gate on a few digits that loads, accepts the held-out d
   assert.equal(gate.threshold, r.threshold);
   await assert.rejects(loadGate(backend, modelDir), /not a digit gate \(it has 10 outputs, a gate has 2\)/);
 });
+
+test('the gate judges digits only: a model of other classes (Fashion-MNIST) reads without it, a digit model with it', async () => {
+  const { openPredictor } = await import('../src/run/predictor.js');
+  const { buildPreset } = await import('../src/nn/index.js');
+  const { makeMetadata, saveModel } = await import('../src/io/model-files.js');
+  const clothes = path.join(tmp, 'clothes');
+  const { model } = buildPreset('fast', 0);
+  const names = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+  await saveModel(model, clothes, makeMetadata(model, { classNames: names }));
+  assert.equal((await openPredictor({ model: clothes }, () => undefined)).gate, null);
+  assert.notEqual((await openPredictor({ model: modelDir }, () => undefined)).gate, null);
+  assert.equal((await openPredictor({ model: modelDir, gate: false }, () => undefined)).gate, null);
+});

@@ -12,7 +12,7 @@ import { loadTestData, loadUnlabelled, resolveDataSpec, writeSubmission } from '
 import { imageInputs, loadImageFiles } from '../preprocess/files.js';
 import type { LoadedClassifier } from '../io/ensemble.js';
 import { calibrationOf } from '../io/model-files.js';
-import { loadGate } from './gate.js';
+import { gateFor } from './gate.js';
 import { gatedReadings } from '../nn/gate.js';
 import { readProbabilities, type Reading } from '../nn/calibration.js';
 import { calibrationBeforeAfter, rejectionCurve, type CalibrationFigures, type RejectionPoint } from '../report/calibration.js';
@@ -61,7 +61,7 @@ export async function evaluateRun(o: EvaluateOptions, onEvent: OnRunEvent = warn
   const probs = predictProbabilities(model, modelInput(data, metadata, model.inputShape), 'predicting', onEvent);
   const metrics = classificationReport(data.labels, argmaxRows(probs));
   const cal = calibrationOf(metadata);
-  const readings = gatedReadings(readProbabilities(probs, 10, cal), await loadGate(model.backend), data.images);
+  const readings = gatedReadings(readProbabilities(probs, 10, cal), await gateFor(metadata, model.backend), data.images);
   const calibrated = Float32Array.from(readings.flatMap((r) => r.probabilities));
   const calibration = { temperature: cal.temperature, ...calibrationBeforeAfter(probs, data.labels, cal) };
   const rejection = rejectionCurve(calibrated, data.labels);
@@ -116,7 +116,7 @@ export async function predictRun(o: PredictOptions, onEvent: OnRunEvent = warnOn
   onEvent({ type: 'countEnd', label: 'reading' });
   const probs = predictProbabilities(model, modelInput(data, metadata, model.inputShape), 'predicting', onEvent);
   const labels = argmaxRows(probs);
-  const readings = gatedReadings(readProbabilities(probs, 10, calibrationOf(metadata)), await loadGate(model.backend), data.images).map(({ digitScore: _, ...r }) => r);
+  const readings = gatedReadings(readProbabilities(probs, 10, calibrationOf(metadata)), await gateFor(metadata, model.backend), data.images).map(({ digitScore: _, ...r }) => r);
   await writeSubmission(o.out, labels, {
     ...(o.probabilities ? { probabilities: Float32Array.from(readings.flatMap((r) => r.probabilities)) } : {}),
     ...(o.confidence ? { readings } : {}),

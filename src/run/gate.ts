@@ -11,7 +11,7 @@ import { loadMnist } from '../data/mnist.js';
 import { digitFields, outlierFields } from '../data/outliers.js';
 import { GATE_ACCEPT_MISS, buildGate, gateScores, type Gate } from '../nn/gate.js';
 import { acceptanceThreshold } from '../nn/calibration.js';
-import { loadModel, makeMetadata, saveModel } from '../io/model-files.js';
+import { DIGIT_CLASS_NAMES, loadModel, makeMetadata, saveModel, type DigitsMetadata } from '../io/model-files.js';
 import { warnOnStderr, type OnRunEvent } from './events.js';
 
 /** Where the package keeps its gate. */
@@ -84,3 +84,16 @@ export async function loadGate(backend: Backend, dir = GATE_DIR): Promise<Gate> 
   return { model, threshold: metadata?.calibration?.threshold ?? 0.5 };
 }
 
+
+/** Whether a model reads digits: its classes are 0-9 (or it does not say). The gate judges digits only. */
+export function readsDigits(metadata: Pick<DigitsMetadata, 'classNames'> | null): boolean {
+  return metadata === null || metadata.classNames.join(',') === DIGIT_CLASS_NAMES.join(',');
+}
+
+/**
+ * The gate a model reads with: the one in `dir` (default the package's) for a model of digits, none
+ * for a model of other classes (Fashion-MNIST's clothes are all "not a digit" to it), or when `dir` is false.
+ */
+export async function gateFor(metadata: Pick<DigitsMetadata, 'classNames'> | null, backend: Backend, dir: string | false = GATE_DIR): Promise<Gate | null> {
+  return dir === false || !readsDigits(metadata) ? null : loadGate(backend, dir);
+}

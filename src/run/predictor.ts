@@ -36,7 +36,7 @@ import { candidateBatch, numberFromReadings, segmentGray, type NumberRead, type 
 import type { BackendOpts } from './backend.js';
 import { warnOnStderr, type OnRunEvent } from './events.js';
 import { openClassifier } from './predict.js';
-import { GATE_DIR, loadGate } from './gate.js';
+import { gateFor } from './gate.js';
 
 /** Images per chunk of a batch between event-loop yields. */
 export const CHUNK = 32;
@@ -243,6 +243,6 @@ export class Predictor {
 /** The model or ensemble folder `o.model` as a Predictor, on the backend the options choose (default: auto). */
 export async function openPredictor(o: Partial<BackendOpts> & { model: string; tta?: boolean; gate?: string | false }, onEvent: OnRunEvent = warnOnStderr): Promise<Predictor> {
   const loaded = await openClassifier({ ...o, backend: o.backend ?? 'auto', precision: o.precision ?? 'auto' }, onEvent);
-  const gate = o.gate === false ? null : await loadGate(loaded.model.backend, o.gate ?? GATE_DIR);
+  const gate = await gateFor(loaded.metadata, loaded.model.backend, o.gate);
   return new Predictor(loaded.model, loaded.metadata, o.model, loaded.fingerprint, loaded, gate);
 }

@@ -25,7 +25,7 @@ import { mnistDataDir } from '../data/mnist.js';
 import { writeFolderAtomic } from '../util/atomic.js';
 import type { OnRunEvent } from './events.js';
 import { warnOnStderr } from './events.js';
-import { GATE_DIR } from './gate.js';
+import { GATE_DIR, readsDigits } from './gate.js';
 
 const gzip = promisify(zlib.gzip);
 
@@ -101,13 +101,13 @@ export async function exportSite(o: SiteOptions, onEvent: OnRunEvent = warnOnStd
 
   // the digit gate beside it (isDigit, and reading numbers), when the package has one
   const site: Record<string, unknown> = { predict: 'page', model: 'model.json' };
-  const gate = await loadModel(GATE_DIR).catch(() => null);
+  const gate = readsDigits(loaded.metadata) ? await loadModel(GATE_DIR).catch(() => null) : null;
   if (gate !== null) {
     const g = toModelJson(gate.model, gate.metadata ?? makeMetadata(gate.model), undefined, 'gate-');
     for (const sh of g.shards) files.push({ name: sh.file, data: sh.bytes });
     files.push({ name: 'gate.json', data: JSON.stringify(g.json) });
     site.gate = 'gate.json';
-  } else {
+  } else if (readsDigits(loaded.metadata)) {
     onEvent({ type: 'warning', message: `${GATE_DIR}: no digit gate; the page tells digits from other marks by the model's confidence alone` });
   }
   if (o.data !== false) {
