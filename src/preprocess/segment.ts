@@ -57,11 +57,9 @@ export interface Segmentation {
   candidates: Candidate[];
 }
 
-/** A piece: the pixels of component `comp` in columns [xa, xb), and their box. */
+/** A piece: the pixels of component `comp` inside `box` (a component cut into pieces is cut between their columns). */
 interface Piece {
   comp: number;
-  xa: number;
-  xb: number;
   box: Box;
   /** made by cutting a component (the boundary at its left is a cut through ink) */
   cutLeft: boolean;
@@ -114,7 +112,7 @@ export function segmentInk(ink: Float32Array, w: number, h: number, where = 'ima
     let xa = c.box.x0;
     for (const [k, x] of [...cuts, c.box.x1].entries()) {
       const box = pieceBox(label, w, c.id, xa, x, c.box);
-      if (box !== null) pieces.push({ comp: c.id, xa, xb: x, box, cutLeft: k > 0 });
+      if (box !== null) pieces.push({ comp: c.id, box, cutLeft: k > 0 });
       xa = x;
     }
   }
