@@ -13,6 +13,7 @@ import {
   decodeImage, ImageError, preprocessImage, resize, sniffImageFormat, MAX_IMAGE_SIDE,
 } from '../src/preprocess/image.js';
 import { imageInputFiles, loadImageFiles } from '../src/preprocess/files.js';
+import { HEAVY_STROKE, normaliseStrokes, strokeWidth } from '../src/preprocess/pixels.js';
 import { loadMnist } from '../src/data/mnist.js';
 import {
   canvas, drawRing, encodeJpeg, encodePng, fieldBox, fieldCentreOfMass, fillRect, mnistAsCanvas,
@@ -147,11 +148,36 @@ test('a wide digit: the longer side (width) becomes 20 px', () => {
 
 test('a tiny digit is enlarged to 20 px (bilinear)', () => {
   const c = canvas(40, 30, 0);
-  fillRect(c, 3, 4, 3, 10, 255); // a "1": 3×10 px
+  fillRect(c, 3, 4, 3, 15, 255); // a "1": 3×15 px
   const pre = preprocessImage(encodePng(c));
   const box = fieldBox(pre.pixels);
   assert.equal(box.y1 - box.y0, 20);
-  assert.equal(box.x1 - box.x0, 6);
+  assert.equal(box.x1 - box.x0, 4);
+});
+
+test('strokes far from MNIST\'s width come out near it: a heavy marker\'s 0 is eroded with its hole opened, a hairline\'s drawn again', () => {
+  /** stroke width of a field in its 20-pixel box, and whether its centre is paper (a 0's hole) */
+  const judge = (c: ReturnType<typeof canvas>): { width: number; hole: boolean } => {
+    const { pixels } = preprocessImage(encodePng(c));
+    const b = fieldBox(pixels, 32);
+    const cx = Math.floor((b.x0 + b.x1) / 2), cy = Math.floor((b.y0 + b.y1) / 2);
+    return { width: strokeWidth(pixels, 28, 28) * (20 / Math.max(b.x1 - b.x0, b.y1 - b.y0)), hole: pixels[cy * 28 + cx]! < 64 };
+  };
+  // a 0 200 px tall: with a 100 px marker only a slit of a hole is left; with a 1 px pen a hairline
+  const heavy = canvas(300, 300, 0), hair = canvas(300, 300, 0), usual = canvas(300, 300, 0);
+  drawRing(heavy, 150, 150, 62, 100, 100, 255);
+  drawRing(hair, 150, 150, 62, 100, 1.5, 255);
+  drawRing(usual, 150, 150, 62, 100, 28, 255);
+  for (const [name, c] of [['heavy', heavy], ['hairline', hair], ['usual', usual]] as const) {
+    const { width, hole } = judge(c);
+    assert.ok(width >= 2 && width <= HEAVY_STROKE, `${name}: stroke ${width.toFixed(2)} in the 20-pixel box`);
+    assert.ok(hole, `${name}: the 0 keeps its hole`);
+  }
+  // within MNIST's range the ink is left as it was
+  const ink = new Float32Array(40 * 40);
+  for (let y = 5; y < 35; y++) for (let x = 18; x < 22; x++) ink[y * 40 + x] = 255;
+  const same = normaliseStrokes(ink, 40, 40);
+  assert.equal(same.ink, ink);
 });
 
 test('real MNIST digits survive a round trip: upscaled, inverted, shifted, they come back close to the original', async () => {
