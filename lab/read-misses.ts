@@ -12,7 +12,7 @@ import { loadMnist } from '../src/data/mnist.js';
 import { composeNumber } from '../src/data/compose.js';
 import { Rng } from '../src/engine/rng.js';
 import { openPredictor } from '../src/run/predictor.js';
-import { candidateBatch, chooseDigits, segmentGray } from '../src/preprocess/segment.js';
+import { chooseDigits, numberFromReadings, segmentGray } from '../src/preprocess/segment.js';
 import { benchProgram, intArg } from '../bench/options.js';
 
 const o = benchProgram('read-misses', 'pictures of misread composed numbers')
@@ -32,9 +32,9 @@ for (let k = 0; k < o.numbers; k++) {
   const rows = Array.from({ length: 3 + rng.int(4) }, () => rng.int(ds.count));
   const number = composeNumber(ds, rows, rng);
   const seg = segmentGray(number.image);
-  const readings = await predictor.predictBatch(candidateBatch(seg), seg.candidates.length);
+  const readings = await predictor.readCandidates(seg);
   const chosen = chooseDigits(seg, readings);
-  const text = chosen.map((i) => (readings[i]!.isDigit ? String(readings[i]!.label) : '?')).join('');
+  const { text } = numberFromReadings(seg, readings);
   if (text === number.text) continue;
   const { width, height, gray } = number.image;
   const z = 4; // drawn 4 times larger, to be seen

@@ -1,7 +1,10 @@
 /**
- * Tunes the segmentation's costs (src/preprocess/segment.ts COSTS) on numbers composed of MNIST
- * TRAIN digits: every candidate of every number is read once, then each cost setting of a grid
- * chooses its digits; prints the share read exactly for each setting, best first (JSON lines).
+ * Tunes the segmentation's costs (src/preprocess/segment.ts COSTS) on numbers of 1 to 6 digits
+ * composed of MNIST TRAIN digits (one digit alone is the drawing page's commonest case): every
+ * candidate of every number is read once (the model and the package's digit gate, as `digits read`
+ * reads them), then each cost setting of a grid chooses its digits; prints the share read exactly
+ * for each setting, best first (JSON lines), whether a right path through the candidates existed,
+ * and the first failures in detail.
  *
  *   node dist/lab/read-tune.js --model runs/seed [--numbers 600]
  */
@@ -9,52 +12,34 @@ import { loadMnist } from '../src/data/mnist.js';
 import { composeNumber } from '../src/data/compose.js';
 import { Rng } from '../src/engine/rng.js';
 import { openPredictor } from '../src/run/predictor.js';
-import { COSTS, candidateBatch, chooseDigits, segmentGray, type SegmentCosts } from '../src/preprocess/segment.js';
+import { COSTS, chooseDigits, numberFromReadings, segmentGray, type CandidateReading, type SegmentCosts } from '../src/preprocess/segment.js';
 import { benchProgram, intArg } from '../bench/options.js';
-import { loadModel } from '../src/io/model-files.js';
-import { createBackend } from '../src/engine/index.js';
-import { Tensor } from '../src/engine/tensor.js';
 
 const o = benchProgram('read-tune', 'grid over the segmentation costs on composed MNIST train numbers')
   .requiredOption('--model <dir>', 'a model folder')
   .option('--numbers <n>', 'numbers to compose', intArg(1), 600)
   .option('--seed <n>', 'seed', intArg(0), 7)
-  .option('--gate <dir>', 'a digit gate model folder')
   .parse()
-  .opts<{ model: string; numbers: number; seed: number; gate?: string }>();
-const gate = o.gate ? (await loadModel(o.gate)).model : null;
-gate?.setBackend(createBackend('auto').backend);
+  .opts<{ model: string; numbers: number; seed: number }>();
 
 const predictor = await openPredictor({ model: o.model }, () => undefined);
 const ds = await loadMnist('train', { limit: 30000 });
 const rng = new Rng(o.seed);
-const cases: { text: string; seg: ReturnType<typeof segmentGray>; readings: Awaited<ReturnType<typeof predictor.predictBatch>>; gp: Float32Array | null }[] = [];
-/** the readings with the gate's weight g folded into the confidence: conf * P(digit)^g */
-const gated = (c: (typeof cases)[number], g: number): { label: number; confidence: number; isDigit: boolean }[] =>
-  c.readings.map((r, i) => ({ ...r, confidence: r.confidence * (c.gp ? Math.max(1e-6, c.gp[2 * i + 1]!) ** g : 1) }));
+const cases: { text: string; seg: ReturnType<typeof segmentGray>; readings: CandidateReading[] }[] = [];
 for (let k = 0; k < o.numbers; k++) {
-  const rows = Array.from({ length: 3 + rng.int(4) }, () => rng.int(ds.count));
-  const number = composeNumber(ds, rows, rng);
+  const rows = Array.from({ length: 1 + rng.int(6) }, () => rng.int(ds.count));
+  const number = composeNumber(ds, rows, rng, { gap: [-2, 6] });
   const seg = segmentGray(number.image);
-  const batch = candidateBatch(seg);
-  const gp = gate ? gate.predict(new Tensor([seg.candidates.length, 28, 28, 1], batch)).data : null;
-  cases.push({ text: number.text, seg, readings: await predictor.predictBatch(batch, seg.candidates.length), gp });
+  cases.push({ text: number.text, seg, readings: await predictor.readCandidates(seg) });
 }
-const grid: Partial<SegmentCosts>[] = [];
-for (const gw of [0.5, 1, 2]) for (const cut of [0.3, 1, 2]) for (const overlap of [0.5, 1]) for (const join of [0.5, 1]) for (const digit of [0, 0.5])
-  for (const short of [2]) grid.push({ gw, cut, overlap, join, digit, short } as Partial<SegmentCosts>);
-const results = grid.map((g) => {
-  const costs = { ...COSTS, ...g, gate: 0 };
-  let exact = 0;
-  for (const c of cases) {
-    const rd = gated(c, (g as { gw?: number }).gw ?? COSTS.gate);
-    const text = chooseDigits(c.seg, rd, costs).map((i) => (rd[i]!.isDigit ? String(rd[i]!.label) : '?')).join('');
-    if (text === c.text) exact++;
-  }
-  return { ...costs, exact: exact / cases.length };
-}).sort((a, b) => b.exact - a.exact);
+const grid: SegmentCosts[] = [];
+for (const gate of [0.5, 1, 1.5]) for (const cut of [0.5, 1]) for (const overlap of [0.5, 1]) for (const join of [0.5, 1]) for (const digit of [0.5, 1])
+  for (const keepWhole of [0, 0.3, 0.6, 0.9]) grid.push({ ...COSTS, gate, cut, overlap, join, digit, keepWhole });
+const exactShare = (costs: SegmentCosts): number =>
+  cases.filter((c) => numberFromReadings(c.seg, c.readings, undefined, costs).text === c.text).length / cases.length;
+const results = grid.map((costs) => ({ ...costs, exact: exactShare(costs) })).sort((a, b) => b.exact - a.exact);
 for (const r of results.slice(0, 12)) console.log(JSON.stringify(r));
-console.log('current', JSON.stringify(results.find((r) => Object.entries(COSTS).every(([k, v]) => r[k as keyof SegmentCosts] === v))));
+console.log('current', JSON.stringify({ ...COSTS, exact: exactShare(COSTS) }));
 
 // could any path through the candidates read the number right (the candidates' fault), or did the choice miss it?
 let reachable = 0, fewer = 0, more = 0, same = 0;
@@ -82,7 +67,7 @@ for (const c of cases) {
   shown++;
   const desc = (i: number): string => {
     const cd = c.seg.candidates[i]!;
-    return `[${cd.from},${cd.to}) ${c.readings[i]!.label} ${(c.readings[i]!.confidence * 100).toFixed(1)}% g${c.gp ? (c.gp[2 * i + 1]! * 100).toFixed(1) : '-'} a${cd.aspect.toFixed(2)} j${cd.joined.toFixed(2)}` +
+    return `[${cd.from},${cd.to}) ${c.readings[i]!.label} ${(c.readings[i]!.confidence * 100).toFixed(1)}% g${((c.readings[i]!.digitScore ?? 1) * 100).toFixed(1)} a${cd.aspect.toFixed(2)} j${cd.joined.toFixed(2)}` +
       (cd.from > 0 ? ` b${c.seg.boundaries[cd.from]!.cut ? 'cut' : ''}${c.seg.boundaries[cd.from]!.overlap.toFixed(2)}` : '');
   };
   // a right path: DFS

@@ -3,8 +3,9 @@
  * whole digit, or something else: a scribble, a shape, part of a digit, two digits run together.
  * Outlier exposure (Hendrycks et al. 2019): the classifier's own confidence is high on much that is
  * not a digit, so a second network learns the difference from MNIST digits against generated
- * outliers (data/outliers.ts). It is one model for every digit model (it looks at the input, not at
- * a classifier's answer), trained once by `npm run gate` and shipped in the package (models/gate).
+ * outliers (data/outliers.ts), as an eleventh class beside the ten digits (so it learns each digit's
+ * shape, not only what digits share). It is one model for every digit model (it looks at the input,
+ * not at a classifier's answer), trained once by `npm run gate` and shipped in the package (models/gate).
  *
  * `isDigit` is then both: the gate's probability of a digit at least its threshold (chosen on MNIST
  * training digits it did not train on, to accept all but ACCEPT_MISS of them), and the classifier's
@@ -19,7 +20,15 @@ import { Sequential } from './sequential.js';
 import { Adam } from './optimizers.js';
 import { Tensor } from '../engine/tensor.js';
 
-/** The gate's architecture: two conv/pool blocks, a dense layer, two outputs (0: not a digit, 1: a digit). */
+/** The gate's classes: the ten digits, then "not a digit" (NOT_A_DIGIT). */
+export const GATE_CLASSES = 11;
+export const NOT_A_DIGIT = 10;
+
+/**
+ * The gate's architecture: two conv/pool blocks, a dense layer, eleven outputs (the digits, and not
+ * a digit). Learning which digit a field is, and not only whether it is one, makes it judge by each
+ * digit's shape: an H is not a 4, a U not a 0.
+ */
 export function buildGate(seed = 0): Sequential {
   const model = new Sequential({
     name: 'digit-gate',
@@ -30,7 +39,7 @@ export function buildGate(seed = 0): Sequential {
       new MaxPooling2D({ poolSize: 2 }),
       new Flatten(),
       new Dense({ units: 128, activation: 'relu' }),
-      new Dense({ units: 2, activation: 'softmax' }),
+      new Dense({ units: GATE_CLASSES, activation: 'softmax' }),
     ],
   });
   model.build([28, 28, 1], seed);
@@ -53,25 +62,45 @@ export interface Gate {
   threshold: number;
 }
 
-/** The gate's probability that each field of x01 ([n, 784], values 0..1) holds one whole digit. */
+/** The gate's probability that each field of x01 ([n, 784], values 0..1) holds one whole digit (1 less its probability of none). */
 export function gateScores(gate: Pick<Gate, 'model'>, x01: Float32Array, n: number): Float32Array {
   const out = new Float32Array(n);
   if (n === 0) return out;
   const p = gate.model.predict(new Tensor([n, 28, 28, 1], x01.subarray(0, n * 784)), { batchSize: Math.min(n, 256) }).data;
-  for (let i = 0; i < n; i++) out[i] = p[2 * i + 1]!;
+  for (let i = 0; i < n; i++) out[i] = 1 - p[GATE_CLASSES * i + NOT_A_DIGIT]!;
   return out;
+}
+
+/** What the gate adds to a reading. */
+export interface GateSay {
+  /** the gate's probability that the input is one whole digit (1 without a gate) */
+  digitScore: number;
+  /**
+   * The input passed one of the two not-a-digit tests (the model's calibrated confidence, the gate's
+   * threshold) and failed the other; false without a gate. Alone it is not a digit; in a row of digits
+   * (numberFromReadings) it is read as one.
+   */
+  oneTest: boolean;
 }
 
 /**
  * Readings with the gate's say: each gets the gate's score on its input (x01, [n, 784], values 0..1;
  * 1 without a gate), and an input the gate scores under its threshold is not a digit. Scored in chunks.
  */
-export function gatedReadings<R extends { isDigit: boolean }>(readings: R[], gate: Gate | null, x01: Float32Array): (R & { digitScore: number })[] {
-  if (gate === null) return readings.map((r) => ({ ...r, digitScore: 1 }));
+export function gatedReadings<R extends { isDigit: boolean }>(readings: R[], gate: Gate | null, x01: Float32Array): (R & GateSay)[] {
+  if (gate === null) return readings.map((r) => ({ ...r, digitScore: 1, oneTest: false }));
   const scores = new Float32Array(readings.length);
   for (let from = 0; from < readings.length; from += 4096) {
     const n = Math.min(4096, readings.length - from);
     scores.set(gateScores(gate, x01.subarray(from * 784, (from + n) * 784), n), from);
   }
-  return readings.map((r, i) => ({ ...r, isDigit: r.isDigit && scores[i]! >= gate.threshold, digitScore: scores[i]! }));
+  return readings.map((r, i) => {
+    const gatePasses = scores[i]! >= gate.threshold;
+    return { ...r, isDigit: r.isDigit && gatePasses, digitScore: scores[i]!, oneTest: r.isDigit !== gatePasses };
+  });
+}
+
+/** A reading as answered: without what the gate adds (its score, its test). */
+export function withoutGateSay<R>({ digitScore: _s, oneTest: _t, ...reading }: R & GateSay): Omit<R, keyof GateSay> {
+  return reading;
 }

@@ -83,10 +83,12 @@ export interface SegmentCosts {
   /** a digit shorter than `shortRatio` of the line's height, per share of that it is short of it: a fragment read as a digit */
   short: number;
   shortRatio: number;
+  /** a mark cut into pieces stays whole when, whole, it is a digit with a gate score at least this */
+  keepWhole: number;
 }
 
 /** The costs `chooseDigits` uses: tuned on numbers composed of MNIST training digits (lab/read-misses.ts), never on its test set. */
-export const COSTS: Readonly<SegmentCosts> = Object.freeze({ wide: 1, wideAspect: 1.2, cut: 1, overlap: 0.5, join: 0.5, digit: 0.5, gate: 1, short: 2, shortRatio: 0.6 });
+export const COSTS: Readonly<SegmentCosts> = Object.freeze({ wide: 1, wideAspect: 1.2, cut: 1, overlap: 0.5, join: 0.5, digit: 0.5, gate: 0.5, short: 2, shortRatio: 0.6, keepWhole: 0.6 });
 
 /** A decoded image → its candidates (see the module comment). Throws an ImageError when it holds no ink. */
 export function segmentGray(img: GrayImage, where = 'image'): Segmentation {
@@ -162,21 +164,23 @@ export interface CandidateReading {
   isDigit: boolean;
   /** the digit gate's probability that it is one whole digit (nn/gate.ts); absent: no gate */
   digitScore?: number;
+  /** it passed one of the two not-a-digit tests and failed the other (nn/gate.ts GateSay): in a row of digits, a digit */
+  oneTest?: boolean;
 }
 
 /** The digits chosen: indices into `seg.candidates`, left to right (see the module comment). */
 export function chooseDigits(seg: Pick<Segmentation, 'pieces' | 'boundaries' | 'candidates'>, readings: readonly CandidateReading[],
   costs: SegmentCosts = COSTS): number[] {
   const n = seg.pieces;
-  // a mark cut into pieces stays whole when, whole, it reads as a digit: cuts are for touching digits,
-  // which whole are not one (the gate learned that), not for a digit drawn in one stroke
+  // a mark cut into pieces stays whole when, whole, it surely reads as a digit: cuts are for touching
+  // digits, which whole are not one (the gate learned that), not for a digit drawn in one stroke
   const uncut = new Uint8Array(n + 1);
   for (let a = 0; a < n;) {
     let b = a + 1;
     while (b < n && seg.boundaries[b]!.cut) b++;
     if (b - a > 1) {
       const whole = seg.candidates.findIndex((c) => c.from === a && c.to === b);
-      if (whole >= 0 && readings[whole]!.isDigit) for (let k = a + 1; k < b; k++) uncut[k] = 1;
+      if (whole >= 0 && readings[whole]!.isDigit && (readings[whole]!.digitScore ?? 1) >= costs.keepWhole) for (let k = a + 1; k < b; k++) uncut[k] = 1;
     }
     a = b;
   }
@@ -342,13 +346,19 @@ export interface NumberRead {
 
 /** The number `seg` holds, given the classifier's reading of each of its candidates. */
 export function numberFromReadings(seg: Pick<Segmentation, 'pieces' | 'boundaries' | 'candidates'>, readings: readonly CandidateReading[],
-  classNames: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']): NumberRead {
+  classNames: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], costs: SegmentCosts = COSTS): NumberRead {
   // a small mark that is not a digit (a stray dot, a stroke broken off) is left out, not read as "?"
-  const chosen = chooseDigits(seg, readings).filter((i) => readings[i]!.isDigit || seg.candidates[i]!.relativeHeight >= SMALL_MARK);
+  const chosen = chooseDigits(seg, readings, costs).filter((i) => readings[i]!.isDigit || seg.candidates[i]!.relativeHeight >= SMALL_MARK);
+  // in a row of digits, one of the two not-a-digit tests is enough: when most of the marks chosen are
+  // digits outright, a mark of the line's height is likelier a digit than the same mark alone (each
+  // test alone refuses 0.5% of digits; both together about 1%). A line where most marks are not
+  // digits is no number (a scribble cut into pieces, one of which looks like a 1): every mark is "?"
+  const amongDigits = 2 * chosen.filter((i) => readings[i]!.isDigit).length > chosen.length;
   const digits = chosen.map((i): DigitRead => {
     const { box } = seg.candidates[i]!;
     const r = readings[i]!;
-    return { label: r.label, confidence: r.confidence, isDigit: r.isDigit, box: { x: box.x0, y: box.y0, width: box.x1 - box.x0, height: box.y1 - box.y0 } };
+    const isDigit = amongDigits && (r.isDigit || r.oneTest === true);
+    return { label: r.label, confidence: r.confidence, isDigit, box: { x: box.x0, y: box.y0, width: box.x1 - box.x0, height: box.y1 - box.y0 } };
   });
   return { text: digits.map((d) => (d.isDigit ? classNames[d.label] ?? String(d.label) : '?')).join(''), digits };
 }

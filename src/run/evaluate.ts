@@ -13,7 +13,7 @@ import { imageInputs, loadImageFiles } from '../preprocess/files.js';
 import type { LoadedClassifier } from '../io/ensemble.js';
 import { calibrationOf } from '../io/model-files.js';
 import { gateFor } from './gate.js';
-import { gatedReadings } from '../nn/gate.js';
+import { gatedReadings, withoutGateSay } from '../nn/gate.js';
 import { readProbabilities, type Reading } from '../nn/calibration.js';
 import { calibrationBeforeAfter, rejectionCurve, type CalibrationFigures, type RejectionPoint } from '../report/calibration.js';
 import { argmaxRows, classificationReport, type ClassificationReport } from '../report/metrics.js';
@@ -116,7 +116,7 @@ export async function predictRun(o: PredictOptions, onEvent: OnRunEvent = warnOn
   onEvent({ type: 'countEnd', label: 'reading' });
   const probs = predictProbabilities(model, modelInput(data, metadata, model.inputShape), 'predicting', onEvent);
   const labels = argmaxRows(probs);
-  const readings = gatedReadings(readProbabilities(probs, 10, calibrationOf(metadata)), await gateFor(metadata, model.backend), data.images).map(({ digitScore: _, ...r }) => r);
+  const readings = gatedReadings(readProbabilities(probs, 10, calibrationOf(metadata)), await gateFor(metadata, model.backend), data.images).map((r) => withoutGateSay(r));
   await writeSubmission(o.out, labels, {
     ...(o.probabilities ? { probabilities: Float32Array.from(readings.flatMap((r) => r.probabilities)) } : {}),
     ...(o.confidence ? { readings } : {}),

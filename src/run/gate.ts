@@ -9,7 +9,7 @@ import { Tensor } from '../engine/tensor.js';
 import type { Backend } from '../engine/backend.js';
 import { loadMnist } from '../data/mnist.js';
 import { digitFields, outlierFields } from '../data/outliers.js';
-import { GATE_ACCEPT_MISS, buildGate, gateScores, type Gate } from '../nn/gate.js';
+import { GATE_ACCEPT_MISS, GATE_CLASSES, NOT_A_DIGIT, buildGate, gateScores, type Gate } from '../nn/gate.js';
 import { acceptanceThreshold } from '../nn/calibration.js';
 import { DIGIT_CLASS_NAMES, loadModel, makeMetadata, saveModel, type DigitsMetadata } from '../io/model-files.js';
 import { warnOnStderr, type OnRunEvent } from './events.js';
@@ -56,8 +56,8 @@ export async function trainGate(o: TrainGateOptions, onEvent: OnRunEvent = warnO
   const x = new Tensor([n, 28, 28, 1]);
   x.data.set(digitFields(all, rows(0, digits), rng), 0);
   x.data.set(outlierFields(all, digits, rng), digits * 784);
-  const y = new Tensor([n, 2]);
-  for (let i = 0; i < n; i++) y.data[i * 2 + (i < digits ? 1 : 0)] = 1;
+  const y = new Tensor([n, GATE_CLASSES]);
+  for (let i = 0; i < n; i++) y.data[i * GATE_CLASSES + (i < digits ? all.labels![i]! : NOT_A_DIGIT)] = 1;
   const model = buildGate(seed);
   model.setBackend(o.backend);
   await model.fit(x, y, { epochs: o.epochs ?? 8, batchSize: 64, shuffle: true, seed });
@@ -68,7 +68,7 @@ export async function trainGate(o: TrainGateOptions, onEvent: OnRunEvent = warnO
   const threshold = acceptanceThreshold(heldDigits, GATE_ACCEPT_MISS);
   const heldOutliers = gateScores(gate, outlierFields(all, held, rng), held);
   const share = (v: Float32Array, f: (s: number) => boolean): number => v.filter(f).length / v.length;
-  await saveModel(model, o.out, makeMetadata(model, { classNames: ['not a digit', 'digit'], seed, preset: 'gate', trainedAt: new Date().toISOString(),
+  await saveModel(model, o.out, makeMetadata(model, { classNames: [...DIGIT_CLASS_NAMES, 'not a digit'], seed, preset: 'gate', trainedAt: new Date().toISOString(),
     backend: o.backend.name, calibration: { temperature: 1, threshold, images: held } }));
   return {
     threshold, digitsAccepted: share(heldDigits, (s) => s >= threshold), outliersRefused: share(heldOutliers, (s) => s < threshold),
@@ -79,7 +79,7 @@ export async function trainGate(o: TrainGateOptions, onEvent: OnRunEvent = warnO
 /** The gate in `dir` (default: the package's), on `backend`; its threshold is the one saved with it. */
 export async function loadGate(backend: Backend, dir = GATE_DIR): Promise<Gate> {
   const { model, metadata } = await loadModel(dir);
-  if (model.outputShape?.[0] !== 2) throw new DigitsError(`${dir}: not a digit gate (it has ${model.outputShape?.[0]} outputs, a gate has 2)`);
+  if (model.outputShape?.[0] !== GATE_CLASSES) throw new DigitsError(`${dir}: not a digit gate (it has ${model.outputShape?.[0]} outputs, a gate has ${GATE_CLASSES})`);
   model.setBackend(backend);
   return { model, threshold: metadata?.calibration?.threshold ?? 0.5 };
 }

@@ -29,7 +29,7 @@ import { Tensor } from '../engine/tensor.js';
 import { Sequential, describeTta, type Classifier } from '../nn/index.js';
 import { calibrationOf, unitPixelFactor, type DigitsMetadata } from '../io/model-files.js';
 import { readProbabilities, type Calibration, type Reading } from '../nn/calibration.js';
-import { gatedReadings, type Gate } from '../nn/gate.js';
+import { gatedReadings, withoutGateSay, type Gate, type GateSay } from '../nn/gate.js';
 import type { LoadedClassifier } from '../io/ensemble.js';
 import { decodeImage, preprocessImage } from '../preprocess/image.js';
 import { candidateBatch, numberFromReadings, segmentGray, type NumberRead, type Segmentation } from '../preprocess/segment.js';
@@ -105,19 +105,14 @@ export class Predictor {
   }
 
   /** n inputs (values 0..1) read: the model's calibrated answer, and the gate's say on whether each is a digit. */
-  private read(x01: Float32Array, n: number): (Prediction & { digitScore: number })[] {
+  private read(x01: Float32Array, n: number): (Prediction & GateSay)[] {
     const probs = this.model.predict(this.tensor(x01, n), { batchSize: n }).data;
     return gatedReadings(readProbabilities(probs.subarray(0, n * 10), 10, this.calibration), this.gate, x01);
   }
 
-  /** A reading as answered: without the gate's score. */
-  private static answer({ digitScore: _, ...reading }: Prediction & { digitScore: number }): Prediction {
-    return reading;
-  }
-
   /** One image, values 0..1 (784, row-major, white on black). Synchronous: ~0.2 ms on the native backend. */
   predictOne(x01: Float32Array): Prediction {
-    return Predictor.answer(this.read(x01, 1)[0]!);
+    return withoutGateSay(this.read(x01, 1)[0]!);
   }
 
   /**
@@ -139,8 +134,12 @@ export class Predictor {
 
   /** The number an image's segmentation holds: every candidate read (in chunks, as a batch), then the best digits chosen. */
   async readSegmentation(seg: Pick<Segmentation, 'pieces' | 'boundaries' | 'candidates'>): Promise<NumberRead> {
-    const readings = await this.readBatch(candidateBatch(seg), seg.candidates.length);
-    return numberFromReadings(seg, readings, this.metadata?.classNames);
+    return numberFromReadings(seg, await this.readCandidates(seg), this.metadata?.classNames);
+  }
+
+  /** Every candidate of a segmentation read, with the gate's say on each: what numberFromReadings chooses from. */
+  async readCandidates(seg: Pick<Segmentation, 'candidates'>): Promise<(Prediction & GateSay)[]> {
+    return this.readBatch(candidateBatch(seg), seg.candidates.length);
   }
 
   /** One preprocessed 28×28 field of 0..255 values (what preprocessImage gives), micro-batched as predict. */
@@ -172,7 +171,7 @@ export class Predictor {
     const x = new Float32Array(jobs.length * per);
     jobs.forEach((j, i) => x.set(j.x01, i * per));
     try {
-      this.read(x, jobs.length).forEach((p, i) => jobs[i]!.resolve(Predictor.answer(p)));
+      this.read(x, jobs.length).forEach((p, i) => jobs[i]!.resolve(withoutGateSay(p)));
     } catch (err) {
       for (const j of jobs) j.reject(err);
     }
@@ -180,12 +179,12 @@ export class Predictor {
 
   /** n images, values 0..1, in chunks of CHUNK with the event loop free between them. */
   async predictBatch(x01: Float32Array, n: number): Promise<Prediction[]> {
-    return (await this.readBatch(x01, n)).map(Predictor.answer);
+    return (await this.readBatch(x01, n)).map((r) => withoutGateSay(r));
   }
 
-  private async readBatch(x01: Float32Array, n: number): Promise<(Prediction & { digitScore: number })[]> {
+  private async readBatch(x01: Float32Array, n: number): Promise<(Prediction & GateSay)[]> {
     const per = this.pixelsPerImage;
-    const out: (Prediction & { digitScore: number })[] = [];
+    const out: (Prediction & GateSay)[] = [];
     for (let from = 0; from < n; from += CHUNK) {
       if (from > 0) await yieldToLoop();
       const m = Math.min(CHUNK, n - from);

@@ -10,7 +10,7 @@ import { Tensor } from '../engine/tensor.js';
 import { DigitsError } from '../errors.js';
 import { calibrationOf, fromModelJson, unitPixelFactor, type DigitsMetadata } from '../io/model-format.js';
 import { fitCalibration, readProbabilities, type Reading } from '../nn/calibration.js';
-import { gatedReadings, type Gate } from '../nn/gate.js';
+import { gatedReadings, withoutGateSay, type Gate, type GateSay } from '../nn/gate.js';
 import { candidateBatch, numberFromReadings, segmentGray, type Segmentation } from '../preprocess/segment.js';
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, bytesToUnit, parseIdx } from '../data/idx-format.js';
 import { ImageError, grayFromRgba, preprocessGray } from '../preprocess/pixels.js';
@@ -113,7 +113,7 @@ function predict(rgba: Uint8ClampedArray, width: number, height: number): Answer
   x01.set(candidateBatch(seg), 784);
   const readings = readAll(x01, 1 + seg.candidates.length);
   const number = numberFromReadings(seg, readings.slice(1), current.facts.classNames);
-  const { digitScore: _, ...reading } = readings[0]!;
+  const reading = withoutGateSay(readings[0]!);
   return {
     ...reading, number, preprocessed: { width: 28, height: 28, pixels: Array.from(pixels, Math.round) },
     ms: performance.now() - started,
@@ -121,7 +121,7 @@ function predict(rgba: Uint8ClampedArray, width: number, height: number): Answer
 }
 
 /** n fields (values 0..1) read by the current model, with the gate's say on each when the site has a gate. */
-function readAll(x01: Float32Array, n: number): (Reading & { digitScore: number })[] {
+function readAll(x01: Float32Array, n: number): (Reading & GateSay)[] {
   const { model, metadata } = current!;
   const factor = unitPixelFactor(metadata);
   const x = new Float32Array(n * 784);
