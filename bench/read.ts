@@ -5,7 +5,9 @@
  *
  * The figure that matters: of the numbers whose every digit the model reads right alone (its MNIST
  * image read as that digit, and taken for a digit), the share read exactly. Digits come from MNIST test (`--from test`, the figure reported) or
- * from MNIST train (`--from train`, what the segmentation's costs were tuned on).
+ * from MNIST train (`--from train`, what the segmentation's costs were tuned on). Also: the share of
+ * scribbles (data/outliers.ts's kind, other seeds than the gate trained on, drawn 4 times larger)
+ * read as no digit at all.
  *
  *   node dist/bench/read.js --model runs/seed [--numbers 1000] [--from test|train] [--seed 1] [--overlap 2]
  */
@@ -13,7 +15,8 @@ import { loadMnist } from '../src/data/mnist.js';
 import { composeNumber } from '../src/data/compose.js';
 import { Rng } from '../src/engine/rng.js';
 import { openPredictor } from '../src/run/predictor.js';
-import { segmentGray } from '../src/preprocess/segment.js';
+import { segmentGray, segmentInk } from '../src/preprocess/segment.js';
+import { outlierField } from '../src/data/outliers.js';
 import { benchProgram, intArg, numberArg, oneOfArg } from './options.js';
 
 const o = benchProgram('read', 'reading numbers composed from MNIST digits')
@@ -23,8 +26,9 @@ const o = benchProgram('read', 'reading numbers composed from MNIST digits')
   .option('--seed <n>', 'seed of the composition', intArg(0), 1)
   .option('--overlap <px>', 'most pixels neighbouring digits overlap', numberArg(0, 10), 2)
   .option('--show <n>', 'list this many misread numbers', intArg(0), 10)
+  .option('--scribbles <n>', 'scribbles to read', intArg(0), 200)
   .parse()
-  .opts<{ model: string; numbers: number; from: 'test' | 'train'; seed: number; overlap: number; show: number }>();
+  .opts<{ model: string; numbers: number; from: 'test' | 'train'; seed: number; overlap: number; show: number; scribbles: number }>();
 
 const predictor = await openPredictor({ model: o.model }, () => undefined);
 const ds = await loadMnist(o.from);
@@ -48,9 +52,18 @@ for (let k = 0; k < o.numbers; k++) {
     else if (misread.length < o.show) misread.push({ truth: number.text, read: read.text });
   }
 }
+const msPerNumber = (performance.now() - started) / o.numbers;
+let noDigit = 0;
+for (let k = 0; k < o.scribbles; k++) {
+  const field = outlierField('scribble', ds, new Rng(1_000_000 + k));
+  const width = 112, height = 112, ink = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) ink[y * width + x] = field[(y >> 2) * 28 + (x >> 2)]!;
+  const read = await predictor.readSegmentation(segmentInk(ink, width, height));
+  if (read.digits.every((d) => !d.isDigit)) noDigit++;
+}
 console.log(JSON.stringify({
   bench: 'read', model: o.model, from: `MNIST ${o.from}`, numbers: o.numbers, digits: digitsTotal, overlapPx: o.overlap,
   exactOfReadableAlone: eligible === 0 ? null : exact / eligible, readableAlone: eligible,
   exactOfAll: exactAll / o.numbers, wrongDigitCount: wrongCount / o.numbers,
-  msPerNumber: (performance.now() - started) / o.numbers, misread,
+  msPerNumber, scribblesReadAsNoDigit: o.scribbles === 0 ? null : noDigit / o.scribbles, misread,
 }, null, 2));
