@@ -101,7 +101,7 @@ test('numbers composed of MNIST test digits, some touching, are read exactly, in
   assert.ok(exact / numbers.length >= 0.75, `${exact} of ${numbers.length} read exactly`);
 });
 
-test('segmentation: two digits apart are two pieces; touching digits get cut candidates; a blank image is refused', () => {
+test('segmentation: two digits apart are two pieces; touching digits get cut candidates; a 7 cut along its bar is whole among them; a blank image is refused', () => {
   const w = 60, h = 30, ink = new Float32Array(w * h);
   for (let y = 5; y < 25; y++) {
     for (const x of [10, 11, 12, 40, 41, 42]) ink[y * w + x] = 255; // two bars
@@ -116,6 +116,14 @@ test('segmentation: two digits apart are two pieces; touching digits get cut can
   const cut = segmentInk(wide, w, h);
   assert.ok(cut.pieces >= 2, `a wide blob with a thin waist is cut (${cut.pieces} pieces)`);
   assert.throws(() => segmentInk(new Float32Array(w * h), w, h, 'blank.png'), /blank\.png: the image is blank/);
+  // a 7 with a long thin bar: cut along the bar, its pieces together are still a candidate, though
+  // the bar's two ends alone are much wider than tall
+  const seven = new Float32Array(w * h);
+  for (let y = 3; y < 6; y++) for (let x = 20; x < 42; x++) seven[y * w + x] = 255;
+  for (let y = 6; y < 28; y++) for (let x = 0; x < 4; x++) seven[y * w + Math.round(42 - y * 0.5) + x] = 255;
+  const s7 = segmentInk(seven, w, h);
+  assert.ok(s7.pieces >= 3 && s7.pieces <= 4, `the bar is cut (${s7.pieces} pieces)`);
+  assert.ok(s7.candidates.some((c) => c.from === 0 && c.to === s7.pieces), 'the whole 7 is a candidate');
 });
 
 test('a mark that passes one not-a-digit test reads as a digit among digits, and a line of mostly non-digits is no number', () => {

@@ -138,8 +138,9 @@ export function segmentInk(ink: Float32Array, w: number, h: number, where = 'ima
       const run = pieces.slice(from, to);
       const box = run.reduce((u, p) => union(u, p.box), run[0]!.box);
       const bw = box.x1 - box.x0, bh = box.y1 - box.y0;
-      // a run of several pieces is one digit only if it is not much wider than tall
-      if (to - from > 1 && bw > 1.6 * bh) break;
+      // a run of several pieces is one digit only if it is not much wider than tall (a longer run may
+      // be: the two ends of a 7's bar are wide, the bar with its stem is not)
+      if (to - from > 1 && bw > 1.6 * bh) continue;
       const crop = new Float32Array(bw * bh);
       for (const p of run) {
         for (let y = p.box.y0; y < p.box.y1; y++) {
