@@ -115,10 +115,8 @@ test('draw a 7 with the mouse: the page shows a prediction, the bars and the 28Ã
   await page.locator('#label[data-state="ready"]').waitFor({ timeout: 15_000 });
   await page.mouse.move(...at(0.42, 0.85), { steps: 16 });
   await page.mouse.up();
-  // the answer for the whole 7 (requests go one at a time; wait for the last one)
-  await page.waitForLoadState('networkidle');
-
-  await page.locator('#label[data-state="ready"]').waitFor({ timeout: 15_000 });
+  // the answer for the whole 7: the label is busy until the latest drawing is answered
+  await page.locator('#label[data-state="ready"][aria-busy="false"]').waitFor({ timeout: 15_000 });
   const label = (await page.locator('#label').textContent())!;
   assert.match(label, /^[0-9]$/);
   assert.match((await page.locator('#confidence').textContent())!, /^\d+\.\d% sure$/);
@@ -176,7 +174,7 @@ test('touch-style input (pointer events from a pen) also draws: a 1 is read', { 
     for (let i = 1; i <= 20; i++) fire('pointermove', 0.5 + 0.002 * i, 0.15 + (0.7 * i) / 20);
     fire('pointerup', 0.54, 0.85);
   });
-  await page.locator('#label[data-state="ready"]').waitFor({ timeout: 15_000 });
+  await page.locator('#label[data-state="ready"][aria-busy="false"]').waitFor({ timeout: 15_000 });
   assert.equal(await page.locator('#label').textContent(), '1');
   await page.close();
 });
@@ -213,8 +211,8 @@ test('a web export reads a drawn 7 in the page, served by a plain static file se
   await page.locator('#model').filter({ hasText: 'parameters' }).waitFor({ timeout: 30_000 });
   await drawSeven(page);
   const prediction = page.getByTestId('prediction');
-  await page.locator('[data-testid="prediction"][data-state="ready"]').waitFor({ timeout: 15_000 });
-  await page.waitForTimeout(300); // the reading of the whole 7 (readings go one at a time)
+  // busy until the latest drawing (the whole 7) is answered
+  await page.locator('[data-testid="prediction"][data-state="ready"][aria-busy="false"]').waitFor({ timeout: 15_000 });
   assert.equal(await prediction.textContent(), '7');
   assert.match((await page.locator('#confidence').textContent())!, /^\d+\.\d% sure$/);
   const ms = Number(await prediction.getAttribute('data-ms'));
@@ -235,8 +233,7 @@ test('a web export reads a drawn 7 in the page, served by a plain static file se
   await page.mouse.move(box.x + 0.47 * box.height, box.y + 0.85 * box.height, { steps: 14 });
   await page.mouse.up();
   await drawSeven(page, 'body', 0.9);
-  await page.getByTestId('digit').nth(1).waitFor({ timeout: 15_000 });
-  await page.waitForTimeout(300); // the reading of the whole drawing
+  await page.locator('[data-testid="prediction"][data-state="ready"][aria-busy="false"]').waitFor({ timeout: 15_000 });
   const digits = await page.getByTestId('digit').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.digit));
   assert.equal(digits.length, 2, `two digits read: ${JSON.stringify(digits)}`);
   assert.equal(await prediction.textContent(), digits.join(''));
@@ -265,7 +262,7 @@ test('train.html trains the fast preset in the page for a few steps, shows its t
 
   // the trained model reads a drawing
   await drawSeven(page, '#draw');
-  await page.locator('#draw [data-testid="prediction"][data-state="ready"]').waitFor({ timeout: 15_000 });
+  await page.locator('#draw [data-testid="prediction"][data-state="ready"][aria-busy="false"]').waitFor({ timeout: 15_000 });
   assert.match((await page.locator('#draw [data-testid="prediction"]').textContent())!, /^[0-9]$/);
   assert.match((await page.locator('#draw #model').textContent())!, /fast, trained in this page/);
   assert.deepEqual(w.failed, []);
@@ -287,7 +284,7 @@ test('where the page is cross-origin isolated (COOP and COEP), train.html trains
   assert.match((await page.locator('#progress-text').textContent())!, /batch 18\/18 /);
   // the model the two threads trained reads a drawing
   await drawSeven(page, '#draw');
-  await page.locator('#draw [data-testid="prediction"][data-state="ready"]').waitFor({ timeout: 15_000 });
+  await page.locator('#draw [data-testid="prediction"][data-state="ready"][aria-busy="false"]').waitFor({ timeout: 15_000 });
   assert.deepEqual(w.failed, []);
   assertOnlySiteFiles(w.requests, isolatedUrl);
   await page.close();

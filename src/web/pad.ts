@@ -26,7 +26,7 @@ const MARKUP = `
   <section class="result" aria-live="polite">
     <div class="answer">
       <span class="caption">prediction</span>
-      <output id="label" data-testid="prediction" data-state="empty">–</output>
+      <output id="label" data-testid="prediction" data-state="empty" aria-busy="false">–</output>
       <span id="confidence" class="caption"></span>
     </div>
     <ol id="digits" class="digits" data-testid="digits" aria-label="each digit read"></ol>
@@ -198,6 +198,7 @@ export function setUpPad(container: HTMLElement): Pad {
     ctx.fillRect(0, 0, pad.width, pad.height);
     hasInk = false;
     dirty = false;
+    busy(false);
     generation++;
     statusEl.textContent = '';
     resetResult();
@@ -219,6 +220,12 @@ export function setUpPad(container: HTMLElement): Pad {
     ctx.stroke();
     hasInk = true;
     dirty = true;
+    busy(true);
+  }
+
+  /** aria-busy on the answer: true from a change to the drawing until the answer to the latest drawing shows. */
+  function busy(b: boolean): void {
+    labelEl.setAttribute('aria-busy', String(b));
   }
 
   pad.addEventListener('pointerdown', (e) => {
@@ -292,6 +299,7 @@ export function setUpPad(container: HTMLElement): Pad {
       if (gen === generation) statusEl.textContent = err instanceof Error ? err.message : String(err);
     } finally {
       inFlight = false;
+      if (!dirty) busy(false);
       schedule();
     }
   }
