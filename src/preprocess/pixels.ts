@@ -274,7 +274,8 @@ export function normaliseStrokes(crop: Float32Array, bw: number, bh: number, hea
   const s = NORMALISE_BOX / Math.max(bw, bh);
   const w = Math.max(1, Math.round(bw * s)), h = Math.max(1, Math.round(bh * s));
   const ink = resize(crop, bw, bh, w, h);
-  // a margin, so that strokes drawn again at the edge keep their width
+  // a margin of paper: strokes drawn again at the edge keep their width, and an eroded stroke's edge
+  // pixels have paper to measure their distance to
   const r = (MNIST_STROKE * (NORMALISE_BOX / BOX)) / 2;
   const m = Math.ceil(r) + 1, W = w + 2 * m, H = h + 2 * m;
   const on = new Uint8Array(W * H);
