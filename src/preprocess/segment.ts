@@ -87,7 +87,7 @@ export interface SegmentCosts {
   keepWhole: number;
 }
 
-/** The costs `chooseDigits` uses: tuned on numbers composed of MNIST training digits (lab/read-misses.ts), never on its test set. */
+/** The costs `chooseDigits` uses: tuned on numbers composed of MNIST training digits (lab/read-tune.ts), never on its test set. */
 export const COSTS: Readonly<SegmentCosts> = Object.freeze({ wide: 1, wideAspect: 1.2, cut: 1, overlap: 0.5, join: 0.5, digit: 0.5, gate: 0.5, short: 2, shortRatio: 0.6, keepWhole: 0.6 });
 
 /** A decoded image → its candidates (see the module comment). Throws an ImageError when it holds no ink. */
