@@ -195,12 +195,8 @@ export interface Preprocessed {
 export function mnistFromInk(ink: Float32Array, width: number, height: number, where = 'image', heavyStroke = HEAVY_STROKE): { pixels: Float32Array; box: Box } {
   const box = inkBoundingBox(ink, width, height);
   if (box === null) throw new ImageError(`${where}: the image is blank (no ink found to read a digit from)`);
-  const cw = box.x1 - box.x0;
-  const ch = box.y1 - box.y0;
-  const raw = new Float32Array(cw * ch);
-  for (let y = 0; y < ch; y++) raw.set(ink.subarray((box.y0 + y) * width + box.x0, (box.y0 + y) * width + box.x1), y * cw);
-  // strokes far thinner or heavier than MNIST's are drawn again at its width
-  const { ink: crop, width: bw, height: bh } = normaliseStrokes(raw, cw, ch, heavyStroke);
+  // strokes far thinner or heavier than MNIST's are brought into its range
+  const { ink: crop, width: bw, height: bh } = normaliseStrokes(cropInk(ink, width, box), box.x1 - box.x0, box.y1 - box.y0, heavyStroke);
   const scale = BOX / Math.max(bw, bh);
   const dw = Math.max(1, Math.min(BOX, Math.round(bw * scale)));
   const dh = Math.max(1, Math.min(BOX, Math.round(bh * scale)));
@@ -307,10 +303,15 @@ export function normaliseStrokes(crop: Float32Array, bw: number, bh: number, hea
   // the result may be smaller than the box it was drawn in (a skeleton ends half a stroke short): crop again
   const box = inkBoundingBox(out, W, H);
   if (box === null) return { ink: crop, width: bw, height: bh };
-  const cw = box.x1 - box.x0, ch = box.y1 - box.y0;
-  const cropped = new Float32Array(cw * ch);
-  for (let y = 0; y < ch; y++) cropped.set(out.subarray((box.y0 + y) * W + box.x0, (box.y0 + y) * W + box.x1), y * cw);
-  return { ink: cropped, width: cw, height: ch };
+  return { ink: cropInk(out, W, box), width: box.x1 - box.x0, height: box.y1 - box.y0 };
+}
+
+/** The part of an ink map (`width` pixels a row) inside `box`, row-major. */
+function cropInk(ink: Float32Array, width: number, box: Box): Float32Array {
+  const cw = box.x1 - box.x0;
+  const out = new Float32Array(cw * (box.y1 - box.y0));
+  for (let y = box.y0; y < box.y1; y++) out.set(ink.subarray(y * width + box.x0, y * width + box.x1), (y - box.y0) * cw);
+  return out;
 }
 
 /**
