@@ -19,6 +19,11 @@ export const FONT_FILES = [
   '/usr/share/fonts/truetype/lato/Lato-Italic.ttf',
 ].filter((f) => existsSync(f));
 
+/** Letters that look like no digit (O, l, S, Z, B, g and the like are left out): bench/not-a-digit.ts's outliers. */
+export const LETTERS = 'ACEFHKMNPRTUVWXYacefhkmnprtuvwxy';
+/** Printed symbols, none a digit. */
+export const SYMBOLS = '#%&@*+=~^<>{}€£¥§¶©®™✓✗♥♦♣♠★☺→←↑↓∞≈≠±÷×';
+
 /**
  * `text` in the font of `fontFile`, `size` pixels high, black on white, with `stroke` pixels of
  * outline added to the glyphs (0: as the font draws them; more: a heavier marker).

@@ -12,7 +12,7 @@ import { loadMnist } from '../src/data/mnist.js';
 import { Rng } from '../src/engine/rng.js';
 import { openPredictor } from '../src/run/predictor.js';
 import { ImageError, grayFromRgba, preprocessGray, type GrayImage } from '../src/preprocess/pixels.js';
-import { FONT_FILES, renderText } from './glyphs.js';
+import { FONT_FILES, LETTERS, SYMBOLS, renderText } from './glyphs.js';
 import { benchProgram, intArg } from './options.js';
 
 const o = benchProgram('not-a-digit', 'refusal of what is not a digit, acceptance of MNIST test digits')
@@ -23,8 +23,6 @@ const o = benchProgram('not-a-digit', 'refusal of what is not a digit, acceptanc
   .parse()
   .opts<{ model: string; perKind: number; gate: boolean; seed: number }>();
 
-const LETTERS = 'ACEFHKMNPRTUVWXYacefhkmnprtuvwxy';
-const SYMBOLS = '#%&@*+=~^<>{}€£¥§¶©®™✓✗♥♦♣♠★☺→←↑↓∞≈≠±÷×';
 const WORDS = ['hello', 'abc', 'yes', 'no', 'cat', 'mm', 'www', 'xyz', 'ok', 'hey', 'wow', 'Fax'];
 
 const rng = new Rng(o.seed);

@@ -13,7 +13,7 @@ import { loadMnist } from '../src/data/mnist.js';
 import { Rng } from '../src/engine/rng.js';
 import { openPredictor } from '../src/run/predictor.js';
 import { preprocessGray } from '../src/preprocess/pixels.js';
-import { FONT_FILES, renderText } from '../bench/glyphs.js';
+import { FONT_FILES, LETTERS, SYMBOLS, renderText } from '../bench/glyphs.js';
 import { benchProgram, intArg } from '../bench/options.js';
 
 const o = benchProgram('gate-select', 'a digit gate on held-out fonts and held-out MNIST training digits')
@@ -30,9 +30,6 @@ const styles = ['DejaVuSans-Oblique', 'DejaVuSans-ExtraLight', 'DejaVuSansConden
 const fonts = styles.flatMap((s) => dirs.map((d) => `${d}/${s}.ttf`)).filter((f) => existsSync(f) && !FONT_FILES.includes(f));
 if (fonts.length === 0) throw new Error('none of the held-out fonts is installed (Debian: fonts-dejavu-extra, fonts-liberation, fonts-lato)');
 
-// the benchmark's kinds of glyph, other characters where there are others
-const LETTERS = 'ACEFHKMNPRTUVWXYacefhkmnprtuvwxy';
-const SYMBOLS = '#%&@*+=~^<>{}€£¥§¶©®™✓✗♥♦♣♠★☺→←↑↓∞≈≠±÷×';
 const predictor = await openPredictor({ model: o.model, gate: o.gate }, () => undefined);
 const rng = new Rng(11);
 const pick = <T>(a: readonly T[]): T => a[rng.int(a.length)]!;
