@@ -9,6 +9,9 @@
  *   or a stroke broken off);
  * - turned: a digit turned on its side (a 3 as a "w"-like arc pair, an 8 as an infinity sign), or a
  *   3, 4 or 7 upside down: handwritten strokes that are no digit;
+ * - letter: a handwritten letter or symbol that looks like no digit (A, E, H, K, M, a, e, h, k, r, +,
+ *   =, <, a check mark…), drawn from stroke templates with a random slant, width, jitter and pen: what
+ *   people write on a page that is not a digit;
  * - glyph: two to four strokes, straight or arcs, between the points of a 3×3 grid: the structure of
  *   a written character without being one in particular;
  * - scribble: a few smooth random strokes with many turns;
@@ -16,16 +19,17 @@
  *   lone straight line or an oval, which would be a 1 or a 0;
  * - noise: scattered specks and smudges.
  *
- * Letters, printed symbols and other image sets are left out on purpose: bench/not-a-digit.ts
- * measures the gate on them as outliers it never saw.
+ * Printed letters and symbols (fonts) and other image sets are left out on purpose: bench/not-a-digit.ts
+ * measures the gate on them as outliers it never saw, and lab/gate-select.ts on fonts that benchmark
+ * does not use.
  */
 import { Rng } from '../engine/rng.js';
 import { FIELD, mnistFromInk, resize } from '../preprocess/pixels.js';
 import type { Dataset } from './dataset.js';
 
 /** The kinds of outliers, and the share of each in `outlierFields`. */
-export const OUTLIER_KINDS = { pair: 0.2, fragment: 0.2, turned: 0.15, glyph: 0.18, scribble: 0.12, shape: 0.1, noise: 0.05 } as const;
-/** A kind of outlier: pair, fragment, turned, glyph, scribble, shape or noise. */
+export const OUTLIER_KINDS = { pair: 0.2, fragment: 0.2, turned: 0.11, letter: 0.1, glyph: 0.12, scribble: 0.12, shape: 0.1, noise: 0.05 } as const;
+/** A kind of outlier: pair, fragment, turned, letter, glyph, scribble, shape or noise. */
 export type OutlierKind = keyof typeof OUTLIER_KINDS;
 
 /** The canvas strokes are drawn on before normalisation (pixels a side). */
@@ -59,7 +63,7 @@ export function outlierFields(ds: Dataset, n: number, rng: Rng): Float32Array {
 export function outlierField(kind: OutlierKind, ds: Dataset, rng: Rng): Float32Array {
   for (;;) {
     const ink = kind === 'pair' ? pair(ds, rng) : kind === 'fragment' ? fragment(ds, rng) : kind === 'turned' ? turned(ds, rng)
-      : kind === 'glyph' ? glyph(rng) : kind === 'scribble' ? scribble(rng)
+      : kind === 'letter' ? letter(rng) : kind === 'glyph' ? glyph(rng) : kind === 'scribble' ? scribble(rng)
       : kind === 'shape' ? shape(rng) : noise(rng);
     const field = asDrawn(ink, rng);
     if (field !== null) return field;
@@ -217,6 +221,89 @@ function scribble(rng: Rng): Ink {
       pts.push([x, y]);
     }
     strokePath(c.data, pts, rng.range(1.5, 4.5));
+  }
+  return c;
+}
+
+/** A stroke: points in a unit box (x to the right, y down). */
+type Stroke = [number, number][];
+
+/** Points along an ellipse around (cx, cy) with radii rx, ry, from angle a0 to a1 (degrees; 90 is down). */
+function arc(cx: number, cy: number, rx: number, ry: number, a0: number, a1: number): Stroke {
+  const n = Math.max(4, Math.ceil(Math.abs(a1 - a0) / 15));
+  return Array.from({ length: n + 1 }, (_, i) => {
+    const a = ((a0 + ((a1 - a0) * i) / n) * Math.PI) / 180;
+    return [cx + rx * Math.cos(a), cy + ry * Math.sin(a)] as [number, number];
+  });
+}
+
+/**
+ * Handwritten letters and symbols that look like no digit, as strokes in a unit box: capitals, lower
+ * case (an ascender where the letter has one) and a few symbols. Letters a digit can be written like
+ * (O, D, I, l, S, Z, B, G, b, g, q, s, z, J) are left out.
+ */
+const LETTER_STROKES: Record<string, Stroke[]> = {
+  A: [[[0, 1], [0.5, 0], [1, 1]], [[0.22, 0.6], [0.78, 0.6]]],
+  C: [arc(0.55, 0.5, 0.5, 0.5, -45, -315)],
+  E: [[[1, 0], [0, 0], [0, 1], [1, 1]], [[0, 0.5], [0.75, 0.5]]],
+  F: [[[1, 0], [0, 0], [0, 1]], [[0, 0.5], [0.75, 0.5]]],
+  H: [[[0, 0], [0, 1]], [[1, 0], [1, 1]], [[0, 0.5], [1, 0.5]]],
+  K: [[[0, 0], [0, 1]], [[1, 0], [0, 0.55]], [[0.3, 0.4], [1, 1]]],
+  M: [[[0, 1], [0, 0], [0.5, 0.6], [1, 0], [1, 1]]],
+  N: [[[0, 1], [0, 0], [1, 1], [1, 0]]],
+  P: [[[0, 1], [0, 0]], [[0, 0], ...arc(0.5, 0.25, 0.5, 0.25, -90, 90), [0, 0.5]]],
+  R: [[[0, 1], [0, 0]], [[0, 0], ...arc(0.5, 0.25, 0.5, 0.25, -90, 90), [0, 0.5]], [[0.35, 0.5], [1, 1]]],
+  T: [[[0, 0], [1, 0]], [[0.5, 0], [0.5, 1]]],
+  U: [[[0, 0], ...arc(0.5, 0.6, 0.5, 0.4, 180, 0), [1, 0]]],
+  V: [[[0, 0], [0.5, 1], [1, 0]]],
+  W: [[[0, 0], [0.25, 1], [0.5, 0.3], [0.75, 1], [1, 0]]],
+  X: [[[0, 0], [1, 1]], [[1, 0], [0, 1]]],
+  Y: [[[0, 0], [0.5, 0.5], [1, 0]], [[0.5, 0.5], [0.5, 1]]],
+  a: [[...arc(0.45, 0.55, 0.45, 0.45, -20, -380)], [[0.9, 0.1], [0.9, 0.9], [1, 1]]],
+  e: [[[0.05, 0.5], [0.95, 0.5], ...arc(0.5, 0.5, 0.45, 0.5, 0, -320)]],
+  f: [[...arc(0.75, 0.2, 0.3, 0.2, -10, -180), [0.45, 1]], [[0.1, 0.4], [0.85, 0.4]]],
+  h: [[[0, 0], [0, 1]], [[0, 0.65], ...arc(0.5, 0.65, 0.5, 0.3, -180, 0), [1, 1]]],
+  k: [[[0, 0], [0, 1]], [[0.9, 0.4], [0, 0.72], [0.9, 1]]],
+  m: [[[0, 1], [0, 0]], [...arc(0.25, 0.3, 0.25, 0.3, -180, 0), [0.5, 1]], [...arc(0.75, 0.3, 0.25, 0.3, -180, 0), [1, 1]]],
+  n: [[[0, 1], [0, 0]], [...arc(0.5, 0.4, 0.5, 0.4, -180, 0), [1, 1]]],
+  p: [[[0, 0], [0, 1]], [[0, 0.1], ...arc(0.5, 0.3, 0.5, 0.3, -120, 120), [0, 0.5]]],
+  r: [[[0, 1], [0, 0]], [...arc(0.55, 0.4, 0.55, 0.35, -180, -40)]],
+  t: [[[0.4, 0], [0.4, 0.8], ...arc(0.7, 0.8, 0.3, 0.2, 180, 60)], [[0, 0.3], [0.9, 0.3]]],
+  u: [[[0, 0], ...arc(0.5, 0.6, 0.5, 0.4, 180, 0), [1, 0], [1, 1]]],
+  v: [[[0, 0], [0.5, 1], [1, 0]]],
+  w: [[[0, 0], [0.25, 1], [0.5, 0.35], [0.75, 1], [1, 0]]],
+  x: [[[0, 0], [1, 1]], [[1, 0], [0, 1]]],
+  y: [[[0, 0], [0.5, 0.55]], [[1, 0], [0.2, 1]]],
+  '+': [[[0.5, 0], [0.5, 1]], [[0, 0.5], [1, 0.5]]],
+  '=': [[[0, 0.3], [1, 0.3]], [[0, 0.7], [1, 0.7]]],
+  '<': [[[1, 0], [0, 0.5], [1, 1]]],
+  '>': [[[0, 0], [1, 0.5], [0, 1]]],
+  '✓': [[[0, 0.55], [0.35, 1], [1, 0]]],
+  '#': [[[0.35, 0], [0.3, 1]], [[0.75, 0], [0.7, 1]], [[0, 0.33], [1, 0.33]], [[0, 0.67], [1, 0.67]]],
+  '&': [[[1, 1], [0.2, 0.35], ...arc(0.4, 0.2, 0.25, 0.2, 150, -60), [0.1, 0.75], ...arc(0.4, 0.75, 0.3, 0.25, 180, 30)]],
+  '@': [[...arc(0.55, 0.55, 0.2, 0.22, 0, 360), [0.78, 0.75], ...arc(0.5, 0.5, 0.5, 0.5, 30, -300)]],
+  '*': [[[0.5, 0], [0.5, 1]], [[0.07, 0.25], [0.93, 0.75]], [[0.93, 0.25], [0.07, 0.75]]],
+  '~': [[...arc(0.25, 0.5, 0.25, 0.2, 180, 360), ...arc(0.75, 0.5, 0.25, 0.2, 180, 0)]],
+  '→': [[[0, 0.5], [1, 0.5]], [[0.65, 0.2], [1, 0.5], [0.65, 0.8]]],
+  '↑': [[[0.5, 1], [0.5, 0]], [[0.2, 0.35], [0.5, 0], [0.8, 0.35]]],
+  '♥': [[[0.5, 1], ...arc(0.27, 0.3, 0.25, 0.25, 150, 360), ...arc(0.73, 0.3, 0.25, 0.25, 180, 390), [0.5, 1]]],
+};
+const LETTER_KEYS = Object.keys(LETTER_STROKES);
+
+/** A letter or symbol of LETTER_STROKES, written: a random width, slant, jitter and pen on the canvas. */
+function letter(rng: Rng): Ink {
+  const c = canvas();
+  const strokes = LETTER_STROKES[LETTER_KEYS[rng.int(LETTER_KEYS.length)]!]!;
+  const h = rng.range(26, 40), w = h * rng.range(0.5, 1.05), slant = rng.range(-0.3, 0.3), turn = rng.range(-0.15, 0.15);
+  const t = rng.range(1.5, 4.5);
+  const cos = Math.cos(turn), sin = Math.sin(turn);
+  for (const stroke of strokes) {
+    const du = rng.normal() * 0.04, dv = rng.normal() * 0.04; // each stroke a little off its place
+    const pts = stroke.map(([u, v]): [number, number] => {
+      const x = (u - 0.5 + du + rng.normal() * 0.015) * w + (0.5 - v) * h * slant, y = (v - 0.5 + dv + rng.normal() * 0.015) * h;
+      return [28 + x * cos - y * sin, 28 + x * sin + y * cos];
+    });
+    strokePath(c.data, pts, t);
   }
   return c;
 }
