@@ -9,12 +9,12 @@
  *   node dist/lab/gate-select.js --model runs/seed --gate /tmp/gate-a [--per-kind 300]
  */
 import { existsSync } from 'node:fs';
-import { loadMnist } from '../src/data/mnist.js';
 import { Rng } from '../src/engine/rng.js';
 import { openPredictor } from '../src/run/predictor.js';
 import { preprocessGray } from '../src/preprocess/pixels.js';
 import { FONT_FILES, LETTERS, SYMBOLS, renderText } from '../bench/glyphs.js';
 import { benchProgram, intArg } from '../bench/options.js';
+import { heldOutTrainDigits } from './held-out.js';
 
 const o = benchProgram('gate-select', 'a digit gate on held-out fonts and held-out MNIST training digits')
   .requiredOption('--model <dir>', 'a model folder')
@@ -42,7 +42,6 @@ for (const [kind, chars] of [['letters', LETTERS], ['symbols', SYMBOLS]] as cons
   }
   refused[kind] = r / o.perKind;
 }
-const train = await loadMnist('train');
-const rows = 10_000, from = train.count - rows;
-const accepted = (await predictor.predictBatch(train.images.subarray(from * 784), rows)).filter((r) => r.isDigit).length / rows;
+const held = await heldOutTrainDigits();
+const accepted = (await predictor.predictBatch(held.images, held.count)).filter((r) => r.isDigit).length / held.count;
 console.log(JSON.stringify({ model: o.model, gate: o.gate, fonts: fonts.length, heldOutDigitsAccepted: accepted, glyphsRefused: refused }, null, 2));

@@ -1,19 +1,20 @@
 /**
  * The numbers `digits read` gets wrong, as pictures: composes numbers from MNIST train digits as
  * bench/read.ts does and writes each misread one as a PNG (the image, with the digits chosen boxed)
- * and a line of what each chosen candidate read. For tuning the segmentation's costs; never on MNIST test.
+ * and a line of what each chosen candidate read. For tuning the segmentation's costs; from the MNIST
+ * training digits the digit gate did not learn as digits (lab/held-out.ts), never from MNIST test.
  *
  *   node dist/lab/read-misses.js --model runs/seed --out /tmp/misses [--numbers 300]
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
-import { loadMnist } from '../src/data/mnist.js';
 import { composeNumber } from '../src/data/compose.js';
 import { Rng } from '../src/engine/rng.js';
 import { openPredictor } from '../src/run/predictor.js';
 import { chooseDigits, numberFromReadings, segmentGray } from '../src/preprocess/segment.js';
 import { benchProgram, intArg } from '../bench/options.js';
+import { heldOutTrainDigits } from './held-out.js';
 
 const o = benchProgram('read-misses', 'pictures of misread composed numbers')
   .requiredOption('--model <dir>', 'a model folder')
@@ -25,7 +26,7 @@ const o = benchProgram('read-misses', 'pictures of misread composed numbers')
 
 await fs.mkdir(o.out, { recursive: true });
 const predictor = await openPredictor({ model: o.model }, () => undefined);
-const ds = await loadMnist('train', { limit: 20000 });
+const ds = await heldOutTrainDigits();
 const rng = new Rng(o.seed);
 let written = 0;
 for (let k = 0; k < o.numbers; k++) {

@@ -1,6 +1,7 @@
 /**
  * Tunes the segmentation's costs (src/preprocess/segment.ts COSTS) on numbers of 1 to 6 digits
- * composed of MNIST TRAIN digits (one digit alone is the drawing page's commonest case): every
+ * composed of MNIST TRAIN digits the digit gate did not learn as digits (rows 50,000-59,999,
+ * lab/held-out.ts) (one digit alone is the drawing page's commonest case): every
  * candidate of every number is read once (the model and the package's digit gate, as `digits read`
  * reads them), then each cost setting of a grid chooses its digits; prints the share read exactly
  * for each setting, best first (JSON lines), whether a right path through the candidates existed,
@@ -8,12 +9,12 @@
  *
  *   node dist/lab/read-tune.js --model runs/seed [--numbers 600]
  */
-import { loadMnist } from '../src/data/mnist.js';
 import { composeNumber } from '../src/data/compose.js';
 import { Rng } from '../src/engine/rng.js';
 import { openPredictor } from '../src/run/predictor.js';
 import { COSTS, chooseDigits, numberFromReadings, segmentGray, type CandidateReading, type SegmentCosts } from '../src/preprocess/segment.js';
 import { benchProgram, intArg } from '../bench/options.js';
+import { heldOutTrainDigits } from './held-out.js';
 
 const o = benchProgram('read-tune', 'grid over the segmentation costs on composed MNIST train numbers')
   .requiredOption('--model <dir>', 'a model folder')
@@ -23,7 +24,7 @@ const o = benchProgram('read-tune', 'grid over the segmentation costs on compose
   .opts<{ model: string; numbers: number; seed: number }>();
 
 const predictor = await openPredictor({ model: o.model }, () => undefined);
-const ds = await loadMnist('train', { limit: 30000 });
+const ds = await heldOutTrainDigits();
 const rng = new Rng(o.seed);
 const cases: { text: string; seg: ReturnType<typeof segmentGray>; readings: CandidateReading[] }[] = [];
 for (let k = 0; k < o.numbers; k++) {

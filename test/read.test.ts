@@ -126,6 +126,40 @@ test('segmentation: two digits apart are two pieces; touching digits get cut can
   assert.ok(s7.candidates.some((c) => c.from === 0 && c.to === s7.pieces), 'the whole 7 is a candidate');
 });
 
+test('a composed number says whose ink each pixel is, and a segmentation asked for its piece map says which piece', () => {
+  const rows = [0, 1, 2];
+  const number = composeNumber(mnist, rows, new Rng(3), { gap: [4, 6] });
+  const { width, gray } = number.image;
+  // every digit owns ink, inside its own box only; paper is no one's
+  number.boxes.forEach((b, d) => {
+    let owned = 0;
+    for (let i = 0; i < gray.length; i++) {
+      if (number.owner[i] !== d) continue;
+      owned++;
+      const x = i % width, y = (i - x) / width;
+      assert.ok(x >= b.x && x < b.x + b.width && y >= b.y && y < b.y + b.height, `digit ${d}'s pixel (${x}, ${y}) is outside its box`);
+    }
+    assert.ok(owned > 20, `digit ${d} owns ${owned} pixels`);
+  });
+  for (let i = 0; i < gray.length; i++) if (gray[i] === 255) assert.equal(number.owner[i], -1);
+  const seg = segmentGray(number.image, 'number', { pieceMap: true });
+  assert.equal(segmentGray(number.image).pieceMap, undefined, 'only when asked for');
+  const map = seg.pieceMap!;
+  assert.equal(map.length, gray.length);
+  // digits 4-6 pixels apart: each piece's pixels are one digit's, and lie in the piece's candidate box
+  for (let p = 0; p < seg.pieces; p++) {
+    const owners = new Set<number>();
+    const alone = seg.candidates.find((c) => c.from === p && c.to === p + 1)!;
+    for (let i = 0; i < map.length; i++) {
+      if (map[i] !== p) continue;
+      owners.add(number.owner[i]!);
+      const x = i % width, y = (i - x) / width;
+      assert.ok(x >= alone.box.x0 && x < alone.box.x1 && y >= alone.box.y0 && y < alone.box.y1);
+    }
+    assert.equal([...owners].filter((d) => d >= 0).length, 1, `piece ${p} holds ink of one digit`);
+  }
+});
+
 test('a mark that passes one not-a-digit test reads as a digit among digits, and a line of mostly non-digits is no number', () => {
   // four marks apart, each read as one candidate
   const w = 200, h = 40, ink = new Float32Array(w * h);

@@ -30,6 +30,8 @@ export interface ComposedNumber {
   image: GrayImage;
   text: string;
   boxes: { x: number; y: number; width: number; height: number }[];
+  /** per pixel of the image, the digit (0..digits-1) whose ink is strongest there; -1 where there is none */
+  owner: Int8Array;
 }
 
 /** The digits at `rows` of `ds` (28×28, values 0..1, light on dark) written as one number, randomised by `rng`. */
@@ -70,18 +72,23 @@ export function composeNumber(ds: Dataset, rows: readonly number[], rng: Rng, o:
   }
   const width = x + margin;
   const ink = new Float32Array(width * height);
+  const owner = new Int8Array(width * height).fill(-1);
   const boxes = glyphs.map((g, i) => {
     // digits sit on a common middle line, each moved up or down a little
     const top = margin + jitter + Math.round((tallest - g.h) / 2) + g.dy;
     for (let y = 0; y < g.h; y++) {
       for (let xx = 0; xx < g.w; xx++) {
         const at = (top + y) * width + xs[i]! + xx;
-        ink[at] = Math.max(ink[at]!, g.pixels[y * g.w + xx]!);
+        const v = g.pixels[y * g.w + xx]!;
+        if (v > ink[at]!) {
+          ink[at] = v;
+          owner[at] = i;
+        }
       }
     }
     return { x: xs[i]!, y: top, width: g.w, height: g.h };
   });
   const gray = new Float32Array(width * height);
   for (let i = 0; i < gray.length; i++) gray[i] = 255 * (1 - Math.min(1, ink[i]!));
-  return { image: { width, height, gray, alpha: null }, text: glyphs.map((g) => String(g.label)).join(''), boxes };
+  return { image: { width, height, gray, alpha: null }, text: glyphs.map((g) => String(g.label)).join(''), boxes, owner };
 }

@@ -55,6 +55,8 @@ export interface Segmentation {
   /** the boundary before piece i (index 1..pieces-1): whether it cuts through a stroke, and how much of the narrower piece's width the two overlap (0..1) */
   boundaries: { cut: boolean; overlap: number }[];
   candidates: Candidate[];
+  /** per pixel, the piece (0..pieces-1) it belongs to, -1 for none; only when asked for (segmentInk's `pieceMap`) */
+  pieceMap?: Int32Array;
 }
 
 /** A piece: the pixels of component `comp` inside `box` (a component cut into pieces is cut between their columns). */
@@ -90,14 +92,20 @@ export interface SegmentCosts {
 /** The costs `chooseDigits` uses: tuned on numbers composed of MNIST training digits (lab/read-tune.ts), never on its test set. */
 export const COSTS: Readonly<SegmentCosts> = Object.freeze({ wide: 1, wideAspect: 1.2, cut: 1, overlap: 0.5, join: 0.5, digit: 0.5, gate: 0.5, short: 2, shortRatio: 0.6, keepWhole: 0.6 });
 
+/** What a segmentation gives besides its candidates. */
+export interface SegmentOptions {
+  /** also the piece each pixel belongs to (Segmentation.pieceMap), to tell which ink each candidate holds */
+  pieceMap?: boolean;
+}
+
 /** A decoded image → its candidates (see the module comment). Throws an ImageError when it holds no ink. */
-export function segmentGray(img: GrayImage, where = 'image'): Segmentation {
+export function segmentGray(img: GrayImage, where = 'image', o: SegmentOptions = {}): Segmentation {
   const { ink, polarity } = inkMap(img);
-  return { ...segmentInk(ink, img.width, img.height, where), polarity };
+  return { ...segmentInk(ink, img.width, img.height, where, o), polarity };
 }
 
 /** An ink map [h, w] (0 none .. 255) → its candidates. */
-export function segmentInk(ink: Float32Array, w: number, h: number, where = 'image'): Omit<Segmentation, 'polarity'> {
+export function segmentInk(ink: Float32Array, w: number, h: number, where = 'image', o: SegmentOptions = {}): Omit<Segmentation, 'polarity'> {
   const { label, comps } = components(ink, w, h);
   if (comps.length === 0) throw new ImageError(`${where}: the image is blank (no ink found to read a digit from)`);
   const maxArea = Math.max(...comps.map((c) => c.area));
@@ -155,7 +163,13 @@ export function segmentInk(ink: Float32Array, w: number, h: number, where = 'ima
       candidates.push({ from, to, box, pixels, aspect: bw / bh, relativeHeight: bh / lineHeight, joined });
     }
   }
-  return { width: w, height: h, pieces: pieces.length, boundaries, candidates };
+  const seg = { width: w, height: h, pieces: pieces.length, boundaries, candidates };
+  if (!o.pieceMap) return seg;
+  const pieceMap = new Int32Array(w * h).fill(-1);
+  pieces.forEach((p, i) => {
+    for (let y = p.box.y0; y < p.box.y1; y++) for (let x = p.box.x0; x < p.box.x1; x++) if (label[y * w + x] === p.comp) pieceMap[y * w + x] = i;
+  });
+  return { ...seg, pieceMap };
 }
 
 /** A candidate's reading, as the classifier gave it (calibrated). */

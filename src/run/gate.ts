@@ -20,7 +20,7 @@ export const GATE_DIR = fileURLToPath(new URL('../../../models/gate/', import.me
 /** How the gate is trained. */
 export interface TrainGateOptions {
   out: string;
-  /** MNIST training digits it learns from (the rest of the 60,000 choose its threshold); default 50,000 */
+  /** MNIST training digits it learns from (the rest of the 60,000 choose its threshold); default GATE_DIGITS */
   digits?: number;
   /** held-out training digits (and as many outliers) that choose the threshold and measure it; default all the rest */
   check?: number;
@@ -28,6 +28,12 @@ export interface TrainGateOptions {
   seed?: number;
   backend: Backend;
 }
+
+/**
+ * MNIST training digits the gate learns as digits by default: rows 0 to this; the rest choose its
+ * threshold (its outliers, pairs and fragments of digits, are made of any row).
+ */
+export const GATE_DIGITS = 50_000;
 
 /** What training the gate measured on digits and outliers it did not train on. */
 export interface GateTraining {
@@ -45,7 +51,7 @@ export interface GateTraining {
  */
 export async function trainGate(o: TrainGateOptions, onEvent: OnRunEvent = warnOnStderr): Promise<GateTraining> {
   const started = Date.now();
-  const digits = o.digits ?? 50_000;
+  const digits = o.digits ?? GATE_DIGITS;
   const seed = o.seed ?? 0;
   const all = await loadMnist('train');
   if (!(digits > 0 && digits < all.count)) throw new DigitsError(`digits: expected 1 to ${all.count - 1}, got ${digits}`);

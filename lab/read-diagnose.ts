@@ -1,0 +1,86 @@
+/**
+ * Where reading a number goes wrong: composes numbers of 3 to 6 MNIST training digits the gate did not
+ * train on, as bench/read.ts composes them, keeps those whose every digit the model reads right
+ * alone (the benchmark's figure), and sorts each misread one by its first cause:
+ *
+ * - choice: a path through the candidates reads the number right, and the costs chose another (fewer
+ *   digits, more, or as many but other ones);
+ * - no candidate: for some digit no candidate holds it alone (at least 85% of its ink, and it at least
+ *   85% of the candidate's): the cuts or the grouping of pieces never isolate it;
+ * - misread alone: every digit has a candidate that holds it alone, and for one of them none reads
+ *   as that digit (the digit cut out and normalised again reads otherwise);
+ * - other.
+ *
+ * Which ink is whose comes from the composition (ComposedNumber.owner) and the segmentation's piece
+ * map. Prints JSON.
+ *
+ *   node dist/lab/read-diagnose.js --model runs/seed [--numbers 2000]
+ */
+import { composeNumber } from '../src/data/compose.js';
+import { Rng } from '../src/engine/rng.js';
+import { openPredictor } from '../src/run/predictor.js';
+import { chooseDigits, numberFromReadings, segmentGray } from '../src/preprocess/segment.js';
+import { benchProgram, intArg } from '../bench/options.js';
+import { heldOutTrainDigits } from './held-out.js';
+
+const o = benchProgram('read-diagnose', 'why composed numbers are misread')
+  .requiredOption('--model <dir>', 'a model folder')
+  .option('--numbers <n>', 'numbers to compose', intArg(1), 2000)
+  .option('--seed <n>', 'seed', intArg(0), 7)
+  .parse()
+  .opts<{ model: string; numbers: number; seed: number }>();
+
+const predictor = await openPredictor({ model: o.model }, () => undefined);
+const ds = await heldOutTrainDigits();
+const alone = await predictor.predictBatch(ds.images, ds.count);
+const rng = new Rng(o.seed);
+const causes: Record<string, number> = {};
+let eligible = 0;
+for (let t = 0; t < o.numbers; t++) {
+  const rows = Array.from({ length: 3 + rng.int(4) }, () => rng.int(ds.count));
+  const number = composeNumber(ds, rows, rng, { gap: [-2, 6] });
+  if (!rows.every((r) => alone[r]!.label === ds.labels![r] && alone[r]!.isDigit)) continue;
+  eligible++;
+  const seg = segmentGray(number.image, 'a composed number', { pieceMap: true });
+  const readings = await predictor.readCandidates(seg);
+  const read = numberFromReadings(seg, readings);
+  const cause = read.text === number.text ? 'read exactly' : diagnose();
+  causes[cause] = (causes[cause] ?? 0) + 1;
+
+  function diagnose(): string {
+    const k = rows.length, m = number.text.length, n = seg.pieces;
+    // a right path: reach[j][p]: the first p pieces can read as the first j digits
+    const reach = Array.from({ length: m + 1 }, () => new Uint8Array(n + 1));
+    reach[0]![0] = 1;
+    for (let j = 0; j < m; j++) {
+      seg.candidates.forEach((c, i) => {
+        if (reach[j]![c.from] && String(readings[i]!.label) === number.text[j]) reach[j + 1]![c.to] = 1;
+      });
+    }
+    if (reach[m]![n]) {
+      const chosen = chooseDigits(seg, readings).length;
+      return `choice: ${chosen < k ? 'fewer digits' : chosen > k ? 'more digits' : 'as many digits, others'}`;
+    }
+    // ink[p * k + d]: how much of digit d's ink piece p holds
+    const ink = new Float64Array(n * k);
+    for (let i = 0; i < number.owner.length; i++) {
+      const p = seg.pieceMap![i]!, d = number.owner[i]!;
+      if (p >= 0 && d >= 0) ink[p * k + d]! += 255 - number.image.gray[i]!;
+    }
+    const total = new Float64Array(k);
+    for (let p = 0; p < n; p++) for (let d = 0; d < k; d++) total[d]! += ink[p * k + d]!;
+    const isolating = Array.from({ length: k }, (_, d) => seg.candidates.flatMap((c, i) => {
+      let held = 0, all = 0;
+      for (let p = c.from; p < c.to; p++) {
+        held += ink[p * k + d]!;
+        for (let e = 0; e < k; e++) all += ink[p * k + e]!;
+      }
+      return held >= 0.85 * all && held >= 0.85 * total[d]! ? [i] : [];
+    }));
+    if (isolating.some((l) => l.length === 0)) return 'no candidate holds a digit alone';
+    if (isolating.some((l, d) => !l.some((i) => String(readings[i]!.label) === number.text[d]))) return 'a digit alone misread';
+    return 'other';
+  }
+}
+const share = Object.fromEntries(Object.entries(causes).sort((a, b) => b[1] - a[1]).map(([c, v]) => [c, v / eligible]));
+console.log(JSON.stringify({ model: o.model, numbers: o.numbers, readableAlone: eligible, share }, null, 2));
