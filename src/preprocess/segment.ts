@@ -365,9 +365,10 @@ export function numberFromReadings(seg: Pick<Segmentation, 'pieces' | 'boundarie
   // a small mark that is not a digit (a stray dot, a stroke broken off) is left out, not read as "?"
   const chosen = chooseDigits(seg, readings, costs).filter((i) => readings[i]!.isDigit || seg.candidates[i]!.relativeHeight >= SMALL_MARK);
   // in a row of digits, one of the two not-a-digit tests is enough: when most of the marks chosen are
-  // digits outright, a mark of the line's height is likelier a digit than the same mark alone (each
-  // test alone refuses 0.5% of digits; both together about 1%). A line where most marks are not
-  // digits is no number (a scribble cut into pieces, one of which looks like a 1): every mark is "?"
+  // digits outright, a mark of the line's height is likelier a digit than the same mark alone (the
+  // gate alone refuses 0.3% of digits, the confidence 0.5%, both together up to 0.8%). A line where
+  // most marks are not digits is no number (a scribble cut into pieces, one of which looks like a 1):
+  // every mark is "?"
   const amongDigits = 2 * chosen.filter((i) => readings[i]!.isDigit).length > chosen.length;
   const digits = chosen.map((i): DigitRead => {
     const { box } = seg.candidates[i]!;
