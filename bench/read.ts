@@ -15,8 +15,8 @@ import { loadMnist } from '../src/data/mnist.js';
 import { composeNumber } from '../src/data/compose.js';
 import { Rng } from '../src/engine/rng.js';
 import { openPredictor } from '../src/run/predictor.js';
-import { segmentGray, segmentInk } from '../src/preprocess/segment.js';
-import { outlierField } from '../src/data/outliers.js';
+import { segmentGray } from '../src/preprocess/segment.js';
+import { outlierImage } from '../src/data/outliers.js';
 import { benchProgram, intArg, numberArg, oneOfArg } from './options.js';
 
 const o = benchProgram('read', 'reading numbers composed from MNIST digits')
@@ -55,10 +55,7 @@ for (let k = 0; k < o.numbers; k++) {
 const msPerNumber = (performance.now() - started) / o.numbers;
 let noDigit = 0;
 for (let k = 0; k < o.scribbles; k++) {
-  const field = outlierField('scribble', ds, new Rng(1_000_000 + k));
-  const width = 112, height = 112, ink = new Float32Array(width * height);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) ink[y * width + x] = field[(y >> 2) * 28 + (x >> 2)]!;
-  const read = await predictor.readSegmentation(segmentInk(ink, width, height));
+  const read = await predictor.readSegmentation(segmentGray(outlierImage('scribble', ds, new Rng(1_000_000 + k))));
   if (read.digits.every((d) => !d.isDigit)) noDigit++;
 }
 console.log(JSON.stringify({

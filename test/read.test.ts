@@ -22,8 +22,8 @@ import { createBackend } from '../src/engine/index.js';
 import { Rng } from '../src/engine/rng.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { composeNumber } from '../src/data/compose.js';
-import { outlierField } from '../src/data/outliers.js';
-import { numberFromReadings, segmentGray, segmentInk, type CandidateReading } from '../src/preprocess/segment.js';
+import { outlierField, outlierImage } from '../src/data/outliers.js';
+import { COSTS, MAX_SPAN, numberFromReadings, segmentGray, segmentInk, type CandidateReading } from '../src/preprocess/segment.js';
 import type { GrayImage } from '../src/preprocess/pixels.js';
 import type { Dataset } from '../src/data/dataset.js';
 
@@ -46,10 +46,7 @@ function png(img: GrayImage): Buffer {
 
 /** A scribble drawn with a thick pen on white (one of the digit gate's kinds of outliers, drawn large). */
 function scribble(seed: number): GrayImage {
-  const field = outlierField('scribble', mnist, new Rng(seed));
-  const width = 112, height = 112, gray = new Float32Array(width * height);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) gray[y * width + x] = 255 - field[(y >> 2) * 28 + (x >> 2)]!;
-  return { width, height, gray, alpha: null };
+  return outlierImage('scribble', mnist, new Rng(seed));
 }
 
 before(async () => {
@@ -122,7 +119,7 @@ test('segmentation: two digits apart are two pieces; touching digits get cut can
   for (let y = 3; y < 6; y++) for (let x = 20; x < 42; x++) seven[y * w + x] = 255;
   for (let y = 6; y < 28; y++) for (let x = 0; x < 4; x++) seven[y * w + Math.round(42 - y * 0.5) + x] = 255;
   const s7 = segmentInk(seven, w, h);
-  assert.ok(s7.pieces >= 3 && s7.pieces <= 4, `the bar is cut (${s7.pieces} pieces)`);
+  assert.ok(s7.pieces >= 3 && s7.pieces <= MAX_SPAN, `the bar is cut (${s7.pieces} pieces), into no more than a candidate may join`);
   assert.ok(s7.candidates.some((c) => c.from === 0 && c.to === s7.pieces), 'the whole 7 is a candidate');
 });
 
@@ -167,7 +164,7 @@ test('a mark that passes one not-a-digit test reads as a digit among digits, and
   const seg = segmentInk(ink, w, h);
   assert.equal(seg.pieces, 4);
   const singles = seg.candidates.filter((c) => c.to - c.from === 1);
-  const read = (marks: Pick<CandidateReading, 'isDigit' | 'oneTest'>[]): string => {
+  const read = (marks: Pick<CandidateReading, 'isDigit' | 'oneTest' | 'digitScore'>[]): string => {
     // the single marks read as 1, 2, 3, 4 (sure, so that the choice takes them one by one); runs of marks as nothing
     const readings = seg.candidates.map((c): CandidateReading => (c.to - c.from === 1
       ? { label: c.from + 1, confidence: 0.99, digitScore: 0.99, ...marks[c.from]! }
@@ -181,6 +178,11 @@ test('a mark that passes one not-a-digit test reads as a digit among digits, and
   assert.equal(read([sure, sure, sure, none]), '123?', 'failing both is not');
   assert.equal(read([half, sure, half, none]), '????', 'two of four sure is not most: no number');
   assert.equal(read([half, half, half, half]), '????');
+  // a digit by both tests counts towards a line of digits only with a gate score of COSTS.lineDigit
+  const faint = { isDigit: true, oneTest: false, digitScore: COSTS.lineDigit / 2 };
+  assert.ok(COSTS.lineDigit > 0);
+  assert.equal(read([sure, faint, sure, sure]), '1234', 'three sure marks make a line of digits; the fourth passed both tests');
+  assert.equal(read([faint, faint, sure, faint]), '????', 'marks the gate barely passes, as pieces of a scribble are, make no number');
 });
 
 test('POST /api/read: a number, one digit, a scribble, an empty image, and bad input', async () => {

@@ -24,7 +24,7 @@
  * does not use.
  */
 import { Rng } from '../engine/rng.js';
-import { FIELD, mnistFromInk, resize } from '../preprocess/pixels.js';
+import { FIELD, mnistFromInk, resize, type GrayImage } from '../preprocess/pixels.js';
 import type { Dataset } from './dataset.js';
 
 /** The kinds of outliers, and the share of each in `outlierFields`. */
@@ -68,6 +68,17 @@ export function outlierField(kind: OutlierKind, ds: Dataset, rng: Rng): Float32A
     const field = asDrawn(ink, rng);
     if (field !== null) return field;
   }
+}
+
+/**
+ * An outlier of `kind` as an image a page or an upload would hand over: its field enlarged `zoom`
+ * times (each pixel a square), dark ink on white paper.
+ */
+export function outlierImage(kind: OutlierKind, ds: Dataset, rng: Rng, zoom = 4): GrayImage {
+  const field = outlierField(kind, ds, rng);
+  const width = FIELD * zoom, height = FIELD * zoom, gray = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) gray[y * width + x] = 255 - field[Math.floor(y / zoom) * FIELD + Math.floor(x / zoom)]!;
+  return { width, height, gray, alpha: null };
 }
 
 /**

@@ -23,9 +23,9 @@ import { INK_THRESHOLD, ImageError, inkMap, mnistFromInk, type Box, type GrayIma
 /** Most pieces a line may be cut into (the work grows with pieces × MAX_SPAN). */
 export const MAX_PIECES = 64;
 /** Most pieces merged into one digit. */
-export const MAX_SPAN = 4;
+export const MAX_SPAN = 6;
 /** Most cuts through one connected component. */
-export const MAX_CUTS = 5;
+export const MAX_CUTS = 8;
 
 /** A run of pieces read as one digit: where it is and the 28×28 field (0..255) the classifier sees. */
 export interface Candidate {
@@ -87,10 +87,12 @@ export interface SegmentCosts {
   shortRatio: number;
   /** a mark cut into pieces stays whole when, whole, it is a digit with a gate score at least this */
   keepWhole: number;
+  /** a mark counts as a digit outright, for whether the line is a number, when a digit with a gate score at least this */
+  lineDigit: number;
 }
 
 /** The costs `chooseDigits` uses: tuned on numbers composed of MNIST training digits (lab/read-tune.ts), never on its test set. */
-export const COSTS: Readonly<SegmentCosts> = Object.freeze({ wide: 1, wideAspect: 1.2, cut: 1, overlap: 0.5, join: 0.5, digit: 0.5, gate: 0.5, short: 2, shortRatio: 0.6, keepWhole: 0.6 });
+export const COSTS: Readonly<SegmentCosts> = Object.freeze({ wide: 1, wideAspect: 1.2, cut: 0.5, overlap: 1, join: 0.5, digit: 0.5, gate: 0.5, short: 2, shortRatio: 0.6, keepWhole: 0.9, lineDigit: 0.1 });
 
 /** What a segmentation gives besides its candidates. */
 export interface SegmentOptions {
@@ -298,18 +300,21 @@ function components(ink: Float32Array, w: number, h: number): { label: Int32Arra
 
 /**
  * Where to cut a component that is wide for its height: the columns where its ink is thinnest (local
- * minima of its column counts), at least a tenth of its height from its ends and 0.15 from each other,
- * thinnest first, at most MAX_CUTS. A component no wider than 0.7 of its height is not cut.
+ * minima of its column counts), at least 0.08 of its height from its ends and from each other,
+ * thinnest first, at most MAX_CUTS. A component no wider than half its height is not cut. Cuts are
+ * many and close: where a number was misread for want of a candidate that holds a digit alone, a
+ * vertical cut would nearly always have parted the digits, at a column sparser cuts skipped
+ * (lab/read-diagnose.ts); the classifier and the costs choose among them.
  */
 function cutColumns(label: Int32Array, w: number, c: Component): number[] {
   const { x0, x1, y0, y1 } = c.box;
   const bw = x1 - x0, bh = y1 - y0;
-  if (bw <= 0.7 * bh || bw < 6) return [];
+  if (bw <= 0.5 * bh || bw < 6) return [];
   const counts = new Float64Array(bw);
   for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (label[y * w + x] === c.id) counts[x - x0]! += 1;
   // a piece may be as narrow as a 1; cuts keep apart by more than a stroke's width
-  const margin = Math.max(2, Math.round(0.1 * bh));
-  const spacing = Math.max(3, Math.round(0.15 * bh));
+  const margin = Math.max(2, Math.round(0.08 * bh));
+  const spacing = Math.max(3, Math.round(0.08 * bh));
   const smooth = (i: number): number => (counts[i - 1]! + 2 * counts[i]! + counts[i + 1]!) / 4;
   const minima: { x: number; v: number }[] = [];
   for (let i = Math.max(1, margin); i < Math.min(bw - 1, bw - margin); i++) {
@@ -318,7 +323,7 @@ function cutColumns(label: Int32Array, w: number, c: Component): number[] {
   }
   minima.sort((a, b) => a.v - b.v || a.x - b.x);
   const cuts: number[] = [];
-  const most = Math.min(MAX_CUTS, Math.floor(bw / (0.25 * bh)));
+  const most = Math.min(MAX_CUTS, Math.floor(bw / (0.1 * bh)));
   for (const m of minima) {
     if (cuts.length >= most) break;
     if (cuts.every((x) => Math.abs(x - m.x) >= spacing)) cuts.push(m.x);
@@ -365,11 +370,12 @@ export function numberFromReadings(seg: Pick<Segmentation, 'pieces' | 'boundarie
   // a small mark that is not a digit (a stray dot, a stroke broken off) is left out, not read as "?"
   const chosen = chooseDigits(seg, readings, costs).filter((i) => readings[i]!.isDigit || seg.candidates[i]!.relativeHeight >= SMALL_MARK);
   // in a row of digits, one of the two not-a-digit tests is enough: when most of the marks chosen are
-  // digits outright, a mark of the line's height is likelier a digit than the same mark alone (the
-  // gate alone refuses 0.3% of digits, the confidence 0.5%, both together up to 0.8%). A line where
-  // most marks are not digits is no number (a scribble cut into pieces, one of which looks like a 1):
-  // every mark is "?"
-  const amongDigits = 2 * chosen.filter((i) => readings[i]!.isDigit).length > chosen.length;
+  // digits outright (both tests, and a gate score of at least costs.lineDigit), a mark of the line's
+  // height is likelier a digit than the same mark alone (the gate alone refuses 0.3% of digits, the
+  // confidence 0.5%, both together up to 0.8%). A line where most marks are not digits outright is no
+  // number (a scribble cut into pieces, some of which look like a 1 or a 7): every mark is "?"
+  const outright = (i: number): boolean => readings[i]!.isDigit && (readings[i]!.digitScore ?? 1) >= costs.lineDigit;
+  const amongDigits = 2 * chosen.filter(outright).length > chosen.length;
   const digits = chosen.map((i): DigitRead => {
     const { box } = seg.candidates[i]!;
     const r = readings[i]!;
