@@ -14,7 +14,7 @@ import { Rng } from '../src/engine/rng.js';
 import { openPredictor } from '../src/run/predictor.js';
 import { outlierImage } from '../src/data/outliers.js';
 import { COSTS, chooseDigits, numberFromReadings, segmentGray, type CandidateReading, type SegmentCosts } from '../src/preprocess/segment.js';
-import { benchProgram, intArg } from '../bench/options.js';
+import { benchProgram, intArg, numberArg } from '../bench/options.js';
 import { heldOutTrainDigits } from './held-out.js';
 
 const o = benchProgram('read-tune', 'grid over the segmentation costs on composed MNIST train numbers')
@@ -22,8 +22,9 @@ const o = benchProgram('read-tune', 'grid over the segmentation costs on compose
   .option('--numbers <n>', 'numbers to compose', intArg(1), 600)
   .option('--seed <n>', 'seed', intArg(0), 7)
   .option('--scribbles <n>', 'scribbles to read (each setting\'s share read as no digit at all)', intArg(0), 300)
+  .option('--scribbles-floor <share>', 'list the best settings that read at least this share of scribbles as no digit (default: as COSTS does)', numberArg(0, 1))
   .parse()
-  .opts<{ model: string; numbers: number; seed: number; scribbles: number }>();
+  .opts<{ model: string; numbers: number; seed: number; scribbles: number; scribblesFloor?: number }>();
 
 const predictor = await openPredictor({ model: o.model }, () => undefined);
 const ds = await heldOutTrainDigits();
@@ -51,9 +52,10 @@ const measure = (costs: SegmentCosts): { exact: number; scribblesNoDigit: number
 });
 const results = grid.map((costs) => ({ ...costs, ...measure(costs) })).sort((a, b) => b.exact - a.exact);
 for (const r of results.slice(0, 12)) console.log(JSON.stringify(r));
-// the settings that read scribbles as no digit at least as often as the shipped costs (COSTS) do, best first
+// the settings that read scribbles as no digit at least as often as the shipped costs (COSTS) do, or --scribbles-floor, best first
 const current = measure(COSTS);
-for (const r of results.filter((r) => r.scribblesNoDigit >= current.scribblesNoDigit).slice(0, 6)) console.log('keeps scribbles', JSON.stringify(r));
+const floor = o.scribblesFloor ?? current.scribblesNoDigit;
+for (const r of results.filter((r) => r.scribblesNoDigit >= floor).slice(0, 6)) console.log('keeps scribbles', JSON.stringify(r));
 console.log('current', JSON.stringify({ ...COSTS, ...current }));
 
 // could any path through the candidates read the number right (the candidates' fault), or did the choice miss it?

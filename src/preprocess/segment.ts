@@ -6,7 +6,8 @@
  *   → connected components of the ink (8-connected, above INK_THRESHOLD; faint edge pixels join the
  *     stroke they touch); specks far smaller than the largest mark are dropped
  *   → pieces: each component, and a component wide for its height cut at the columns where its ink
- *     is thinnest (where touching digits meet), into up to MAX_CUTS + 1 pieces
+ *     is thinnest (where touching digits meet), at most MAX_CUTS of them, then into slivers no wider
+ *     than SLIVER of its height
  *   → candidates: every run of up to MAX_SPAN neighbouring pieces (in reading order, left to right),
  *     as a digit would be if they were one (a 4 in two strokes, a 5 with a detached bar); each made
  *     MNIST-like (mnistFromInk) from its own strokes only
@@ -21,9 +22,9 @@
 import { INK_THRESHOLD, ImageError, inkMap, mnistFromInk, type Box, type GrayImage, type Polarity } from './pixels.js';
 
 /** Most pieces a line may be cut into (the work grows with pieces × MAX_SPAN). */
-export const MAX_PIECES = 64;
+export const MAX_PIECES = 128;
 /** Most pieces merged into one digit. */
-export const MAX_SPAN = 6;
+export const MAX_SPAN = 12;
 /** Most cuts through one connected component. */
 export const MAX_CUTS = 8;
 
@@ -92,7 +93,7 @@ export interface SegmentCosts {
 }
 
 /** The costs `chooseDigits` uses: tuned on numbers composed of MNIST training digits (lab/read-tune.ts), never on its test set. */
-export const COSTS: Readonly<SegmentCosts> = Object.freeze({ wide: 1, wideAspect: 1.2, cut: 0.5, overlap: 1, join: 0.5, digit: 0.5, gate: 0.5, short: 2, shortRatio: 0.6, keepWhole: 0.9, lineDigit: 0.1 });
+export const COSTS: Readonly<SegmentCosts> = Object.freeze({ wide: 1, wideAspect: 1.2, cut: 0.5, overlap: 1, join: 0.5, digit: 0.5, gate: 0.5, short: 2, shortRatio: 0.6, keepWhole: 0.9, lineDigit: 0.3 });
 
 /** What a segmentation gives besides its candidates. */
 export interface SegmentOptions {
@@ -123,7 +124,7 @@ export function segmentInk(ink: Float32Array, w: number, h: number, where = 'ima
     const cuts = cutColumns(label, w, c);
     let xa = c.box.x0;
     for (const [k, x] of [...cuts, c.box.x1].entries()) {
-      const box = pieceBox(label, w, c.id, xa, x, c.box);
+      const box = pieceBox(label, ink, w, c.id, xa, x, c.box);
       if (box !== null) pieces.push({ comp: c.id, box, cutLeft: k > 0 });
       xa = x;
     }
@@ -298,13 +299,17 @@ function components(ink: Float32Array, w: number, h: number): { label: Int32Arra
   return { label, comps };
 }
 
+/** A component cut into pieces is cut into slivers no wider than this share of its height. */
+export const SLIVER = 0.15;
+
 /**
  * Where to cut a component that is wide for its height: the columns where its ink is thinnest (local
  * minima of its column counts), at least 0.08 of its height from its ends and from each other,
- * thinnest first, at most MAX_CUTS. A component no wider than half its height is not cut. Cuts are
- * many and close: where a number was misread for want of a candidate that holds a digit alone, a
- * vertical cut would nearly always have parted the digits, at a column sparser cuts skipped
- * (lab/read-diagnose.ts); the classifier and the costs choose among them.
+ * thinnest first, at most MAX_CUTS; then every piece wider than SLIVER of the height is cut evenly
+ * into slivers no wider than that. A component no wider than half its height is not cut. Where a
+ * number was misread for want of a candidate that holds a digit alone, a vertical cut would nearly
+ * always have parted the digits, at a column no local minimum marked (lab/read-diagnose.ts): the
+ * slivers put a cut near every column, and the classifier and the costs choose among them.
  */
 function cutColumns(label: Int32Array, w: number, c: Component): number[] {
   const { x0, x1, y0, y1 } = c.box;
@@ -328,22 +333,28 @@ function cutColumns(label: Int32Array, w: number, c: Component): number[] {
     if (cuts.length >= most) break;
     if (cuts.every((x) => Math.abs(x - m.x) >= spacing)) cuts.push(m.x);
   }
+  const ends = [x0, ...cuts.sort((a, b) => a - b), x1];
+  for (let i = 1; i < ends.length; i++) {
+    const a = ends[i - 1]!, b = ends[i]!, k = Math.ceil((b - a) / (SLIVER * bh));
+    for (let j = 1; j < k; j++) cuts.push(Math.round(a + (j * (b - a)) / k));
+  }
   return cuts.sort((a, b) => a - b);
 }
 
-/** The box of component `id`'s pixels in columns [xa, xb) (null: none there). */
-function pieceBox(label: Int32Array, w: number, id: number, xa: number, xb: number, within: Box): Box | null {
-  let x0 = xb, y0 = within.y1, x1 = -1, y1 = -1;
+/** The box of component `id`'s pixels in columns [xa, xb) (null: none there, or only its faint edge). */
+function pieceBox(label: Int32Array, ink: Float32Array, w: number, id: number, xa: number, xb: number, within: Box): Box | null {
+  let x0 = xb, y0 = within.y1, x1 = -1, y1 = -1, stroke = false;
   for (let y = within.y0; y < within.y1; y++) {
     for (let x = xa; x < xb; x++) {
       if (label[y * w + x] !== id) continue;
+      if (ink[y * w + x]! > INK_THRESHOLD) stroke = true;
       if (x < x0) x0 = x;
       if (x > x1) x1 = x;
       if (y < y0) y0 = y;
       if (y > y1) y1 = y;
     }
   }
-  return x1 < 0 ? null : { x0, y0, x1: x1 + 1, y1: y1 + 1 };
+  return stroke ? { x0, y0, x1: x1 + 1, y1: y1 + 1 } : null;
 }
 
 function union(a: Box, b: Box): Box {
