@@ -23,7 +23,7 @@ import { Rng } from '../src/engine/rng.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { composeNumber } from '../src/data/compose.js';
 import { outlierField, outlierImage } from '../src/data/outliers.js';
-import { COSTS, MAX_SPAN, numberFromReadings, segmentGray, segmentInk, type CandidateReading } from '../src/preprocess/segment.js';
+import { COSTS, MAX_PIECES, MAX_SPAN, numberFromReadings, segmentGray, segmentInk, type CandidateReading } from '../src/preprocess/segment.js';
 import type { GrayImage } from '../src/preprocess/pixels.js';
 import type { Dataset } from '../src/data/dataset.js';
 
@@ -123,7 +123,7 @@ test('segmentation: two digits apart are two pieces; touching digits get cut can
   assert.ok(s7.candidates.some((c) => c.from === 0 && c.to === s7.pieces), 'the whole 7 is a candidate');
 });
 
-test('a composed number says whose ink each pixel is, and a segmentation asked for its piece map says which piece', () => {
+test('a composed number says whose ink each pixel is, a segmentation asked for its piece map says which piece, and a long line is read', () => {
   const rows = [0, 1, 2];
   const number = composeNumber(mnist, rows, new Rng(3), { gap: [4, 6] });
   const { width, gray } = number.image;
@@ -155,6 +155,10 @@ test('a composed number says whose ink each pixel is, and a segmentation asked f
     }
     assert.equal([...owners].filter((d) => d >= 0).length, 1, `piece ${p} holds ink of one digit`);
   }
+  // a long line, its digits touching: cut into slivers, still within what is read
+  const long = composeNumber(mnist, Array.from({ length: 24 }, (_, i) => i), new Rng(4), { gap: [-2, 0] });
+  const longSeg = segmentGray(long.image);
+  assert.ok(longSeg.pieces > 48 && longSeg.pieces <= MAX_PIECES, `${longSeg.pieces} pieces`);
 });
 
 test('a mark that passes one not-a-digit test reads as a digit among digits, and a line of mostly non-digits is no number', () => {

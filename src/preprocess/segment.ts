@@ -21,11 +21,11 @@
  */
 import { INK_THRESHOLD, ImageError, inkMap, mnistFromInk, type Box, type GrayImage, type Polarity } from './pixels.js';
 
-/** Most pieces a line may be cut into (the work grows with pieces × MAX_SPAN). */
-export const MAX_PIECES = 128;
+/** Most pieces a line may be cut into (the work grows with pieces × MAX_SPAN): a line of some 40 digits. */
+export const MAX_PIECES = 256;
 /** Most pieces merged into one digit. */
 export const MAX_SPAN = 12;
-/** Most cuts through one connected component. */
+/** Most cuts through one connected component at its thinnest columns (its slivers, SLIVER, add more). */
 export const MAX_CUTS = 8;
 
 /** A run of pieces read as one digit: where it is and the 28×28 field (0..255) the classifier sees. */
@@ -130,8 +130,8 @@ export function segmentInk(ink: Float32Array, w: number, h: number, where = 'ima
     }
   }
   if (pieces.length > MAX_PIECES) {
-    throw new ImageError(`${where}: the ink falls into ${pieces.length} separate marks; a number of at most ${MAX_PIECES} pieces is read ` +
-      '(send one row of digits, without a background pattern)');
+    throw new ImageError(`${where}: the ink falls into ${pieces.length} pieces (its marks, wide ones cut where digits may touch); ` +
+      `a number of at most ${MAX_PIECES} pieces is read (send one row of digits, without a background pattern)`);
   }
   pieces.sort((a, b) => (a.box.x0 + a.box.x1) - (b.box.x0 + b.box.x1));
 
