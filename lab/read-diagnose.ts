@@ -22,6 +22,7 @@ import { openPredictor } from '../src/run/predictor.js';
 import { chooseDigits, numberFromReadings, segmentGray } from '../src/preprocess/segment.js';
 import { benchProgram, intArg } from '../bench/options.js';
 import { heldOutTrainDigits } from './held-out.js';
+import { rightPathExists } from './right-path.js';
 
 const o = benchProgram('read-diagnose', 'why composed numbers are misread')
   .requiredOption('--model <dir>', 'a model folder')
@@ -48,16 +49,8 @@ for (let t = 0; t < o.numbers; t++) {
   causes[cause] = (causes[cause] ?? 0) + 1;
 
   function diagnose(): string {
-    const k = rows.length, m = number.text.length, n = seg.pieces;
-    // a right path: reach[j][p]: the first p pieces can read as the first j digits
-    const reach = Array.from({ length: m + 1 }, () => new Uint8Array(n + 1));
-    reach[0]![0] = 1;
-    for (let j = 0; j < m; j++) {
-      seg.candidates.forEach((c, i) => {
-        if (reach[j]![c.from] && String(readings[i]!.label) === number.text[j]) reach[j + 1]![c.to] = 1;
-      });
-    }
-    if (reach[m]![n]) {
+    const k = rows.length, n = seg.pieces;
+    if (rightPathExists(seg, readings, number.text)) {
       const chosen = chooseDigits(seg, readings).length;
       return `choice: ${chosen < k ? 'fewer digits' : chosen > k ? 'more digits' : 'as many digits, others'}`;
     }

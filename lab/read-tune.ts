@@ -16,6 +16,7 @@ import { outlierImage } from '../src/data/outliers.js';
 import { COSTS, chooseDigits, numberFromReadings, segmentGray, type CandidateReading, type SegmentCosts } from '../src/preprocess/segment.js';
 import { benchProgram, intArg, numberArg } from '../bench/options.js';
 import { heldOutTrainDigits } from './held-out.js';
+import { rightPathExists } from './right-path.js';
 
 const o = benchProgram('read-tune', 'grid over the segmentation costs on composed MNIST train numbers')
   .requiredOption('--model <dir>', 'a model folder')
@@ -61,16 +62,8 @@ console.log('current', JSON.stringify({ ...COSTS, ...current }));
 // could any path through the candidates read the number right (the candidates' fault), or did the choice miss it?
 let reachable = 0, fewer = 0, more = 0, same = 0;
 for (const c of cases) {
-  // ok[k][j]: the first j pieces can read as the first k digits
-  const n = c.seg.pieces, m = c.text.length;
-  const ok = Array.from({ length: m + 1 }, () => new Uint8Array(n + 1));
-  ok[0]![0] = 1;
-  for (let k = 0; k < m; k++) {
-    c.seg.candidates.forEach((cand, i) => {
-      if (ok[k]![cand.from] && String(c.readings[i]!.label) === c.text[k]) ok[k + 1]![cand.to] = 1;
-    });
-  }
-  if (ok[m]![n]) reachable++;
+  const m = c.text.length;
+  if (rightPathExists(c.seg, c.readings, c.text)) reachable++;
   const chosen = chooseDigits(c.seg, c.readings);
   if (chosen.length < m) fewer++; else if (chosen.length > m) more++; else if (chosen.map((i) => c.readings[i]!.label).join('') !== c.text) same++;
 }
