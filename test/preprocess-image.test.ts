@@ -173,6 +173,21 @@ test('strokes far from MNIST\'s width come out near it: a heavy marker\'s 0 is e
     assert.ok(width >= 2 && width <= HEAVY_STROKE, `${name}: stroke ${width.toFixed(2)} in the 20-pixel box`);
     assert.ok(hole, `${name}: the 0 keeps its hole`);
   }
+  // a faint line: a 0 only 14 px tall drawn with a pen half a pixel wide, its ink gray (as a hairline
+  // font printed small is). Enlarged as it is, it stays a blur with the ink of a third of a digit;
+  // drawn again, it has a digit's ink (MNIST's 0s: about 135 in all, each pixel 0-1)
+  const faint = canvas(40, 40, 0);
+  for (let y = 0; y < 40; y++) {
+    for (let x = 0; x < 40; x++) {
+      const dx = (x + 0.5 - 20) / 4.55, dy = (y + 0.5 - 20) / 7;
+      faint.v[y * 40 + x] = Math.min(1, Math.max(0, 0.5 - Math.abs(Math.hypot(dx, dy) - 1) * 5.6)) * 255;
+    }
+  }
+  const { width, hole } = judge(faint);
+  assert.ok(width >= 2 && width <= HEAVY_STROKE, `faint: stroke ${width.toFixed(2)} in the 20-pixel box`);
+  assert.ok(hole, 'faint: the 0 keeps its hole');
+  const drawn = preprocessImage(encodePng(faint)).pixels.reduce((a, v) => a + v / 255, 0);
+  assert.ok(drawn > 80, `faint: ${drawn.toFixed(1)} of ink in the field`);
   // within MNIST's range the ink is left as it was
   const ink = new Float32Array(40 * 40);
   for (let y = 5; y < 35; y++) for (let x = 18; x < 22; x++) ink[y * 40 + x] = 255;

@@ -24,7 +24,7 @@ import { loadMnist } from '../src/data/mnist.js';
 import { composeNumber } from '../src/data/compose.js';
 import { outlierField, outlierImage } from '../src/data/outliers.js';
 import { COSTS, MAX_PIECES, MAX_SPAN, numberFromReadings, segmentGray, segmentInk, type CandidateReading } from '../src/preprocess/segment.js';
-import type { GrayImage } from '../src/preprocess/pixels.js';
+import { mnistFromInk, type GrayImage } from '../src/preprocess/pixels.js';
 import type { Dataset } from '../src/data/dataset.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -121,6 +121,31 @@ test('segmentation: two digits apart are two pieces; touching digits get cut can
   const s7 = segmentInk(seven, w, h);
   assert.ok(s7.pieces >= 3 && s7.pieces <= MAX_SPAN, `the bar is cut (${s7.pieces} pieces), into no more than a candidate may join`);
   assert.ok(s7.candidates.some((c) => c.from === 0 && c.to === s7.pieces), 'the whole 7 is a candidate');
+});
+
+test('a row written with a faint pen (a thin font printed small) is redrawn: each 0 of "00" comes out with a digit\'s ink', () => {
+  // two 0s 14 px tall, drawn with a pen under a pixel wide, their ink gray
+  const w = 40, h = 24, ink = new Float32Array(w * h);
+  for (const cx of [12, 28]) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const d = Math.abs(Math.hypot((x + 0.5 - cx) / 4.55, (y + 0.5 - 12) / 7) - 1) * 5.6;
+        ink[y * w + x] = Math.max(ink[y * w + x]!, Math.min(1, Math.max(0, 0.8 - d)) * 255);
+      }
+    }
+  }
+  const seg = segmentInk(ink, w, h);
+  const fieldInk = (pixels: Float32Array): number => pixels.reduce((a, v) => a + v / 255, 0);
+  for (const [x0, x1] of [[7, 17], [23, 33]] as const) {
+    const whole = seg.candidates.filter((c) => c.box.x0 === x0 && c.box.x1 === x1);
+    assert.equal(whole.length, 1, `a candidate holds the 0 at ${x0}-${x1}`);
+    assert.ok(fieldInk(whole[0]!.pixels) > 100, `the 0 at ${x0}-${x1}: ${fieldInk(whole[0]!.pixels).toFixed(1)} of ink in its field`);
+  }
+  // the same 0 enlarged as it is stays a faint blur
+  const first = new Float32Array(20 * h);
+  for (let y = 0; y < h; y++) first.set(ink.subarray(y * w, y * w + 20), y * 20);
+  const blur = fieldInk(mnistFromInk(first, 20, h, '0', { faint: false }).pixels);
+  assert.ok(blur < 60, `not redrawn: ${blur.toFixed(1)} of ink`);
 });
 
 test('a composed number says whose ink each pixel is, a segmentation asked for its piece map says which piece, and a long line is read', () => {

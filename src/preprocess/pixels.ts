@@ -192,11 +192,11 @@ export interface Preprocessed {
 }
 
 /** An ink map (any size) → the 28×28 MNIST-like field. Throws ImageError when there is no ink. */
-export function mnistFromInk(ink: Float32Array, width: number, height: number, where = 'image', heavyStroke = HEAVY_STROKE): { pixels: Float32Array; box: Box } {
+export function mnistFromInk(ink: Float32Array, width: number, height: number, where = 'image', strokes: StrokeOptions = {}): { pixels: Float32Array; box: Box } {
   const box = inkBoundingBox(ink, width, height);
   if (box === null) throw new ImageError(`${where}: the image is blank (no ink found to read a digit from)`);
   // strokes far thinner or heavier than MNIST's are brought into its range
-  const { ink: crop, width: bw, height: bh } = normaliseStrokes(cropInk(ink, width, box), box.x1 - box.x0, box.y1 - box.y0, heavyStroke);
+  const { ink: crop, width: bw, height: bh } = normaliseStrokes(cropInk(ink, width, box), box.x1 - box.x0, box.y1 - box.y0, strokes);
   const scale = BOX / Math.max(bw, bh);
   const dw = Math.max(1, Math.min(BOX, Math.round(bw * scale)));
   const dh = Math.max(1, Math.min(BOX, Math.round(bh * scale)));
@@ -215,6 +215,17 @@ export function mnistFromInk(ink: Float32Array, width: number, height: number, w
     }
   }
   return { pixels, box };
+}
+
+/** How normaliseStrokes treats a digit's strokes. */
+export interface StrokeOptions {
+  /** strokes heavier than this (in the 20-pixel box) are eroded; default HEAVY_STROKE */
+  heavyStroke?: number;
+  /**
+   * whether the ink is a faint line, redrawn as a hairline is; default: measured on the digit's own
+   * ink (isFaint). A row of digits is measured once, on the whole row: the pen is the row's.
+   */
+  faint?: boolean;
 }
 
 /** A decoded image → the 28×28 MNIST-like field (0..255, white on black). */
@@ -247,6 +258,17 @@ export const MNIST_STROKE = 2.84;
 /** Strokes thinner than this (in the 20-pixel box) are redrawn at MNIST_STROKE: MNIST digits are thicker, as they are and enlarged 7 times (0.1% under 1.11). */
 export const THIN_STROKE = 1.0;
 /**
+ * A faint line (a hairline font printed small, then enlarged: its strokes a pixel wide and gray) is
+ * thin by its ink, not by its outline, and is redrawn too: in the 20-pixel box, its ink over its
+ * skeleton's length is under FAINT_STROKE and under FAINT_SHARE of strokeWidth's figure. Chosen on
+ * bench/printed.ts (hairline and thin fonts at 16 and 32 pixels); the share leaves MNIST's own ink
+ * as it is (5 of 10,000 training digits count as faint with it, 81 without).
+ */
+export const FAINT_STROKE = 1.4;
+export const FAINT_SHARE = 0.55;
+/** Ink above this level (of 255) belongs to a thin stroke's skeleton: its faint edges included. */
+const FAINT_INK = 48;
+/**
  * Strokes heavier than this (MNIST's 90th percentile) are eroded to HEAVY_TARGET, a heavy stroke of
  * MNIST's (about its 80th percentile). Chosen on bench/printed.ts (a marker's weight: 89% read right
  * when only strokes past 6.0 were thinned and redrawn, 97% so).
@@ -260,13 +282,16 @@ const NORMALISE_BOX = 60;
  * Stroke-width normalisation: a digit's ink cropped to its box, with strokes much thinner or heavier
  * than MNIST's brought into its range. Heavy strokes (a marker, a bold font) are eroded by the
  * excess, which opens the loops a heavy pen half filled in as much as it narrows the strokes;
- * hairlines are thinned to their skeleton (Zhang & Suen 1984) and drawn again. Ink within MNIST's
+ * hairlines, and faint lines a pixel wide, are thinned to their skeleton (Zhang & Suen 1984) and
+ * drawn again. Ink within MNIST's
  * range comes back as it was. Returns the ink and its size (which may be another resolution than
  * the input's).
  */
-export function normaliseStrokes(crop: Float32Array, bw: number, bh: number, heavyStroke = HEAVY_STROKE): { ink: Float32Array; width: number; height: number } {
+export function normaliseStrokes(crop: Float32Array, bw: number, bh: number, o: StrokeOptions = {}): { ink: Float32Array; width: number; height: number } {
+  const heavyStroke = o.heavyStroke ?? HEAVY_STROKE;
   const width = strokeWidth(crop, bw, bh) * (BOX / Math.max(bw, bh));
-  if (width === 0 || (width >= THIN_STROKE && width <= heavyStroke)) return { ink: crop, width: bw, height: bh };
+  if (width === 0) return { ink: crop, width: bw, height: bh };
+  if (width >= THIN_STROKE && width <= heavyStroke && !(o.faint ?? isFaint(crop, bw, bh, BOX / Math.max(bw, bh)))) return { ink: crop, width: bw, height: bh };
   const s = NORMALISE_BOX / Math.max(bw, bh);
   const w = Math.max(1, Math.round(bw * s)), h = Math.max(1, Math.round(bh * s));
   const ink = resize(crop, bw, bh, w, h);
@@ -275,16 +300,16 @@ export function normaliseStrokes(crop: Float32Array, bw: number, bh: number, hea
   const r = (MNIST_STROKE * (NORMALISE_BOX / BOX)) / 2;
   const m = Math.ceil(r) + 1, W = w + 2 * m, H = h + 2 * m;
   const on = new Uint8Array(W * H);
-  const cut = width < THIN_STROKE ? 48 : 127.5;
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) on[(y + m) * W + x + m] = ink[y * w + x]! > cut ? 1 : 0;
+  const heavy = width > heavyStroke;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) on[(y + m) * W + x + m] = ink[y * w + x]! > (heavy ? 127.5 : FAINT_INK) ? 1 : 0;
+  if (!heavy) thin(on, W, H);
   const out = new Float32Array(W * H);
-  if (width > heavyStroke) {
+  if (heavy) {
     // each pixel's distance to the paper, less the excess half-width: the stroke's edge moves inwards
     const inside = distanceToZero(on, W, H);
     const excess = ((width - HEAVY_TARGET) * (NORMALISE_BOX / BOX)) / 2;
     for (let i = 0; i < W * H; i++) out[i] = Math.min(1, Math.max(0, Math.sqrt(inside[i]!) - excess - 0.5)) * 255;
   } else {
-    thin(on, W, H);
     const R = Math.ceil(r + 1);
     for (let y = 0; y < H; y++) {
       for (let x = 0; x < W; x++) {
@@ -306,8 +331,32 @@ export function normaliseStrokes(crop: Float32Array, bw: number, bh: number, hea
   return { ink: cropInk(out, W, box), width: box.x1 - box.x0, height: box.y1 - box.y0 };
 }
 
+/**
+ * Whether ink is a faint line, seen at `scale` (the 20-pixel box's pixels per pixel of the ink): its
+ * ink's sum (each pixel 0-1) over its skeleton's length is under FAINT_STROKE and under FAINT_SHARE
+ * of strokeWidth's figure.
+ */
+export function isFaint(ink: Float32Array, width: number, height: number, scale: number): boolean {
+  const w = Math.max(1, Math.round(width * scale)), h = Math.max(1, Math.round(height * scale));
+  const small = resize(ink, width, height, w, h);
+  const W = w + 2, H = h + 2;
+  const on = new Uint8Array(W * H);
+  let mass = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      mass += small[y * w + x]! / 255;
+      on[(y + 1) * W + x + 1] = small[y * w + x]! > FAINT_INK ? 1 : 0;
+    }
+  }
+  thin(on, W, H);
+  let length = 0;
+  for (const v of on) length += v;
+  const faint = length === 0 ? 0 : mass / length;
+  return faint < FAINT_STROKE && faint < FAINT_SHARE * strokeWidth(ink, width, height) * scale;
+}
+
 /** The part of an ink map (`width` pixels a row) inside `box`, row-major. */
-function cropInk(ink: Float32Array, width: number, box: Box): Float32Array {
+export function cropInk(ink: Float32Array, width: number, box: Box): Float32Array {
   const cw = box.x1 - box.x0;
   const out = new Float32Array(cw * (box.y1 - box.y0));
   for (let y = box.y0; y < box.y1; y++) out.set(ink.subarray(y * width + box.x0, y * width + box.x1), (y - box.y0) * cw);
@@ -349,6 +398,8 @@ function distanceToZero(on: Uint8Array, w: number, h: number): Float64Array {
 /** Zhang-Suen thinning of a binary image in place: one-pixel-wide skeleton, connectivity kept. */
 function thin(on: Uint8Array, w: number, h: number): void {
   const clear: number[] = [];
+  // the eight neighbours P2..P9, clockwise from the one above
+  const ring = [-w, -w + 1, 1, w + 1, w, w - 1, -1, -w - 1];
   for (let changed = true; changed;) {
     changed = false;
     for (const pass of [0, 1]) {
@@ -357,14 +408,15 @@ function thin(on: Uint8Array, w: number, h: number): void {
         for (let x = 1; x < w - 1; x++) {
           const i = y * w + x;
           if (on[i] === 0) continue;
-          const p2 = on[i - w]!, p3 = on[i - w + 1]!, p4 = on[i + 1]!, p5 = on[i + w + 1]!;
-          const p6 = on[i + w]!, p7 = on[i + w - 1]!, p8 = on[i - 1]!, p9 = on[i - w - 1]!;
-          const b = p2 + p3 + p4 + p5 + p6 + p7 + p8 + p9;
-          if (b < 2 || b > 6) continue;
-          const seq = [p2, p3, p4, p5, p6, p7, p8, p9, p2];
-          let a = 0;
-          for (let k = 0; k < 8; k++) if (seq[k] === 0 && seq[k + 1] === 1) a++;
-          if (a !== 1) continue;
+          // b: neighbours on; a: 0 → 1 steps going round them
+          let b = 0, a = 0;
+          for (let k = 0; k < 8; k++) {
+            const p = on[i + ring[k]!]!;
+            b += p;
+            if (p === 0 && on[i + ring[(k + 1) & 7]!] === 1) a++;
+          }
+          if (b < 2 || b > 6 || a !== 1) continue;
+          const p2 = on[i - w]!, p4 = on[i + 1]!, p6 = on[i + w]!, p8 = on[i - 1]!;
           if (pass === 0 ? p2 * p4 * p6 !== 0 || p4 * p6 * p8 !== 0 : p2 * p4 * p8 !== 0 || p2 * p6 * p8 !== 0) continue;
           clear.push(i);
         }

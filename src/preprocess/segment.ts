@@ -19,7 +19,7 @@
  * The pixel work (segmentInk) is separate from the choice (chooseDigits), so the server does the one
  * on a worker thread and the other beside its model. No Node imports: the drawing page runs it too.
  */
-import { INK_THRESHOLD, ImageError, inkMap, mnistFromInk, type Box, type GrayImage, type Polarity } from './pixels.js';
+import { BOX, INK_THRESHOLD, ImageError, cropInk, inkMap, isFaint, mnistFromInk, type Box, type GrayImage, type Polarity } from './pixels.js';
 
 /** Most pieces a line may be cut into (the work grows with pieces × MAX_SPAN): a line of some 40 digits. */
 export const MAX_PIECES = 256;
@@ -119,6 +119,10 @@ export function segmentInk(ink: Float32Array, w: number, h: number, where = 'ima
   // the line's height: the median height of the marks of at least a quarter of the largest's area (not fragments)
   const heights = kept.filter((c) => c.area * 4 >= maxArea).map((c) => c.box.y1 - c.box.y0).sort((a, b) => a - b);
   const lineHeight = heights[heights.length >> 1]!;
+  // the pen is the row's: whether it draws a faint line is measured once, on all the ink, at the
+  // scale that makes the row's digits as tall as MNIST's box (a piece of a digit alone may look faint)
+  const row = kept.reduce((u, c) => union(u, c.box), kept[0]!.box);
+  const faint = isFaint(cropInk(ink, w, row), row.x1 - row.x0, row.y1 - row.y0, BOX / lineHeight);
   const pieces: Piece[] = [];
   for (const c of kept) {
     const cuts = cutColumns(label, w, c);
@@ -160,7 +164,7 @@ export function segmentInk(ink: Float32Array, w: number, h: number, where = 'ima
           }
         }
       }
-      const { pixels } = mnistFromInk(crop, bw, bh, where);
+      const { pixels } = mnistFromInk(crop, bw, bh, where, { faint });
       let joined = 0;
       for (let k = from + 1; k < to; k++) if (!boundaries[k]!.cut) joined += 1 - boundaries[k]!.overlap;
       candidates.push({ from, to, box, pixels, aspect: bw / bh, relativeHeight: bh / lineHeight, joined });
