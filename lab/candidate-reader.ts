@@ -1,0 +1,134 @@
+/**
+ * Whether a reader that has seen the segmentation's own candidates chooses numbers' digits better:
+ * the gate's architecture (eleven classes: the digits, and "not one whole digit") trained on
+ * candidates of numbers composed of MNIST training digits 0-49,999 and segmented as `digits read`
+ * segments them. A candidate that holds one digit (at least `--right` of its ink is that digit's, and
+ * it holds at least `--right` of that digit's ink) is that digit; one that is far from it (under 0.7
+ * of either) is not one; plain digit fields as the gate learns them are added. Judged on numbers of
+ * 3-6 held-out training digits (50,000-59,999, lab/held-out.ts): the share read exactly with the
+ * package's gate scoring candidates (the shipped choice), with this reader instead, and with both.
+ *
+ *   node dist/lab/candidate-reader.js --model runs/seed [--numbers 8000] [--judge 1500]
+ */
+import { composeNumber } from '../src/data/compose.js';
+import { loadMnist } from '../src/data/mnist.js';
+import { digitFields } from '../src/data/outliers.js';
+import { Rng } from '../src/engine/rng.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { createBackend } from '../src/engine/index.js';
+import { GATE_CLASSES, NOT_A_DIGIT, buildGate } from '../src/nn/gate.js';
+import { openPredictor } from '../src/run/predictor.js';
+import { COSTS, chooseDigits, segmentGray, type CandidateReading, type Segmentation } from '../src/preprocess/segment.js';
+import { benchProgram, intArg, numberArg } from '../bench/options.js';
+import { heldOutTrainDigits } from './held-out.js';
+
+const o = benchProgram('candidate-reader', 'a reader trained on the segmentation\'s candidates, judged on held-out numbers')
+  .requiredOption('--model <dir>', 'a model folder')
+  .option('--numbers <n>', 'numbers composed to train on', intArg(1), 4000)
+  .option('--judge <n>', 'held-out numbers to judge on', intArg(1), 1500)
+  .option('--right <share>', 'how much of its ink a right candidate shares with its digit, both ways', numberArg(0.5, 1), 0.85)
+  .option('--epochs <n>', 'epochs', intArg(1), 6)
+  .parse()
+  .opts<{ model: string; numbers: number; judge: number; right: number; epochs: number }>();
+
+/** For each candidate: the index of the digit it holds whole, -1 when it holds none far from whole, -2 in between. */
+function candidateTruth(seg: Segmentation, owner: Int8Array, gray: Float32Array, k: number, right: number): Int32Array {
+  const ink = new Float64Array(seg.pieces * k);
+  for (let i = 0; i < gray.length; i++) {
+    const p = seg.pieceMap![i]!, d = owner[i]!;
+    if (p >= 0 && d >= 0) ink[p * k + d]! += 255 - gray[i]!;
+  }
+  const total = new Float64Array(k);
+  for (let p = 0; p < seg.pieces; p++) for (let d = 0; d < k; d++) total[d]! += ink[p * k + d]!;
+  return Int32Array.from(seg.candidates, (c) => {
+    const held = new Float64Array(k);
+    for (let p = c.from; p < c.to; p++) for (let d = 0; d < k; d++) held[d]! += ink[p * k + d]!;
+    const all = held.reduce((a, b) => a + b, 0);
+    let best = 0;
+    for (let d = 1; d < k; d++) if (held[d]! > held[best]!) best = d;
+    const purity = all > 0 ? held[best]! / all : 0, whole = total[best]! > 0 ? held[best]! / total[best]! : 0;
+    return purity >= right && whole >= right ? best : purity < 0.7 || whole < 0.7 ? -1 : -2;
+  });
+}
+
+const started = Date.now();
+const train = await loadMnist('train');
+const rng = new Rng(11);
+const fields: Float32Array[] = [], labels: number[] = [];
+let rightN = 0, wrongN = 0;
+for (let k = 0; k < o.numbers; k++) {
+  const rows = Array.from({ length: 2 + rng.int(4) }, () => rng.int(50_000));
+  const number = composeNumber(train, rows, rng, { gap: [-2, 6] });
+  const seg = segmentGray(number.image, 'a composed number', { pieceMap: true }) as Segmentation;
+  const truth = candidateTruth(seg, number.owner, number.image.gray, rows.length, o.right);
+  const wrong: number[] = [];
+  let rights = 0;
+  truth.forEach((t, i) => {
+    if (t >= 0) {
+      fields.push(seg.candidates[i]!.pixels);
+      labels.push(train.labels![rows[t]!]!);
+      rightN++;
+      rights++;
+    } else if (t === -1) wrong.push(i);
+  });
+  // as many wrong candidates as right ones, drawn at random
+  for (let j = 0, most = wrong.length; j < Math.min(most, rights); j++) {
+    const pick = wrong.splice(rng.int(wrong.length), 1)[0]!;
+    fields.push(seg.candidates[pick]!.pixels);
+    labels.push(NOT_A_DIGIT);
+    wrongN++;
+  }
+}
+const plain = Math.round(rightN / 2);
+const plainRows = Array.from({ length: plain }, () => rng.int(50_000));
+const n = fields.length + plain;
+const x = new Tensor([n, 28, 28, 1]);
+fields.forEach((f, i) => { for (let p = 0; p < 784; p++) x.data[i * 784 + p] = f[p]! / 255; });
+x.data.set(digitFields(train, plainRows, rng), fields.length * 784);
+const y = new Tensor([n, GATE_CLASSES]);
+labels.forEach((l, i) => { y.data[i * GATE_CLASSES + l] = 1; });
+plainRows.forEach((r, i) => { y.data[(fields.length + i) * GATE_CLASSES + train.labels![r]!] = 1; });
+console.log(JSON.stringify({ right: rightN, wrong: wrongN, plain, secondsToMake: (Date.now() - started) / 1000 }));
+
+const { backend } = createBackend('auto');
+const reader = buildGate(5);
+reader.setBackend(backend);
+await reader.fit(x, y, { epochs: o.epochs, batchSize: 64, shuffle: true, seed: 5 });
+
+// judged on held-out numbers: the choice with the package's gate, the reader, and both
+const predictor = await openPredictor({ model: o.model }, () => undefined);
+const held = await heldOutTrainDigits();
+const judgeRng = new Rng(7);
+const cases: { text: string; seg: Segmentation; readings: CandidateReading[]; reader: Float32Array }[] = [];
+for (let k = 0; k < o.judge; k++) {
+  const rows = Array.from({ length: 3 + judgeRng.int(4) }, () => judgeRng.int(held.count));
+  const number = composeNumber(held, rows, judgeRng, { gap: [-2, 6] });
+  const seg = segmentGray(number.image);
+  const m = seg.candidates.length;
+  const x01 = new Float32Array(m * 784);
+  seg.candidates.forEach((c, i) => { for (let p = 0; p < 784; p++) x01[i * 784 + p] = c.pixels[p]! / 255; });
+  const probs = reader.predict(new Tensor([m, 28, 28, 1], x01), { batchSize: 256 }).data;
+  cases.push({ text: number.text, seg, readings: await predictor.readCandidates(seg), reader: Float32Array.from(probs) });
+}
+type Variant = (r: CandidateReading, p: Float32Array) => CandidateReading;
+const variants: Record<string, Variant> = {
+  gate: (r) => r,
+  'reader scores': (r, p) => ({ ...r, digitScore: 1 - p[NOT_A_DIGIT]! }),
+  'gate x reader': (r, p) => ({ ...r, digitScore: (r.digitScore ?? 1) * (1 - p[NOT_A_DIGIT]!) }),
+  'reader reads': (r, p) => {
+    let best = 0;
+    for (let d = 1; d < 10; d++) if (p[d]! > p[best]!) best = d;
+    return { ...r, label: best, confidence: p[best]! / Math.max(1e-9, 1 - p[NOT_A_DIGIT]!), digitScore: 1 - p[NOT_A_DIGIT]! };
+  },
+};
+for (const [name, v] of Object.entries(variants)) {
+  for (const gate of [0.5, 1, 2]) {
+    const costs = { ...COSTS, gate };
+    const exact = cases.filter((c) => {
+      const readings = c.readings.map((r, i) => v(r, c.reader.subarray(i * GATE_CLASSES, (i + 1) * GATE_CLASSES)));
+      return chooseDigits(c.seg, readings, costs).map((i) => readings[i]!.label).join('') === c.text;
+    }).length / cases.length;
+    console.log(JSON.stringify({ variant: name, gate, exact }));
+  }
+}
+console.log(JSON.stringify({ seconds: (Date.now() - started) / 1000 }));
