@@ -11,7 +11,7 @@
 import { composeNumber } from '../src/data/compose.js';
 import { Rng } from '../src/engine/rng.js';
 import { openPredictor } from '../src/run/predictor.js';
-import { COSTS, chooseDigits, segmentGray, type CandidateReading, type Segmentation } from '../src/preprocess/segment.js';
+import { COSTS, chooseDigits, keptWhole, segmentGray, type CandidateReading, type Segmentation } from '../src/preprocess/segment.js';
 import { benchProgram, intArg, numberArg } from '../bench/options.js';
 import { heldOutTrainDigits } from './held-out.js';
 
@@ -51,25 +51,10 @@ function features(seg: Segmentation, r: readonly CandidateReading[], i: number):
 const start = new Float64Array(F);
 start.set([COSTS.digit, 1, COSTS.gate, -COSTS.wide, -COSTS.join, -COSTS.short, -COSTS.cut, -COSTS.overlap]);
 
-/** Boundaries a mark's pieces keep, as chooseDigits keeps them (`keepWhole`). */
-function uncutOf(cs: Case): Uint8Array {
-  const { seg, readings: r } = cs, n = seg.pieces, uncut = new Uint8Array(n + 1);
-  for (let a = 0; a < n;) {
-    let b = a + 1;
-    while (b < n && seg.boundaries[b]!.cut) b++;
-    if (b - a > 1) {
-      const whole = seg.candidates.findIndex((c) => c.from === a && c.to === b);
-      if (whole >= 0 && r[whole]!.isDigit && (r[whole]!.digitScore ?? 1) >= COSTS.keepWhole) for (let k = a + 1; k < b; k++) uncut[k] = 1;
-    }
-    a = b;
-  }
-  return uncut;
-}
-
 /** The best path under weights `w`; with `text`, the best of those that read it (null: none does). */
 function bestPath(cs: Case, w: Float64Array, text?: string): number[] | null {
   const { seg, readings: r } = cs, n = seg.pieces, m = text?.length ?? 0, K = text === undefined ? 1 : m + 1;
-  const uncut = uncutOf(cs);
+  const uncut = keptWhole(seg, r, COSTS.keepWhole);
   const score = new Float64Array((n + 1) * K).fill(-Infinity), back = new Int32Array((n + 1) * K).fill(-1);
   score[0] = 0;
   const order = seg.candidates.map((_, i) => i).sort((a, b) => seg.candidates[a]!.from - seg.candidates[b]!.from);

@@ -190,22 +190,33 @@ export interface CandidateReading {
   oneTest?: boolean;
 }
 
-/** The digits chosen: indices into `seg.candidates`, left to right (see the module comment). */
-export function chooseDigits(seg: Pick<Segmentation, 'pieces' | 'boundaries' | 'candidates'>, readings: readonly CandidateReading[],
-  costs: SegmentCosts = COSTS): number[] {
+/**
+ * The cut boundaries no digit may end at (1 at index i: the boundary before piece i stays): a mark
+ * cut into pieces stays whole when, whole, it is a digit with a gate score at least `keepWhole`. Cuts
+ * are for touching digits, which whole are not one (the gate learned that), not for a digit drawn in
+ * one stroke.
+ */
+export function keptWhole(seg: Pick<Segmentation, 'pieces' | 'boundaries' | 'candidates'>, readings: readonly CandidateReading[],
+  keepWhole: number): Uint8Array {
   const n = seg.pieces;
-  // a mark cut into pieces stays whole when, whole, it surely reads as a digit: cuts are for touching
-  // digits, which whole are not one (the gate learned that), not for a digit drawn in one stroke
   const uncut = new Uint8Array(n + 1);
   for (let a = 0; a < n;) {
     let b = a + 1;
     while (b < n && seg.boundaries[b]!.cut) b++;
     if (b - a > 1) {
       const whole = seg.candidates.findIndex((c) => c.from === a && c.to === b);
-      if (whole >= 0 && readings[whole]!.isDigit && (readings[whole]!.digitScore ?? 1) >= costs.keepWhole) for (let k = a + 1; k < b; k++) uncut[k] = 1;
+      if (whole >= 0 && readings[whole]!.isDigit && (readings[whole]!.digitScore ?? 1) >= keepWhole) for (let k = a + 1; k < b; k++) uncut[k] = 1;
     }
     a = b;
   }
+  return uncut;
+}
+
+/** The digits chosen: indices into `seg.candidates`, left to right (see the module comment). */
+export function chooseDigits(seg: Pick<Segmentation, 'pieces' | 'boundaries' | 'candidates'>, readings: readonly CandidateReading[],
+  costs: SegmentCosts = COSTS): number[] {
+  const n = seg.pieces;
+  const uncut = keptWhole(seg, readings, costs.keepWhole);
   const best = new Float64Array(n + 1).fill(-Infinity);
   const back = new Int32Array(n + 1).fill(-1);
   best[0] = 0;
