@@ -283,15 +283,14 @@ const NORMALISE_BOX = 60;
  * than MNIST's brought into its range. Heavy strokes (a marker, a bold font) are eroded by the
  * excess, which opens the loops a heavy pen half filled in as much as it narrows the strokes;
  * hairlines, and faint lines a pixel wide, are thinned to their skeleton (Zhang & Suen 1984) and
- * drawn again. Ink within MNIST's
- * range comes back as it was. Returns the ink and its size (which may be another resolution than
- * the input's).
+ * drawn again. Ink within MNIST's range comes back as it was. Returns the ink and its size (which
+ * may be another resolution than the input's).
  */
 export function normaliseStrokes(crop: Float32Array, bw: number, bh: number, o: StrokeOptions = {}): { ink: Float32Array; width: number; height: number } {
   const heavyStroke = o.heavyStroke ?? HEAVY_STROKE;
   const width = strokeWidth(crop, bw, bh) * (BOX / Math.max(bw, bh));
   if (width === 0) return { ink: crop, width: bw, height: bh };
-  if (width >= THIN_STROKE && width <= heavyStroke && !(o.faint ?? isFaint(crop, bw, bh, BOX / Math.max(bw, bh)))) return { ink: crop, width: bw, height: bh };
+  if (width >= THIN_STROKE && width <= heavyStroke && !(o.faint ?? isFaint(crop, bw, bh, BOX / Math.max(bw, bh), width))) return { ink: crop, width: bw, height: bh };
   const s = NORMALISE_BOX / Math.max(bw, bh);
   const w = Math.max(1, Math.round(bw * s)), h = Math.max(1, Math.round(bh * s));
   const ink = resize(crop, bw, bh, w, h);
@@ -334,9 +333,10 @@ export function normaliseStrokes(crop: Float32Array, bw: number, bh: number, o: 
 /**
  * Whether ink is a faint line, seen at `scale` (the 20-pixel box's pixels per pixel of the ink): its
  * ink's sum (each pixel 0-1) over its skeleton's length is under FAINT_STROKE and under FAINT_SHARE
- * of strokeWidth's figure.
+ * of `outline`, its strokeWidth at that scale (measured when not given).
  */
-export function isFaint(ink: Float32Array, width: number, height: number, scale: number): boolean {
+export function isFaint(ink: Float32Array, width: number, height: number, scale: number,
+  outline = strokeWidth(ink, width, height) * scale): boolean {
   const w = Math.max(1, Math.round(width * scale)), h = Math.max(1, Math.round(height * scale));
   const small = resize(ink, width, height, w, h);
   const W = w + 2, H = h + 2;
@@ -352,7 +352,7 @@ export function isFaint(ink: Float32Array, width: number, height: number, scale:
   let length = 0;
   for (const v of on) length += v;
   const faint = length === 0 ? 0 : mass / length;
-  return faint < FAINT_STROKE && faint < FAINT_SHARE * strokeWidth(ink, width, height) * scale;
+  return faint < FAINT_STROKE && faint < FAINT_SHARE * outline;
 }
 
 /** The part of an ink map (`width` pixels a row) inside `box`, row-major. */
