@@ -8,7 +8,7 @@
  * 3-6 held-out training digits (50,000-59,999, lab/held-out.ts): the share read exactly with the
  * package's gate scoring candidates (the shipped choice), with this reader instead, and with both.
  *
- *   node dist/lab/candidate-reader.js --model runs/seed [--numbers 8000] [--judge 1500]
+ *   node dist/lab/candidate-reader.js --model runs/seed [--numbers 4000] [--judge 1500]
  */
 import { composeNumber } from '../src/data/compose.js';
 import { loadMnist } from '../src/data/mnist.js';

@@ -16,7 +16,7 @@ import { imageInputFiles, loadImageFiles } from '../src/preprocess/files.js';
 import { HEAVY_STROKE, normaliseStrokes, strokeWidth } from '../src/preprocess/pixels.js';
 import { loadMnist } from '../src/data/mnist.js';
 import {
-  canvas, drawRing, encodeJpeg, encodePng, fieldBox, fieldCentreOfMass, fillRect, mnistAsCanvas,
+  canvas, drawFaintRing, drawRing, encodeJpeg, encodePng, fieldBox, fieldCentreOfMass, fillRect, mnistAsCanvas,
 } from './serve-fixtures.js';
 
 /** A "0" ring about 250 px tall and 160 px wide towards the top-left corner of a 480×320 image. */
@@ -173,16 +173,11 @@ test('strokes far from MNIST\'s width come out near it: a heavy marker\'s 0 is e
     assert.ok(width >= 2 && width <= HEAVY_STROKE, `${name}: stroke ${width.toFixed(2)} in the 20-pixel box`);
     assert.ok(hole, `${name}: the 0 keeps its hole`);
   }
-  // a faint line: a 0 only 14 px tall drawn with a pen half a pixel wide, its ink gray (as a hairline
+  // a faint line: a 0 only 14 px tall drawn with a pen under a pixel wide, its ink gray (as a hairline
   // font printed small is). Enlarged as it is, it stays a blur with the ink of a third of a digit;
   // drawn again, it has a digit's ink (MNIST's 0s: about 135 in all, each pixel 0-1)
   const faint = canvas(40, 40, 0);
-  for (let y = 0; y < 40; y++) {
-    for (let x = 0; x < 40; x++) {
-      const dx = (x + 0.5 - 20) / 4.55, dy = (y + 0.5 - 20) / 7;
-      faint.v[y * 40 + x] = Math.min(1, Math.max(0, 0.5 - Math.abs(Math.hypot(dx, dy) - 1) * 5.6)) * 255;
-    }
-  }
+  drawFaintRing(faint, 20, 20, 4.55, 7, 0.6);
   const { width, hole } = judge(faint);
   assert.ok(width >= 2 && width <= HEAVY_STROKE, `faint: stroke ${width.toFixed(2)} in the 20-pixel box`);
   assert.ok(hole, 'faint: the 0 keeps its hole');

@@ -26,6 +26,7 @@ import { outlierField, outlierImage } from '../src/data/outliers.js';
 import { COSTS, MAX_PIECES, MAX_SPAN, numberFromReadings, segmentGray, segmentInk, type CandidateReading } from '../src/preprocess/segment.js';
 import { mnistFromInk, type GrayImage } from '../src/preprocess/pixels.js';
 import type { Dataset } from '../src/data/dataset.js';
+import { canvas, drawFaintRing } from './serve-fixtures.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = path.join(root, 'dist', 'src', 'cli', 'main.js');
@@ -125,15 +126,8 @@ test('segmentation: two digits apart are two pieces; touching digits get cut can
 
 test('a row written with a faint pen (a thin font printed small) is redrawn: each 0 of "00" comes out with a digit\'s ink', () => {
   // two 0s 14 px tall, drawn with a pen under a pixel wide, their ink gray
-  const w = 40, h = 24, ink = new Float32Array(w * h);
-  for (const cx of [12, 28]) {
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const d = Math.abs(Math.hypot((x + 0.5 - cx) / 4.55, (y + 0.5 - 12) / 7) - 1) * 5.6;
-        ink[y * w + x] = Math.max(ink[y * w + x]!, Math.min(1, Math.max(0, 0.8 - d)) * 255);
-      }
-    }
-  }
+  const w = 40, h = 24, row = canvas(w, h, 0), ink = row.v;
+  for (const cx of [12, 28]) drawFaintRing(row, cx, 12, 4.55, 7, 0.8);
   const seg = segmentInk(ink, w, h);
   const fieldInk = (pixels: Float32Array): number => pixels.reduce((a, v) => a + v / 255, 0);
   for (const [x0, x1] of [[7, 17], [23, 33]] as const) {

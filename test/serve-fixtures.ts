@@ -39,6 +39,21 @@ export function drawRing(c: Canvas, cx: number, cy: number, rx: number, ry: numb
   }
 }
 
+/**
+ * A ring drawn with a pen under a pixel wide: a pixel's ink is how much of it the pen covers,
+ * roughly (`pen`, 0-1, on the centre line), so that the ring is gray, as a thin font printed small
+ * is. Drawn over what is there: the stronger ink wins.
+ */
+export function drawFaintRing(c: Canvas, cx: number, cy: number, rx: number, ry: number, pen: number): void {
+  for (let y = 0; y < c.height; y++) {
+    for (let x = 0; x < c.width; x++) {
+      const d = Math.abs(Math.hypot((x + 0.5 - cx) / rx, (y + 0.5 - cy) / ry) - 1) * ((rx + ry) / 2);
+      const i = y * c.width + x;
+      c.v[i] = Math.max(c.v[i]!, Math.min(1, Math.max(0, pen - d)) * 255);
+    }
+  }
+}
+
 /** A filled axis-aligned rectangle. */
 export function fillRect(c: Canvas, x0: number, y0: number, w: number, h: number, ink: number): void {
   for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) c.v[y * c.width + x] = ink;
