@@ -24,7 +24,7 @@ import { loadMnist } from '../src/data/mnist.js';
 import { composeNumber } from '../src/data/compose.js';
 import { outlierField, outlierImage } from '../src/data/outliers.js';
 import { COSTS, MAX_PIECES, MAX_SPAN, numberFromReadings, segmentGray, segmentInk, type CandidateReading } from '../src/preprocess/segment.js';
-import { mnistFromInk, type GrayImage } from '../src/preprocess/pixels.js';
+import { cropInk, mnistFromInk, type GrayImage } from '../src/preprocess/pixels.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { canvas, drawFaintRing } from './serve-fixtures.js';
 
@@ -136,8 +136,7 @@ test('a row written with a faint pen (a thin font printed small) is redrawn: eac
     assert.ok(fieldInk(whole[0]!.pixels) > 100, `the 0 at ${x0}-${x1}: ${fieldInk(whole[0]!.pixels).toFixed(1)} of ink in its field`);
   }
   // the same 0 enlarged as it is stays a faint blur
-  const first = new Float32Array(20 * h);
-  for (let y = 0; y < h; y++) first.set(ink.subarray(y * w, y * w + 20), y * 20);
+  const first = cropInk(ink, w, { x0: 0, y0: 0, x1: 20, y1: h });
   const blur = fieldInk(mnistFromInk(first, 20, h, '0', { faint: false }).pixels);
   assert.ok(blur < 60, `not redrawn: ${blur.toFixed(1)} of ink`);
 });
