@@ -21,35 +21,16 @@ import { openPredictor } from '../src/run/predictor.js';
 import { COSTS, chooseDigits, segmentGray, type CandidateReading, type Segmentation } from '../src/preprocess/segment.js';
 import { benchProgram, intArg, numberArg } from '../bench/options.js';
 import { heldOutTrainDigits } from './held-out.js';
+import { WHOLE_SHARE, candidateDigits } from './right-path.js';
 
 const o = benchProgram('candidate-reader', 'a reader trained on the segmentation\'s candidates, judged on held-out numbers')
   .requiredOption('--model <dir>', 'a model folder')
   .option('--numbers <n>', 'numbers composed to train on', intArg(1), 4000)
   .option('--judge <n>', 'held-out numbers to judge on', intArg(1), 1500)
-  .option('--right <share>', 'how much of its ink a right candidate shares with its digit, both ways', numberArg(0.5, 1), 0.85)
+  .option('--right <share>', 'how much of its ink a right candidate shares with its digit, both ways', numberArg(0.5, 1), WHOLE_SHARE)
   .option('--epochs <n>', 'epochs', intArg(1), 6)
   .parse()
   .opts<{ model: string; numbers: number; judge: number; right: number; epochs: number }>();
-
-/** For each candidate: the index of the digit it holds whole, -1 when it holds none far from whole, -2 in between. */
-function candidateTruth(seg: Segmentation, owner: Int8Array, gray: Float32Array, k: number, right: number): Int32Array {
-  const ink = new Float64Array(seg.pieces * k);
-  for (let i = 0; i < gray.length; i++) {
-    const p = seg.pieceMap![i]!, d = owner[i]!;
-    if (p >= 0 && d >= 0) ink[p * k + d]! += 255 - gray[i]!;
-  }
-  const total = new Float64Array(k);
-  for (let p = 0; p < seg.pieces; p++) for (let d = 0; d < k; d++) total[d]! += ink[p * k + d]!;
-  return Int32Array.from(seg.candidates, (c) => {
-    const held = new Float64Array(k);
-    for (let p = c.from; p < c.to; p++) for (let d = 0; d < k; d++) held[d]! += ink[p * k + d]!;
-    const all = held.reduce((a, b) => a + b, 0);
-    let best = 0;
-    for (let d = 1; d < k; d++) if (held[d]! > held[best]!) best = d;
-    const purity = all > 0 ? held[best]! / all : 0, whole = total[best]! > 0 ? held[best]! / total[best]! : 0;
-    return purity >= right && whole >= right ? best : purity < 0.7 || whole < 0.7 ? -1 : -2;
-  });
-}
 
 const started = Date.now();
 const train = await loadMnist('train');
@@ -60,7 +41,7 @@ for (let k = 0; k < o.numbers; k++) {
   const rows = Array.from({ length: 2 + rng.int(4) }, () => rng.int(50_000));
   const number = composeNumber(train, rows, rng, { gap: [-2, 6] });
   const seg = segmentGray(number.image, 'a composed number', { pieceMap: true }) as Segmentation;
-  const truth = candidateTruth(seg, number.owner, number.image.gray, rows.length, o.right);
+  const truth = candidateDigits(seg, number, o.right);
   const wrong: number[] = [];
   let rights = 0;
   truth.forEach((t, i) => {

@@ -22,7 +22,7 @@ import { openPredictor } from '../src/run/predictor.js';
 import { chooseDigits, numberFromReadings, segmentGray } from '../src/preprocess/segment.js';
 import { benchProgram, intArg } from '../bench/options.js';
 import { heldOutTrainDigits } from './held-out.js';
-import { rightPathExists } from './right-path.js';
+import { candidateDigits, rightPathExists } from './right-path.js';
 
 const o = benchProgram('read-diagnose', 'why composed numbers are misread')
   .requiredOption('--model <dir>', 'a model folder')
@@ -49,27 +49,14 @@ for (let t = 0; t < o.numbers; t++) {
   causes[cause] = (causes[cause] ?? 0) + 1;
 
   function diagnose(): string {
-    const k = rows.length, n = seg.pieces;
+    const k = rows.length;
     if (rightPathExists(seg, readings, number.text)) {
       const chosen = chooseDigits(seg, readings).length;
       return `choice: ${chosen < k ? 'fewer digits' : chosen > k ? 'more digits' : 'as many digits, others'}`;
     }
-    // ink[p * k + d]: how much of digit d's ink piece p holds
-    const ink = new Float64Array(n * k);
-    for (let i = 0; i < number.owner.length; i++) {
-      const p = seg.pieceMap![i]!, d = number.owner[i]!;
-      if (p >= 0 && d >= 0) ink[p * k + d]! += 255 - number.image.gray[i]!;
-    }
-    const total = new Float64Array(k);
-    for (let p = 0; p < n; p++) for (let d = 0; d < k; d++) total[d]! += ink[p * k + d]!;
-    const isolating = Array.from({ length: k }, (_, d) => seg.candidates.flatMap((c, i) => {
-      let held = 0, all = 0;
-      for (let p = c.from; p < c.to; p++) {
-        held += ink[p * k + d]!;
-        for (let e = 0; e < k; e++) all += ink[p * k + e]!;
-      }
-      return held >= 0.85 * all && held >= 0.85 * total[d]! ? [i] : [];
-    }));
+    // the candidates that hold each digit whole
+    const holds = candidateDigits(seg, number);
+    const isolating = Array.from({ length: k }, (_, d) => seg.candidates.flatMap((_c, i) => holds[i] === d ? [i] : []));
     if (isolating.some((l) => l.length === 0)) return 'no candidate holds a digit alone';
     if (isolating.some((l, d) => !l.some((i) => String(readings[i]!.label) === number.text[d]))) return 'a digit alone misread';
     return 'other';
