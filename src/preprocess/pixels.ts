@@ -367,7 +367,7 @@ export function cropInk(ink: Float32Array, width: number, box: Box): Float32Arra
  * Squared Euclidean distance from each pixel of a binary image to the nearest 0 pixel (0 where the
  * pixel is 0 itself), by the separable lower-envelope method of Felzenszwalb & Huttenlocher (2012).
  */
-function distanceToZero(on: Uint8Array, w: number, h: number): Float64Array {
+export function distanceToZero(on: Uint8Array, w: number, h: number): Float64Array {
   const BIG = 1e12;
   const d = new Float64Array(w * h);
   for (let i = 0; i < w * h; i++) d[i] = on[i] === 0 ? 0 : BIG;
