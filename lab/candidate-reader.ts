@@ -5,8 +5,8 @@
  * segments them. A candidate that holds one digit (at least `--right` of its ink is that digit's, and
  * it holds at least `--right` of that digit's ink) is that digit; one that is far from it (under 0.7
  * of either) is not one; plain digit fields as the gate learns them are added. Judged on numbers of
- * 3-6 held-out training digits (50,000-59,999, lab/held-out.ts): the share read exactly with the
- * package's gate scoring candidates (the shipped choice), with this reader instead, and with both.
+ * 3-6 held-out training digits (50,000-59,999) as lab/judge-choice.ts judges: the share read exactly
+ * with the package's gate scoring candidates (the shipped choice), with this reader instead, and with both.
  *
  *   node dist/lab/candidate-reader.js --model runs/seed [--numbers 4000] [--judge 1500]
  */
@@ -18,9 +18,9 @@ import { Tensor } from '../src/engine/tensor.js';
 import { createBackend } from '../src/engine/index.js';
 import { GATE_CLASSES, NOT_A_DIGIT, buildGate } from '../src/nn/gate.js';
 import { openPredictor } from '../src/run/predictor.js';
-import { COSTS, chooseDigits, segmentGray, type CandidateReading, type Segmentation } from '../src/preprocess/segment.js';
+import { candidateBatch, segmentGray, type Segmentation } from '../src/preprocess/segment.js';
 import { benchProgram, intArg, numberArg } from '../bench/options.js';
-import { heldOutTrainDigits } from './held-out.js';
+import { WEIGHINGS, heldOutNumbers, judge } from './judge-choice.js';
 import { WHOLE_SHARE, candidateDigits } from './right-path.js';
 
 const o = benchProgram('candidate-reader', 'a reader trained on the segmentation\'s candidates, judged on held-out numbers')
@@ -78,38 +78,8 @@ await reader.fit(x, y, { epochs: o.epochs, batchSize: 64, shuffle: true, seed: 5
 
 // judged on held-out numbers: the choice with the package's gate, the reader, and both
 const predictor = await openPredictor({ model: o.model }, () => undefined);
-const held = await heldOutTrainDigits();
-const judgeRng = new Rng(7);
-const cases: { text: string; seg: Segmentation; readings: CandidateReading[]; reader: Float32Array }[] = [];
-for (let k = 0; k < o.judge; k++) {
-  const rows = Array.from({ length: 3 + judgeRng.int(4) }, () => judgeRng.int(held.count));
-  const number = composeNumber(held, rows, judgeRng, { gap: [-2, 6] });
-  const seg = segmentGray(number.image);
-  const m = seg.candidates.length;
-  const x01 = new Float32Array(m * 784);
-  seg.candidates.forEach((c, i) => { for (let p = 0; p < 784; p++) x01[i * 784 + p] = c.pixels[p]! / 255; });
-  const probs = reader.predict(new Tensor([m, 28, 28, 1], x01), { batchSize: 256 }).data;
-  cases.push({ text: number.text, seg, readings: await predictor.readCandidates(seg), reader: Float32Array.from(probs) });
-}
-type Variant = (r: CandidateReading, p: Float32Array) => CandidateReading;
-const variants: Record<string, Variant> = {
-  gate: (r) => r,
-  'reader scores': (r, p) => ({ ...r, digitScore: 1 - p[NOT_A_DIGIT]! }),
-  'gate x reader': (r, p) => ({ ...r, digitScore: (r.digitScore ?? 1) * (1 - p[NOT_A_DIGIT]!) }),
-  'reader reads': (r, p) => {
-    let best = 0;
-    for (let d = 1; d < 10; d++) if (p[d]! > p[best]!) best = d;
-    return { ...r, label: best, confidence: p[best]! / Math.max(1e-9, 1 - p[NOT_A_DIGIT]!), digitScore: 1 - p[NOT_A_DIGIT]! };
-  },
-};
-for (const [name, v] of Object.entries(variants)) {
-  for (const gate of [0.5, 1, 2]) {
-    const costs = { ...COSTS, gate };
-    const exact = cases.filter((c) => {
-      const readings = c.readings.map((r, i) => v(r, c.reader.subarray(i * GATE_CLASSES, (i + 1) * GATE_CLASSES)));
-      return chooseDigits(c.seg, readings, costs).map((i) => readings[i]!.label).join('') === c.text;
-    }).length / cases.length;
-    console.log(JSON.stringify({ variant: name, gate, exact }));
-  }
-}
+const cases = await heldOutNumbers(predictor, o.judge, (seg) =>
+  Float32Array.from(reader.predict(new Tensor([seg.candidates.length, 28, 28, 1], candidateBatch(seg)), { batchSize: 256 }).data));
+const { shipped, 'reader scores': scores, 'gate x reader': both, 'reader reads': reads } = WEIGHINGS;
+judge(cases, { shipped: shipped!, 'reader scores': scores!, 'gate x reader': both!, 'reader reads': reads! }, [0.5, 1, 2]);
 console.log(JSON.stringify({ seconds: (Date.now() - started) / 1000 }));

@@ -7,7 +7,7 @@
  * eleven classes (the digits, and "not one whole digit") learns these from candidates of numbers
  * composed of MNIST training digits 0-49,999, labelled by which digit's ink each holds
  * (right-path.ts candidateDigits). Judged on numbers of 3-6 held-out training digits
- * (50,000-59,999, lab/held-out.ts) as candidate-reader.ts judges.
+ * (50,000-59,999, lab/held-out.ts) as lab/judge-choice.ts judges.
  *
  *   node dist/lab/context-reader.js --model runs/seed [--numbers 8000] [--judge 1500] [--wide 2] [--save DIR | --load DIR]
  */
@@ -23,11 +23,11 @@ import { MaxPooling2D } from '../src/nn/pooling.js';
 import { Sequential } from '../src/nn/sequential.js';
 import { Adam } from '../src/nn/optimizers.js';
 import { DIGIT_CLASS_NAMES, loadModel, makeMetadata, saveModel } from '../src/io/model-files.js';
-import { GATE_CLASSES, NOT_A_DIGIT, type GateSay } from '../src/nn/gate.js';
-import { openPredictor, type Prediction } from '../src/run/predictor.js';
-import { COSTS, chooseDigits, segmentGray, type Candidate, type CandidateReading, type Segmentation } from '../src/preprocess/segment.js';
+import { GATE_CLASSES, NOT_A_DIGIT } from '../src/nn/gate.js';
+import { openPredictor } from '../src/run/predictor.js';
+import { segmentGray, type Candidate, type Segmentation } from '../src/preprocess/segment.js';
 import { benchProgram, intArg, numberArg } from '../bench/options.js';
-import { heldOutTrainDigits } from './held-out.js';
+import { WEIGHINGS, heldOutNumbers, judge } from './judge-choice.js';
 import { WHOLE_SHARE, candidateDigits } from './right-path.js';
 
 const o = benchProgram('context-reader', 'a reader that sees each candidate in its line, judged on held-out numbers')
@@ -143,54 +143,12 @@ async function trainReader(): Promise<Sequential> {
   return reader;
 }
 
-// judged on held-out numbers (all, and those whose every digit the model reads right alone, as
-// bench/read.ts counts): the choice with the package's gate, with the reader, and with both
+// judged on held-out numbers: the choice with the package's gate, with the reader, and with both
 const predictor = await openPredictor({ model: o.model }, () => undefined);
-const held = await heldOutTrainDigits();
-const alone = await predictor.predictBatch(held.images, held.count);
-const judgeRng = new Rng(7);
-const cases: { text: string; eligible: boolean; seg: Segmentation; readings: (Prediction & GateSay)[]; reader: Float32Array }[] = [];
-for (let k = 0; k < o.judge; k++) {
-  const rows = Array.from({ length: 3 + judgeRng.int(4) }, () => judgeRng.int(held.count));
-  const number = composeNumber(held, rows, judgeRng, { gap: [-2, 6] });
-  const seg = segmentGray(number.image, 'a composed number', { pieceMap: true }) as Segmentation;
-  const m = seg.candidates.length;
-  const fields = new Float32Array(m * per);
-  seg.candidates.forEach((c, i) => contextField(seg, number.image.gray, c, fields, i * per));
-  const probs = reader.predict(new Tensor([m, H, W, 2], fields), { batchSize: 256 }).data;
-  const eligible = rows.every((r) => alone[r]!.label === held.labels![r] && alone[r]!.isDigit);
-  cases.push({ text: number.text, eligible, seg, readings: await predictor.readCandidates(seg), reader: Float32Array.from(probs) });
-}
-type Variant = (r: Prediction & GateSay, p: Float32Array) => CandidateReading;
-const variants: Record<string, Variant> = {
-  gate: (r) => r,
-  'reader scores': (r, p) => ({ ...r, digitScore: 1 - p[NOT_A_DIGIT]! }),
-  'gate x reader': (r, p) => ({ ...r, digitScore: (r.digitScore ?? 1) * (1 - p[NOT_A_DIGIT]!) }),
-  // the gate's score times the reader's probability of the classifier's digit
-  'reader agrees': (r, p) => ({ ...r, digitScore: (r.digitScore ?? 1) * p[r.label]! }),
-  // the classifier's probabilities times the reader's (given a digit), the gate's score times the reader's
-  product: (r, p) => {
-    const q = r.probabilities.map((v, d) => v * p[d]!);
-    const sum = q.reduce((a, b) => a + b, 0);
-    let best = 0;
-    for (let d = 1; d < 10; d++) if (q[d]! > q[best]!) best = d;
-    return { ...r, label: best, confidence: q[best]! / Math.max(1e-12, sum), digitScore: (r.digitScore ?? 1) * (1 - p[NOT_A_DIGIT]!) };
-  },
-  'reader reads': (r, p) => {
-    let best = 0;
-    for (let d = 1; d < 10; d++) if (p[d]! > p[best]!) best = d;
-    return { ...r, label: best, confidence: p[best]! / Math.max(1e-9, 1 - p[NOT_A_DIGIT]!), digitScore: 1 - p[NOT_A_DIGIT]! };
-  },
-};
-for (const [name, v] of Object.entries(variants)) {
-  for (const gate of [0.5, 1, 2]) {
-    const costs = { ...COSTS, gate };
-    const right = cases.filter((c) => {
-      const readings = c.readings.map((r, i) => v(r, c.reader.subarray(i * GATE_CLASSES, (i + 1) * GATE_CLASSES)));
-      return chooseDigits(c.seg, readings, costs).map((i) => readings[i]!.label).join('') === c.text;
-    });
-    const eligible = cases.filter((c) => c.eligible).length;
-    console.log(JSON.stringify({ variant: name, gate, exact: right.length / cases.length, exactOfReadableAlone: right.filter((c) => c.eligible).length / eligible }));
-  }
-}
+const cases = await heldOutNumbers(predictor, o.judge, (seg, gray) => {
+  const fields = new Float32Array(seg.candidates.length * per);
+  seg.candidates.forEach((c, i) => contextField(seg, gray, c, fields, i * per));
+  return Float32Array.from(reader.predict(new Tensor([seg.candidates.length, H, W, 2], fields), { batchSize: 256 }).data);
+});
+judge(cases, WEIGHINGS, [0.5, 1, 2]);
 console.log(JSON.stringify({ seconds: (Date.now() - started) / 1000 }));
