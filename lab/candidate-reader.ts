@@ -6,11 +6,11 @@
  * it holds at least `--right` of that digit's ink) is that digit; one that is far from it (under 0.7
  * of either) is not one; plain digit fields as the gate learns them are added. Judged on numbers of
  * 3-6 held-out training digits (50,000-59,999) as lab/judge-choice.ts judges: the share read exactly
- * with the package's gate scoring candidates (the shipped choice), with this reader instead, and with both.
+ * with the package's gate scoring candidates (the choice before the line reader), with this reader instead, and with both.
  *
  *   node dist/lab/candidate-reader.js --model runs/seed [--numbers 4000] [--judge 1500]
  */
-import { composeNumber } from '../src/data/compose.js';
+import { WHOLE_SHARE, candidateDigits, composeNumber } from '../src/data/compose.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { digitFields } from '../src/data/outliers.js';
 import { Rng } from '../src/engine/rng.js';
@@ -21,7 +21,6 @@ import { openPredictor } from '../src/run/predictor.js';
 import { candidateBatch, segmentGray, type Segmentation } from '../src/preprocess/segment.js';
 import { benchProgram, intArg, numberArg } from '../bench/options.js';
 import { WEIGHINGS, heldOutNumbers, judge } from './judge-choice.js';
-import { WHOLE_SHARE, candidateDigits } from './right-path.js';
 
 const o = benchProgram('candidate-reader', 'a reader trained on the segmentation\'s candidates, judged on held-out numbers')
   .requiredOption('--model <dir>', 'a model folder')
@@ -77,9 +76,9 @@ reader.setBackend(backend);
 await reader.fit(x, y, { epochs: o.epochs, batchSize: 64, shuffle: true, seed: 5 });
 
 // judged on held-out numbers: the choice with the package's gate, the reader, and both
-const predictor = await openPredictor({ model: o.model }, () => undefined);
+const predictor = await openPredictor({ model: o.model, lineReader: false }, () => undefined);
 const cases = await heldOutNumbers(predictor, o.judge, (seg) =>
   Float32Array.from(reader.predict(new Tensor([seg.candidates.length, 28, 28, 1], candidateBatch(seg)), { batchSize: 256 }).data));
-const { shipped, 'reader scores': scores, 'gate x reader': both, 'reader reads': reads } = WEIGHINGS;
-judge(cases, { shipped: shipped!, 'reader scores': scores!, 'gate x reader': both!, 'reader reads': reads! }, [0.5, 1, 2]);
+const { gate, 'reader scores': scores, 'gate x reader': both, 'reader reads': reads } = WEIGHINGS;
+judge(cases, { gate: gate!, 'reader scores': scores!, 'gate x reader': both!, 'reader reads': reads! }, [0.5, 1, 2]);
 console.log(JSON.stringify({ seconds: (Date.now() - started) / 1000 }));

@@ -6,12 +6,12 @@
  * its own ink, channel 1 the line's other ink in the same frame. A model of the gate's size with
  * eleven classes (the digits, and "not one whole digit") learns these from candidates of numbers
  * composed of MNIST training digits 0-49,999, labelled by which digit's ink each holds
- * (right-path.ts candidateDigits). Judged on numbers of 3-6 held-out training digits
+ * (src/data/compose.ts candidateDigits). Judged on numbers of 3-6 held-out training digits
  * (50,000-59,999, lab/held-out.ts) as lab/judge-choice.ts judges.
  *
  *   node dist/lab/context-reader.js --model runs/seed [--numbers 8000] [--judge 1500] [--wide 2] [--save DIR | --load DIR]
  */
-import { composeNumber } from '../src/data/compose.js';
+import { WHOLE_SHARE, candidateDigits, composeNumber } from '../src/data/compose.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { Rng } from '../src/engine/rng.js';
 import { Tensor } from '../src/engine/tensor.js';
@@ -28,7 +28,6 @@ import { openPredictor } from '../src/run/predictor.js';
 import { segmentGray, type Candidate, type Segmentation } from '../src/preprocess/segment.js';
 import { benchProgram, intArg, numberArg } from '../bench/options.js';
 import { WEIGHINGS, heldOutNumbers, judge } from './judge-choice.js';
-import { WHOLE_SHARE, candidateDigits } from './right-path.js';
 
 const o = benchProgram('context-reader', 'a reader that sees each candidate in its line, judged on held-out numbers')
   .requiredOption('--model <dir>', 'a model folder')
@@ -144,7 +143,7 @@ async function trainReader(): Promise<Sequential> {
 }
 
 // judged on held-out numbers: the choice with the package's gate, with the reader, and with both
-const predictor = await openPredictor({ model: o.model }, () => undefined);
+const predictor = await openPredictor({ model: o.model, lineReader: false }, () => undefined);
 const cases = await heldOutNumbers(predictor, o.judge, (seg, gray) => {
   const fields = new Float32Array(seg.candidates.length * per);
   seg.candidates.forEach((c, i) => contextField(seg, gray, c, fields, i * per));

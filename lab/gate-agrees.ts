@@ -18,12 +18,12 @@ const o = benchProgram('gate-agrees', 'the gate\'s digit probabilities in the ch
   .parse()
   .opts<{ model: string; judge: number; tta?: boolean }>();
 
-const predictor = await openPredictor({ model: o.model, ...(o.tta ? { tta: true } : {}) }, () => undefined);
+const predictor = await openPredictor({ model: o.model, lineReader: false, ...(o.tta ? { tta: true } : {}) }, () => undefined);
 const gate = predictor.gate!;
 const cases = await heldOutNumbers(predictor, o.judge, (seg) =>
   Float32Array.from(gate.model.predict(new Tensor([seg.candidates.length, 28, 28, 1], candidateBatch(seg)), { batchSize: 256 }).data));
 judge(cases, {
-  shipped: (r) => r,
+  gate: (r) => r,
   // the gate's probability of the classifier's digit, instead of its probability of any digit
   'gate agrees': (r, g) => ({ ...r, digitScore: g[r.label]! }),
   // the classifier's probabilities times the gate's

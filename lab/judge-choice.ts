@@ -2,7 +2,8 @@
  * How the lab judges a second opinion on a number's candidates (candidate-reader.ts,
  * context-reader.ts, gate-agrees.ts): numbers of 3-6 held-out training digits (lab/held-out.ts),
  * composed as bench/read.ts composes them, each candidate read by the model and the package's gate
- * and given the opinion's eleven probabilities (the ten digits, and none); then the share read
+ * (the scripts open the model without the line reader, the opinion it was chosen over) and given the
+ * opinion's eleven probabilities (the ten digits, and none); then the share read
  * exactly, of all and of those whose every digit the model reads right alone (the benchmark's
  * figure), for each way of weighing the opinion in and each weight of the gate's score.
  */
@@ -53,7 +54,8 @@ const argmax = (v: ArrayLike<number>, n: number): number => {
 
 /** The ways the lab has weighed a reader's opinion in. */
 export const WEIGHINGS: Record<string, Weighing> = {
-  shipped: (r) => r,
+  // the model and the gate alone
+  gate: (r) => r,
   // its probability of a whole digit instead of the gate's, or times it
   'reader scores': (r, p) => ({ ...r, digitScore: 1 - p[NOT_A_DIGIT]! }),
   'gate x reader': (r, p) => ({ ...r, digitScore: r.digitScore * (1 - p[NOT_A_DIGIT]!) }),

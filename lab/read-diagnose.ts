@@ -16,13 +16,13 @@
  *
  *   node dist/lab/read-diagnose.js --model runs/seed [--numbers 2000]
  */
-import { composeNumber } from '../src/data/compose.js';
+import { candidateDigits, composeNumber } from '../src/data/compose.js';
 import { Rng } from '../src/engine/rng.js';
 import { openPredictor } from '../src/run/predictor.js';
 import { chooseDigits, numberFromReadings, segmentGray } from '../src/preprocess/segment.js';
 import { benchProgram, intArg } from '../bench/options.js';
 import { heldOutTrainDigits } from './held-out.js';
-import { candidateDigits, rightPathExists } from './right-path.js';
+import { rightPathExists } from './right-path.js';
 
 const o = benchProgram('read-diagnose', 'why composed numbers are misread')
   .requiredOption('--model <dir>', 'a model folder')

@@ -98,13 +98,15 @@ export {
   type BenchOptions, type BenchResult, type RunInfo, exportSite, type SiteOptions, type SiteResult, readRun, type ReadOptions, type FileRead,
 } from './run/index.js';
 export {
-  segmentGray, segmentInk, chooseDigits, numberFromReadings, candidateBatch, COSTS, type Segmentation, type Candidate, type CandidateReading,
+  segmentGray, segmentInk, chooseDigits, numberFromReadings, candidateBatch, lineBatch, COSTS, LINE_SIDE, type Segmentation, type Candidate, type CandidateReading,
   type SegmentCosts, type NumberRead, type DigitRead,
 } from './preprocess/segment.js';
-export { composeNumber, type ComposeOptions, type ComposedNumber } from './data/compose.js';
+export { composeNumber, candidateDigits, WHOLE_SHARE, type ComposeOptions, type ComposedNumber } from './data/compose.js';
 export { outlierFields, digitFields, OUTLIER_KINDS, type OutlierKind } from './data/outliers.js';
 export { trainGate, loadGate, gateFor, readsDigits, GATE_DIR, type TrainGateOptions, type GateTraining } from './run/gate.js';
 export { buildGate, gateScores, gatedReadings, type Gate } from './nn/gate.js';
+export { trainLineReader, loadLineReader, lineReaderFor, LINE_READER_DIR, type TrainLineReaderOptions, type LineReaderTraining } from './run/line-reader.js';
+export { buildLineReader, lineProbabilities, inLine, LINE_CLASSES, LINE_SHAPE, NOT_WHOLE, type LineSay } from './nn/line-reader.js';
 export { Predictor, openPredictor, type Prediction, type ModelInfo } from './run/predictor.js';
 
 // ------------------------------------------------------------------------------------------ metrics

@@ -223,6 +223,7 @@ test('a web export reads a drawn 7 in the page, served by a plain static file se
   assertOnlySiteFiles(w.requests);
   assert.ok(w.requests.some((r) => r.endsWith('/digits.wasm')), 'the page loaded the WebAssembly kernels');
   assert.ok(w.requests.some((r) => r.endsWith('/gate.json')), 'the page loaded the digit gate');
+  assert.ok(w.requests.some((r) => r.endsWith('/line-reader.json')), 'the page loaded the line reader');
   await page.screenshot({ path: path.join(os.tmpdir(), 'digits-e2e-site.png') });
 
   // a number: a 1, then a 7 beside it; the page reads both, boxes them on the pad and lists them

@@ -37,9 +37,10 @@ after(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
 
-test('the packed package holds the compiled library, the native sources, the WebAssembly kernels and the page, and no tests, benches or lab', async () => {
+test('the packed package holds the compiled library, the native sources, the WebAssembly kernels, the page, the digit gate and the line reader, and no tests, benches or lab', async () => {
   const pkg = path.join(app, 'node_modules', 'digits');
-  for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/server/index.js', 'dist/src/cli/main.js', 'native/addon.cc', 'wasm/digits.wasm', 'binding.gyp', 'dist/web/index.html', 'dist/web/worker.js', 'dist/web/digits.wasm']) {
+  for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/server/index.js', 'dist/src/cli/main.js', 'native/addon.cc', 'wasm/digits.wasm', 'binding.gyp', 'dist/web/index.html', 'dist/web/worker.js', 'dist/web/digits.wasm',
+    'models/gate/model.json', 'models/line-reader/model.json']) {
     assert.ok(await fs.stat(path.join(pkg, f)).then(() => true, () => false), `${f} is in the package`);
   }
   for (const f of ['dist/test', 'dist/bench', 'dist/lab', 'src', 'build']) {

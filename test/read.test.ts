@@ -16,6 +16,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/server/app.js';
 import { Predictor } from '../src/run/predictor.js';
 import { loadGate } from '../src/run/gate.js';
+import { loadLineReader } from '../src/run/line-reader.js';
+import { LINE_CLASSES, LINE_SHAPE, NOT_WHOLE, inLine } from '../src/nn/line-reader.js';
 import { trainRun } from '../src/run/train.js';
 import { loadModel } from '../src/io/model-files.js';
 import { createBackend } from '../src/engine/index.js';
@@ -58,7 +60,7 @@ before(async () => {
     { backend, onEvent: () => undefined });
   const { model, metadata } = await loadModel(modelDir);
   model.setBackend(backend);
-  predictor = new Predictor(model, metadata, modelDir, 'read test', null, await loadGate(backend));
+  predictor = new Predictor(model, metadata, modelDir, 'read test', null, await loadGate(backend), await loadLineReader(backend));
   app = buildServer({ predictor });
   await app.ready();
   mnist = await loadMnist('test', { limit: 400 });
@@ -172,6 +174,23 @@ test('a composed number says whose ink each pixel is, a segmentation asked for i
       assert.ok(x >= alone.box.x0 && x < alone.box.x1 && y >= alone.box.y0 && y < alone.box.y1);
     }
     assert.equal([...owners].filter((d) => d >= 0).length, 1, `piece ${p} holds ink of one digit`);
+  }
+  // each candidate seen in its line: its own ink in channel 0, its neighbours' in channel 1, on their side
+  const [H, W, C] = LINE_SHAPE;
+  for (let p = 0; p < seg.pieces; p++) {
+    const { line } = seg.candidates.find((c) => c.from === p && c.to === p + 1)!;
+    assert.equal(line.length, H * W * C);
+    let own = 0, left = 0, right = 0;
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        own += line[(y * W + x) * C]!;
+        const other = line[(y * W + x) * C + 1]!;
+        if (x < W / 2) left += other; else right += other;
+      }
+    }
+    assert.ok(own > 5, `piece ${p}: its own ink ${own}`);
+    assert.ok(p === 0 ? left === 0 : left > 0.5, `piece ${p}: ink at its left ${left}`);
+    assert.ok(p === seg.pieces - 1 ? right === 0 : right > 0.5, `piece ${p}: ink at its right ${right}`);
   }
   // a long line, its digits touching: cut into slivers, still within what is read
   const long = composeNumber(mnist, Array.from({ length: 24 }, (_, i) => i), new Rng(4), { gap: [-2, 0] });
@@ -298,7 +317,36 @@ test('trainGate trains a gate on a few digits that loads, accepts the held-out d
   await assert.rejects(loadGate(backend, modelDir), /not a digit gate \(it has 10 outputs, a gate has 11\)/);
 });
 
-test('the gate judges digits only: a model of other classes (Fashion-MNIST) reads without it, a digit model with it', async () => {
+test('the line reader weighs a candidate: the label both readers make likeliest, the classifier\'s confidence in it, the gate\'s score times a whole digit\'s', () => {
+  const probabilities = [0.05, 0.6, 0, 0, 0.05, 0, 0, 0.3, 0, 0];
+  const reading = { label: 1, confidence: 0.6, isDigit: true, probabilities, digitScore: 0.8, oneTest: false };
+  // the reader, seeing the rest of the 7 beside it: a 7 much more than a 1, and a fifth not whole
+  const q = new Float32Array(LINE_CLASSES);
+  q[1] = 0.1; q[7] = 0.7; q[NOT_WHOLE] = 0.2;
+  const [r] = inLine([reading], q);
+  assert.equal(r!.label, 7);
+  assert.equal(r!.confidence, 0.3);
+  assert.ok(Math.abs(r!.digitScore - 0.8 * 0.8) < 1e-6);
+  // 0.7 / (0.6·0.1 + 0.3·0.7): the product's share of 7, over the classifier's
+  assert.ok(Math.abs(r!.lineAgreement - 0.7 / (0.06 + 0.21)) < 1e-6);
+  assert.ok(Math.abs(r!.confidence * r!.lineAgreement - 0.21 / 0.27) < 1e-6);
+  assert.equal(r!.isDigit, true);
+});
+
+test('trainLineReader trains a reader on a few numbers that loads and reads held-out candidates far better than chance', async () => {
+  const out = path.join(tmp, 'line-reader');
+  const { backend } = createBackend('auto');
+  const { trainLineReader } = await import('../src/run/line-reader.js');
+  const r = await trainLineReader({ out, backend, numbers: 150, check: 40, epochs: 3 }, () => undefined);
+  assert.ok(r.whole > 1000 && r.notWhole > 500, `${r.whole} whole, ${r.notWhole} not`);
+  assert.ok(r.wholeRead > 0.5, `whole digits read ${r.wholeRead}`);
+  assert.ok(r.notWholeRead > 0.5, `not whole read ${r.notWholeRead}`);
+  const reader = await loadLineReader(backend, out);
+  assert.deepEqual(reader.inputShape, [...LINE_SHAPE]);
+  await assert.rejects(loadLineReader(backend, modelDir), /not a line reader \(it takes \[28, 28, 1\] and has 10 outputs/);
+});
+
+test('the gate and the line reader judge digits only: a model of other classes (Fashion-MNIST) reads without them, a digit model with them', async () => {
   const { openPredictor } = await import('../src/run/predictor.js');
   const { buildPreset } = await import('../src/nn/index.js');
   const { makeMetadata, saveModel } = await import('../src/io/model-files.js');
@@ -309,4 +357,8 @@ test('the gate judges digits only: a model of other classes (Fashion-MNIST) read
   assert.equal((await openPredictor({ model: clothes }, () => undefined)).gate, null);
   assert.notEqual((await openPredictor({ model: modelDir }, () => undefined)).gate, null);
   assert.equal((await openPredictor({ model: modelDir, gate: false }, () => undefined)).gate, null);
+  // the line reader too
+  assert.equal((await openPredictor({ model: clothes }, () => undefined)).lineReader, null);
+  assert.notEqual((await openPredictor({ model: modelDir }, () => undefined)).lineReader, null);
+  assert.equal((await openPredictor({ model: modelDir, lineReader: false }, () => undefined)).lineReader, null);
 });

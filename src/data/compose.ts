@@ -12,6 +12,7 @@ import { Rng } from '../engine/rng.js';
 import { resize } from '../preprocess/pixels.js';
 import type { GrayImage } from '../preprocess/pixels.js';
 import type { Dataset } from './dataset.js';
+import type { Segmentation } from '../preprocess/segment.js';
 
 /** How digits are set into a number (lengths in pixels of a 28-pixel MNIST field). */
 export interface ComposeOptions {
@@ -91,4 +92,36 @@ export function composeNumber(ds: Dataset, rows: readonly number[], rng: Rng, o:
   const gray = new Float32Array(width * height);
   for (let i = 0; i < gray.length; i++) gray[i] = 255 * (1 - Math.min(1, ink[i]!));
   return { image: { width, height, gray, alpha: null }, text: glyphs.map((g) => String(g.label)).join(''), boxes, owner };
+}
+
+/** Share of its ink a candidate shares with one digit, both ways, to hold that digit whole (candidateDigits). */
+export const WHOLE_SHARE = 0.85;
+
+/**
+ * Which digit of a composed number each candidate of its segmentation (made with `pieceMap`) holds
+ * whole, from the ink's owners: the digit's index when at least `right` of the candidate's ink is
+ * that digit's and it holds at least `right` of that digit's ink; -1 when it is far from any digit
+ * (under 0.7 of either); -2 in between. What the line reader learns from (run/line-reader.ts), and
+ * how the lab tells a segmentation's faults from the choice's.
+ */
+export function candidateDigits(seg: Pick<Segmentation, 'pieces' | 'candidates' | 'pieceMap'>, number: Pick<ComposedNumber, 'owner' | 'image' | 'boxes'>,
+  right = WHOLE_SHARE): Int32Array {
+  const k = number.boxes.length, { gray } = number.image;
+  if (seg.pieceMap === undefined) throw new DigitsError('candidateDigits: the segmentation was made without its piece map');
+  const ink = new Float64Array(seg.pieces * k);
+  for (let i = 0; i < gray.length; i++) {
+    const p = seg.pieceMap[i]!, d = number.owner[i]!;
+    if (p >= 0 && d >= 0) ink[p * k + d]! += 255 - gray[i]!;
+  }
+  const total = new Float64Array(k);
+  for (let p = 0; p < seg.pieces; p++) for (let d = 0; d < k; d++) total[d]! += ink[p * k + d]!;
+  return Int32Array.from(seg.candidates, (c) => {
+    const held = new Float64Array(k);
+    for (let p = c.from; p < c.to; p++) for (let d = 0; d < k; d++) held[d]! += ink[p * k + d]!;
+    const all = held.reduce((a, b) => a + b, 0);
+    let best = 0;
+    for (let d = 1; d < k; d++) if (held[d]! > held[best]!) best = d;
+    const purity = all > 0 ? held[best]! / all : 0, whole = total[best]! > 0 ? held[best]! / total[best]! : 0;
+    return purity >= right && whole >= right ? best : purity < 0.7 || whole < 0.7 ? -1 : -2;
+  });
 }

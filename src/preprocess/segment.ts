@@ -19,6 +19,7 @@
  * The pixel work (segmentInk) is separate from the choice (chooseDigits), so the server does the one
  * on a worker thread and the other beside its model. No Node imports: the drawing page runs it too.
  */
+import { LINE_SHAPE } from '../nn/line-reader.js';
 import { BOX, INK_THRESHOLD, ImageError, cropInk, inkMap, isFaint, mnistFromInk, type Box, type GrayImage, type Polarity } from './pixels.js';
 
 /** Most pieces a line may be cut into (the work grows with pieces × MAX_SPAN): a line of some 40 digits. */
@@ -44,7 +45,20 @@ export interface Candidate {
   relativeHeight: number;
   /** over the boundaries inside it between pieces of different strokes: the sum of (1 - their overlap) */
   joined: number;
+  /**
+   * the candidate in its line, what the line reader sees (nn/line-reader.ts): LINE_SHAPE ([28, 40, 2])
+   * row-major, 0..1, its own ink in channel 0 and the line's other ink in channel 1
+   */
+  line: Float32Array;
 }
+
+/**
+ * In a line field (Candidate.line) the candidate's box is scaled so that its longer side (or half the
+ * line's height, for a small mark) is this many pixels, as a digit's is in its field, and centred.
+ */
+export const LINE_SIDE = 20;
+/** Samples per pixel of a line field, each way. */
+const LINE_SAMPLES = 3;
 
 /** An image cut into pieces, and the candidate digits made of them. */
 export interface Segmentation {
@@ -147,6 +161,10 @@ export function segmentInk(ink: Float32Array, w: number, h: number, where = 'ima
     return { cut: p.cutLeft && p.comp === pieces[i - 1]!.comp, overlap: Math.min(1, overlap / narrower) };
   });
 
+  const pieceMap = new Int32Array(w * h).fill(-1);
+  pieces.forEach((p, i) => {
+    for (let y = p.box.y0; y < p.box.y1; y++) for (let x = p.box.x0; x < p.box.x1; x++) if (label[y * w + x] === p.comp) pieceMap[y * w + x] = i;
+  });
   const candidates: Candidate[] = [];
   for (let from = 0; from < pieces.length; from++) {
     for (let to = from + 1; to <= Math.min(pieces.length, from + MAX_SPAN); to++) {
@@ -167,16 +185,41 @@ export function segmentInk(ink: Float32Array, w: number, h: number, where = 'ima
       const { pixels } = mnistFromInk(crop, bw, bh, where, { faint });
       let joined = 0;
       for (let k = from + 1; k < to; k++) if (!boundaries[k]!.cut) joined += 1 - boundaries[k]!.overlap;
-      candidates.push({ from, to, box, pixels, aspect: bw / bh, relativeHeight: bh / lineHeight, joined });
+      const line = lineField(ink, pieceMap, w, h, from, to, box, lineHeight);
+      candidates.push({ from, to, box, pixels, aspect: bw / bh, relativeHeight: bh / lineHeight, joined, line });
     }
   }
   const seg = { width: w, height: h, pieces: pieces.length, boundaries, candidates };
-  if (!o.pieceMap) return seg;
-  const pieceMap = new Int32Array(w * h).fill(-1);
-  pieces.forEach((p, i) => {
-    for (let y = p.box.y0; y < p.box.y1; y++) for (let x = p.box.x0; x < p.box.x1; x++) if (label[y * w + x] === p.comp) pieceMap[y * w + x] = i;
-  });
-  return { ...seg, pieceMap };
+  return o.pieceMap ? { ...seg, pieceMap } : seg;
+}
+
+/**
+ * The candidate made of pieces [from, to) seen in its line (Candidate.line): each pixel of the field
+ * the mean of LINE_SAMPLES² samples of the ink, into channel 0 where they fall on the candidate's
+ * pieces, into channel 1 where they fall on the line's other pieces (specks left out).
+ */
+function lineField(ink: Float32Array, pieceMap: Int32Array, w: number, h: number, from: number, to: number, box: Box, lineHeight: number): Float32Array {
+  const [H, W] = LINE_SHAPE;
+  const s = LINE_SIDE / Math.max(box.x1 - box.x0, box.y1 - box.y0, 0.5 * lineHeight);
+  const cx = (box.x0 + box.x1) / 2, cy = (box.y0 + box.y1) / 2;
+  const out = new Float32Array(H * W * 2);
+  const per = 1 / (255 * LINE_SAMPLES * LINE_SAMPLES);
+  for (let gy = 0; gy < H; gy++) {
+    for (let sy = 0; sy < LINE_SAMPLES; sy++) {
+      const y = Math.floor(cy + (gy + (sy + 0.5) / LINE_SAMPLES - H / 2) / s);
+      if (y < 0 || y >= h) continue;
+      for (let gx = 0; gx < W; gx++) {
+        for (let sx = 0; sx < LINE_SAMPLES; sx++) {
+          const x = Math.floor(cx + (gx + (sx + 0.5) / LINE_SAMPLES - W / 2) / s);
+          if (x < 0 || x >= w) continue;
+          const p = pieceMap[y * w + x]!;
+          if (p < 0) continue;
+          out[(gy * W + gx) * 2 + (p >= from && p < to ? 0 : 1)]! += ink[y * w + x]! * per;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** A candidate's reading, as the classifier gave it (calibrated). */
@@ -188,6 +231,8 @@ export interface CandidateReading {
   digitScore?: number;
   /** it passed one of the two not-a-digit tests and failed the other (nn/gate.ts GateSay): in a row of digits, a digit */
   oneTest?: boolean;
+  /** the line reader's agreement with the label (nn/line-reader.ts LineSay); absent: no line reader */
+  lineAgreement?: number;
 }
 
 /**
@@ -228,7 +273,7 @@ export function chooseDigits(seg: Pick<Segmentation, 'pieces' | 'boundaries' | '
       const c = seg.candidates[i]!;
       if (uncut[c.to]) continue;
       const b = seg.boundaries[from]!;
-      const score = best[from]! + costs.digit + Math.log(Math.max(readings[i]!.confidence, 1e-6)) +
+      const score = best[from]! + costs.digit + Math.log(Math.max(readings[i]!.confidence * (readings[i]!.lineAgreement ?? 1), 1e-6)) +
         costs.gate * Math.log(Math.max(readings[i]!.digitScore ?? 1, 1e-6)) - costs.wide * Math.max(0, c.aspect - costs.wideAspect) -
         costs.join * c.joined - costs.short * Math.max(0, costs.shortRatio - c.relativeHeight) / costs.shortRatio - (from > 0 ? (b.cut ? costs.cut : 0) + costs.overlap * b.overlap : 0);
       if (score > best[c.to]!) {
@@ -418,5 +463,13 @@ export function candidateBatch(seg: Pick<Segmentation, 'candidates'>): Float32Ar
   seg.candidates.forEach((c, i) => {
     for (let k = 0; k < per; k++) x[i * per + k] = c.pixels[k]! / 255;
   });
+  return x;
+}
+
+/** The candidates' line fields as one batch of the line reader's input: [n, ...LINE_SHAPE]. */
+export function lineBatch(seg: Pick<Segmentation, 'candidates'>): Float32Array {
+  const per = LINE_SHAPE[0] * LINE_SHAPE[1] * LINE_SHAPE[2];
+  const x = new Float32Array(seg.candidates.length * per);
+  seg.candidates.forEach((c, i) => x.set(c.line, i * per));
   return x;
 }

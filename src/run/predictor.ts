@@ -32,11 +32,13 @@ import { readProbabilities, type Calibration, type Reading } from '../nn/calibra
 import { gatedReadings, withoutGateSay, type Gate, type GateSay } from '../nn/gate.js';
 import type { LoadedClassifier } from '../io/ensemble.js';
 import { decodeImage, preprocessImage } from '../preprocess/image.js';
-import { candidateBatch, numberFromReadings, segmentGray, type NumberRead, type Segmentation } from '../preprocess/segment.js';
+import { candidateBatch, lineBatch, numberFromReadings, segmentGray, type NumberRead, type Segmentation } from '../preprocess/segment.js';
 import type { BackendOpts } from './backend.js';
 import { warnOnStderr, type OnRunEvent } from './events.js';
 import { openClassifier } from './predict.js';
 import { gateFor } from './gate.js';
+import { lineReaderFor } from './line-reader.js';
+import { inLine, lineProbabilities, type LineSay } from '../nn/line-reader.js';
 
 /** Images per chunk of a batch between event-loop yields. */
 export const CHUNK = 32;
@@ -79,6 +81,8 @@ export class Predictor {
     readonly loaded: Pick<LoadedClassifier, 'kind' | 'members' | 'tta'> | null = null,
     /** the digit gate (nn/gate.ts): an input it refuses is not a digit, whatever the model says; null: the model's confidence alone decides */
     readonly gate: Gate | null = null,
+    /** the line reader (nn/line-reader.ts): reads a number's candidates in their line beside the model; null: the model and the gate alone */
+    readonly lineReader: Sequential | null = null,
   ) {
     const shape = model.inputShape;
     if (!shape || shape.length !== 3 || shape[0] !== 28 || shape[1] !== 28 || shape[2] !== 1) {
@@ -138,8 +142,11 @@ export class Predictor {
   }
 
   /** Every candidate of a segmentation read, with the gate's say on each: what numberFromReadings chooses from. */
-  async readCandidates(seg: Pick<Segmentation, 'candidates'>): Promise<(Prediction & GateSay)[]> {
-    return this.readBatch(candidateBatch(seg), seg.candidates.length);
+  async readCandidates(seg: Pick<Segmentation, 'candidates'>): Promise<(Prediction & GateSay & Partial<LineSay>)[]> {
+    const n = seg.candidates.length;
+    const readings = await this.readBatch(candidateBatch(seg), n);
+    if (this.lineReader === null || n === 0) return readings;
+    return inLine(readings, lineProbabilities(this.lineReader, lineBatch(seg), n));
   }
 
   /** One preprocessed 28×28 field of 0..255 values (what preprocessImage gives), micro-batched as predict. */
@@ -240,8 +247,10 @@ export class Predictor {
 }
 
 /** The model or ensemble folder `o.model` as a Predictor, on the backend the options choose (default: auto). */
-export async function openPredictor(o: Partial<BackendOpts> & { model: string; tta?: boolean; gate?: string | false }, onEvent: OnRunEvent = warnOnStderr): Promise<Predictor> {
+export async function openPredictor(o: Partial<BackendOpts> & { model: string; tta?: boolean; gate?: string | false; lineReader?: string | false },
+  onEvent: OnRunEvent = warnOnStderr): Promise<Predictor> {
   const loaded = await openClassifier({ ...o, backend: o.backend ?? 'auto', precision: o.precision ?? 'auto' }, onEvent);
   const gate = await gateFor(loaded.metadata, loaded.model.backend, o.gate);
-  return new Predictor(loaded.model, loaded.metadata, o.model, loaded.fingerprint, loaded, gate);
+  const lineReader = await lineReaderFor(loaded.metadata, loaded.model.backend, o.lineReader);
+  return new Predictor(loaded.model, loaded.metadata, o.model, loaded.fingerprint, loaded, gate, lineReader);
 }

@@ -15,6 +15,8 @@ export interface ReadOptions extends Partial<BackendOpts> {
   input: string;
   /** a digit gate folder other than the package's, or false for none (isDigit by the model's confidence alone) */
   gate?: string | false;
+  /** a line reader folder other than the package's, or false for none (candidates read by the model and the gate alone) */
+  lineReader?: string | false;
 }
 
 /** One image read: its file, and the number (null with `error` when the image could not be read). */

@@ -8,6 +8,7 @@
  *   model.json, group1-shard*.bin       the model, in the format `digits train` saves
  *   *-ubyte.gz                          MNIST as gzipped IDX files, for train.html (unless data: false)
  *   gate.json, gate-group1-shard*.bin   the digit gate (isDigit, and reading numbers), when the package has one
+ *   line-reader.json, line-reader-*.bin the line reader (reading numbers), when the package has one
  *   site.json                           what the pages read first: predict in the page, where the files are
  *
  * The folder is written whole and swapped into place (util/atomic.ts), so a failed export leaves the
@@ -26,6 +27,7 @@ import { writeFolderAtomic } from '../util/atomic.js';
 import type { OnRunEvent } from './events.js';
 import { warnOnStderr } from './events.js';
 import { GATE_DIR, readsDigits } from './gate.js';
+import { LINE_READER_DIR } from './line-reader.js';
 
 const gzip = promisify(zlib.gzip);
 
@@ -109,6 +111,14 @@ export async function exportSite(o: SiteOptions, onEvent: OnRunEvent = warnOnStd
     site.gate = 'gate.json';
   } else if (readsDigits(loaded.metadata)) {
     onEvent({ type: 'warning', message: `${GATE_DIR}: no digit gate; the page tells digits from other marks by the model's confidence alone` });
+  }
+  // and the line reader (reading numbers)
+  const reader = readsDigits(loaded.metadata) ? await loadModel(LINE_READER_DIR).catch(() => null) : null;
+  if (reader !== null) {
+    const r = toModelJson(reader.model, reader.metadata ?? makeMetadata(reader.model), undefined, 'line-reader-');
+    for (const sh of r.shards) files.push({ name: sh.file, data: sh.bytes });
+    files.push({ name: 'line-reader.json', data: JSON.stringify(r.json) });
+    site.lineReader = 'line-reader.json';
   }
   if (o.data !== false) {
     const dir = mnistDataDir();

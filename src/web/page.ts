@@ -49,6 +49,7 @@ async function main(): Promise<void> {
   const facts = await compute.request<ModelFacts>({
     type: 'load', modelUrl: new URL(site.model, document.baseURI).href,
     ...(site.gate !== undefined ? { gateUrl: new URL(site.gate, document.baseURI).href } : {}),
+    ...(site.lineReader !== undefined ? { lineReaderUrl: new URL(site.lineReader, document.baseURI).href } : {}),
   });
   status.textContent = '';
   pad.showModel(facts);

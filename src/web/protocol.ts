@@ -13,6 +13,8 @@ export interface SiteConfig {
   model?: string;
   /** the digit gate's model.json, relative to the site (predict: 'page'; absent: isDigit by the model's confidence alone) */
   gate?: string;
+  /** the line reader's model.json, relative to the site (predict: 'page'; absent: numbers read by the model and the gate alone) */
+  lineReader?: string;
   /** MNIST as gzipped IDX files, relative to the site, for train.html */
   data?: { trainImages: string; trainLabels: string; testImages: string; testLabels: string };
 }
@@ -45,12 +47,13 @@ export interface ModelFacts {
 }
 
 export type Request =
-  | { id: number; type: 'load'; modelUrl: string; gateUrl?: string }
+  | { id: number; type: 'load'; modelUrl: string; gateUrl?: string; lineReaderUrl?: string }
   | { id: number; type: 'predict'; rgba: Uint8ClampedArray; width: number; height: number }
   | {
     id: number; type: 'train'; data: NonNullable<SiteConfig['data']>; preset: string; seed: number; limit?: number; testLimit?: number;
-    /** the site's digit gate, which the trained model's readings use */
+    /** the site's digit gate and line reader, which the trained model's readings use */
     gateUrl?: string;
+    lineReaderUrl?: string;
     /** the lead replica of a data-parallel fit over this many workers (1: alone); it answers 'shards' with the memory */
     threads?: number;
     /** a helper replica: its place, and the memory the lead made */

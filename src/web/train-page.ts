@@ -63,6 +63,7 @@ async function train(): Promise<void> {
   const ask: Omit<Extract<Request, { type: 'train' }>, 'id'> = {
     type: 'train', data, preset, seed, ...(limit ? { limit } : {}), ...(testLimit ? { testLimit } : {}),
     ...(site.gate !== undefined ? { gateUrl: new URL(site.gate, document.baseURI).href } : {}),
+    ...(site.lineReader !== undefined ? { lineReaderUrl: new URL(site.lineReader, document.baseURI).href } : {}),
   };
   let helping: Promise<unknown>[] = [];
   let outcome: TrainOutcome;

@@ -11,7 +11,8 @@ import { DigitsError } from '../errors.js';
 import { calibrationOf, fromModelJson, unitPixelFactor, type DigitsMetadata } from '../io/model-format.js';
 import { fitCalibration, readProbabilities, type Reading } from '../nn/calibration.js';
 import { gatedReadings, withoutGateSay, type Gate, type GateSay } from '../nn/gate.js';
-import { candidateBatch, numberFromReadings, segmentGray, type Segmentation } from '../preprocess/segment.js';
+import { candidateBatch, lineBatch, numberFromReadings, segmentGray, type Segmentation } from '../preprocess/segment.js';
+import { inLine, lineProbabilities } from '../nn/line-reader.js';
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, bytesToUnit, parseIdx } from '../data/idx-format.js';
 import { ImageError, grayFromRgba, preprocessGray } from '../preprocess/pixels.js';
 import { ProgressCallback } from '../nn/callbacks.js';
@@ -32,6 +33,7 @@ const scope = self as unknown as WorkerScope;
 let kernels: Promise<Addon> | null = null;
 let current: { model: Sequential; metadata: DigitsMetadata | null; facts: ModelFacts } | null = null;
 let gate: Gate | null = null;
+let lineReader: Sequential | null = null;
 let training: AbortController | null = null;
 /** the shared memory of the data-parallel fit under way (null: none, or alone) */
 let shared: SharedArrayBuffer | null = null;
@@ -84,9 +86,24 @@ async function loadGateModel(gateUrl: string, addon: Addon): Promise<void> {
   gate = { model, threshold: metadata?.calibration?.threshold ?? 0.5 };
 }
 
-async function load(modelUrl: string, gateUrl?: string): Promise<ModelFacts> {
+/** The line reader (nn/line-reader.ts), loaded once when the site has one; train.html's model uses it too. */
+async function loadLineReader(url: string, addon: Addon): Promise<void> {
+  const { model } = await fetchModel(url, 'the line reader');
+  model.setBackend(wasmBackend(addon, 'fp32'));
+  lineReader = model;
+}
+
+/** The site's digit gate and line reader, those it has and that are not loaded yet. */
+async function loadHelpers(addon: Addon, gateUrl?: string, lineReaderUrl?: string): Promise<void> {
+  await Promise.all([
+    gateUrl !== undefined && gate === null ? loadGateModel(gateUrl, addon) : null,
+    lineReaderUrl !== undefined && lineReader === null ? loadLineReader(lineReaderUrl, addon) : null,
+  ]);
+}
+
+async function load(modelUrl: string, gateUrl?: string, lineReaderUrl?: string): Promise<ModelFacts> {
   const addon = await loadKernels();
-  const [{ model, metadata }] = await Promise.all([fetchModel(modelUrl, 'the model'), gateUrl !== undefined ? loadGateModel(gateUrl, addon) : null]);
+  const [{ model, metadata }] = await Promise.all([fetchModel(modelUrl, 'the model'), loadHelpers(addon, gateUrl, lineReaderUrl)]);
   // as the server runs it: bf16 only for a model trained so (run/backend.ts, modelPrecision)
   model.setBackend(wasmBackend(addon, metadata?.precision === 'bf16' ? 'bf16' : 'fp32'));
   const id = `${metadata?.preset ?? 'exported'}, running in this page`;
@@ -112,7 +129,9 @@ function predict(rgba: Uint8ClampedArray, width: number, height: number): Answer
   for (let i = 0; i < 784; i++) x01[i] = pixels[i]! / 255;
   x01.set(candidateBatch(seg), 784);
   const readings = readAll(x01, 1 + seg.candidates.length);
-  const number = numberFromReadings(seg, readings.slice(1), current.facts.classNames);
+  const candidates = lineReader === null || seg.candidates.length === 0 ? readings.slice(1)
+    : inLine(readings.slice(1), lineProbabilities(lineReader, lineBatch(seg), seg.candidates.length));
+  const number = numberFromReadings(seg, candidates, current.facts.classNames);
   const reading = withoutGateSay(readings[0]!);
   return {
     ...reading, number, preprocessed: { width: 28, height: 28, pixels: Array.from(pixels, Math.round) },
@@ -135,7 +154,7 @@ async function train(r: Extract<Request, { type: 'train' }>, progress: (e: Reply
   status('loading the WebAssembly kernels and MNIST');
   const [addon, trainImages, trainLabels, testImages, testLabels] = await Promise.all([
     loadKernels().then(async (addon) => {
-      if (r.gateUrl !== undefined && gate === null) await loadGateModel(r.gateUrl, addon);
+      await loadHelpers(addon, r.gateUrl, r.lineReaderUrl);
       return addon;
     }),
     fetchGzip(r.data.trainImages, 'the training images'), fetchGzip(r.data.trainLabels, 'the training labels'),
@@ -238,7 +257,7 @@ scope.onmessage = (e: MessageEvent<Request>): void => {
   try {
     switch (r.type) {
       case 'load':
-        load(r.modelUrl, r.gateUrl).then((result) => reply({ id: r.id, type: 'done', result }), fail);
+        load(r.modelUrl, r.gateUrl, r.lineReaderUrl).then((result) => reply({ id: r.id, type: 'done', result }), fail);
         break;
       case 'predict':
         reply({ id: r.id, type: 'done', result: predict(r.rgba, r.width, r.height) });

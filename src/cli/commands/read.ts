@@ -32,9 +32,11 @@ export function register(program: Command): void {
     .requiredOption('--input <path>', 'a PNG or JPEG image, or a folder of them')
     .option('--json', 'print each image\'s text and digits (label, confidence, isDigit, box) as JSON')
     .option('--no-gate', 'take a mark for a digit by the model\'s confidence alone, without the digit gate')
+    .option('--no-line-reader', 'choose a number\'s digits by the model and the gate alone, without the line reader')
     .addOption(backendOption())
     .addOption(threadsOption())
     .addOption(precisionOption())
     .addHelpText('after', '\nExamples:\n  npx digits read --model runs/seed --input number.png\n  npx digits read --input scans/ --json')
-    .action((opts: ReadOptions & { json?: boolean; gate?: boolean }) => read({ ...opts, gate: opts.gate === false ? false : undefined }));
+    .action((opts: ReadOptions & { json?: boolean; gate?: boolean; lineReader?: boolean }) =>
+      read({ ...opts, gate: opts.gate === false ? false : undefined, lineReader: opts.lineReader === false ? false : undefined }));
 }
