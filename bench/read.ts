@@ -9,7 +9,7 @@
  * scribbles (data/outliers.ts's kind, other seeds than the gate trained on, drawn 4 times larger)
  * read as no digit at all.
  *
- *   node dist/bench/read.js --model runs/seed [--numbers 1000] [--from test|train] [--seed 1] [--overlap 2]
+ *   node dist/bench/read.js --model runs/seed [--numbers 1000] [--from test|train] [--seed 1] [--overlap 2] [--no-line-reader]
  */
 import { loadMnist } from '../src/data/mnist.js';
 import { composeNumber } from '../src/data/compose.js';
@@ -27,10 +27,11 @@ const o = benchProgram('read', 'reading numbers composed from MNIST digits')
   .option('--overlap <px>', 'most pixels neighbouring digits overlap', numberArg(0, 10), 2)
   .option('--show <n>', 'list this many misread numbers', intArg(0), 10)
   .option('--scribbles <n>', 'scribbles to read', intArg(0), 200)
+  .option('--no-line-reader', 'choose the digits by the model and the gate alone, without the line reader')
   .parse()
-  .opts<{ model: string; numbers: number; from: 'test' | 'train'; seed: number; overlap: number; show: number; scribbles: number }>();
+  .opts<{ model: string; numbers: number; from: 'test' | 'train'; seed: number; overlap: number; show: number; scribbles: number; lineReader: boolean }>();
 
-const predictor = await openPredictor({ model: o.model }, () => undefined);
+const predictor = await openPredictor({ model: o.model, ...(o.lineReader ? {} : { lineReader: false as const }) }, () => undefined);
 const ds = await loadMnist(o.from);
 const alone = await predictor.predictBatch(ds.images, ds.count);
 const rng = new Rng(o.seed);
