@@ -104,7 +104,7 @@ export {
 export { composeNumber, candidateDigits, WHOLE_SHARE, type ComposeOptions, type ComposedNumber } from './data/compose.js';
 export { outlierFields, digitFields, OUTLIER_KINDS, type OutlierKind } from './data/outliers.js';
 export { trainGate, loadGate, gateFor, readsDigits, GATE_DIR, type TrainGateOptions, type GateTraining } from './run/gate.js';
-export { buildGate, gateScores, gatedReadings, type Gate } from './nn/gate.js';
+export { buildGate, gateNetwork, gateScores, gatedReadings, type Gate } from './nn/gate.js';
 export { trainLineReader, loadLineReader, lineReaderFor, LINE_READER_DIR, type TrainLineReaderOptions, type LineReaderTraining } from './run/line-reader.js';
 export { buildLineReader, lineProbabilities, inLine, LINE_CLASSES, LINE_SHAPE, NOT_WHOLE, type LineSay } from './nn/line-reader.js';
 export { Predictor, openPredictor, type Prediction, type ModelInfo } from './run/predictor.js';

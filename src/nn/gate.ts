@@ -30,19 +30,27 @@ export const NOT_A_DIGIT = 10;
  * digit's shape: an H is not a 4, a U not a 0.
  */
 export function buildGate(seed = 0): Sequential {
+  return gateNetwork('digit-gate', [28, 28, 1], GATE_CLASSES, seed);
+}
+
+/**
+ * The gate's architecture on any input shape, with `classes` softmax outputs, compiled with Adam
+ * (0.001) and cross-entropy: the gate's, and the line reader's (nn/line-reader.ts).
+ */
+export function gateNetwork(name: string, inputShape: readonly [number, number, number], classes: number, seed: number): Sequential {
   const model = new Sequential({
-    name: 'digit-gate',
+    name,
     layers: [
-      new Conv2D({ filters: 32, kernelSize: 3, padding: 'valid', activation: 'relu', inputShape: [28, 28, 1] }),
+      new Conv2D({ filters: 32, kernelSize: 3, padding: 'valid', activation: 'relu', inputShape: [...inputShape] }),
       new MaxPooling2D({ poolSize: 2 }),
       new Conv2D({ filters: 64, kernelSize: 3, padding: 'valid', activation: 'relu' }),
       new MaxPooling2D({ poolSize: 2 }),
       new Flatten(),
       new Dense({ units: 128, activation: 'relu' }),
-      new Dense({ units: GATE_CLASSES, activation: 'softmax' }),
+      new Dense({ units: classes, activation: 'softmax' }),
     ],
   });
-  model.build([28, 28, 1], seed);
+  model.build([...inputShape], seed);
   model.compile({ optimizer: new Adam({ learningRate: 0.001 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   return model;
 }

@@ -12,15 +12,10 @@
  * by the reader's probability of a whole digit. The confidence answered stays the classifier's
  * calibrated probability of that digit.
  */
-import { Conv2D } from './conv2d.js';
-import { Dense } from './dense.js';
-import { Flatten } from './flatten.js';
-import { MaxPooling2D } from './pooling.js';
-import { Sequential } from './sequential.js';
-import { Adam } from './optimizers.js';
+import type { Sequential } from './sequential.js';
 import { Tensor } from '../engine/tensor.js';
 import type { Reading } from './calibration.js';
-import type { GateSay } from './gate.js';
+import { gateNetwork, type GateSay } from './gate.js';
 
 /** The reader's classes: the ten digits, then "not one whole digit" (NOT_WHOLE). */
 export const LINE_CLASSES = 11;
@@ -35,21 +30,7 @@ export const LINE_SHAPE: readonly [number, number, number] = Object.freeze([28, 
 
 /** The reader's architecture: the gate's (two conv/pool blocks, a dense layer), on a wider, two-channel field. */
 export function buildLineReader(seed = 0): Sequential {
-  const model = new Sequential({
-    name: 'line-reader',
-    layers: [
-      new Conv2D({ filters: 32, kernelSize: 3, padding: 'valid', activation: 'relu', inputShape: [...LINE_SHAPE] }),
-      new MaxPooling2D({ poolSize: 2 }),
-      new Conv2D({ filters: 64, kernelSize: 3, padding: 'valid', activation: 'relu' }),
-      new MaxPooling2D({ poolSize: 2 }),
-      new Flatten(),
-      new Dense({ units: 128, activation: 'relu' }),
-      new Dense({ units: LINE_CLASSES, activation: 'softmax' }),
-    ],
-  });
-  model.build([...LINE_SHAPE], seed);
-  model.compile({ optimizer: new Adam({ learningRate: 0.001 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  return model;
+  return gateNetwork('line-reader', LINE_SHAPE, LINE_CLASSES, seed);
 }
 
 /** The reader's probabilities ([n, LINE_CLASSES]) for n line fields laid back to back in `lines`, in chunks. */

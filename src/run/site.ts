@@ -101,25 +101,22 @@ export async function exportSite(o: SiteOptions, onEvent: OnRunEvent = warnOnStd
   for (const s of shards) files.push({ name: s.file, data: s.bytes });
   files.push({ name: 'model.json', data: JSON.stringify(json) });
 
-  // the digit gate beside it (isDigit, and reading numbers), when the package has one
+  // the package's digit gate (isDigit, and reading numbers) and line reader (reading numbers) beside
+  // it, those the package has, for a model of digits: each as `${name}.json` and its `${name}-` shards
   const site: Record<string, unknown> = { predict: 'page', model: 'model.json' };
-  const gate = readsDigits(loaded.metadata) ? await loadModel(GATE_DIR).catch(() => null) : null;
-  if (gate !== null) {
-    const g = toModelJson(gate.model, gate.metadata ?? makeMetadata(gate.model), undefined, 'gate-');
-    for (const sh of g.shards) files.push({ name: sh.file, data: sh.bytes });
-    files.push({ name: 'gate.json', data: JSON.stringify(g.json) });
-    site.gate = 'gate.json';
-  } else if (readsDigits(loaded.metadata)) {
+  const carry = async (dir: string, name: string): Promise<string | undefined> => {
+    const m = readsDigits(loaded.metadata) ? await loadModel(dir).catch(() => null) : null;
+    if (m === null) return undefined;
+    const { json: j, shards: sh } = toModelJson(m.model, m.metadata ?? makeMetadata(m.model), undefined, `${name}-`);
+    for (const s of sh) files.push({ name: s.file, data: s.bytes });
+    files.push({ name: `${name}.json`, data: JSON.stringify(j) });
+    return `${name}.json`;
+  };
+  site.gate = await carry(GATE_DIR, 'gate');
+  if (site.gate === undefined && readsDigits(loaded.metadata)) {
     onEvent({ type: 'warning', message: `${GATE_DIR}: no digit gate; the page tells digits from other marks by the model's confidence alone` });
   }
-  // and the line reader (reading numbers)
-  const reader = readsDigits(loaded.metadata) ? await loadModel(LINE_READER_DIR).catch(() => null) : null;
-  if (reader !== null) {
-    const r = toModelJson(reader.model, reader.metadata ?? makeMetadata(reader.model), undefined, 'line-reader-');
-    for (const sh of r.shards) files.push({ name: sh.file, data: sh.bytes });
-    files.push({ name: 'line-reader.json', data: JSON.stringify(r.json) });
-    site.lineReader = 'line-reader.json';
-  }
+  site.lineReader = await carry(LINE_READER_DIR, 'line-reader');
   if (o.data !== false) {
     const dir = mnistDataDir();
     const names: Record<string, string> = {};
