@@ -10,9 +10,11 @@
  *     than SLIVER of its height
  *   → candidates: every run of up to MAX_SPAN neighbouring pieces (in reading order, left to right),
  *     as a digit would be if they were one (a 4 in two strokes, a 5 with a detached bar); each made
- *     MNIST-like (mnistFromInk) from its own strokes only
- *   → the classifier reads every candidate (one batch), and `chooseDigits` picks the segmentation
- *     (a path through the pieces) that maximises the sum of the log confidences of its digits, less
+ *     MNIST-like (mnistFromInk) from its own strokes only, and seen in its line too (its line field:
+ *     its ink and its neighbours', for the line reader, nn/line-reader.ts)
+ *   → the classifier reads every candidate (one batch), the line reader weighs in, and `chooseDigits`
+ *     picks the segmentation (a path through the pieces) that maximises the sum of the log
+ *     confidences of its digits (times the line reader's agreement), less
  *     the costs of implausible shapes: a digit much wider than tall, a cut through one stroke, two
  *     digits that overlap most of their width.
  *

@@ -141,7 +141,7 @@ export class Predictor {
     return numberFromReadings(seg, await this.readCandidates(seg), this.metadata?.classNames);
   }
 
-  /** Every candidate of a segmentation read, with the gate's say on each: what numberFromReadings chooses from. */
+  /** Every candidate of a segmentation read, with the gate's say on each and the line reader's: what numberFromReadings chooses from. */
   async readCandidates(seg: Pick<Segmentation, 'candidates'>): Promise<(Prediction & GateSay & Partial<LineSay>)[]> {
     const n = seg.candidates.length;
     const readings = await this.readBatch(candidateBatch(seg), n);

@@ -87,7 +87,7 @@ async function loadGateModel(gateUrl: string, addon: Addon): Promise<void> {
 }
 
 /** The line reader (nn/line-reader.ts), loaded once when the site has one; train.html's model uses it too. */
-async function loadLineReader(url: string, addon: Addon): Promise<void> {
+async function loadLineReaderModel(url: string, addon: Addon): Promise<void> {
   const { model } = await fetchModel(url, 'the line reader');
   model.setBackend(wasmBackend(addon, 'fp32'));
   lineReader = model;
@@ -97,7 +97,7 @@ async function loadLineReader(url: string, addon: Addon): Promise<void> {
 async function loadHelpers(addon: Addon, gateUrl?: string, lineReaderUrl?: string): Promise<void> {
   await Promise.all([
     gateUrl !== undefined && gate === null ? loadGateModel(gateUrl, addon) : null,
-    lineReaderUrl !== undefined && lineReader === null ? loadLineReader(lineReaderUrl, addon) : null,
+    lineReaderUrl !== undefined && lineReader === null ? loadLineReaderModel(lineReaderUrl, addon) : null,
   ]);
 }
 
