@@ -19,6 +19,7 @@ import { Flatten } from '../src/nn/flatten.js';
 import { MaxPooling2D } from '../src/nn/pooling.js';
 import { Sequential } from '../src/nn/sequential.js';
 import { Adam } from '../src/nn/optimizers.js';
+import { argmaxRow } from '../src/nn/losses.js';
 import { openPredictor } from '../src/run/predictor.js';
 import { BOX, HEAVY_STROKE, cropInk, distanceToZero, inkBoundingBox, inkMap, mnistFromInk, preprocessGray, resize, strokeWidth } from '../src/preprocess/pixels.js';
 import { FONT_FILES, renderText } from '../bench/glyphs.js';
@@ -87,7 +88,7 @@ await reader.fit(x, y, { epochs: o.epochs, batchSize: 64, shuffle: true, seed: 5
 console.log(JSON.stringify({ secondsToTrain: (Date.now() - started) / 1000 }));
 
 const predictor = await openPredictor({ model: o.model }, () => undefined);
-const argmax = (p: ArrayLike<number>): number => { let b = 0; for (let d = 1; d < 10; d++) if (p[d]! > p[b]!) b = d; return b; };
+const argmax = (p: ArrayLike<number>): number => argmaxRow(p, 0, 10);
 const WEIGHTS = { printed: 0, bold: 3, marker: 7, heavy: 12 } as const;
 const SIZES = [16, 32, 64, 128];
 const right: Record<string, Record<string, number>> = {};

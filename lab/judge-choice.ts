@@ -10,6 +10,7 @@
 import { composeNumber } from '../src/data/compose.js';
 import { Rng } from '../src/engine/rng.js';
 import { GATE_CLASSES, NOT_A_DIGIT, type GateSay } from '../src/nn/gate.js';
+import { argmaxRow } from '../src/nn/losses.js';
 import type { Predictor, Prediction } from '../src/run/predictor.js';
 import { COSTS, chooseDigits, segmentGray, type CandidateReading, type Segmentation } from '../src/preprocess/segment.js';
 import { heldOutTrainDigits } from './held-out.js';
@@ -46,11 +47,6 @@ export async function heldOutNumbers(predictor: Predictor, count: number,
 /** A way to weigh an opinion (p: its eleven probabilities) into a candidate's reading. */
 export type Weighing = (r: Prediction & GateSay, p: Float32Array) => CandidateReading;
 
-const argmax = (v: ArrayLike<number>, n: number): number => {
-  let best = 0;
-  for (let d = 1; d < n; d++) if (v[d]! > v[best]!) best = d;
-  return best;
-};
 
 /** The ways the lab has weighed a reader's opinion in. */
 export const WEIGHINGS: Record<string, Weighing> = {
@@ -64,12 +60,12 @@ export const WEIGHINGS: Record<string, Weighing> = {
   // the classifier's probabilities times the reader's, the gate's score times its probability of a whole digit
   product: (r, p) => {
     const q = r.probabilities.map((v, d) => v * p[d]!);
-    const best = argmax(q, 10), sum = q.reduce((a, b) => a + b, 0);
+    const best = argmaxRow(q, 0, 10), sum = q.reduce((a, b) => a + b, 0);
     return { ...r, label: best, confidence: q[best]! / Math.max(1e-12, sum), digitScore: r.digitScore * (1 - p[NOT_A_DIGIT]!) };
   },
   // the reader instead of the classifier and the gate
   'reader reads': (r, p) => {
-    const best = argmax(p, 10);
+    const best = argmaxRow(p, 0, 10);
     return { ...r, label: best, confidence: p[best]! / Math.max(1e-9, 1 - p[NOT_A_DIGIT]!), digitScore: 1 - p[NOT_A_DIGIT]! };
   },
 };

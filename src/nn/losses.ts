@@ -55,7 +55,7 @@ export function crossEntropyOnProbs(probs: Float32Array, targets: Float32Array, 
 }
 
 /** Index of the largest value in row r (the first one on ties). */
-export function argmaxRow(a: Float32Array, r: number, cols: number): number {
+export function argmaxRow(a: ArrayLike<number>, r: number, cols: number): number {
   const o = r * cols;
   let best = 0;
   for (let j = 1; j < cols; j++) if (a[o + j]! > a[o + best]!) best = j;

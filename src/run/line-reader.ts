@@ -20,6 +20,7 @@ import type { Dataset } from '../data/dataset.js';
 import { lineBatch, segmentGray, type Segmentation } from '../preprocess/segment.js';
 import { LINE_CLASSES, LINE_SHAPE, NOT_WHOLE, buildLineReader, lineProbabilities } from '../nn/line-reader.js';
 import type { Sequential } from '../nn/sequential.js';
+import { argmaxRow } from '../nn/losses.js';
 import { DIGIT_CLASS_NAMES, loadModel, makeMetadata, saveModel } from '../io/model-files.js';
 import { GATE_DIGITS, readsDigits } from './gate.js';
 import { warnOnStderr, type OnRunEvent } from './events.js';
@@ -106,8 +107,7 @@ export async function trainLineReader(o: TrainLineReaderOptions, onEvent: OnRunE
     const p = lineProbabilities(model, lineBatch(seg), seg.candidates.length);
     held.forEach((l, i) => {
       if (l < 0) return;
-      let best = 0;
-      for (let c = 1; c < LINE_CLASSES; c++) if (p[i * LINE_CLASSES + c]! > p[i * LINE_CLASSES + best]!) best = c;
+      const best = argmaxRow(p, i, LINE_CLASSES);
       if (l === NOT_WHOLE) { farN++; if (best === NOT_WHOLE) farRight++; } else { wholeN++; if (best === l) wholeRight++; }
     });
   }
