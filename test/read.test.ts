@@ -354,11 +354,17 @@ test('the gate and the line reader judge digits only: a model of other classes (
   const { model } = buildPreset('fast', 0);
   const names = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
   await saveModel(model, clothes, makeMetadata(model, { classNames: names }));
-  assert.equal((await openPredictor({ model: clothes }, () => undefined)).gate, null);
-  assert.notEqual((await openPredictor({ model: modelDir }, () => undefined)).gate, null);
-  assert.equal((await openPredictor({ model: modelDir, gate: false }, () => undefined)).gate, null);
-  // the line reader too
-  assert.equal((await openPredictor({ model: clothes }, () => undefined)).lineReader, null);
-  assert.notEqual((await openPredictor({ model: modelDir }, () => undefined)).lineReader, null);
-  assert.equal((await openPredictor({ model: modelDir, lineReader: false }, () => undefined)).lineReader, null);
+  const ofClothes = await openPredictor({ model: clothes }, () => undefined);
+  assert.equal(ofClothes.gate, null);
+  assert.equal(ofClothes.lineReader, null);
+  const ofDigits = await openPredictor({ model: modelDir }, () => undefined);
+  assert.notEqual(ofDigits.gate, null);
+  assert.notEqual(ofDigits.lineReader, null);
+  // each left out on its own
+  const noGate = await openPredictor({ model: modelDir, gate: false }, () => undefined);
+  assert.equal(noGate.gate, null);
+  assert.notEqual(noGate.lineReader, null);
+  const noReader = await openPredictor({ model: modelDir, lineReader: false }, () => undefined);
+  assert.equal(noReader.lineReader, null);
+  assert.notEqual(noReader.gate, null);
 });
