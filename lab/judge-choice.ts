@@ -25,12 +25,12 @@ export interface JudgedNumber {
   opinion: Float32Array;
 }
 
-/** `count` held-out numbers (seed 7, as every lab judge), each candidate given `opinion`'s probabilities. */
+/** `count` held-out numbers (seed 7 unless told, as every lab judge), each candidate given `opinion`'s probabilities. */
 export async function heldOutNumbers(predictor: Predictor, count: number,
-  opinion: (seg: Segmentation, gray: Float32Array) => Float32Array): Promise<JudgedNumber[]> {
+  opinion: (seg: Segmentation, gray: Float32Array) => Float32Array, seed = 7): Promise<JudgedNumber[]> {
   const held = await heldOutTrainDigits();
   const alone = await predictor.predictBatch(held.images, held.count);
-  const rng = new Rng(7);
+  const rng = new Rng(seed);
   const out: JudgedNumber[] = [];
   for (let k = 0; k < count; k++) {
     const rows = Array.from({ length: 3 + rng.int(4) }, () => rng.int(held.count));

@@ -106,7 +106,7 @@ export { outlierFields, digitFields, OUTLIER_KINDS, type OutlierKind } from './d
 export { trainGate, loadGate, gateFor, readsDigits, GATE_DIR, type TrainGateOptions, type GateTraining } from './run/gate.js';
 export { buildGate, gateNetwork, gateScores, gatedReadings, type Gate } from './nn/gate.js';
 export { trainLineReader, loadLineReader, lineReaderFor, LINE_READER_DIR, type TrainLineReaderOptions, type LineReaderTraining } from './run/line-reader.js';
-export { buildLineReader, lineProbabilities, inLine, LINE_CLASSES, LINE_SHAPE, NOT_WHOLE, type LineSay } from './nn/line-reader.js';
+export { buildLineReader, lineProbabilities, inLine, LINE_CLASSES, LINE_SHAPE, LINE_WEIGHT, NOT_WHOLE, type LineSay } from './nn/line-reader.js';
 export { Predictor, openPredictor, type Prediction, type ModelInfo } from './run/predictor.js';
 
 // ------------------------------------------------------------------------------------------ metrics

@@ -17,7 +17,7 @@ import { buildServer } from '../src/server/app.js';
 import { Predictor } from '../src/run/predictor.js';
 import { loadGate } from '../src/run/gate.js';
 import { loadLineReader } from '../src/run/line-reader.js';
-import { LINE_CLASSES, LINE_SHAPE, NOT_WHOLE, inLine } from '../src/nn/line-reader.js';
+import { LINE_CLASSES, LINE_SHAPE, LINE_WEIGHT, NOT_WHOLE, inLine } from '../src/nn/line-reader.js';
 import { trainRun } from '../src/run/train.js';
 import { loadModel } from '../src/io/model-files.js';
 import { createBackend } from '../src/engine/index.js';
@@ -25,7 +25,7 @@ import { Rng } from '../src/engine/rng.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { composeNumber } from '../src/data/compose.js';
 import { outlierField, outlierImage } from '../src/data/outliers.js';
-import { COSTS, MAX_PIECES, MAX_SPAN, numberFromReadings, segmentGray, segmentInk, type CandidateReading } from '../src/preprocess/segment.js';
+import { COSTS, MAX_PIECES, MAX_SPAN, chooseDigits, numberFromReadings, segmentGray, segmentInk, type CandidateReading, type Segmentation } from '../src/preprocess/segment.js';
 import { cropInk, mnistFromInk, type GrayImage } from '../src/preprocess/pixels.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { canvas, drawFaintRing } from './serve-fixtures.js';
@@ -324,13 +324,34 @@ test('the line reader weighs a candidate: the label both readers make likeliest,
   const q = new Float32Array(LINE_CLASSES);
   q[1] = 0.1; q[7] = 0.7; q[NOT_WHOLE] = 0.2;
   const [r] = inLine([reading], q);
+  // the reader's probabilities weigh in at LINE_WEIGHT: 0.3·0.7^w beats 0.6·0.1^w for any w above 0.36
+  const w = LINE_WEIGHT;
+  assert.ok(w > 0.4 && w <= 1, `LINE_WEIGHT ${w}`);
   assert.equal(r!.label, 7);
   assert.equal(r!.confidence, 0.3);
-  assert.ok(Math.abs(r!.digitScore - 0.8 * 0.8) < 1e-6);
-  // 0.7 / (0.6·0.1 + 0.3·0.7): the product's share of 7, over the classifier's
-  assert.ok(Math.abs(r!.lineAgreement - 0.7 / (0.06 + 0.21)) < 1e-6);
-  assert.ok(Math.abs(r!.confidence * r!.lineAgreement - 0.21 / 0.27) < 1e-6);
+  assert.ok(Math.abs(r!.digitScore - 0.8 * 0.8 ** w) < 1e-6);
+  // 0.7^w / (0.6·0.1^w + 0.3·0.7^w): the product's share of 7, over the classifier's
+  const sum = 0.6 * 0.1 ** w + 0.3 * 0.7 ** w;
+  assert.ok(Math.abs(r!.lineAgreement - 0.7 ** w / sum) < 1e-6);
+  assert.ok(Math.abs(r!.confidence * r!.lineAgreement - (0.3 * 0.7 ** w) / sum) < 1e-6);
   assert.equal(r!.isDigit, true);
+});
+
+test('the choice rewards each digit the line reader read too (COSTS.lineReward), so that its say does not favour fewer digits', () => {
+  // two marks side by side: each alone a digit of confidence 0.7, together one of 0.99
+  const mark = { aspect: 0.5, joined: 0, relativeHeight: 1 };
+  const seg = {
+    pieces: 2,
+    boundaries: [0, 1, 2].map(() => ({ cut: false, overlap: 0 })),
+    candidates: [{ from: 0, to: 1, ...mark }, { from: 1, to: 2, ...mark }, { from: 0, to: 2, ...mark }],
+  } as unknown as Pick<Segmentation, 'pieces' | 'boundaries' | 'candidates'>;
+  const read = (confidence: number, lineAgreement?: number): CandidateReading =>
+    ({ label: 3, confidence, isDigit: true, digitScore: 1, ...(lineAgreement === undefined ? {} : { lineAgreement }) });
+  // two digits against one: digit + log(0.7 · 0.7 / 0.99) = 0.5 - 0.70 without the reader; + lineReward with it
+  assert.ok(COSTS.digit + Math.log(0.49 / 0.99) < 0 && COSTS.digit + COSTS.lineReward + Math.log(0.49 / 0.99) > 0);
+  assert.deepEqual(chooseDigits(seg, [read(0.7), read(0.7), read(0.99)]), [2]);
+  assert.deepEqual(chooseDigits(seg, [read(0.7, 1), read(0.7, 1), read(0.99, 1)]), [0, 1]);
+  assert.deepEqual(chooseDigits(seg, [read(0.7, 1), read(0.7, 1), read(0.99, 1)], { ...COSTS, lineReward: 0 }), [2]);
 });
 
 test('trainLineReader trains a reader on a few numbers that loads and reads held-out candidates far better than chance', async () => {

@@ -8,9 +8,9 @@
  * (run/line-reader.ts), and shipped in the package (models/line-reader).
  *
  * Reading a number weighs each candidate by both (inLine): the digit chosen is the one the
- * classifier's probabilities times the reader's make likeliest, and the gate's score is multiplied
- * by the reader's probability of a whole digit. The confidence answered stays the classifier's
- * calibrated probability of that digit.
+ * classifier's probabilities times the reader's (at LINE_WEIGHT) make likeliest, and the gate's score
+ * is multiplied by the reader's probability of a whole digit (at LINE_WEIGHT too). The confidence
+ * answered stays the classifier's calibrated probability of that digit.
  */
 import type { Sequential } from './sequential.js';
 import { Tensor } from '../engine/tensor.js';
@@ -45,35 +45,45 @@ export function lineProbabilities(reader: Sequential, lines: Float32Array, n: nu
   return out;
 }
 
+/**
+ * The power the reader's probabilities are raised to where they weigh in (a product of experts
+ * tempered: the classifier's probabilities times the reader's to this power). Half: chosen by
+ * lab/line-weights.ts on numbers of held-out training digits, over 0.5-2 for the digits and the
+ * probability of a whole digit apart.
+ */
+export const LINE_WEIGHT = 0.5;
+
 /** What the line reader adds to a candidate's reading. */
 export interface LineSay {
   /**
    * how much likelier the two readers together make the label than the classifier alone: the
    * reader's probability of it over the sum of the classifier's probabilities times the reader's
-   * (1 without a reader). The choice of digits adds its log to the classifier's log confidence.
+   * (each of the reader's at LINE_WEIGHT; 1 without a reader). The choice of digits adds its log to
+   * the classifier's log confidence.
    */
   lineAgreement: number;
 }
 
 /**
  * Readings of a number's candidates with the line reader's say (`probs`: lineProbabilities, one row
- * per reading): the label the product of the two readers' probabilities makes likeliest, with the
- * classifier's calibrated probability of it as the confidence, and the gate's score times the
- * reader's probability of one whole digit.
+ * per reading): the label the classifier's probabilities times the reader's (at LINE_WEIGHT) make
+ * likeliest, with the classifier's calibrated probability of it as the confidence, and the gate's
+ * score times the reader's probability of one whole digit (at LINE_WEIGHT).
  */
 export function inLine<R extends Reading & GateSay>(readings: readonly R[], probs: Float32Array): (R & LineSay)[] {
   return readings.map((r, i) => {
     const q = probs.subarray(i * LINE_CLASSES, (i + 1) * LINE_CLASSES);
+    const says = (d: number): number => q[d]! ** LINE_WEIGHT;
     let label = 0, sum = 0;
     for (let d = 0; d < 10; d++) {
-      const v = r.probabilities[d]! * q[d]!;
+      const v = r.probabilities[d]! * says(d);
       sum += v;
-      if (v > r.probabilities[label]! * q[label]!) label = d;
+      if (v > r.probabilities[label]! * says(label)) label = d;
     }
     return {
       ...r, label, confidence: r.probabilities[label]!,
-      digitScore: r.digitScore * (1 - q[NOT_WHOLE]!),
-      lineAgreement: sum > 0 ? q[label]! / sum : 1,
+      digitScore: r.digitScore * Math.max(0, 1 - q[NOT_WHOLE]!) ** LINE_WEIGHT,
+      lineAgreement: sum > 0 ? says(label) / sum : 1,
     };
   });
 }

@@ -97,6 +97,8 @@ export interface SegmentCosts {
   join: number;
   /** a reward per digit: without it, fewer digits always win (each adds a log confidence, never above 0) */
   digit: number;
+  /** a reward per digit the line reader read too (CandidateReading.lineAgreement), beside `digit`: its say adds a log term to each */
+  lineReward: number;
   /** the weight of the log of the gate's digit score */
   gate: number;
   /** a digit shorter than `shortRatio` of the line's height, per share of that it is short of it: a fragment read as a digit */
@@ -108,8 +110,8 @@ export interface SegmentCosts {
   lineDigit: number;
 }
 
-/** The costs `chooseDigits` uses: tuned on numbers composed of MNIST training digits (lab/read-tune.ts), never on its test set. */
-export const COSTS: Readonly<SegmentCosts> = Object.freeze({ wide: 1, wideAspect: 1.2, cut: 0.5, overlap: 1, join: 0.5, digit: 0.5, gate: 0.5, short: 2, shortRatio: 0.6, keepWhole: 0.9, lineDigit: 0.3 });
+/** The costs `chooseDigits` uses: tuned on numbers composed of MNIST training digits (lab/read-tune.ts; lineReward lab/line-weights.ts), never on its test set. */
+export const COSTS: Readonly<SegmentCosts> = Object.freeze({ wide: 1, wideAspect: 1.2, cut: 0.5, overlap: 1, join: 0.5, digit: 0.5, lineReward: 0.5, gate: 0.5, short: 2, shortRatio: 0.6, keepWhole: 0.9, lineDigit: 0.3 });
 
 /** What a segmentation gives besides its candidates. */
 export interface SegmentOptions {
@@ -275,7 +277,8 @@ export function chooseDigits(seg: Pick<Segmentation, 'pieces' | 'boundaries' | '
       const c = seg.candidates[i]!;
       if (uncut[c.to]) continue;
       const b = seg.boundaries[from]!;
-      const score = best[from]! + costs.digit + Math.log(Math.max(readings[i]!.confidence * (readings[i]!.lineAgreement ?? 1), 1e-6)) +
+      const line = readings[i]!.lineAgreement;
+      const score = best[from]! + costs.digit + (line === undefined ? 0 : costs.lineReward) + Math.log(Math.max(readings[i]!.confidence * (line ?? 1), 1e-6)) +
         costs.gate * Math.log(Math.max(readings[i]!.digitScore ?? 1, 1e-6)) - costs.wide * Math.max(0, c.aspect - costs.wideAspect) -
         costs.join * c.joined - costs.short * Math.max(0, costs.shortRatio - c.relativeHeight) / costs.shortRatio - (from > 0 ? (b.cut ? costs.cut : 0) + costs.overlap * b.overlap : 0);
       if (score > best[c.to]!) {
