@@ -14,7 +14,10 @@
  * Which ink is whose comes from the composition (ComposedNumber.owner) and the segmentation's piece
  * map. Prints JSON.
  *
- *   node dist/lab/read-diagnose.js --model runs/seed [--numbers 2000]
+ * With --unseen, only the digits the model's own training held out for validation are composed (the
+ * others it learned, and reads more surely than digits it never saw).
+ *
+ *   node dist/lab/read-diagnose.js --model runs/seed [--numbers 2000] [--seed 7] [--unseen]
  */
 import { candidateDigits, composeNumber } from '../src/data/compose.js';
 import { Rng } from '../src/engine/rng.js';
@@ -28,11 +31,12 @@ const o = benchProgram('read-diagnose', 'why composed numbers are misread')
   .requiredOption('--model <dir>', 'a model folder')
   .option('--numbers <n>', 'numbers to compose', intArg(1), 2000)
   .option('--seed <n>', 'seed', intArg(0), 7)
+  .option('--unseen', 'only digits the model held out for validation too (lab/held-out.ts)')
   .parse()
-  .opts<{ model: string; numbers: number; seed: number }>();
+  .opts<{ model: string; numbers: number; seed: number; unseen?: boolean }>();
 
 const predictor = await openPredictor({ model: o.model }, () => undefined);
-const ds = await heldOutTrainDigits();
+const ds = await heldOutTrainDigits(o.unseen ? o.model : undefined);
 const alone = await predictor.predictBatch(ds.images, ds.count);
 const rng = new Rng(o.seed);
 const causes: Record<string, number> = {};
@@ -63,4 +67,4 @@ for (let t = 0; t < o.numbers; t++) {
   }
 }
 const share = Object.fromEntries(Object.entries(causes).sort((a, b) => b[1] - a[1]).map(([c, v]) => [c, v / eligible]));
-console.log(JSON.stringify({ model: o.model, numbers: o.numbers, readableAlone: eligible, share }, null, 2));
+console.log(JSON.stringify({ model: o.model, digits: ds.count, numbers: o.numbers, readableAlone: eligible, share }, null, 2));
