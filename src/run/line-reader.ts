@@ -92,12 +92,9 @@ export async function trainLineReader(o: TrainLineReaderOptions, onEvent: OnRunE
     chunks.push(fields);
   }
   const n = labels.length;
-  // each number's fields let go as they are copied: the copy and the fields are not both held whole
   const x = new Tensor([n, ...LINE_SHAPE]);
-  for (let at = 0, c = chunks.shift(); c !== undefined; c = chunks.shift()) {
-    x.data.set(c, at);
-    at += c.length;
-  }
+  chunks.reduce((at, c) => { x.data.set(c, at); return at + c.length; }, 0);
+  chunks.length = 0;
   const y = new Tensor([n, LINE_CLASSES]);
   labels.forEach((l, j) => { y.data[j * LINE_CLASSES + l] = 1; });
   const model = buildLineReader(seed);
