@@ -73,17 +73,16 @@ export interface LineSay {
 export function inLine<R extends Reading & GateSay>(readings: readonly R[], probs: Float32Array): (R & LineSay)[] {
   return readings.map((r, i) => {
     const q = probs.subarray(i * LINE_CLASSES, (i + 1) * LINE_CLASSES);
-    const says = (d: number): number => q[d]! ** LINE_WEIGHT;
-    let label = 0, sum = 0;
+    let label = 0, best = -1, sum = 0;
     for (let d = 0; d < 10; d++) {
-      const v = r.probabilities[d]! * says(d);
+      const v = r.probabilities[d]! * q[d]! ** LINE_WEIGHT;
       sum += v;
-      if (v > r.probabilities[label]! * says(label)) label = d;
+      if (v > best) { best = v; label = d; }
     }
     return {
       ...r, label, confidence: r.probabilities[label]!,
       digitScore: r.digitScore * Math.max(0, 1 - q[NOT_WHOLE]!) ** LINE_WEIGHT,
-      lineAgreement: sum > 0 ? says(label) / sum : 1,
+      lineAgreement: sum > 0 ? q[label]! ** LINE_WEIGHT / sum : 1,
     };
   });
 }
